@@ -1,0 +1,89 @@
+"""A real Celery worker process for tests, on the test database and the test Redis broker."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Mapping
+from pathlib import Path
+
+from django.conf import settings
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+def database_url_for_tests() -> str:
+    """The URL of the database pytest-django created, for a process outside this one."""
+    db = settings.DATABASES["default"]
+    user = db.get("USER") or "postgres"
+    password = f":{db['PASSWORD']}" if db.get("PASSWORD") else ""
+    host = db.get("HOST") or "127.0.0.1"
+    port = db.get("PORT") or 5432
+    return f"postgres://{user}{password}@{host}:{port}/{db['NAME']}"
+
+
+class WorkerProcess:
+    """``celery worker`` as a child process: start, wait until it consumes, stop or kill."""
+
+    def __init__(self, *, env: Mapping[str, str], concurrency: int = 2, name: str = "test") -> None:
+        self.env = {**os.environ, **env}
+        self.concurrency = concurrency
+        self.name = name
+        self.process: subprocess.Popen[bytes] | None = None
+        self.log = Path(tempfile.mkstemp(prefix=f"celery-{name}-", suffix=".log")[1])
+
+    def start(self, *, timeout: float = 60) -> WorkerProcess:
+        from privacy_site.celery import ping
+
+        command = [
+            sys.executable, "-m", "celery", "-A", "privacy_site", "worker",
+            "--loglevel", "INFO", "--pool", "prefork", "--concurrency", str(self.concurrency),
+            "--hostname", f"{self.name}-{os.getpid()}@%h",
+            "--without-gossip", "--without-mingle", "--without-heartbeat",
+        ]  # fmt: skip
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                command, cwd=ROOT, env=self.env, stdout=log, stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        result = ping.delay()
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"Celery worker exited at start:\n{self.tail()}")
+            if result.ready():
+                return self
+            time.sleep(0.1)
+        self.stop()
+        raise RuntimeError(f"Celery worker did not answer a ping in {timeout}s:\n{self.tail()}")
+
+    @property
+    def pid(self) -> int:
+        assert self.process is not None
+        return self.process.pid
+
+    def kill(self) -> None:
+        """SIGKILL the whole process group, as a crash or an OOM kill would."""
+        if self.process and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(timeout=10)
+
+    def stop(self, *, timeout: float = 20) -> None:
+        """Warm shutdown: the worker finishes its current tasks, then exits."""
+        if not self.process or self.process.poll() is not None:
+            return
+        os.killpg(self.process.pid, signal.SIGTERM)
+        try:
+            self.process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            self.kill()
+
+    def tail(self, lines: int = 60) -> str:
+        try:
+            return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return "(no log)"
