@@ -108,6 +108,7 @@ DATABASES = {
     "default": env.db("DATABASE_URL", default=f"sqlite:///{VAR_DIR / 'db.sqlite3'}"),
 }
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    Path(DATABASES["default"]["NAME"]).parent.mkdir(parents=True, exist_ok=True)
     # Web, worker and beat share the file: wait for locks instead of failing, and take the
     # write lock at BEGIN so concurrent writers queue rather than deadlock.
     DATABASES["default"].setdefault("OPTIONS", {}).update(
@@ -212,6 +213,8 @@ else:
 CELERY_RESULT_BACKEND = env.str(
     "CELERY_RESULT_BACKEND", default=f"file://{VAR_DIR / 'celery-results'}"
 )
+if CELERY_RESULT_BACKEND.startswith("file://"):
+    Path(CELERY_RESULT_BACKEND.removeprefix("file://")).mkdir(parents=True, exist_ok=True)
 CELERY_TASK_ALWAYS_EAGER = False
 CELERY_TASK_ACKS_LATE = True
 CELERY_TASK_REJECT_ON_WORKER_LOST = True
