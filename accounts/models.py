@@ -38,7 +38,9 @@ class UserManager(BaseUserManager["User"]):
 class User(AbstractBaseUser, PermissionsMixin):
     """A customer, a newsletter subscriber or a member of staff; the email address is the login."""
 
-    email = models.EmailField("email address", max_length=254)
+    # Stored lower-cased (see UserManager); the Lower() constraint also refuses a second
+    # address differing only in case, whichever path wrote it.
+    email = models.EmailField("email address", max_length=254, unique=True)
     first_name = models.CharField(max_length=150, blank=True)
     last_name = models.CharField(max_length=150, blank=True)
     is_staff = models.BooleanField(

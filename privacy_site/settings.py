@@ -231,6 +231,13 @@ CELERY_TIMEZONE = TIME_ZONE
 # How long /healthz waits for the broker before calling it down.
 HEALTHZ_BROKER_TIMEOUT = env.float("HEALTHZ_BROKER_TIMEOUT", default=2.0)
 
+# --- Consent ------------------------------------------------------------------------------------
+
+# Lifetime of signed preference-centre and unsubscribe links (seconds; at least 30 days).
+CONSENT_TOKEN_MAX_AGE = env.int("CONSENT_TOKEN_MAX_AGE", default=60 * 24 * 3600)
+# Lifetime of the newsletter double opt-in confirmation link (seconds).
+NEWSLETTER_CONFIRMATION_MAX_AGE = env.int("NEWSLETTER_CONFIRMATION_MAX_AGE", default=7 * 24 * 3600)
+
 # --- REST API ----------------------------------------------------------------------------------
 
 REST_FRAMEWORK = {

@@ -3,6 +3,7 @@ Chromium. See docs/TESTING.md for how to use them."""
 
 from __future__ import annotations
 
+import importlib
 import os
 from collections.abc import Iterator
 
@@ -53,6 +54,23 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         pytest.exit(f"required service missing in CI: {problem}", returncode=1)
     for item in needs_db:
         item.add_marker(pytest.mark.skip(reason=problem))
+
+
+@pytest.fixture(autouse=True)
+def _migration_data(request: pytest.FixtureRequest) -> None:
+    """Put back the rows data migrations create (policy v1, purposes) when a transactional
+    test before this one flushed them, so every database test starts from a migrated state."""
+    names = set(request.fixturenames)
+    if not (DB_FIXTURES & names):
+        return
+    request.getfixturevalue("db" if DB_FIXTURES & names == {"db"} else "transactional_db")
+    from consent.models import PolicyVersion
+
+    if PolicyVersion.objects.exists():
+        return
+    from django.apps import apps
+
+    importlib.import_module("consent.migrations.0002_policy_v1_and_purposes").load(apps, None)
 
 
 # --- Redis -------------------------------------------------------------------------------------

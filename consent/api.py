@@ -1,0 +1,3 @@
+"""Placeholder module: filled in by its owner."""
+
+urlpatterns: list = []

@@ -1,0 +1,213 @@
+"""Every consent decision is written here: a ledger row and the current state, atomically."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from consent.models import ConsentEvent, CurrentConsent, PolicyVersion, Purpose
+from consent.provenance import NO_PROVENANCE, Provenance
+
+Source = ConsentEvent.Source
+LegalBasis = ConsentEvent.LegalBasis
+
+
+class ConsentError(ValueError):
+    """A decision that can't be recorded: an unknown or mandatory purpose, say."""
+
+
+@dataclass(frozen=True)
+class ConsentState:
+    purpose: Purpose
+    granted: bool
+    legal_basis: str | None
+    since: object | None  # datetime of the decision in force, None if never asked
+    mandatory: bool
+
+
+def current_policy_version() -> PolicyVersion:
+    version = PolicyVersion.objects.filter(is_current=True).first()
+    if version is None:
+        raise ConsentError("No policy version is current; publish one first.")
+    return version
+
+
+def _optional_purposes(codes: Iterable[str]) -> dict[str, Purpose]:
+    codes = set(codes)
+    purposes = {p.code: p for p in Purpose.objects.filter(code__in=codes)}
+    unknown = codes - purposes.keys()
+    if unknown:
+        raise ConsentError(f"Unknown purpose: {', '.join(sorted(unknown))}.")
+    mandatory = sorted(code for code, p in purposes.items() if not p.is_optional)
+    if mandatory:
+        raise ConsentError(
+            f"{', '.join(mandatory)} is mandatory: there is no consent to give or withdraw."
+        )
+    return purposes
+
+
+@transaction.atomic
+def record_decisions(
+    *,
+    subject: AbstractBaseUser,
+    choices: Mapping[str, bool],
+    source: str,
+    legal_basis: str = LegalBasis.CONSENT,
+    actor: AbstractBaseUser | None = None,
+    provenance: Provenance = NO_PROVENANCE,
+    wording: Mapping[str, str] | None = None,
+) -> list[ConsentEvent]:
+    """Record ``{purpose code: granted}`` for one subject; return the events that changed state.
+
+    A choice equal to the state already in force writes nothing. The subject's current rows are
+    locked first, so two concurrent decisions for one person are serialised and the current
+    table always equals the fold of the ledger. ``wording`` overrides the purpose's own words
+    when the person was shown something else (an older form, say). Five queries at most.
+    """
+    if source not in Source.values:
+        raise ConsentError(f"Unknown source {source!r}.")
+    if legal_basis not in LegalBasis.values:
+        raise ConsentError(f"Unknown legal basis {legal_basis!r}.")
+    purposes = _optional_purposes(choices)
+    if not purposes:
+        return []
+    version = current_policy_version()
+    current = {
+        row.purpose_id: row
+        for row in CurrentConsent.objects.select_for_update().filter(
+            subject=subject, purpose__in=purposes.values()
+        )
+    }
+    now = timezone.now()
+    events = []
+    for code, granted in choices.items():
+        purpose = purposes[code]
+        row = current.get(purpose.pk)
+        if row is not None and row.granted == bool(granted):
+            continue
+        if row is None and not granted:
+            # Never asked and still no: nothing to prove, nothing to record.
+            continue
+        events.append(
+            ConsentEvent(
+                subject=subject,
+                purpose=purpose,
+                granted=bool(granted),
+                legal_basis=legal_basis,
+                source=source,
+                policy_version=version,
+                wording=(wording or {}).get(code, purpose.wording),
+                occurred_at=now,
+                actor=actor,
+                ip_address=provenance.ip_address,
+                user_agent=provenance.user_agent,
+            )
+        )
+    if not events:
+        return []
+    ConsentEvent.objects.bulk_create(events)
+    CurrentConsent.objects.bulk_create(
+        [
+            CurrentConsent(
+                subject=subject,
+                purpose_id=event.purpose_id,
+                granted=event.granted,
+                legal_basis=event.legal_basis,
+                event=event,
+                updated_at=now,
+            )
+            for event in events
+        ],
+        update_conflicts=True,
+        unique_fields=["subject", "purpose"],
+        update_fields=["granted", "legal_basis", "event", "updated_at"],
+    )
+    return events
+
+
+def grant_consent(
+    *,
+    subject: AbstractBaseUser,
+    purpose: str,
+    source: str,
+    legal_basis: str = LegalBasis.CONSENT,
+    actor: AbstractBaseUser | None = None,
+    provenance: Provenance = NO_PROVENANCE,
+    wording: str | None = None,
+) -> ConsentEvent | None:
+    """Grant one purpose; None if it was already granted."""
+    events = record_decisions(
+        subject=subject,
+        choices={purpose: True},
+        source=source,
+        legal_basis=legal_basis,
+        actor=actor,
+        provenance=provenance,
+        wording={purpose: wording} if wording else None,
+    )
+    return events[0] if events else None
+
+
+def withdraw_consent(
+    *,
+    subject: AbstractBaseUser,
+    purpose: str,
+    source: str,
+    actor: AbstractBaseUser | None = None,
+    provenance: Provenance = NO_PROVENANCE,
+) -> ConsentEvent | None:
+    """Withdraw one purpose; None if it was not granted."""
+    events = record_decisions(
+        subject=subject,
+        choices={purpose: False},
+        source=source,
+        actor=actor,
+        provenance=provenance,
+    )
+    return events[0] if events else None
+
+
+def withdraw_all_marketing(
+    *,
+    subject: AbstractBaseUser,
+    source: str,
+    actor: AbstractBaseUser | None = None,
+    provenance: Provenance = NO_PROVENANCE,
+) -> list[ConsentEvent]:
+    """Withdraw every optional purpose the subject has granted."""
+    codes = Purpose.objects.filter(is_optional=True).values_list("code", flat=True)
+    return record_decisions(
+        subject=subject,
+        choices=dict.fromkeys(codes, False),
+        source=source,
+        actor=actor,
+        provenance=provenance,
+    )
+
+
+def consent_status(*, subject: AbstractBaseUser) -> dict[str, ConsentState]:
+    """Every purpose with the subject's state. Mandatory purposes are on for an active account."""
+    rows = {
+        row.purpose_id: row
+        for row in CurrentConsent.objects.filter(subject=subject).select_related("event")
+    }
+    status = {}
+    for purpose in Purpose.objects.all():
+        row = rows.get(purpose.pk)
+        if not purpose.is_optional:
+            status[purpose.code] = ConsentState(
+                purpose, bool(subject.is_active), None, None, mandatory=True
+            )
+        else:
+            status[purpose.code] = ConsentState(
+                purpose,
+                granted=bool(row and row.granted),
+                legal_basis=row.legal_basis if row else None,
+                since=row.event.occurred_at if row else None,
+                mandatory=False,
+            )
+    return status
