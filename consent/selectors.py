@@ -24,9 +24,12 @@ def audience_for(*, purpose: Purpose, after: int = 0, limit: int = 1000) -> Quer
             .order_by("pk")
             .values_list("pk", flat=True)[:limit]
         )
+    # The bound is repeated on the users' side so PostgreSQL's merge join starts both index
+    # scans at ``after`` instead of walking every user before it.
+    active = get_user_model().objects.filter(is_active=True, pk__gt=after)
     return (
         CurrentConsent.objects.filter(
-            purpose=purpose, granted=True, subject_id__gt=after, subject__is_active=True
+            purpose=purpose, granted=True, subject_id__gt=after, subject__in=active
         )
         .order_by("subject_id")
         .values_list("subject_id", flat=True)[:limit]

@@ -97,6 +97,7 @@ TEMPLATES = [
                 "django.contrib.auth.context_processors.auth",
                 "django.contrib.messages.context_processors.messages",
                 "privacy_site.context_processors.site",
+                "consent.context_processors.cookie_consent",
             ],
         },
     },

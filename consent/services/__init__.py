@@ -12,18 +12,32 @@ from .ledger import (
     withdraw_all_marketing,
     withdraw_consent,
 )
+from .cookies import cookie_choice_for, parse_anonymous_id, record_cookie_choice
+from .newsletter import (
+    NewsletterRequest,
+    confirm_newsletter_subscription,
+    read_newsletter_request,
+    request_newsletter_subscription,
+)
 from .policy import publish_policy_version
 
 __all__ = [
     "ConsentError",
     "ConsentState",
     "LegalBasis",
+    "NewsletterRequest",
     "Source",
+    "confirm_newsletter_subscription",
     "consent_status",
+    "cookie_choice_for",
     "current_policy_version",
     "grant_consent",
+    "parse_anonymous_id",
     "publish_policy_version",
+    "read_newsletter_request",
+    "record_cookie_choice",
     "record_decisions",
+    "request_newsletter_subscription",
     "withdraw_all_marketing",
     "withdraw_consent",
 ]

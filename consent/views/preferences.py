@@ -1,15 +1,137 @@
-"""Placeholder module: its owner replaces it."""
+"""The preference centre (logged in, or from a signed email link) and one-click unsubscribe."""
 
-from django.http import Http404
+from __future__ import annotations
+
+from django.contrib import messages
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.urls import reverse
+from django.views.decorators.csrf import csrf_exempt
+from django.views.decorators.http import require_http_methods
+
+from consent.forms import PreferencesForm
+from consent.models import ConsentEvent
+from consent.provenance import Provenance
+from consent.selectors import consent_history_for, optional_purposes
+from consent.services import (
+    Source,
+    consent_status,
+    record_decisions,
+    withdraw_all_marketing,
+    withdraw_consent,
+)
+from consent.tokens import ALL_PURPOSES, TokenError, TokenUse, make_token, read_token
+
+WITHDRAW_ALL = "withdraw_all"
+ONE_CLICK_BODY = ("List-Unsubscribe", "One-Click")  # RFC 8058
 
 
-def preference_centre(request, **kwargs):
-    raise Http404
+@login_required
+@require_http_methods(["GET", "POST"])
+def preference_centre(request: HttpRequest) -> HttpResponse:
+    return _preference_centre(request, subject=request.user)
 
 
-def preference_centre_by_token(request, **kwargs):
-    raise Http404
+@require_http_methods(["GET", "POST"])
+def preference_centre_by_token(request: HttpRequest, token: str) -> HttpResponse:
+    """The same page for whoever holds a preference link: the token is the credential."""
+    try:
+        claim = read_token(token, use=TokenUse.PREFERENCES)
+    except TokenError as error:
+        return token_invalid(request, error)
+    return _preference_centre(request, subject=claim.subject)
 
 
-def unsubscribe(request, **kwargs):
-    raise Http404
+def _preference_centre(request: HttpRequest, *, subject: AbstractBaseUser) -> HttpResponse:
+    status = consent_status(subject=subject)
+    purposes = [state.purpose for state in status.values() if not state.mandatory]
+    if request.method == "POST" and request.POST.get("action") == WITHDRAW_ALL:
+        changed = withdraw_all_marketing(
+            subject=subject,
+            source=Source.PREFERENCE_CENTRE,
+            provenance=Provenance.from_request(request),
+        )
+        _report_changes(request, changed)
+        return redirect(request.path)
+    form = PreferencesForm(
+        request.POST if request.method == "POST" else None, purposes=purposes, status=status
+    )
+    if form.is_valid():
+        changed = record_decisions(
+            subject=subject,
+            choices=form.choices(),
+            source=Source.PREFERENCE_CENTRE,
+            provenance=Provenance.from_request(request),
+        )
+        _report_changes(request, changed)
+        return redirect(request.path)
+    return render(
+        request,
+        "consent/preferences.html",
+        {
+            "subject": subject,
+            "form": form,
+            "mandatory": [state.purpose for state in status.values() if state.mandatory],
+            "history": consent_history_for(subject=subject),
+            "action": request.path,
+            "withdraw_all": WITHDRAW_ALL,
+        },
+        status=400 if form.is_bound else 200,
+    )
+
+
+def _report_changes(request: HttpRequest, changed: list[ConsentEvent]) -> None:
+    if not changed:
+        messages.info(request, "No changes.")
+        return
+    listed = "; ".join(
+        f"{event.purpose.name}: {'on' if event.granted else 'off'}" for event in changed
+    )
+    messages.success(request, f"Saved. {listed}.")
+
+
+# Exempt from CSRF on purpose, and only this view: RFC 8058 one-click unsubscribes are POSTed
+# by mail providers, which have neither our cookie nor a CSRF token. Forging this POST gains
+# an attacker nothing: it needs the signed token, which is the secret, and it can only turn
+# email off for the person the token names.
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
+    """GET shows what would stop and a button; only POST unsubscribes. Repeats are harmless."""
+    try:
+        claim = read_token(token, use=TokenUse.UNSUBSCRIBE)
+    except TokenError as error:
+        return token_invalid(request, error)
+    subject = claim.subject
+    purpose = None
+    if claim.purpose != ALL_PURPOSES:
+        purpose = optional_purposes().filter(code=claim.purpose).first()
+        if purpose is None:
+            # Signed by us for a purpose since removed or made mandatory: nothing to stop.
+            return token_invalid(request, TokenError("purpose no longer optional"))
+    context = {"purpose": purpose, "action": request.path}
+    if request.method == "GET":
+        return render(request, "consent/unsubscribe.html", context)
+    one_click = request.POST.get(ONE_CLICK_BODY[0]) == ONE_CLICK_BODY[1]
+    source = Source.ONE_CLICK if one_click else Source.UNSUBSCRIBE_LINK
+    provenance = Provenance.from_request(request)
+    if purpose is None:
+        withdraw_all_marketing(subject=subject, source=source, provenance=provenance)
+    else:
+        withdraw_consent(
+            subject=subject, purpose=purpose.code, source=source, provenance=provenance
+        )
+    preferences_url = reverse(
+        "preferences-token", args=[make_token(subject=subject, use=TokenUse.PREFERENCES)]
+    )
+    return render(
+        request, "consent/unsubscribe_done.html", {**context, "preferences_url": preferences_url}
+    )
+
+
+def token_invalid(request: HttpRequest, error: TokenError) -> HttpResponse:
+    """The one page every refused link shows; 404 when the person it names is gone."""
+    gone = error.reason.startswith("subject unknown")
+    return render(request, "consent/token_invalid.html", status=404 if gone else 400)

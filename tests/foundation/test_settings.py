@@ -85,14 +85,6 @@ def default_settings(tmp_path: Path, **extra: str) -> dict:
 # --- Production --------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "auth.W004: accounts.User.email is unique only through the functional constraint "
-        "Lower('email'), which the auth check does not recognise; settings need "
-        "SILENCED_SYSTEM_CHECKS = ['auth.W004'] (with a comment) or the field unique=True."
-    ),
-)
 def test_production_settings_pass_check_deploy_at_warning_level(tmp_path):
     # when
     result = run(
@@ -103,7 +95,9 @@ def test_production_settings_pass_check_deploy_at_warning_level(tmp_path):
 
 
 def test_production_settings_have_no_deploy_errors(tmp_path):
-    result = run(["manage.py", "check", "--deploy", "--fail-level", "ERROR"], production_env(tmp_path))
+    result = run(
+        ["manage.py", "check", "--deploy", "--fail-level", "ERROR"], production_env(tmp_path)
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 

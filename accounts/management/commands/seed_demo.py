@@ -8,6 +8,9 @@ from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
+from consent.models import Purpose
+from consent.services import Source, record_decisions
+
 DEMO_ADMIN_EMAIL = "admin@jessops.example"
 DEMO_CUSTOMERS = [
     ("Ada", "Lovelace"),
@@ -82,5 +85,21 @@ class Command(BaseCommand):
             existing = set(User.objects.filter(email__in=chunk).values_list("email", flat=True))
             fresh = [wanted[email] for email in chunk if email not in existing]
             User.objects.bulk_create(fresh, batch_size=5000)
+            for user in User.objects.filter(email__in=[u.email for u in fresh]):
+                self._demo_consents(user)
             created += len(fresh)
         return created
+
+    def _demo_consents(self, user) -> None:
+        """A mix of choices, recorded through the ledger like any other decision."""
+        n = user.pk
+        record_decisions(
+            subject=user,
+            choices={
+                Purpose.NEWSLETTER: n % 4 < 2,
+                Purpose.SPECIAL_OFFERS: n % 3 == 0,
+                Purpose.SURVEYS: n % 5 == 0,
+                Purpose.PARTNER_PHOTO: n % 7 == 0,
+            },
+            source=Source.IMPORT,
+        )

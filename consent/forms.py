@@ -1,0 +1,62 @@
+"""Forms of the consent pages: they validate input; the services decide what it means."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+
+from django import forms
+
+from consent.models import Purpose
+from consent.services import ConsentState
+
+
+class PreferencesForm(forms.Form):
+    """One checkbox per optional purpose, labelled with the exact words the person is asked."""
+
+    def __init__(
+        self,
+        *args: object,
+        purposes: Iterable[Purpose],
+        status: Mapping[str, ConsentState],
+        **kwargs: object,
+    ) -> None:
+        super().__init__(*args, **kwargs)
+        self.purposes = list(purposes)
+        for purpose in self.purposes:
+            state = status.get(purpose.code)
+            self.fields[purpose.code] = forms.BooleanField(
+                label=purpose.wording,
+                required=False,
+                initial=bool(state and state.granted),
+            )
+
+    def choices(self) -> dict[str, bool]:
+        """``{purpose code: granted}`` in display order; call after ``is_valid()``."""
+        return {purpose.code: bool(self.cleaned_data[purpose.code]) for purpose in self.purposes}
+
+    def rows(self) -> list[tuple[Purpose, forms.BoundField]]:
+        return [(purpose, self[purpose.code]) for purpose in self.purposes]
+
+
+class NewsletterSignupForm(forms.Form):
+    first_name = forms.CharField(
+        max_length=150,
+        error_messages={"required": "Enter your first name."},
+        widget=forms.TextInput({"autocomplete": "given-name"}),
+    )
+    last_name = forms.CharField(
+        max_length=150,
+        required=False,
+        label="Last name (optional)",
+        widget=forms.TextInput({"autocomplete": "family-name"}),
+    )
+    email = forms.EmailField(
+        max_length=254,
+        label="Email address",
+        error_messages={
+            "required": "Enter your email address.",
+            "invalid": "Enter an email address like name@example.com.",
+        },
+        widget=forms.EmailInput({"autocomplete": "email"}),
+    )
+

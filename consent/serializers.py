@@ -1,0 +1,116 @@
+"""Shapes of the consent API: they translate input and render output, and decide nothing."""
+
+from __future__ import annotations
+
+from rest_framework import serializers
+
+from consent.models import ConsentEvent
+
+
+class StrictBooleanField(serializers.BooleanField):
+    """A JSON ``true`` or ``false`` and nothing else: ``"yes"``, ``1`` or ``"off"`` are refused,
+    because a consent decision read from a guess is not a decision."""
+
+    default_error_messages = {"invalid": "Must be true or false (a JSON boolean)."}
+
+    def to_internal_value(self, data: object) -> bool:
+        if isinstance(data, bool):
+            return data
+        self.fail("invalid")
+
+
+# --- The logged-in person's own preferences ------------------------------------------------------
+
+
+class PurposeStateSerializer(serializers.Serializer):
+    """One purpose and the person's state for it (a ``consent.services.ConsentState``)."""
+
+    code = serializers.CharField(source="purpose.code")
+    name = serializers.CharField(source="purpose.name")
+    wording = serializers.CharField(
+        source="purpose.wording", help_text="The exact words shown when asking."
+    )
+    optional = serializers.BooleanField(
+        source="purpose.is_optional",
+        help_text="False for a mandatory purpose, which has no consent to give or withdraw.",
+    )
+    mandatory_reason = serializers.CharField(
+        source="purpose.mandatory_reason", help_text="Why there is no choice; empty if optional."
+    )
+    granted = serializers.BooleanField(
+        help_text="In force now. A mandatory purpose is on while the account is active."
+    )
+    legal_basis = serializers.ChoiceField(choices=ConsentEvent.LegalBasis.choices, allow_null=True)
+    since = serializers.DateTimeField(
+        allow_null=True, help_text="When the decision in force was made; null if never asked."
+    )
+
+
+class PreferenceChoicesSerializer(serializers.Serializer):
+    choices = serializers.DictField(
+        child=StrictBooleanField(),
+        allow_empty=False,
+        help_text='Purpose code to decision, e.g. {"newsletter": true, "special_offers": false}.',
+    )
+
+
+class PreferenceChangeSerializer(serializers.Serializer):
+    """One decision that changed the person's state (a ledger row)."""
+
+    purpose = serializers.CharField(source="purpose.code")
+    granted = serializers.BooleanField()
+    occurred_at = serializers.DateTimeField()
+
+
+class MyPreferencesSerializer(serializers.Serializer):
+    purposes = PurposeStateSerializer(many=True)
+
+
+class MyPreferencesUpdateSerializer(serializers.Serializer):
+    purposes = PurposeStateSerializer(many=True)
+    changed = PreferenceChangeSerializer(
+        many=True, help_text="The decisions recorded; empty when every choice was already so."
+    )
+
+
+# --- Staff: one person's consent record -----------------------------------------------------------
+
+
+class ConsentRecordQuerySerializer(serializers.Serializer):
+    email = serializers.EmailField(help_text="The person's email address, in any case.")
+
+
+class ConsentRecordSubjectSerializer(serializers.Serializer):
+    id = serializers.IntegerField()
+    email = serializers.EmailField()
+    is_active = serializers.BooleanField()
+
+
+class ConsentRecordEventSerializer(serializers.Serializer):
+    """One ledger row: who, what, when, how and under which words and policy version."""
+
+    id = serializers.IntegerField()
+    purpose = serializers.CharField(source="purpose.code")
+    granted = serializers.BooleanField()
+    legal_basis = serializers.ChoiceField(choices=ConsentEvent.LegalBasis.choices)
+    source = serializers.ChoiceField(choices=ConsentEvent.Source.choices)
+    policy_version = serializers.IntegerField(source="policy_version.number")
+    wording = serializers.CharField(help_text="The exact words the person was shown.")
+    occurred_at = serializers.DateTimeField()
+    actor_email = serializers.EmailField(
+        source="actor.email", allow_null=True, help_text="The member of staff who recorded it."
+    )
+    ip_address = serializers.IPAddressField(
+        allow_null=True, help_text="Truncated: /24 for IPv4, /48 for IPv6."
+    )
+    user_agent = serializers.CharField()
+
+
+class ConsentRecordSerializer(serializers.Serializer):
+    subject = ConsentRecordSubjectSerializer()
+    current = PurposeStateSerializer(many=True)
+    history = ConsentRecordEventSerializer(many=True, help_text="Every decision, newest first.")
+
+
+class ErrorDetailSerializer(serializers.Serializer):
+    detail = serializers.CharField()
