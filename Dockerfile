@@ -9,8 +9,10 @@ RUN useradd --create-home --uid 1000 app
 COPY pyproject.toml README.md ./
 RUN pip install --no-cache-dir -e .
 COPY . .
-# collectstatic needs some secret to import settings; the real one arrives at run time.
-RUN DJANGO_ENV=development SECRET_KEY=collectstatic-only python manage.py collectstatic --noinput \
+# Static files are gathered with the production storage (hashed names, manifest); the real
+# secret arrives at run time, this one only lets the settings import.
+RUN DJANGO_ENV=production SECRET_KEY=collectstatic-only ALLOWED_HOSTS=localhost \
+    python manage.py collectstatic --noinput \
     && chown -R app:app /app
 USER app
 EXPOSE 8000

@@ -15,7 +15,7 @@ app.autodiscover_tasks()
 def _prepare_filesystem_broker(sender: Celery, **kwargs: object) -> None:
     """The filesystem transport expects its folders to exist; create them on first use."""
     options = sender.conf.broker_transport_options or {}
-    for key in ("data_folder_in", "data_folder_out", "processed_folder"):
+    for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
         if options.get(key):
             os.makedirs(options[key], exist_ok=True)
 

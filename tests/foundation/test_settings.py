@@ -162,14 +162,6 @@ def test_default_settings_need_nothing_installed(tmp_path):
     assert set(loaded["allowed_hosts"]) >= {"localhost", "127.0.0.1"}
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason=(
-        "settings.py does not set the filesystem transport's control_folder, so kombu writes "
-        "exchange tables to ./control in the working directory (committed as control/); add "
-        "'control_folder': str(_broker_dir / 'control') to CELERY_BROKER_TRANSPORT_OPTIONS."
-    ),
-)
 def test_every_folder_of_the_default_broker_is_under_var_dir(tmp_path):
     loaded = default_settings(tmp_path)
     options = loaded["transport_options"]
