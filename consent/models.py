@@ -158,7 +158,7 @@ class CurrentConsent(models.Model):
 class CookieConsent(models.Model):
     """One cookie choice made in a browser; the latest per ``anonymous_id`` is in force."""
 
-    anonymous_id = models.UUIDField(default=uuid.uuid4, db_index=True)
+    anonymous_id = models.UUIDField(default=uuid.uuid4)
     user = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.PROTECT,
@@ -178,6 +178,10 @@ class CookieConsent(models.Model):
 
     class Meta:
         ordering = ["-id"]
+        indexes = [
+            # The choice in force: the latest row for a browser, read straight off the index.
+            models.Index(fields=["anonymous_id", "-id"], name="consent_cookie_latest"),
+        ]
 
     def __str__(self) -> str:
         return f"cookies {self.anonymous_id}: analytics={self.analytics} marketing={self.marketing}"
