@@ -31,6 +31,8 @@ def cookie_consent(request: HttpRequest) -> dict[str, object]:
     return {
         "cookie_choice": SimpleLazyObject(lambda: browser_cookie_choice(request)),
         "show_cookie_banner": SimpleLazyObject(
-            lambda: (choice := browser_cookie_choice(request)) is None or choice.policy_changed_since
+            lambda: (
+                (choice := browser_cookie_choice(request)) is None or choice.policy_changed_since
+            )
         ),
     }
