@@ -59,4 +59,3 @@ class NewsletterSignupForm(forms.Form):
         },
         widget=forms.EmailInput({"autocomplete": "email"}),
     )
-

@@ -33,9 +33,11 @@ class TokenUse(StrEnum):
 class TokenError(Exception):
     """The token is tampered with, expired, made for another use, or its subject is gone."""
 
-    def __init__(self, reason: str) -> None:
+    def __init__(self, reason: str, *, gone: bool = False) -> None:
         super().__init__(reason)
         self.reason = reason
+        # True when the link itself is sound but names nobody we can act for any more.
+        self.gone = gone
 
 
 @dataclass(frozen=True)
@@ -73,10 +75,10 @@ def read_token(token: str, *, use: TokenUse) -> TokenClaim:
         return _refuse("malformed", use)
     subject = get_user_model().objects.filter(pk=payload["s"]).first()
     if subject is None or _fingerprint(subject.email) != payload["e"]:
-        return _refuse("subject unknown or address changed", use)
+        return _refuse("subject unknown or address changed", use, gone=True)
     return TokenClaim(subject=subject, purpose=str(payload["p"]))
 
 
-def _refuse(reason: str, use: TokenUse) -> TokenClaim:
+def _refuse(reason: str, use: TokenUse, *, gone: bool = False) -> TokenClaim:
     logger.warning("consent token refused (%s) for use %s", reason, use)
-    raise TokenError(reason)
+    raise TokenError(reason, gone=gone)

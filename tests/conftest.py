@@ -61,9 +61,13 @@ def _migration_data(request: pytest.FixtureRequest) -> None:
     """Put back the rows data migrations create (policy v1, purposes) when a transactional
     test before this one flushed them, so every database test starts from a migrated state."""
     names = set(request.fixturenames)
-    if not (DB_FIXTURES & names):
+    marker = request.node.get_closest_marker("django_db")
+    if not (DB_FIXTURES & names or marker):
         return
-    request.getfixturevalue("db" if DB_FIXTURES & names == {"db"} else "transactional_db")
+    transactional = bool(names & (DB_FIXTURES - {"db"})) or (
+        marker is not None and marker.kwargs.get("transaction", False)
+    )
+    request.getfixturevalue("transactional_db" if transactional else "db")
     from consent.models import PolicyVersion
 
     if PolicyVersion.objects.exists():

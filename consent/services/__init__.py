@@ -1,5 +1,6 @@
 """Every write of the consent app. Import from here: ``from consent.services import ...``."""
 
+from .cookies import cookie_choice_for, parse_anonymous_id, record_cookie_choice
 from .ledger import (
     ConsentError,
     ConsentState,
@@ -12,7 +13,6 @@ from .ledger import (
     withdraw_all_marketing,
     withdraw_consent,
 )
-from .cookies import cookie_choice_for, parse_anonymous_id, record_cookie_choice
 from .newsletter import (
     NewsletterRequest,
     confirm_newsletter_subscription,

@@ -74,9 +74,7 @@ def request_newsletter_subscription(
 def read_newsletter_request(token: str) -> NewsletterRequest:
     """The request a valid, unexpired confirmation token makes; ``TokenError`` (logged) else."""
     try:
-        payload = signing.loads(
-            token, salt=SALT, max_age=settings.NEWSLETTER_CONFIRMATION_MAX_AGE
-        )
+        payload = signing.loads(token, salt=SALT, max_age=settings.NEWSLETTER_CONFIRMATION_MAX_AGE)
     except signing.SignatureExpired:
         return _refuse("expired")
     except signing.BadSignature:

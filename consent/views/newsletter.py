@@ -21,7 +21,7 @@ from consent.tokens import TokenError, TokenUse, make_token
 from .preferences import token_invalid
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
     """Every valid request gets the same answer, known address or not: no enumeration."""
     form = NewsletterSignupForm(request.POST if request.method == "POST" else None)
@@ -44,11 +44,11 @@ def signup(request: HttpRequest) -> HttpResponse:
     )
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def confirm(request: HttpRequest, token: str) -> HttpResponse:
     """GET only shows a button, since mail scanners fetch links; POST subscribes."""
     try:
-        if request.method == "GET":
+        if request.method != "POST":
             asked = read_newsletter_request(token)
             return render(
                 request,

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import logging
+
 from django.contrib import messages
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.decorators import login_required
@@ -24,17 +26,19 @@ from consent.services import (
 )
 from consent.tokens import ALL_PURPOSES, TokenError, TokenUse, make_token, read_token
 
+logger = logging.getLogger(__name__)
+
 WITHDRAW_ALL = "withdraw_all"
 ONE_CLICK_BODY = ("List-Unsubscribe", "One-Click")  # RFC 8058
 
 
 @login_required
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def preference_centre(request: HttpRequest) -> HttpResponse:
     return _preference_centre(request, subject=request.user)
 
 
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def preference_centre_by_token(request: HttpRequest, token: str) -> HttpResponse:
     """The same page for whoever holds a preference link: the token is the credential."""
     try:
@@ -97,7 +101,7 @@ def _report_changes(request: HttpRequest, changed: list[ConsentEvent]) -> None:
 # an attacker nothing: it needs the signed token, which is the secret, and it can only turn
 # email off for the person the token names.
 @csrf_exempt
-@require_http_methods(["GET", "POST"])
+@require_http_methods(["GET", "HEAD", "POST"])
 def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     """GET shows what would stop and a button; only POST unsubscribes. Repeats are harmless."""
     try:
@@ -110,9 +114,10 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         purpose = optional_purposes().filter(code=claim.purpose).first()
         if purpose is None:
             # Signed by us for a purpose since removed or made mandatory: nothing to stop.
+            logger.warning("unsubscribe link refused: %r is not an optional purpose", claim.purpose)
             return token_invalid(request, TokenError("purpose no longer optional"))
     context = {"purpose": purpose, "action": request.path}
-    if request.method == "GET":
+    if request.method != "POST":
         return render(request, "consent/unsubscribe.html", context)
     one_click = request.POST.get(ONE_CLICK_BODY[0]) == ONE_CLICK_BODY[1]
     source = Source.ONE_CLICK if one_click else Source.UNSUBSCRIBE_LINK
@@ -133,5 +138,4 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
 
 def token_invalid(request: HttpRequest, error: TokenError) -> HttpResponse:
     """The one page every refused link shows; 404 when the person it names is gone."""
-    gone = error.reason.startswith("subject unknown")
-    return render(request, "consent/token_invalid.html", status=404 if gone else 400)
+    return render(request, "consent/token_invalid.html", status=404 if error.gone else 400)

@@ -417,7 +417,9 @@ OPERATIONS = st.one_of(
 @given(operations=st.lists(OPERATIONS, max_size=15))
 def test_current_consent_is_always_the_fold_of_the_ledger(db, operations):
     # given fresh people for each example: the ledger is append-only, so nothing is cleaned up
-    users = [get_user_model().objects.create_user(f"{uuid.uuid4().hex}@example.com") for _ in range(2)]
+    users = [
+        get_user_model().objects.create_user(f"{uuid.uuid4().hex}@example.com") for _ in range(2)
+    ]
     source = Source.PREFERENCE_CENTRE
     # when
     for name, index, argument in operations:
@@ -441,4 +443,3 @@ def test_current_consent_is_always_the_fold_of_the_ledger(db, operations):
     assert current == {
         key: (event.granted, event.legal_basis, event.id) for key, event in fold.items()
     }
-
