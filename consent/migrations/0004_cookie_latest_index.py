@@ -6,20 +6,19 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('consent', '0003_append_only_triggers'),
+        ("consent", "0003_append_only_triggers"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='cookieconsent',
-            name='anonymous_id',
+            model_name="cookieconsent",
+            name="anonymous_id",
             field=models.UUIDField(default=uuid.uuid4),
         ),
         migrations.AddIndex(
-            model_name='cookieconsent',
-            index=models.Index(fields=['anonymous_id', '-id'], name='consent_cookie_latest'),
+            model_name="cookieconsent",
+            index=models.Index(fields=["anonymous_id", "-id"], name="consent_cookie_latest"),
         ),
     ]
