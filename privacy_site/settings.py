@@ -257,6 +257,11 @@ SPECTACULAR_SETTINGS = {
     "DESCRIPTION": "Consent, preferences, campaigns and disclosures for the shop's systems.",
     "VERSION": "1.0.0",
     "SERVE_INCLUDE_SCHEMA": False,
+    # Stable enum names, so another app's "source" field can't clash with the consent ledger's.
+    "ENUM_NAME_OVERRIDES": {
+        "ConsentSourceEnum": "consent.models.ConsentEvent.Source",
+        "LegalBasisEnum": "consent.models.ConsentEvent.LegalBasis",
+    },
 }
 
 # --- Logging -----------------------------------------------------------------------------------

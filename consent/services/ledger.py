@@ -5,8 +5,10 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
+from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
+from django.db.models import Subquery
 from django.utils import timezone
 
 from consent.models import ConsentEvent, CurrentConsent, PolicyVersion, Purpose
@@ -38,7 +40,14 @@ def current_policy_version() -> PolicyVersion:
 
 def _optional_purposes(codes: Iterable[str]) -> dict[str, Purpose]:
     codes = set(codes)
-    purposes = {p.code: p for p in Purpose.objects.filter(code__in=codes)}
+    # The current policy version rides along with the purposes: one query for both.
+    current_version = PolicyVersion.objects.filter(is_current=True).values("pk")[:1]
+    purposes = {
+        p.code: p
+        for p in Purpose.objects.filter(code__in=codes).annotate(
+            current_policy_version_id=Subquery(current_version)
+        )
+    }
     unknown = codes - purposes.keys()
     if unknown:
         raise ConsentError(f"Unknown purpose: {', '.join(sorted(unknown))}.")
@@ -63,10 +72,11 @@ def record_decisions(
 ) -> list[ConsentEvent]:
     """Record ``{purpose code: granted}`` for one subject; return the events that changed state.
 
-    A choice equal to the state already in force writes nothing. The subject's current rows are
-    locked first, so two concurrent decisions for one person are serialised and the current
-    table always equals the fold of the ledger. ``wording`` overrides the purpose's own words
-    when the person was shown something else (an older form, say). Five queries at most.
+    A choice equal to the state already in force writes nothing. The subject's row is locked
+    first (even when they have no current rows yet), so concurrent decisions for one person are
+    serialised and the current table always equals the fold of the ledger. ``wording``
+    overrides the purpose's own words when the person was shown something else (an older form,
+    say). Five statements at most, in one transaction.
     """
     if source not in Source.values:
         raise ConsentError(f"Unknown source {source!r}.")
@@ -75,12 +85,13 @@ def record_decisions(
     purposes = _optional_purposes(choices)
     if not purposes:
         return []
-    version = current_policy_version()
+    version_id = next(iter(purposes.values())).current_policy_version_id
+    if version_id is None:
+        raise ConsentError("No policy version is current; publish one first.")
+    list(get_user_model().objects.select_for_update().filter(pk=subject.pk).values_list("pk"))
     current = {
         row.purpose_id: row
-        for row in CurrentConsent.objects.select_for_update().filter(
-            subject=subject, purpose__in=purposes.values()
-        )
+        for row in CurrentConsent.objects.filter(subject=subject, purpose__in=purposes.values())
     }
     now = timezone.now()
     events = []
@@ -99,7 +110,7 @@ def record_decisions(
                 granted=bool(granted),
                 legal_basis=legal_basis,
                 source=source,
-                policy_version=version,
+                policy_version_id=version_id,
                 wording=(wording or {}).get(code, purpose.wording),
                 occurred_at=now,
                 actor=actor,

@@ -1,0 +1,445 @@
+"""The consent admin: who sees what, the read-only ledger, immutable policy versions, CSV export."""
+
+from __future__ import annotations
+
+import csv
+import io
+
+import pytest
+from django.contrib.auth.models import Permission
+from django.test import Client
+from django.utils import timezone
+
+from consent.models import ConsentEvent, CookieConsent, CurrentConsent, PolicyVersion, Purpose
+from consent.provenance import Provenance
+from consent.services import Source, grant_consent, record_decisions, withdraw_consent
+
+pytestmark = pytest.mark.django_db
+
+PASSWORD = "a long test password"
+LEDGER = "/admin/consent/consentevent/"
+EXPORT = "/admin/consent/consentevent/export-csv/"
+CHANGELISTS = [
+    "/admin/consent/purpose/",
+    "/admin/consent/policyversion/",
+    LEDGER,
+    "/admin/consent/currentconsent/",
+    "/admin/consent/cookieconsent/",
+]
+
+
+@pytest.fixture
+def make_user(django_user_model):
+    def make(email: str, **fields):
+        return django_user_model.objects.create_user(email, PASSWORD, **fields)
+
+    return make
+
+
+@pytest.fixture
+def superuser(django_user_model):
+    return django_user_model.objects.create_superuser("root@jessops.example", PASSWORD)
+
+
+@pytest.fixture
+def root(superuser) -> Client:
+    client = Client()
+    client.force_login(superuser)
+    return client
+
+
+def staff_client(make_user, email: str, *codenames: str) -> Client:
+    user = make_user(email, is_staff=True)
+    user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    client = Client()
+    client.force_login(user)
+    return client
+
+
+@pytest.fixture
+def ledger(make_user, superuser) -> dict[str, ConsentEvent]:
+    """Ann granted then withdrew the newsletter; Bob granted special offers at the till."""
+    ann, bob = make_user("ann@example.com"), make_user("bob@example.com")
+    return {
+        "ann_grant": grant_consent(
+            subject=ann,
+            purpose="newsletter",
+            source=Source.SIGNUP_FORM,
+            provenance=Provenance(ip_address="203.0.113.0", user_agent="Firefox"),
+        ),
+        "ann_withdraw": withdraw_consent(
+            subject=ann, purpose="newsletter", source=Source.STAFF, actor=superuser
+        ),
+        "bob_grant": record_decisions(
+            subject=bob,
+            choices={"special_offers": True},
+            source=Source.ORDER_FORM,
+            legal_basis="soft_opt_in",
+        )[0],
+    }
+
+
+def read_csv(response) -> list[dict[str, str]]:
+    text = b"".join(response.streaming_content).decode()
+    return list(csv.DictReader(io.StringIO(text)))
+
+
+# --- Changelists -------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("url", CHANGELISTS)
+def test_a_superuser_sees_every_consent_changelist(root, ledger, url):
+    assert root.get(url).status_code == 200
+
+
+@pytest.mark.parametrize("url", CHANGELISTS)
+def test_staff_without_permissions_are_refused_every_changelist(make_user, url):
+    client = staff_client(make_user, "temp@jessops.example")
+
+    assert client.get(url).status_code == 403
+
+
+def test_a_customer_is_sent_to_the_admin_login(make_user, ledger):
+    client = Client()
+    client.force_login(make_user("carol@example.com"))
+
+    response = client.get(LEDGER)
+
+    assert response.status_code == 302
+    assert response["Location"].startswith("/admin/login/")
+
+
+def test_the_ledger_changelist_lists_who_what_how_and_under_which_version(root, ledger):
+    content = root.get(LEDGER).content.decode()
+
+    for text in ["ann@example.com", "bob@example.com", "Newsletter", "Order form", "Soft opt-in"]:
+        assert text in content
+    assert "Export CSV" in content
+    assert "/admin/consent/consentevent/add/" not in content
+
+
+def test_searching_the_ledger_by_email_finds_only_that_person(root, ledger):
+    response = root.get(LEDGER, {"q": "ann@example"})
+
+    assert response.status_code == 200
+    rows = list(response.context["cl"].result_list)
+    assert {e.pk for e in rows} == {ledger["ann_grant"].pk, ledger["ann_withdraw"].pk}
+    assert "bob@example.com" not in response.content.decode()
+
+
+def test_the_ledger_filters_by_purpose_granted_and_source(root, ledger):
+    newsletter = Purpose.objects.get(code="newsletter")
+
+    by_purpose = root.get(LEDGER, {"purpose__id__exact": newsletter.pk}).context["cl"]
+    by_granted = root.get(LEDGER, {"granted__exact": "0"}).context["cl"]
+    by_source = root.get(LEDGER, {"source__exact": "order_form"}).context["cl"]
+
+    assert {e.pk for e in by_purpose.result_list} == {
+        ledger["ann_grant"].pk,
+        ledger["ann_withdraw"].pk,
+    }
+    assert [e.pk for e in by_granted.result_list] == [ledger["ann_withdraw"].pk]
+    assert [e.pk for e in by_source.result_list] == [ledger["bob_grant"].pk]
+
+
+def test_the_ledger_changelist_costs_the_same_queries_for_many_rows(
+    root, make_user, django_assert_max_num_queries
+):
+    for i in range(30):
+        user = make_user(f"many{i}@example.com")
+        grant_consent(subject=user, purpose="newsletter", source=Source.STAFF, actor=user)
+
+    with django_assert_max_num_queries(12):
+        response = root.get(LEDGER)
+
+    assert response.status_code == 200
+
+
+# --- CSV export --------------------------------------------------------------------------------
+
+
+def test_the_csv_export_streams_every_ledger_column(root, ledger, superuser):
+    response = root.get(EXPORT)
+
+    assert response.status_code == 200
+    assert response.streaming
+    assert response["Content-Type"].startswith("text/csv")
+    assert response["Content-Disposition"].startswith('attachment; filename="consent-ledger-')
+    rows = read_csv(response)
+    assert [r["subject_email"] for r in rows] == [
+        "bob@example.com",
+        "ann@example.com",
+        "ann@example.com",
+    ]
+    withdrawal, grant = rows[1], rows[2]
+    assert grant == {
+        "occurred_at": ledger["ann_grant"].occurred_at.isoformat(),
+        "subject_email": "ann@example.com",
+        "purpose": "newsletter",
+        "granted": "true",
+        "legal_basis": "consent",
+        "source": "signup_form",
+        "policy_version": "1",
+        "wording": Purpose.objects.get(code="newsletter").wording,
+        "actor_email": "",
+        "ip_address": "203.0.113.0",
+    }
+    assert (withdrawal["granted"], withdrawal["source"]) == ("false", "staff")
+    assert withdrawal["actor_email"] == superuser.email
+    assert rows[0]["legal_basis"] == "soft_opt_in"
+
+
+def test_the_csv_export_applies_the_changelist_search_and_filters(root, ledger):
+    searched = read_csv(root.get(EXPORT, {"q": "ann@example.com"}))
+    filtered = read_csv(root.get(EXPORT, {"q": "ann@example.com", "granted__exact": "1"}))
+
+    assert {r["subject_email"] for r in searched} == {"ann@example.com"}
+    assert len(searched) == 2
+    assert [(r["subject_email"], r["granted"]) for r in filtered] == [("ann@example.com", "true")]
+
+
+def test_the_changelist_export_link_carries_the_current_filters(root, ledger):
+    content = root.get(LEDGER, {"q": "ann", "granted__exact": "1"}).content.decode()
+
+    assert f'href="{EXPORT}?granted__exact=1&amp;q=ann"' in content
+
+
+def test_a_formula_in_an_exported_cell_is_neutralised(root, make_user):
+    tricky = make_user("=cmd@example.com")
+    grant_consent(subject=tricky, purpose="newsletter", source=Source.API)
+
+    rows = read_csv(root.get(EXPORT))
+
+    assert rows[0]["subject_email"] == "'=cmd@example.com"
+
+
+def test_an_unknown_filter_on_the_export_is_a_400(root, ledger):
+    assert root.get(EXPORT, {"subject__password": "x"}).status_code == 400
+
+
+def test_staff_without_the_view_permission_are_refused_the_csv(make_user, ledger):
+    client = staff_client(make_user, "temp@jessops.example", "view_purpose")
+
+    response = client.get(EXPORT)
+
+    assert response.status_code == 403
+    assert not hasattr(response, "streaming_content")
+
+
+def test_staff_with_only_the_view_permission_may_read_and_export_the_ledger(make_user, ledger):
+    client = staff_client(make_user, "auditor@jessops.example", "view_consentevent")
+
+    assert client.get(LEDGER).status_code == 200
+    assert len(read_csv(client.get(EXPORT))) == 3
+    # ...and nothing else of the consent app
+    assert client.get("/admin/consent/currentconsent/").status_code == 403
+
+
+# --- Nobody changes the ledger through the admin -----------------------------------------------
+
+
+def test_nobody_can_add_a_ledger_row_through_the_admin(root, ledger):
+    assert root.get(f"{LEDGER}add/").status_code == 403
+    assert root.post(f"{LEDGER}add/", {"granted": "on"}).status_code == 403
+    assert ConsentEvent.objects.count() == 3
+
+
+def test_a_ledger_row_is_shown_read_only_and_a_change_post_is_refused(root, ledger):
+    event = ledger["ann_grant"]
+    url = f"{LEDGER}{event.pk}/change/"
+
+    page = root.get(url)
+    refused = root.post(url, {"granted": "", "source": "api", "wording": "Something else"})
+
+    assert page.status_code == 200
+    assert 'name="wording"' not in page.content.decode()
+    assert refused.status_code == 403
+    event.refresh_from_db()
+    assert (event.granted, event.source) == (True, "signup_form")
+    assert event.wording.startswith("Send me the Jessops newsletter")
+
+
+def test_a_ledger_row_cannot_be_deleted_through_the_admin(root, ledger):
+    event = ledger["ann_grant"]
+
+    assert root.get(f"{LEDGER}{event.pk}/delete/").status_code == 403
+    assert root.post(f"{LEDGER}{event.pk}/delete/", {"post": "yes"}).status_code == 403
+    root.post(LEDGER, {"action": "delete_selected", "_selected_action": [event.pk], "post": "yes"})
+
+    assert ConsentEvent.objects.filter(pk=event.pk).exists()
+
+
+def test_the_current_table_is_read_only_in_the_admin(root, ledger):
+    row = CurrentConsent.objects.get(event=ledger["bob_grant"])
+    url = f"/admin/consent/currentconsent/{row.pk}/"
+
+    assert root.get(f"{url}change/").status_code == 200
+    assert root.post(f"{url}change/", {"granted": ""}).status_code == 403
+    assert root.post(f"{url}delete/", {"post": "yes"}).status_code == 403
+    assert root.get("/admin/consent/currentconsent/add/").status_code == 403
+    row.refresh_from_db()
+    assert row.granted is True
+
+
+def test_the_cookie_choice_log_is_read_only_in_the_admin(root):
+    # A plain insert, as the cookie service writes it: the admin must not change it.
+    choice = CookieConsent.objects.create(
+        analytics=True,
+        policy_version=PolicyVersion.objects.get(number=1),
+        created_at=timezone.now(),
+    )
+    url = f"/admin/consent/cookieconsent/{choice.pk}/"
+
+    assert root.get("/admin/consent/cookieconsent/").status_code == 200
+    assert root.get(f"{url}change/").status_code == 200
+    assert root.post(f"{url}change/", {"analytics": ""}).status_code == 403
+    assert root.post(f"{url}delete/", {"post": "yes"}).status_code == 403
+    assert root.get("/admin/consent/cookieconsent/add/").status_code == 403
+    choice.refresh_from_db()
+    assert choice.analytics is True
+
+
+# --- Purposes ----------------------------------------------------------------------------------
+
+
+def purpose_form(purpose: Purpose, **changes) -> dict:
+    data = {
+        "code": purpose.code,
+        "name": purpose.name,
+        "wording": purpose.wording,
+        "is_optional": "on" if purpose.is_optional else "",
+        "mandatory_reason": purpose.mandatory_reason,
+        "introduced_in": purpose.introduced_in_id,
+        "display_order": purpose.display_order,
+    }
+    data.update(changes)
+    return data
+
+
+def test_a_purpose_code_cannot_be_changed_after_creation(root):
+    purpose = Purpose.objects.get(code="newsletter")
+
+    response = root.post(
+        f"/admin/consent/purpose/{purpose.pk}/change/",
+        purpose_form(purpose, code="renamed", name="The Newsletter"),
+    )
+
+    assert response.status_code == 302
+    purpose.refresh_from_db()
+    assert (purpose.code, purpose.name) == ("newsletter", "The Newsletter")
+
+
+def test_a_new_purpose_can_be_added_with_its_code(root):
+    template = Purpose.objects.get(code="surveys")
+
+    response = root.post(
+        "/admin/consent/purpose/add/",
+        purpose_form(template, code="sms_offers", name="Offers by text message"),
+    )
+
+    assert response.status_code == 302
+    assert Purpose.objects.filter(code="sms_offers", name="Offers by text message").exists()
+
+
+def test_a_purpose_cannot_be_deleted(root):
+    purpose = Purpose.objects.get(code="surveys")
+
+    deleted = root.post(f"/admin/consent/purpose/{purpose.pk}/delete/", {"post": "yes"})
+
+    assert deleted.status_code == 403
+    assert root.get(f"/admin/consent/purpose/{purpose.pk}/delete/").status_code == 403
+    assert Purpose.objects.filter(pk=purpose.pk).exists()
+
+
+def test_staff_without_permission_cannot_change_a_purpose(make_user):
+    client = staff_client(make_user, "temp@jessops.example", "view_purpose")
+    purpose = Purpose.objects.get(code="newsletter")
+
+    response = client.post(
+        f"/admin/consent/purpose/{purpose.pk}/change/", purpose_form(purpose, name="Hacked")
+    )
+
+    assert response.status_code == 403
+    purpose.refresh_from_db()
+    assert purpose.name == "Newsletter"
+
+
+# --- Policy versions ---------------------------------------------------------------------------
+
+
+def test_a_published_policy_version_cannot_be_changed_or_deleted(root):
+    version = PolicyVersion.objects.get(number=1)
+    url = f"/admin/consent/policyversion/{version.pk}/"
+    before = (version.text, version.summary, version.effective_date, version.change_type)
+
+    page = root.get(f"{url}change/")
+    changed = root.post(
+        f"{url}change/",
+        {
+            "text": "Rewritten.",
+            "summary": "x",
+            "change_type": "use_change",
+            "effective_date": "2020-01-01",
+        },
+    )
+    deleted = root.post(f"{url}delete/", {"post": "yes"})
+
+    assert page.status_code == 200
+    assert 'name="text"' not in page.content.decode()
+    assert changed.status_code == 403
+    assert deleted.status_code == 403
+    version.refresh_from_db()
+    assert (version.text, version.summary, version.effective_date, version.change_type) == before
+
+
+def test_adding_a_policy_version_publishes_the_next_number_as_current(root):
+    response = root.post(
+        "/admin/consent/policyversion/add/",
+        {
+            "text": "Version two of the policy.",
+            "summary": "We now use CEWE for photo printing.",
+            "change_type": "practice_change",
+            "effective_date": "2026-06-01",
+        },
+    )
+
+    assert response.status_code == 302
+    new = PolicyVersion.objects.get(is_current=True)
+    assert (new.number, new.text, new.change_type) == (
+        2,
+        "Version two of the policy.",
+        "practice_change",
+    )
+    assert str(new.effective_date) == "2026-06-01"
+    old = PolicyVersion.objects.get(number=1)
+    assert old.is_current is False
+    assert old.text.strip()
+    assert response["Location"] == "/admin/consent/policyversion/"
+
+
+def test_a_policy_version_without_a_summary_is_not_published(root):
+    response = root.post(
+        "/admin/consent/policyversion/add/",
+        {
+            "text": "Version two.",
+            "summary": "",
+            "change_type": "editorial",
+            "effective_date": "2026-06-01",
+        },
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["summary"]
+    assert PolicyVersion.objects.count() == 1
+
+
+def test_staff_without_the_add_permission_cannot_publish_a_policy_version(make_user):
+    client = staff_client(make_user, "temp@jessops.example", "view_policyversion")
+
+    response = client.post(
+        "/admin/consent/policyversion/add/",
+        {"text": "v2", "summary": "s", "change_type": "editorial", "effective_date": "2026-06-01"},
+    )
+
+    assert response.status_code == 403
+    assert PolicyVersion.objects.count() == 1
