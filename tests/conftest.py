@@ -200,3 +200,18 @@ def page(browser, live_server):
     tab = context.new_page()
     yield tab
     context.close()
+
+
+# --- Users -------------------------------------------------------------------------------------
+
+TEST_PASSWORD = "a long test password"
+
+
+@pytest.fixture
+def make_user(django_user_model):
+    """Create a user with ``TEST_PASSWORD``: ``make_user("ann@example.com", first_name="Ann")``."""
+
+    def make(email: str, **fields):
+        return django_user_model.objects.create_user(email, TEST_PASSWORD, **fields)
+
+    return make

@@ -29,14 +29,6 @@ CHANGELISTS = [
 
 
 @pytest.fixture
-def make_user(django_user_model):
-    def make(email: str, **fields):
-        return django_user_model.objects.create_user(email, PASSWORD, **fields)
-
-    return make
-
-
-@pytest.fixture
 def superuser(django_user_model):
     return django_user_model.objects.create_superuser("root@jessops.example", PASSWORD)
 

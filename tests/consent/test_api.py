@@ -23,14 +23,6 @@ CONSENTS = "/api/v1/consents/"
 
 
 @pytest.fixture
-def make_user(django_user_model):
-    def make(email: str, **fields):
-        return django_user_model.objects.create_user(email, PASSWORD, **fields)
-
-    return make
-
-
-@pytest.fixture
 def customer(make_user):
     return make_user("ann@example.com")
 

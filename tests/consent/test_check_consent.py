@@ -12,14 +12,6 @@ from consent.services import Source, grant_consent, record_decisions, withdraw_c
 
 
 @pytest.fixture
-def make_user(django_user_model):
-    def make(email: str, **fields):
-        return django_user_model.objects.create_user(email, "a long test password", **fields)
-
-    return make
-
-
-@pytest.fixture
 def people(make_user):
     """Ann: newsletter granted then withdrawn, special offers granted. Bob: newsletter granted."""
     ann, bob = make_user("ann@example.com"), make_user("bob@example.com")

@@ -24,14 +24,6 @@ from consent.services import (
 
 
 @pytest.fixture
-def make_user(django_user_model):
-    def make(email: str, **fields):
-        return django_user_model.objects.create_user(email, "a long test password", **fields)
-
-    return make
-
-
-@pytest.fixture
 def customer(make_user):
     return make_user("ann@example.com")
 

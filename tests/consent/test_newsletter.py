@@ -4,14 +4,10 @@ from __future__ import annotations
 
 import logging
 import re
-import time
-from collections.abc import Callable
-from types import SimpleNamespace
 from urllib.parse import urlsplit
 
 import pytest
 from django.contrib.auth import get_user_model
-from django.core import signing
 from django.test import Client
 
 from consent.models import ConsentEvent, Purpose
@@ -24,22 +20,11 @@ from consent.services import (
     request_newsletter_subscription,
 )
 from consent.tokens import TokenError
+from tests.harness.http import made_days_ago, text
 
 DAY = 24 * 3600
 INVALID = "This link is not valid or has expired"
 WEB = Provenance(ip_address="192.0.2.0", user_agent="pytest")
-
-
-def made_days_ago(monkeypatch: pytest.MonkeyPatch, days: int, make: Callable[[], str]) -> str:
-    """A link signed ``days`` ago, by moving only the signing module's clock back."""
-    past = time.time() - days * DAY
-    with monkeypatch.context() as patch:
-        patch.setattr(signing, "time", SimpleNamespace(time=lambda: past))
-        return make()
-
-
-def text(response) -> str:
-    return " ".join(response.content.decode().split())
 
 
 def without_csrf_tokens(response) -> str:

@@ -26,6 +26,7 @@ from consent.services import (
     withdraw_consent,
 )
 from consent.tokens import TokenUse, make_token
+from tests.harness.http import text
 
 OPTIONAL = ["newsletter", "special_offers", "surveys", "partner_photo"]
 
@@ -75,10 +76,6 @@ def parse(response) -> FormParser:
     parser = FormParser()
     parser.feed(response.content.decode())
     return parser
-
-
-def text(response) -> str:
-    return " ".join(response.content.decode().split())
 
 
 @pytest.fixture

@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from types import SimpleNamespace
-
 import pytest
 from django.contrib.auth import get_user_model
 from django.core import signing
 
 from consent.tokens import ALL_PURPOSES, TokenError, TokenUse, make_token, max_age, read_token
+from tests.harness.http import made_days_ago
 
 DAY = 24 * 3600
-
-
-def made_days_ago(monkeypatch: pytest.MonkeyPatch, days: int, make: Callable[[], str]) -> str:
-    """A token signed ``days`` ago: Django's TimestampSigner stamps ``time.time()``, so only
-    the signing module's clock is moved back, and only while the token is made."""
-    past = time.time() - days * DAY
-    with monkeypatch.context() as patch:
-        patch.setattr(signing, "time", SimpleNamespace(time=lambda: past))
-        return make()
 
 
 @pytest.fixture

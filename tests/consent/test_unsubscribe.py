@@ -2,33 +2,17 @@
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
-from types import SimpleNamespace
-
 import pytest
 from django.contrib.auth import get_user_model
-from django.core import signing
 from django.test import Client
 
 from consent.models import ConsentEvent
 from consent.services import Source, consent_status, grant_consent
 from consent.tokens import ALL_PURPOSES, TokenUse, make_token
+from tests.harness.http import made_days_ago, text
 
 DAY = 24 * 3600
 INVALID = "This link is not valid or has expired"
-
-
-def made_days_ago(monkeypatch: pytest.MonkeyPatch, days: int, make: Callable[[], str]) -> str:
-    """A token signed ``days`` ago, by moving only the signing module's clock back."""
-    past = time.time() - days * DAY
-    with monkeypatch.context() as patch:
-        patch.setattr(signing, "time", SimpleNamespace(time=lambda: past))
-        return make()
-
-
-def text(response) -> str:
-    return " ".join(response.content.decode().split())
 
 
 def granted(user) -> set[str]:
