@@ -68,7 +68,9 @@ def _seed(subjects: int) -> dict[str, int]:
                 """,
                 [purpose],
             )
-        cursor.execute("ANALYZE accounts_user, consent_consentevent, consent_currentconsent")
+        # Committed and vacuumed, as autovacuum leaves a live table: index-only scans can
+        # skip the heap for all-visible pages.
+        cursor.execute("VACUUM ANALYZE accounts_user, consent_consentevent, consent_currentconsent")
         cursor.execute(
             "SELECT count(*) FROM consent_currentconsent WHERE purpose_id = %s AND granted",
             [newsletter],
@@ -102,7 +104,7 @@ def _write(results: dict) -> None:
     print(json.dumps(results, indent=2))
 
 
-def test_audience_selection_keyset_batches_on_a_million_subjects(db):
+def test_audience_selection_keyset_batches_on_a_million_subjects(transactional_db):
     # given
     seeded = _seed(SUBJECTS)
     newsletter = Purpose.objects.get(code=Purpose.NEWSLETTER)
@@ -143,7 +145,7 @@ def test_audience_selection_keyset_batches_on_a_million_subjects(db):
     # then
     expected = sum(1 for i in range(1, SUBJECTS + 1) if i % 4 < 2 and i % 50 != 0)
     assert abs(selected - expected) <= SUBJECTS * 0.01  # ids start where the sequence is
-    assert results["keyset"]["p99_ms"] < 20, results["keyset"]
+    assert results["keyset"]["max_ms"] < 20, results["keyset"]
 
 
 def test_saving_preferences_is_one_transaction_of_at_most_five_queries(transactional_db):
