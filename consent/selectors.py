@@ -55,3 +55,8 @@ def policy_version_get(*, number: int) -> PolicyVersion | None:
 
 def previous_policy_version(version: PolicyVersion) -> PolicyVersion | None:
     return PolicyVersion.objects.filter(number__lt=version.number).order_by("-number").first()
+
+
+def optional_purpose_get(*, code: str) -> Purpose | None:
+    """The optional purpose with this code; None for an unknown or mandatory one."""
+    return optional_purposes().filter(code=code).first()

@@ -10,7 +10,7 @@ from django.views.decorators.http import require_http_methods
 from consent.forms import NewsletterSignupForm
 from consent.models import Purpose
 from consent.provenance import Provenance
-from consent.selectors import optional_purposes
+from consent.selectors import optional_purpose_get
 from consent.services import (
     confirm_newsletter_subscription,
     read_newsletter_request,
@@ -35,7 +35,7 @@ def signup(request: HttpRequest) -> HttpResponse:
             provenance=Provenance.from_request(request),
         )
         return render(request, "consent/newsletter_check_inbox.html")
-    newsletter = optional_purposes().filter(code=Purpose.NEWSLETTER).first()
+    newsletter = optional_purpose_get(code=Purpose.NEWSLETTER)
     return render(
         request,
         "consent/newsletter.html",

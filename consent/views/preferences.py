@@ -16,7 +16,7 @@ from django.views.decorators.http import require_http_methods
 from consent.forms import PreferencesForm
 from consent.models import ConsentEvent
 from consent.provenance import Provenance
-from consent.selectors import consent_history_for, optional_purposes
+from consent.selectors import consent_history_for, optional_purpose_get
 from consent.services import (
     Source,
     consent_status,
@@ -111,7 +111,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     subject = claim.subject
     purpose = None
     if claim.purpose != ALL_PURPOSES:
-        purpose = optional_purposes().filter(code=claim.purpose).first()
+        purpose = optional_purpose_get(code=claim.purpose)
         if purpose is None:
             # Signed by us for a purpose since removed or made mandatory: nothing to stop.
             logger.warning("unsubscribe link refused: %r is not an optional purpose", claim.purpose)
