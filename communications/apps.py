@@ -4,3 +4,6 @@ from django.apps import AppConfig
 class CommunicationsConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "communications"
+
+    def ready(self) -> None:
+        from . import signals  # noqa: F401 - connects the anymail tracking receiver

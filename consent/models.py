@@ -83,6 +83,8 @@ class ConsentEvent(models.Model):
         UNSUBSCRIBE_LINK = "unsubscribe_link", "Unsubscribe link"
         ONE_CLICK = "one_click", "One-click unsubscribe header"
         PROVIDER_COMPLAINT = "provider_complaint", "Provider complaint"
+        PROVIDER_UNSUBSCRIBE = "provider_unsubscribe", "Provider unsubscribe"
+        MAILTO_UNSUBSCRIBE = "mailto_unsubscribe", "Unsubscribe by email"
         STAFF = "staff", "Staff"
         API = "api", "API"
         IMPORT = "import", "Import"

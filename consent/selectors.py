@@ -9,31 +9,35 @@ from django.db.models import QuerySet
 from consent.models import ConsentEvent, CurrentConsent, PolicyVersion, Purpose
 
 
-def audience_for(*, purpose: Purpose, after: int = 0, limit: int = 1000) -> QuerySet:
+def audience_for(
+    *,
+    purpose: Purpose,
+    after: int = 0,
+    limit: int = 1000,
+    subjects: QuerySet | None = None,
+    legal_basis: str | None = None,
+) -> QuerySet:
     """Ids of active subjects who currently grant ``purpose``, ascending, after id ``after``.
 
     Keyset pagination: pass the last id of one batch as ``after`` for the next. The scan walks
     the partial index ``consent_current_audience`` (purpose, subject WHERE granted), so each
     batch costs the same however deep into a million subjects it starts. A mandatory purpose
     has no consent rows: its audience is every active account, walked by primary key.
+    ``subjects`` narrows the audience to some users (a campaign's segment); ``legal_basis``
+    to consents given on that basis.
     """
-    if not purpose.is_optional:
-        return (
-            get_user_model()
-            .objects.filter(is_active=True, pk__gt=after)
-            .order_by("pk")
-            .values_list("pk", flat=True)[:limit]
-        )
+    users = subjects if subjects is not None else get_user_model().objects.all()
     # The bound is repeated on the users' side so PostgreSQL's merge join starts both index
     # scans at ``after`` instead of walking every user before it.
-    active = get_user_model().objects.filter(is_active=True, pk__gt=after)
-    return (
-        CurrentConsent.objects.filter(
-            purpose=purpose, granted=True, subject_id__gt=after, subject__in=active
-        )
-        .order_by("subject_id")
-        .values_list("subject_id", flat=True)[:limit]
+    active = users.filter(is_active=True, pk__gt=after)
+    if not purpose.is_optional:
+        return active.order_by("pk").values_list("pk", flat=True)[:limit]
+    granted = CurrentConsent.objects.filter(
+        purpose=purpose, granted=True, subject_id__gt=after, subject__in=active
     )
+    if legal_basis:
+        granted = granted.filter(legal_basis=legal_basis)
+    return granted.order_by("subject_id").values_list("subject_id", flat=True)[:limit]
 
 
 def consent_history_for(*, subject: AbstractBaseUser) -> QuerySet[ConsentEvent]:

@@ -44,6 +44,9 @@ class TokenError(Exception):
 class TokenClaim:
     subject: AbstractBaseUser
     purpose: str  # a purpose code, or ALL_PURPOSES
+    # Whatever the issuer attached to find its own record again (the email it was sent in);
+    # opaque to this app.
+    ref: str = ""
 
 
 def _salt(use: TokenUse) -> str:
@@ -58,8 +61,12 @@ def max_age() -> int:
     return max(getattr(settings, "CONSENT_TOKEN_MAX_AGE", 60 * 24 * 3600), MIN_MAX_AGE)
 
 
-def make_token(*, subject: AbstractBaseUser, use: TokenUse, purpose: str = ALL_PURPOSES) -> str:
+def make_token(
+    *, subject: AbstractBaseUser, use: TokenUse, purpose: str = ALL_PURPOSES, ref: str = ""
+) -> str:
     payload = {"s": subject.pk, "p": purpose, "e": _fingerprint(subject.email)}
+    if ref:
+        payload["r"] = ref
     return signing.dumps(payload, salt=_salt(use), compress=True)
 
 
@@ -76,7 +83,7 @@ def read_token(token: str, *, use: TokenUse) -> TokenClaim:
     subject = get_user_model().objects.filter(pk=payload["s"]).first()
     if subject is None or _fingerprint(subject.email) != payload["e"]:
         return _refuse("subject unknown or address changed", use, gone=True)
-    return TokenClaim(subject=subject, purpose=str(payload["p"]))
+    return TokenClaim(subject=subject, purpose=str(payload["p"]), ref=str(payload.get("r", "")))
 
 
 def _refuse(reason: str, use: TokenUse, *, gone: bool = False) -> TokenClaim:

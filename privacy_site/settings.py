@@ -192,6 +192,36 @@ SERVER_EMAIL = env.str("SERVER_EMAIL", default=DEFAULT_FROM_EMAIL)
 # Provider settings for django-anymail, as JSON, e.g. {"POSTMARK_SERVER_TOKEN": "..."}.
 ANYMAIL = env.json("ANYMAIL", default={})
 
+# --- Sending email (communications app) --------------------------------------------------------
+
+# Rows handed to the backend per batch task (and per provider call when batch sending).
+EMAIL_BATCH_SIZE = env.int("EMAIL_BATCH_SIZE", default=500)
+# Audience rows written per transaction when a campaign starts.
+EMAIL_AUDIENCE_CHUNK = env.int("EMAIL_AUDIENCE_CHUNK", default=2000)
+# One provider call per batch with per-recipient merge data (anymail); default: on for
+# anymail backends, off (one MIME message per recipient, one connection) otherwise.
+EMAIL_BATCH_SEND = env.bool("EMAIL_BATCH_SEND", default=None)
+# How merge fields are written for the provider; FIELD stands for the field's name.
+EMAIL_MERGE_FIELD_FORMAT = env.str("EMAIL_MERGE_FIELD_FORMAT", default="{{FIELD}}")
+# Messages per second per provider, shared by all workers, e.g. {"smtp": 50, "default": 100}.
+EMAIL_RATE_LIMITS = env.json("EMAIL_RATE_LIMITS", default={})
+# Where mail clients send mailto unsubscribes (default unsubscribe@ the From domain).
+EMAIL_UNSUBSCRIBE_MAILTO = env.str("EMAIL_UNSUBSCRIBE_MAILTO", default="")
+# Domain of the Message-ID header (default: the From domain).
+EMAIL_MESSAGE_ID_DOMAIN = env.str("EMAIL_MESSAGE_ID_DOMAIN", default="")
+# A transactional row still queued after this many seconds is relayed again by the sweep.
+EMAIL_OUTBOX_RETRY_AFTER = env.int("EMAIL_OUTBOX_RETRY_AFTER", default=120)
+# Tries before a transactional row the provider keeps refusing is marked failed.
+EMAIL_MAX_ATTEMPTS = env.int("EMAIL_MAX_ATTEMPTS", default=5)
+# A row claimed longer ago than this is reported uncertain (its worker died mid-send).
+EMAIL_SENDING_TIMEOUT = env.int("EMAIL_SENDING_TIMEOUT", default=900)
+# A sending campaign with no batch claimed for this long is restarted by the sweep.
+EMAIL_CAMPAIGN_STALL_AFTER = env.int("EMAIL_CAMPAIGN_STALL_AFTER", default=120)
+# Most transactional rows the sweep relays per run.
+EMAIL_SWEEP_LIMIT = env.int("EMAIL_SWEEP_LIMIT", default=1000)
+# Soft bounces (since the last delivery) that suppress an address.
+EMAIL_SOFT_BOUNCE_LIMIT = env.int("EMAIL_SOFT_BOUNCE_LIMIT", default=3)
+
 # --- Celery ------------------------------------------------------------------------------------
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")

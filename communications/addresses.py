@@ -1,0 +1,23 @@
+"""Email addresses as the suppression list keeps them: a hash, never the address itself."""
+
+from __future__ import annotations
+
+import hashlib
+
+# A fixed prefix, not the SECRET_KEY: rotating the key must not empty the suppression list.
+_PREFIX = b"privacy-site.suppression.v1:"
+
+
+def normalise_address(address: str) -> str:
+    return address.strip().lower()
+
+
+def address_hash(address: str) -> str:
+    """The SHA-256 of the normalised address: the same for every spelling of its case."""
+    return hashlib.sha256(_PREFIX + normalise_address(address).encode()).hexdigest()
+
+
+def mask_address(address: str) -> str:
+    """``j***@example.com``: enough to follow a log line or an admin list, not to learn it."""
+    local, _, domain = address.partition("@")
+    return f"{local[:1]}***@{domain}" if domain else "***"

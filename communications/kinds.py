@@ -1,0 +1,83 @@
+"""Every kind of email the product sends, and what each one needs before it may go.
+
+A kind is either *marketing* (bound to an optional purpose: it needs the recipient's current
+consent for that purpose), *service* (bound to the mandatory service-announcements purpose: it
+goes to every active account, and only deactivation stops it), or *transactional* (caused by
+something the recipient or a member of staff just did). ``communications.gate.may_send`` applies
+these rules; nothing else decides.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from django.db import models
+
+from consent.models import Purpose
+
+
+class MessageKind(models.TextChoices):
+    WELCOME = "welcome", "Welcome and email verification"
+    NEWSLETTER = "newsletter", "Newsletter"
+    SPECIAL_OFFER = "special_offer", "Special offer"
+    SURVEY_INVITATION = "survey_invitation", "Survey invitation"
+    PARTNER_OFFER = "partner_offer", "Photo-printing partner offer"
+    SERVICE_ANNOUNCEMENT = "service_announcement", "Service announcement"
+    POLICY_CHANGE = "policy_change", "Privacy policy change notice"
+    BUSINESS_TRANSITION = "business_transition", "Business transition notice"
+    CONSENT_RECEIPT = "consent_receipt", "Consent receipt"
+    OPT_IN_CONFIRMATION = "opt_in_confirmation", "Newsletter double opt-in confirmation"
+    REFERRAL = "referral", "Referral (send a wishlist to a friend)"
+    CONTEST_WINNER = "contest_winner", "Contest winner notification"
+    CAMPAIGN_TEST = "campaign_test", "Campaign test send to its author"
+
+
+class Category(StrEnum):
+    MARKETING = "marketing"
+    SERVICE = "service"
+    TRANSACTIONAL = "transactional"
+
+
+@dataclass(frozen=True)
+class KindRule:
+    category: Category
+    # The consent purpose a marketing kind needs; the mandatory purpose for service kinds.
+    purpose: str | None = None
+    # Kinds that may go to an address with no account behind it (nobody to check consent of).
+    to_address: bool = False
+
+    @property
+    def is_marketing(self) -> bool:
+        return self.category is Category.MARKETING
+
+
+RULES: dict[str, KindRule] = {
+    MessageKind.WELCOME: KindRule(Category.TRANSACTIONAL),
+    MessageKind.NEWSLETTER: KindRule(Category.MARKETING, Purpose.NEWSLETTER),
+    MessageKind.SPECIAL_OFFER: KindRule(Category.MARKETING, Purpose.SPECIAL_OFFERS),
+    MessageKind.SURVEY_INVITATION: KindRule(Category.MARKETING, Purpose.SURVEYS),
+    MessageKind.PARTNER_OFFER: KindRule(Category.MARKETING, Purpose.PARTNER_PHOTO),
+    MessageKind.SERVICE_ANNOUNCEMENT: KindRule(Category.SERVICE, Purpose.SERVICE_ANNOUNCEMENTS),
+    MessageKind.POLICY_CHANGE: KindRule(Category.SERVICE, Purpose.SERVICE_ANNOUNCEMENTS),
+    MessageKind.BUSINESS_TRANSITION: KindRule(Category.SERVICE, Purpose.SERVICE_ANNOUNCEMENTS),
+    MessageKind.CONSENT_RECEIPT: KindRule(Category.TRANSACTIONAL),
+    # The person asked for it a moment ago; the account does not exist until they confirm.
+    MessageKind.OPT_IN_CONFIRMATION: KindRule(Category.TRANSACTIONAL, to_address=True),
+    # Sent on a customer's behalf to a friend whose details are never stored.
+    MessageKind.REFERRAL: KindRule(Category.TRANSACTIONAL, to_address=True),
+    MessageKind.CONTEST_WINNER: KindRule(Category.TRANSACTIONAL),
+    MessageKind.CAMPAIGN_TEST: KindRule(Category.TRANSACTIONAL),
+}
+
+# Kinds a campaign can send: marketing kinds and the notices that go to every active account.
+CAMPAIGN_KINDS = [
+    kind for kind, rule in RULES.items() if rule.category in (Category.MARKETING, Category.SERVICE)
+]
+
+
+def rule_for(kind: str) -> KindRule:
+    try:
+        return RULES[kind]
+    except KeyError:
+        raise ValueError(f"Unknown message kind {kind!r}.") from None

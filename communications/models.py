@@ -1,0 +1,258 @@
+"""Campaigns, the delivery outbox, the suppression list and provider events.
+
+A ``Delivery`` row exists for every message to every recipient, written before anything is
+sent: it is the outbox (status ``queued``), the record of what happened (``sent``, ``bounced``,
+``skipped_no_consent`` ...) and the proof, for the person and for a regulator, of every email
+we sent them and why.
+"""
+
+from __future__ import annotations
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+
+from .kinds import CAMPAIGN_KINDS, MessageKind
+
+
+class Campaign(models.Model):
+    class Status(models.TextChoices):
+        DRAFT = "draft", "Draft"
+        SCHEDULED = "scheduled", "Scheduled"
+        SENDING = "sending", "Sending"
+        PAUSED = "paused", "Paused"
+        CANCELLED = "cancelled", "Cancelled"
+        COMPLETED = "completed", "Completed"
+
+    class BodyFormat(models.TextChoices):
+        MARKDOWN = "markdown", "Markdown"
+        HTML = "html", "HTML"
+
+    name = models.CharField(max_length=200, help_text="For staff only; never shown to recipients.")
+    kind = models.CharField(
+        max_length=30, choices=[(k, MessageKind(k).label) for k in CAMPAIGN_KINDS]
+    )
+    purpose = models.ForeignKey(
+        "consent.Purpose",
+        on_delete=models.PROTECT,
+        related_name="campaigns",
+        help_text="The purpose recipients agreed to; set from the kind.",
+    )
+    subject = models.CharField(max_length=200)
+    body = models.TextField(help_text="Markdown or HTML; sanitised before use.")
+    body_format = models.CharField(
+        max_length=10, choices=BodyFormat.choices, default=BodyFormat.MARKDOWN
+    )
+    # Derived from ``body`` by the service that saves it: sanitised HTML and its plain text.
+    body_html = models.TextField(editable=False, default="")
+    body_text = models.TextField(editable=False, default="")
+    segment = models.JSONField(
+        default=dict, blank=True, help_text="Optional filters narrowing the audience."
+    )
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.DRAFT)
+    send_at = models.DateTimeField(null=True, blank=True)
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="campaigns_created",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    started_at = models.DateTimeField(null=True, blank=True, editable=False)
+    completed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    # The last subject id whose delivery row is written: audience selection resumes after it.
+    audience_cursor = models.BigIntegerField(default=0, editable=False)
+    audience_complete = models.BooleanField(default=False, editable=False)
+    # When a batch task last claimed rows: the sweep restarts a campaign that stopped moving.
+    last_batch_at = models.DateTimeField(null=True, blank=True, editable=False)
+
+    class Meta:
+        ordering = ["-created_at", "-id"]
+        indexes = [
+            models.Index(
+                fields=["send_at"],
+                condition=Q(status="scheduled"),
+                name="comms_campaign_due",
+            ),
+        ]
+        permissions = [("send_campaign", "Can schedule, send, pause, resume and cancel")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class DeliveryQuerySet(models.QuerySet):
+    def pending(self) -> DeliveryQuerySet:
+        return self.filter(status__in=[Delivery.Status.QUEUED, Delivery.Status.SENDING])
+
+
+class Delivery(models.Model):
+    """One message to one recipient: the outbox row, then the record of what happened."""
+
+    class Status(models.TextChoices):
+        QUEUED = "queued", "Queued"
+        SENDING = "sending", "Sending"
+        SENT = "sent", "Sent"
+        FAILED = "failed", "Failed"
+        BOUNCED = "bounced", "Bounced"
+        COMPLAINED = "complained", "Complained"
+        SUPPRESSED = "suppressed", "Suppressed"
+        SKIPPED_NO_CONSENT = "skipped_no_consent", "Skipped: no consent"
+        SKIPPED_INACTIVE = "skipped_inactive", "Skipped: account deactivated or gone"
+        CANCELLED = "cancelled", "Cancelled"
+
+    kind = models.CharField(max_length=30, choices=MessageKind.choices)
+    campaign = models.ForeignKey(
+        Campaign,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="deliveries",
+        # The unique (campaign, user) index serves every lookup by campaign.
+        db_index=False,
+    )
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="deliveries",
+    )
+    # The address at the time of writing, for transactional mail; campaign rows read the
+    # account's current address when they send. Blank for a referral: the friend's address
+    # is never stored.
+    to_email = models.EmailField(max_length=254, blank=True)
+    # What the template needs beyond the recipient (a confirmation link, a list of changes).
+    context = models.JSONField(default=dict, blank=True)
+    status = models.CharField(max_length=20, choices=Status.choices, default=Status.QUEUED)
+    attempts = models.PositiveSmallIntegerField(default=0)
+    last_error = models.TextField(blank=True)
+    provider_message_id = models.CharField(max_length=200, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+    claimed_at = models.DateTimeField(null=True, blank=True)
+    sent_at = models.DateTimeField(null=True, blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    unsubscribed_at = models.DateTimeField(null=True, blank=True)
+
+    objects = DeliveryQuerySet.as_manager()
+
+    class Meta:
+        verbose_name_plural = "deliveries"
+        constraints = [
+            models.UniqueConstraint(
+                fields=["campaign", "user"],
+                condition=Q(campaign__isnull=False),
+                name="comms_delivery_one_per_campaign_recipient",
+            ),
+        ]
+        indexes = [
+            # What batch tasks claim, and what tells a campaign it is finished: small, and
+            # it shrinks as the campaign goes out.
+            models.Index(
+                fields=["campaign", "id"],
+                condition=Q(status__in=["queued", "sending"]),
+                name="comms_delivery_open",
+            ),
+            # What the outbox sweep looks for: rows left queued or stuck sending.
+            models.Index(
+                fields=["status", "created_at"],
+                condition=Q(status__in=["queued", "sending"]),
+                name="comms_delivery_pending",
+            ),
+            models.Index(
+                fields=["provider_message_id"],
+                condition=~Q(provider_message_id=""),
+                name="comms_delivery_provider_id",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()} #{self.pk}"
+
+    @property
+    def message_id(self) -> str:
+        return message_id_for(self.pk)
+
+
+def message_id_domain() -> str:
+    configured = getattr(settings, "EMAIL_MESSAGE_ID_DOMAIN", "")
+    if configured:
+        return configured
+    from_address = settings.DEFAULT_FROM_EMAIL.rsplit("<", 1)[-1].rstrip(">")
+    return from_address.rpartition("@")[2] or "localhost"
+
+
+def message_id_for(delivery_id: int) -> str:
+    """The Message-ID header of a delivery: derived from its id, so a reply or a provider
+    event that quotes it leads back to the row."""
+    return f"<delivery-{delivery_id}@{message_id_domain()}>"
+
+
+def delivery_id_from_message_id(message_id: str) -> int | None:
+    value = message_id.strip().strip("<>")
+    local, _, domain = value.partition("@")
+    if not local.startswith("delivery-") or domain != message_id_domain():
+        return None
+    number = local.removeprefix("delivery-")
+    return int(number) if number.isdigit() else None
+
+
+class Suppression(models.Model):
+    """An address we must never email again. Only its hash is kept, so an erased or
+    re-imported address is still recognised without the list holding anyone's address."""
+
+    class Reason(models.TextChoices):
+        HARD_BOUNCE = "hard_bounce", "Hard bounce"
+        SOFT_BOUNCES = "soft_bounces", "Repeated soft bounces"
+        COMPLAINT = "complaint", "Spam complaint"
+        REJECTED = "rejected", "Rejected by the provider"
+        ERASURE = "erasure", "Account erased"
+        MANUAL = "manual", "Added by staff"
+
+    address_hash = models.CharField(max_length=64, unique=True)
+    reason = models.CharField(max_length=20, choices=Reason.choices)
+    detail = models.CharField(max_length=300, blank=True)
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["-created_at"]
+
+    def __str__(self) -> str:
+        return f"{self.get_reason_display()} ({self.address_hash[:12]}…)"
+
+
+class ProviderEvent(models.Model):
+    """A tracking event from the email provider's webhook, recorded once and processed once."""
+
+    esp_name = models.CharField(max_length=50)
+    event_id = models.CharField(max_length=200)
+    event_type = models.CharField(max_length=30)
+    reject_reason = models.CharField(max_length=30, blank=True)
+    is_soft_bounce = models.BooleanField(default=False)
+    # Kept until the event is processed, then blanked: afterwards the hash is enough.
+    recipient = models.EmailField(max_length=254, blank=True)
+    recipient_hash = models.CharField(max_length=64, blank=True, db_index=True)
+    message_id = models.CharField(max_length=200, blank=True)
+    # Found from the metadata we sent with the message, or its message id, when processed.
+    delivery = models.ForeignKey(
+        Delivery, on_delete=models.SET_NULL, null=True, blank=True, related_name="events"
+    )
+    delivery_ref = models.CharField(max_length=40, blank=True)
+    description = models.TextField(blank=True)
+    occurred_at = models.DateTimeField(null=True, blank=True)
+    received_at = models.DateTimeField(auto_now_add=True)
+    processed_at = models.DateTimeField(null=True, blank=True)
+    outcome = models.CharField(max_length=200, blank=True)
+
+    class Meta:
+        ordering = ["-received_at", "-id"]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["esp_name", "event_id"], name="comms_provider_event_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.esp_name} {self.event_type} {self.event_id}"

@@ -1,0 +1,564 @@
+"""Campaigns: written and checked by staff, then sent in batches by Celery workers.
+
+Life of a send: ``send_campaign_now`` (or the schedule) moves the campaign to *sending* and
+starts ``populate_campaign``, which walks the audience in keyset chunks, writes one queued
+delivery row per recipient and enqueues a batch task per ``EMAIL_BATCH_SIZE`` rows. Each
+``send_campaign_batch`` claims queued rows with ``SELECT ... FOR UPDATE SKIP LOCKED``, commits
+the claim (status *sending*), asks the gate again, sends, and records every row's result.
+A worker killed mid-batch leaves only that batch's rows in *sending*: the sweep marks them
+uncertain after ``EMAIL_SENDING_TIMEOUT`` and never sends them again; every other row is
+either finished or still queued, and the sweep restarts a campaign that stopped moving.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from datetime import datetime, timedelta
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import connection, transaction
+from django.db.models import Count, Exists, F
+from django.utils import timezone
+from django.utils.dateparse import parse_date
+
+from communications.addresses import mask_address
+from communications.gate import gate_batch
+from communications.kinds import CAMPAIGN_KINDS, MessageKind, rule_for
+from communications.models import Campaign, Delivery
+from communications.rendering import (
+    CampaignTemplate,
+    Rendered,
+    campaign_template,
+    list_unsubscribe_headers,
+    merge_values,
+    personalise,
+    sanitise_body,
+)
+from communications.sending import (
+    BatchRecipient,
+    Outgoing,
+    Result,
+    batch_sending_enabled,
+    send_as_batch,
+    send_individually,
+)
+from consent.models import ConsentEvent, Purpose
+from consent.selectors import audience_for
+
+from .outbox import enqueue_email
+
+logger = logging.getLogger(__name__)
+
+CampaignStatus = Campaign.Status
+Status = Delivery.Status
+SEGMENT_KEYS = {"joined_after", "joined_before", "legal_basis"}
+EDITABLE = {CampaignStatus.DRAFT, CampaignStatus.SCHEDULED, CampaignStatus.PAUSED}
+
+
+class CampaignError(ValueError):
+    """A campaign that can't be saved, or a step its current status doesn't allow."""
+
+
+# --- Writing -----------------------------------------------------------------------------------
+
+
+def validate_segment(segment: dict | None, *, kind: str) -> dict:
+    """The segment as stored: only known filters, dates as ISO strings. ``CampaignError``
+    names the first thing wrong."""
+    segment = dict(segment or {})
+    unknown = set(segment) - SEGMENT_KEYS
+    if unknown:
+        raise CampaignError(
+            f"Unknown segment filter: {', '.join(sorted(unknown))}. "
+            f"Allowed: {', '.join(sorted(SEGMENT_KEYS))}."
+        )
+    clean: dict[str, str] = {}
+    for key in ("joined_after", "joined_before"):
+        if segment.get(key) in (None, ""):
+            continue
+        value = segment[key]
+        parsed = parse_date(value) if isinstance(value, str) else None
+        if parsed is None:
+            raise CampaignError(f"{key} must be a date written YYYY-MM-DD, not {value!r}.")
+        clean[key] = parsed.isoformat()
+    after, before = clean.get("joined_after"), clean.get("joined_before")
+    if after and before and after > before:
+        raise CampaignError("joined_after must not be later than joined_before.")
+    basis = segment.get("legal_basis")
+    if basis not in (None, ""):
+        if not rule_for(kind).is_marketing:
+            raise CampaignError("legal_basis applies only to marketing kinds.")
+        if basis not in ConsentEvent.LegalBasis.values:
+            raise CampaignError(
+                f"legal_basis must be one of {', '.join(ConsentEvent.LegalBasis.values)}."
+            )
+        clean["legal_basis"] = basis
+    return clean
+
+
+def _purpose_for(kind: str, purpose: str | None) -> Purpose:
+    if kind not in CAMPAIGN_KINDS:
+        raise CampaignError(
+            f"A campaign can't send {kind!r}; choose one of {', '.join(CAMPAIGN_KINDS)}."
+        )
+    expected = rule_for(kind).purpose
+    if purpose not in (None, "", expected):
+        raise CampaignError(f"A {kind} campaign goes to the {expected!r} purpose, not {purpose!r}.")
+    return Purpose.objects.get(code=expected)
+
+
+@transaction.atomic
+def save_campaign(
+    *,
+    actor: AbstractBaseUser | None,
+    name: str,
+    kind: str,
+    subject: str,
+    body: str,
+    body_format: str = Campaign.BodyFormat.MARKDOWN,
+    segment: dict | None = None,
+    purpose: str | None = None,
+    campaign: Campaign | None = None,
+) -> Campaign:
+    """Create a campaign (``campaign`` None) or change one that has not started sending."""
+    if campaign is not None:
+        campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
+        if campaign.status not in EDITABLE:
+            raise CampaignError(f"A {campaign.get_status_display().lower()} campaign can't change.")
+    if body_format not in Campaign.BodyFormat.values:
+        raise CampaignError(f"body_format must be one of {', '.join(Campaign.BodyFormat.values)}.")
+    if not subject.strip() or not body.strip():
+        raise CampaignError("A campaign needs a subject and a body.")
+    resolved = _purpose_for(kind, purpose)
+    body_html, body_text = sanitise_body(body, body_format)
+    fields = {
+        "name": name.strip() or subject.strip(),
+        "kind": kind,
+        "purpose": resolved,
+        "subject": subject.strip(),
+        "body": body,
+        "body_format": body_format,
+        "body_html": body_html,
+        "body_text": body_text,
+        "segment": validate_segment(segment, kind=kind),
+    }
+    if campaign is None:
+        return Campaign.objects.create(created_by=actor, **fields)
+    for key, value in fields.items():
+        setattr(campaign, key, value)
+    campaign.save()
+    return campaign
+
+
+def _transition(campaign_id: int, *, allowed: set[str], action: str) -> Campaign:
+    campaign = Campaign.objects.select_for_update().select_related("purpose").get(pk=campaign_id)
+    if campaign.status not in allowed:
+        raise CampaignError(f"Can't {action} a {campaign.get_status_display().lower()} campaign.")
+    return campaign
+
+
+@transaction.atomic
+def schedule_campaign(*, campaign: Campaign, send_at: datetime) -> Campaign:
+    campaign = _transition(
+        campaign.pk, allowed={CampaignStatus.DRAFT, CampaignStatus.SCHEDULED}, action="schedule"
+    )
+    if timezone.is_naive(send_at):
+        raise CampaignError("send_at needs a time zone.")
+    if send_at <= timezone.now():
+        raise CampaignError("send_at must be in the future; use send now instead.")
+    campaign.status = CampaignStatus.SCHEDULED
+    campaign.send_at = send_at
+    campaign.save(update_fields=["status", "send_at", "updated_at"])
+    return campaign
+
+
+@transaction.atomic
+def send_campaign_now(*, campaign: Campaign) -> Campaign:
+    campaign = _transition(
+        campaign.pk, allowed={CampaignStatus.DRAFT, CampaignStatus.SCHEDULED}, action="send"
+    )
+    return _start(campaign)
+
+
+def _start(campaign: Campaign) -> Campaign:
+    from communications.tasks import populate_campaign_task
+
+    now = timezone.now()
+    campaign.status = CampaignStatus.SENDING
+    campaign.started_at = now
+    campaign.last_batch_at = now
+    campaign.save(update_fields=["status", "started_at", "last_batch_at", "updated_at"])
+    transaction.on_commit(lambda: populate_campaign_task.delay(campaign.pk))
+    return campaign
+
+
+@transaction.atomic
+def pause_campaign(*, campaign: Campaign) -> Campaign:
+    campaign = _transition(campaign.pk, allowed={CampaignStatus.SENDING}, action="pause")
+    campaign.status = CampaignStatus.PAUSED
+    campaign.save(update_fields=["status", "updated_at"])
+    return campaign
+
+
+@transaction.atomic
+def resume_campaign(*, campaign: Campaign) -> Campaign:
+    campaign = _transition(campaign.pk, allowed={CampaignStatus.PAUSED}, action="resume")
+    campaign.status = CampaignStatus.SENDING
+    campaign.last_batch_at = timezone.now()
+    campaign.save(update_fields=["status", "last_batch_at", "updated_at"])
+    transaction.on_commit(lambda: _restart(campaign.pk))
+    return campaign
+
+
+@transaction.atomic
+def cancel_campaign(*, campaign: Campaign) -> Campaign:
+    """Stop for good: rows not yet claimed are cancelled; a batch already sending finishes."""
+    campaign = _transition(
+        campaign.pk,
+        allowed={
+            CampaignStatus.DRAFT,
+            CampaignStatus.SCHEDULED,
+            CampaignStatus.SENDING,
+            CampaignStatus.PAUSED,
+        },
+        action="cancel",
+    )
+    campaign.status = CampaignStatus.CANCELLED
+    campaign.completed_at = timezone.now()
+    campaign.save(update_fields=["status", "completed_at", "updated_at"])
+    Delivery.objects.filter(campaign=campaign, status=Status.QUEUED).update(
+        status=Status.CANCELLED, updated_at=timezone.now()
+    )
+    return campaign
+
+
+def _restart(campaign_id: int) -> None:
+    """Enqueue what a sending campaign needs to move again: the audience walk if unfinished,
+    and a batch task per batch of queued rows. Extra tasks are harmless: claims are exclusive."""
+    from communications.tasks import populate_campaign_task, send_campaign_batch_task
+
+    campaign = Campaign.objects.get(pk=campaign_id)
+    if campaign.status != CampaignStatus.SENDING:
+        return
+    if not campaign.audience_complete:
+        populate_campaign_task.delay(campaign_id)
+    queued = Delivery.objects.filter(campaign_id=campaign_id, status=Status.QUEUED).count()
+    for _ in range(math.ceil(queued / settings.EMAIL_BATCH_SIZE)):
+        send_campaign_batch_task.delay(campaign_id)
+    if campaign.audience_complete and not queued:
+        complete_if_done(campaign_id=campaign_id)
+
+
+# --- Preview and test --------------------------------------------------------------------------
+
+
+class _SampleRecipient:
+    """Who a preview is rendered for: made up, so a preview shows nobody's data."""
+
+    pk = 0
+    first_name = "Sam"
+    last_name = "Sample"
+    email = "sam.sample@example.com"
+    is_active = True
+
+
+def preview_campaign(*, campaign: Campaign) -> Rendered:
+    template = campaign_template(campaign)
+    rendered = template.for_recipient(
+        {
+            "first_name": _SampleRecipient.first_name,
+            "unsubscribe_url": settings.SITE_URL + "/unsubscribe/sample/",
+            "preferences_url": settings.SITE_URL + "/preferences/sample/",
+        }
+    )
+    if rule_for(campaign.kind).is_marketing:
+        rendered.headers.update(
+            list_unsubscribe_headers(
+                unsubscribe_url=settings.SITE_URL + "/unsubscribe/sample/", reference="preview"
+            )
+        )
+    return rendered
+
+
+@transaction.atomic
+def send_campaign_test(*, campaign: Campaign, actor: AbstractBaseUser) -> Delivery:
+    """The campaign as a recipient would get it, to its author only, through the outbox."""
+    return enqueue_email(
+        kind=MessageKind.CAMPAIGN_TEST, user=actor, context={"campaign_id": campaign.pk}
+    )
+
+
+# --- Sending -----------------------------------------------------------------------------------
+
+
+def _segment_subjects(campaign: Campaign):
+    users = get_user_model().objects.all()
+    segment = campaign.segment or {}
+    if segment.get("joined_after"):
+        users = users.filter(date_joined__date__gte=segment["joined_after"])
+    if segment.get("joined_before"):
+        users = users.filter(date_joined__date__lte=segment["joined_before"])
+    return users
+
+
+def populate_campaign(*, campaign_id: int) -> int:
+    """Write the queued rows for the rest of the audience; returns how many were written.
+
+    Each chunk commits on its own with the cursor, so a worker stopped half-way resumes where
+    it left off, and a second walker running at once writes nothing twice (the unique
+    (campaign, user) constraint, and the campaign row lock each chunk takes).
+    """
+    from communications.tasks import send_campaign_batch_task
+
+    written = 0
+    chunk = settings.EMAIL_AUDIENCE_CHUNK
+    batch = settings.EMAIL_BATCH_SIZE
+    while True:
+        with transaction.atomic():
+            campaign = (
+                Campaign.objects.select_for_update().select_related("purpose").get(pk=campaign_id)
+            )
+            if campaign.status != CampaignStatus.SENDING or campaign.audience_complete:
+                return written
+            subjects = list(
+                audience_for(
+                    purpose=campaign.purpose,
+                    after=campaign.audience_cursor,
+                    limit=chunk,
+                    subjects=_segment_subjects(campaign),
+                    legal_basis=(campaign.segment or {}).get("legal_basis") or None,
+                )
+            )
+            if not subjects:
+                campaign.audience_complete = True
+                campaign.save(update_fields=["audience_complete", "updated_at"])
+                transaction.on_commit(lambda: complete_if_done(campaign_id=campaign_id))
+                return written
+            Delivery.objects.bulk_create(
+                [
+                    Delivery(kind=campaign.kind, campaign_id=campaign_id, user_id=subject)
+                    for subject in subjects
+                ],
+                batch_size=chunk,
+                ignore_conflicts=True,
+            )
+            campaign.audience_cursor = subjects[-1]
+            campaign.save(update_fields=["audience_cursor", "updated_at"])
+            tasks = math.ceil(len(subjects) / batch)
+            transaction.on_commit(
+                lambda n=tasks: [send_campaign_batch_task.delay(campaign_id) for _ in range(n)]
+            )
+            written += len(subjects)
+
+
+def _claim(campaign_id: int, limit: int) -> list[tuple[int, int | None]]:
+    now = timezone.now()
+    with transaction.atomic():
+        rows = list(
+            Delivery.objects.select_for_update(skip_locked=True)
+            .filter(campaign_id=campaign_id, status=Status.QUEUED)
+            .order_by("id")
+            .values_list("id", "user_id")[:limit]
+        )
+        if rows:
+            Delivery.objects.filter(pk__in=[row[0] for row in rows]).update(
+                status=Status.SENDING, claimed_at=now, attempts=F("attempts") + 1, updated_at=now
+            )
+            Campaign.objects.filter(pk=campaign_id).update(last_batch_at=now)
+    return rows
+
+
+def send_campaign_batch(*, campaign_id: int) -> int:
+    """Claim, check, send and record one batch; returns how many rows it finished."""
+    campaign = Campaign.objects.select_related("purpose").get(pk=campaign_id)
+    if campaign.status != CampaignStatus.SENDING:
+        return 0
+    rows = _claim(campaign_id, settings.EMAIL_BATCH_SIZE)
+    if not rows:
+        complete_if_done(campaign_id=campaign_id)
+        return 0
+    users = {
+        user.pk: user
+        for user in get_user_model()
+        .objects.filter(pk__in=[user_id for _, user_id in rows if user_id])
+        .only("id", "email", "first_name", "is_active")
+    }
+    decisions = gate_batch(campaign.kind, list(users.values()))
+    outcomes: list[_Outcome] = []
+    sendable: list[tuple[int, AbstractBaseUser]] = []
+    for delivery_id, user_id in rows:
+        user = users.get(user_id)
+        if user is None:
+            outcomes.append((delivery_id, Status.SKIPPED_INACTIVE, "", "no account"))
+        elif not decisions[user.pk]:
+            decision = decisions[user.pk]
+            outcomes.append((delivery_id, decision.status, "", decision.reason))
+        else:
+            sendable.append((delivery_id, user))
+    try:
+        for result in _send(campaign, sendable):
+            status = Status.SENT if result.ok else Status.FAILED
+            outcomes.append((result.delivery_id, status, result.provider_message_id, result.error))
+    finally:
+        # Whatever was handed over is recorded, even if the send raised half-way; rows with
+        # no outcome stay *sending* and are reported as uncertain by the sweep.
+        _record(outcomes)
+    complete_if_done(campaign_id=campaign_id)
+    return len(rows)
+
+
+# (delivery id, status, provider message id, error)
+_Outcome = tuple[int, str, str, str]
+
+
+def _send(campaign: Campaign, sendable: list[tuple[int, AbstractBaseUser]]) -> list[Result]:
+    from communications.ratelimit import acquire
+
+    if not sendable:
+        return []
+    template: CampaignTemplate = campaign_template(campaign)
+    acquire(len(sendable))
+    if batch_sending_enabled():
+        marketing = rule_for(campaign.kind).is_marketing
+        recipients = []
+        for delivery_id, user in sendable:
+            values = merge_values(
+                user=user,
+                purpose=campaign.purpose.code if marketing else None,
+                ref=str(delivery_id),
+            )
+            headers = (
+                list_unsubscribe_headers(
+                    unsubscribe_url=values["unsubscribe_url"], reference=str(delivery_id)
+                )
+                if marketing
+                else {}
+            )
+            recipients.append(BatchRecipient(delivery_id, user.email, values, headers))
+        return send_as_batch(template, recipients)
+    outgoing = [
+        Outgoing(pk, user.email, personalise(template, user=user, ref=str(pk)))
+        for pk, user in sendable
+    ]
+    return send_individually(outgoing)
+
+
+def _record(rows: list[_Outcome]) -> None:
+    """Write every row's result in one statement; only rows still *sending* change."""
+    if not rows:
+        return
+    now = timezone.now()
+    if connection.vendor == "postgresql":
+        values = ", ".join(["(%s, %s, %s, %s)"] * len(rows))
+        params = [value for row in rows for value in row]
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"""
+                UPDATE communications_delivery AS d
+                   SET status = v.status,
+                       provider_message_id = v.provider_id,
+                       last_error = v.error,
+                       sent_at = CASE WHEN v.status = 'sent' THEN %s ELSE d.sent_at END,
+                       updated_at = %s
+                  FROM (VALUES {values}) AS v(id, status, provider_id, error)
+                 WHERE d.id = v.id::bigint AND d.status = 'sending'
+                """,  # noqa: S608 - only placeholders are interpolated
+                [now, now, *params],
+            )
+        return
+    for delivery_id, status, provider_id, error in rows:
+        Delivery.objects.filter(pk=delivery_id, status=Status.SENDING).update(
+            status=status,
+            provider_message_id=provider_id,
+            last_error=error,
+            sent_at=now if status == Status.SENT else None,
+            updated_at=now,
+        )
+
+
+def complete_if_done(*, campaign_id: int) -> bool:
+    """Mark a sending campaign completed once its audience is written and no row is open."""
+    open_rows = Delivery.objects.filter(
+        campaign_id=campaign_id, status__in=[Status.QUEUED, Status.SENDING]
+    )
+    done = Campaign.objects.filter(
+        pk=campaign_id, status=CampaignStatus.SENDING, audience_complete=True
+    ).exclude(Exists(open_rows))
+    return bool(done.update(status=CampaignStatus.COMPLETED, completed_at=timezone.now()))
+
+
+# --- Scheduled jobs ----------------------------------------------------------------------------
+
+
+def run_due_campaigns() -> list[int]:
+    """Start every scheduled campaign whose time has come; returns their ids."""
+    started = []
+    due = Campaign.objects.filter(
+        status=CampaignStatus.SCHEDULED, send_at__lte=timezone.now()
+    ).values_list("pk", flat=True)
+    for campaign_id in list(due):
+        with transaction.atomic():
+            campaign = (
+                Campaign.objects.select_for_update(skip_locked=True)
+                .filter(pk=campaign_id, status=CampaignStatus.SCHEDULED)
+                .first()
+            )
+            if campaign is None:
+                continue
+            _start(campaign)
+            started.append(campaign_id)
+    return started
+
+
+def sweep_campaigns() -> list[int]:
+    """Restart sending campaigns that stopped moving (their tasks lost with a broker or a
+    killed worker); complete the ones with nothing left. Returns the restarted ids."""
+    stalled_before = timezone.now() - timedelta(seconds=settings.EMAIL_CAMPAIGN_STALL_AFTER)
+    restarted = []
+    for campaign_id in Campaign.objects.filter(status=CampaignStatus.SENDING).values_list(
+        "pk", flat=True
+    ):
+        if complete_if_done(campaign_id=campaign_id):
+            continue
+        moved = Campaign.objects.filter(pk=campaign_id, last_batch_at__gte=stalled_before)
+        if moved.exists():
+            continue
+        Campaign.objects.filter(pk=campaign_id).update(last_batch_at=timezone.now())
+        _restart(campaign_id)
+        restarted.append(campaign_id)
+    if restarted:
+        logger.warning("restarted stalled campaigns %s", restarted)
+    return restarted
+
+
+# --- Reading -----------------------------------------------------------------------------------
+
+
+def campaign_progress(*, campaign: Campaign) -> dict[str, int]:
+    """Rows by status, plus how many recipients unsubscribed through this campaign and how
+    many rows are uncertain (their worker stopped mid-send)."""
+    counts = dict.fromkeys(Status.values, 0)
+    for row in (
+        Delivery.objects.filter(campaign=campaign)
+        .values("status")
+        .annotate(n=Count("id"))
+        .order_by()
+    ):
+        counts[row["status"]] = row["n"]
+    counts["total"] = sum(counts[status] for status in Status.values)
+    counts["unsubscribed"] = Delivery.objects.filter(
+        campaign=campaign, unsubscribed_at__isnull=False
+    ).count()
+    counts["uncertain"] = Delivery.objects.filter(
+        campaign=campaign, status=Status.FAILED, last_error__startswith="uncertain:"
+    ).count()
+    return counts
+
+
+def describe_recipient(delivery: Delivery) -> str:
+    """How admin names a recipient: masked, since marketing staff must not see addresses."""
+    address = delivery.to_email or (delivery.user.email if delivery.user_id else "")
+    return mask_address(address) if address else "—"

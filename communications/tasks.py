@@ -1,0 +1,40 @@
+"""Celery tasks of the communications app: thin, named, idempotent; each calls one service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from . import services
+
+
+@shared_task(name="communications.send_delivery")
+def send_delivery_task(delivery_id: int) -> str:
+    return services.send_delivery(delivery_id=delivery_id)
+
+
+@shared_task(name="communications.populate_campaign")
+def populate_campaign_task(campaign_id: int) -> int:
+    return services.populate_campaign(campaign_id=campaign_id)
+
+
+@shared_task(name="communications.send_campaign_batch")
+def send_campaign_batch_task(campaign_id: int) -> int:
+    return services.send_campaign_batch(campaign_id=campaign_id)
+
+
+@shared_task(name="communications.process_provider_event")
+def process_provider_event_task(event_id: int) -> str:
+    return services.process_provider_event(event_id=event_id)
+
+
+@shared_task(name="communications.run_due_campaigns")
+def run_due_campaigns_task() -> list[int]:
+    return services.run_due_campaigns()
+
+
+@shared_task(name="communications.sweep_outbox")
+def sweep_outbox_task() -> dict:
+    """The periodic sweep: transactional rows left behind, stuck rows, stalled campaigns."""
+    swept = services.sweep_outbox()
+    swept["campaigns_restarted"] = len(services.sweep_campaigns())
+    return swept
