@@ -1,17 +1,8 @@
 from django.urls import path
 
-from .views import cookies, newsletter, policy, preferences
+from .views import cookies, policy
 
 urlpatterns = [
-    path("preferences/", preferences.preference_centre, name="preferences"),
-    path(
-        "preferences/<str:token>/",
-        preferences.preference_centre_by_token,
-        name="preferences-token",
-    ),
-    path("unsubscribe/<str:token>/", preferences.unsubscribe, name="unsubscribe"),
-    path("newsletter/", newsletter.signup, name="newsletter"),
-    path("newsletter/confirm/<str:token>/", newsletter.confirm, name="newsletter-confirm"),
     path("privacy/", policy.current, name="privacy"),
     path("privacy/history/", policy.history, name="privacy-history"),
     path("privacy/<int:number>/", policy.version, name="privacy-version"),

@@ -17,4 +17,5 @@ urlpatterns = [
     path("api/docs/", SpectacularSwaggerView.as_view(url_name="api-schema"), name="api-docs"),
     path("anymail/", include("anymail.urls")),
     path("", include("consent.urls")),
+    path("", include("communications.urls")),
 ]

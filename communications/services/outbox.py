@@ -44,11 +44,13 @@ def enqueue_email(
         raise ValueError(f"A {kind} message needs an account to go to.")
     address = to_email or (user.email if user is not None else "")
     decision = may_send(kind, user, email=address)
+    # A message to a bare address that won't go keeps nothing of it (see ``_finish``).
+    keep = bool(decision) or user is not None
     delivery = Delivery.objects.create(
         kind=kind,
         user=user,
-        to_email=address,
-        context=context or {},
+        to_email=address if keep else "",
+        context=(context or {}) if keep else {},
         status=decision.status,
         last_error="" if decision else decision.reason,
     )
@@ -103,9 +105,10 @@ def _finish(
     fields = {"status": status, "last_error": error, "updated_at": timezone.now()}
     if status == Status.SENT:
         fields.update(sent_at=timezone.now(), provider_message_id=provider_message_id)
-        # Nothing about a friend is kept once their referral has gone.
-        if not delivery.user_id:
-            fields["to_email"] = ""
+    if not delivery.user_id and status != Status.QUEUED:
+        # A message to a bare address (a friend's referral, a newsletter request nobody has
+        # confirmed yet) forgets the address and the links once it has gone or given up.
+        fields.update(to_email="", context={})
     Delivery.objects.filter(pk=delivery.pk, status=Status.SENDING).update(**fields)
 
 

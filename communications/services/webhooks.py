@@ -49,9 +49,13 @@ def is_soft_bounce(event) -> bool:
     return any(marker in {"SoftBounce", "Transient", "temporary", "blocked"} for marker in markers)
 
 
-def _event_id(event, esp_name: str) -> str:
+def _event_id(event, esp_name: str, recipient: str) -> str:
     if event.event_id:
-        return str(event.event_id)[:200]
+        # Amazon SES sends one notification, under one id, for every recipient it bounced
+        # (anymail splits it into one event each): the id alone would record the first
+        # recipient and drop the others as replays. The recipient's hash tells them apart.
+        suffix = f":{address_hash(recipient)[:16]}" if recipient else ""
+        return str(event.event_id)[: 200 - len(suffix)] + suffix
     # Some providers send no id: the payload itself is the identity of a replay.
     raw = json.dumps(event.esp_event, sort_keys=True, default=str)
     return "sha256:" + hashlib.sha256(f"{esp_name}:{raw}".encode()).hexdigest()
@@ -70,7 +74,7 @@ def record_provider_event(*, event, esp_name: str) -> ProviderEvent | None:
         with transaction.atomic():
             recorded = ProviderEvent.objects.create(
                 esp_name=esp_name[:50],
-                event_id=_event_id(event, esp_name),
+                event_id=_event_id(event, esp_name, recipient),
                 event_type=event.event_type,
                 reject_reason=(event.reject_reason or "")[:30],
                 is_soft_bounce=is_soft_bounce(event),
@@ -175,7 +179,12 @@ def _soft_bounce(event: ProviderEvent, *, address: str, detail: str) -> str:
     bounces = ProviderEvent.objects.filter(recipient_hash=address, is_soft_bounce=True)
     if last_delivered is not None:
         bounces = bounces.filter(received_at__gt=last_delivered)
-    count = bounces.count()
+    # Providers report every failed attempt at one message while they keep retrying it
+    # (SendGrid's deferred attempts, Mailgun's greylisting): one message is one soft bounce.
+    count = (
+        bounces.exclude(message_id="").values("message_id").distinct().count()
+        + bounces.filter(message_id="").count()
+    )
     limit = settings.EMAIL_SOFT_BOUNCE_LIMIT
     if count >= limit:
         suppress_address_hash(

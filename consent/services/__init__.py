@@ -14,6 +14,7 @@ from .ledger import (
     withdraw_consent,
 )
 from .newsletter import (
+    NewsletterConfirmation,
     NewsletterRequest,
     confirm_newsletter_subscription,
     read_newsletter_request,
@@ -25,6 +26,7 @@ __all__ = [
     "ConsentError",
     "ConsentState",
     "LegalBasis",
+    "NewsletterConfirmation",
     "NewsletterRequest",
     "Source",
     "confirm_newsletter_subscription",

@@ -18,7 +18,7 @@ from django.core import signing
 from django.db import IntegrityError, transaction
 from django.urls import reverse
 
-from consent.models import Purpose
+from consent.models import ConsentEvent, Purpose
 from consent.provenance import Provenance
 from consent.services.ledger import Source, current_policy_version, grant_consent
 from consent.tokens import TokenError
@@ -64,9 +64,9 @@ def request_newsletter_subscription(
     }
     token = signing.dumps(payload, salt=SALT, compress=True)
     url = settings.SITE_URL + reverse("newsletter-confirm", args=[token])
-    # Until the communications app emails this link, the URL is produced only here, for its
-    # caller. It is not logged: the token is signed, not encrypted, so the URL would give the
-    # full address away to anyone reading the logs.
+    # The caller emails the link (communications.services.request_newsletter). It is not
+    # logged: the token is signed, not encrypted, so the URL would give the full address away
+    # to anyone reading the logs.
     logger.info("newsletter confirmation link made for %s", mask_email(payload["e"]))
     return url
 
@@ -90,8 +90,17 @@ def read_newsletter_request(token: str) -> NewsletterRequest:
     )
 
 
+@dataclass(frozen=True)
+class NewsletterConfirmation:
+    subscriber: AbstractBaseUser
+    # The ledger row the confirmation wrote; None when the person was already subscribed.
+    event: ConsentEvent | None
+
+
 @transaction.atomic
-def confirm_newsletter_subscription(*, token: str, provenance: Provenance) -> AbstractBaseUser:
+def confirm_newsletter_subscription(
+    *, token: str, provenance: Provenance
+) -> NewsletterConfirmation:
     """Grant the newsletter to the address in ``token``, creating a subscriber if it's new.
 
     The account is found by address whatever its case; a new one has an unusable password
@@ -103,14 +112,14 @@ def confirm_newsletter_subscription(*, token: str, provenance: Provenance) -> Ab
     if asked.policy_version != current_policy_version().number:
         _refuse("policy version changed since the request")
     subscriber = _subscriber_for(asked)
-    grant_consent(
+    event = grant_consent(
         subject=subscriber,
         purpose=Purpose.NEWSLETTER,
         source=Source.NEWSLETTER_FORM,
         provenance=provenance,
         wording=asked.wording,
     )
-    return subscriber
+    return NewsletterConfirmation(subscriber=subscriber, event=event)
 
 
 def _subscriber_for(asked: NewsletterRequest) -> AbstractBaseUser:

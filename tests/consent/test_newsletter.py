@@ -226,7 +226,9 @@ def test_the_consent_records_the_words_shown_at_sign_up_not_later_ones(db):
     newsletter.wording = "Reworded after the person signed up."
     newsletter.save(update_fields=["wording"])
 
-    subscriber = confirm_newsletter_subscription(token=path.split("/")[-2], provenance=WEB)
+    subscriber = confirm_newsletter_subscription(
+        token=path.split("/")[-2], provenance=WEB
+    ).subscriber
 
     assert ConsentEvent.objects.get(subject=subscriber).wording == shown
 

@@ -215,7 +215,7 @@ def test_saving_the_same_choices_says_no_changes_and_writes_nothing(alice, alice
 
 def test_saving_calls_record_decisions_once_for_all_the_choices(alice, alice_client):
     with mock.patch(
-        "consent.views.preferences.record_decisions", wraps=record_decisions
+        "communications.services.preferences.record_decisions", wraps=record_decisions
     ) as recorder:
         alice_client.post("/preferences/", {"newsletter": "on", "partner_photo": "on"})
 

@@ -7,15 +7,12 @@ from django.shortcuts import render
 from django.urls import reverse
 from django.views.decorators.http import require_http_methods
 
+from communications.services.preferences import confirm_newsletter, request_newsletter
 from consent.forms import NewsletterSignupForm
 from consent.models import Purpose
 from consent.provenance import Provenance
 from consent.selectors import optional_purpose_get
-from consent.services import (
-    confirm_newsletter_subscription,
-    read_newsletter_request,
-    request_newsletter_subscription,
-)
+from consent.services import read_newsletter_request
 from consent.tokens import TokenError, TokenUse, make_token
 
 from .preferences import token_invalid
@@ -26,9 +23,8 @@ def signup(request: HttpRequest) -> HttpResponse:
     """Every valid request gets the same answer, known address or not: no enumeration."""
     form = NewsletterSignupForm(request.POST if request.method == "POST" else None)
     if form.is_valid():
-        # The link is not shown or emailed here yet: the communications app will send it.
-        # Until then the service only returns it (tests use it) and logs the masked address.
-        request_newsletter_subscription(
+        # The link goes by email only: showing it here would let anyone subscribe any address.
+        request_newsletter(
             email=form.cleaned_data["email"],
             first_name=form.cleaned_data["first_name"],
             last_name=form.cleaned_data["last_name"],
@@ -55,9 +51,7 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
                 "consent/newsletter_confirm.html",
                 {"asked": asked, "action": request.path},
             )
-        subscriber = confirm_newsletter_subscription(
-            token=token, provenance=Provenance.from_request(request)
-        )
+        subscriber = confirm_newsletter(token=token, provenance=Provenance.from_request(request))
     except TokenError as error:
         return token_invalid(request, error)
     preferences_url = reverse(

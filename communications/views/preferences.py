@@ -13,17 +13,18 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
+from communications.services.preferences import (
+    save_preferences,
+    withdraw_all_with_receipt,
+)
+from communications.services.preferences import (
+    unsubscribe as unsubscribe_subject,
+)
 from consent.forms import PreferencesForm
 from consent.models import ConsentEvent
 from consent.provenance import Provenance
 from consent.selectors import consent_history_for, optional_purpose_get
-from consent.services import (
-    Source,
-    consent_status,
-    record_decisions,
-    withdraw_all_marketing,
-    withdraw_consent,
-)
+from consent.services import Source, consent_status
 from consent.tokens import ALL_PURPOSES, TokenError, TokenUse, make_token, read_token
 
 logger = logging.getLogger(__name__)
@@ -52,7 +53,7 @@ def _preference_centre(request: HttpRequest, *, subject: AbstractBaseUser) -> Ht
     status = consent_status(subject=subject)
     purposes = [state.purpose for state in status.values() if not state.mandatory]
     if request.method == "POST" and request.POST.get("action") == WITHDRAW_ALL:
-        changed = withdraw_all_marketing(
+        changed = withdraw_all_with_receipt(
             subject=subject,
             source=Source.PREFERENCE_CENTRE,
             provenance=Provenance.from_request(request),
@@ -63,7 +64,7 @@ def _preference_centre(request: HttpRequest, *, subject: AbstractBaseUser) -> Ht
         request.POST if request.method == "POST" else None, purposes=purposes, status=status
     )
     if form.is_valid():
-        changed = record_decisions(
+        changed = save_preferences(
             subject=subject,
             choices=form.choices(),
             source=Source.PREFERENCE_CENTRE,
@@ -121,13 +122,13 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "consent/unsubscribe.html", context)
     one_click = request.POST.get(ONE_CLICK_BODY[0]) == ONE_CLICK_BODY[1]
     source = Source.ONE_CLICK if one_click else Source.UNSUBSCRIBE_LINK
-    provenance = Provenance.from_request(request)
-    if purpose is None:
-        withdraw_all_marketing(subject=subject, source=source, provenance=provenance)
-    else:
-        withdraw_consent(
-            subject=subject, purpose=purpose.code, source=source, provenance=provenance
-        )
+    unsubscribe_subject(
+        subject=subject,
+        purpose=purpose,
+        source=source,
+        provenance=Provenance.from_request(request),
+        ref=claim.ref,
+    )
     preferences_url = reverse(
         "preferences-token", args=[make_token(subject=subject, use=TokenUse.PREFERENCES)]
     )

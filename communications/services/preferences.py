@@ -1,0 +1,139 @@
+"""Consent changes that email someone: the decision and its email commit together.
+
+These span the consent app (the decision) and this one (the email), so they live here, the
+higher of the two: a preference change writes its ledger rows and its receipt's delivery row
+in one transaction, and a newsletter request writes its confirmation's delivery row. If the
+transaction rolls back, neither happens; if the broker is down, the sweep relays the email.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+
+from django.conf import settings
+from django.contrib.auth import get_user_model
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+from django.utils.formats import date_format
+
+from communications.kinds import MessageKind
+from communications.models import Delivery
+from consent.models import ConsentEvent, Purpose
+from consent.provenance import Provenance
+from consent.services import (
+    confirm_newsletter_subscription,
+    record_decisions,
+    request_newsletter_subscription,
+    withdraw_all_marketing,
+    withdraw_consent,
+)
+
+from .outbox import enqueue_email
+
+
+def send_consent_receipt(
+    *, subject: AbstractBaseUser, events: Sequence[ConsentEvent]
+) -> Delivery | None:
+    """A receipt listing what just changed, under which policy version, when and how."""
+    if not events:
+        return None
+    first = events[0]
+    occurred = timezone.localtime(first.occurred_at)
+    context = {
+        "changes": [
+            {"purpose": event.purpose.name, "code": event.purpose.code, "granted": event.granted}
+            for event in events
+        ],
+        "policy_version": first.policy_version.number,
+        "occurred_at": date_format(occurred, "j F Y, H:i"),
+        "source": first.get_source_display(),
+    }
+    return enqueue_email(kind=MessageKind.CONSENT_RECEIPT, user=subject, context=context)
+
+
+@transaction.atomic
+def save_preferences(
+    *,
+    subject: AbstractBaseUser,
+    choices: Mapping[str, bool],
+    source: str,
+    provenance: Provenance,
+    actor: AbstractBaseUser | None = None,
+) -> list[ConsentEvent]:
+    """Record the choices; if anything changed, the receipt goes in the same transaction."""
+    changed = record_decisions(
+        subject=subject, choices=choices, source=source, provenance=provenance, actor=actor
+    )
+    send_consent_receipt(subject=subject, events=changed)
+    return changed
+
+
+@transaction.atomic
+def withdraw_all_with_receipt(
+    *, subject: AbstractBaseUser, source: str, provenance: Provenance
+) -> list[ConsentEvent]:
+    changed = withdraw_all_marketing(subject=subject, source=source, provenance=provenance)
+    send_consent_receipt(subject=subject, events=changed)
+    return changed
+
+
+@transaction.atomic
+def unsubscribe(
+    *,
+    subject: AbstractBaseUser,
+    purpose: Purpose | None,
+    source: str,
+    provenance: Provenance,
+    ref: str = "",
+) -> list[ConsentEvent]:
+    """Withdraw one purpose (or all marketing when ``purpose`` is None), and mark the email the
+    link came from as the one the person unsubscribed from.
+
+    No receipt is emailed: the person has just asked us to stop writing, and the page they
+    see is the confirmation.
+    """
+    if purpose is None:
+        changed = withdraw_all_marketing(subject=subject, source=source, provenance=provenance)
+    else:
+        event = withdraw_consent(
+            subject=subject, purpose=purpose.code, source=source, provenance=provenance
+        )
+        changed = [event] if event else []
+    if ref.isdigit():
+        Delivery.objects.filter(pk=int(ref), user=subject, unsubscribed_at__isnull=True).update(
+            unsubscribed_at=timezone.now()
+        )
+    return changed
+
+
+@transaction.atomic
+def request_newsletter(
+    *, email: str, first_name: str, last_name: str = "", provenance: Provenance
+) -> Delivery:
+    """Email the double opt-in link. Nothing about the person is stored beyond the outbox row
+    that carries the email, and that row forgets the address once the email has gone."""
+    confirm_url = request_newsletter_subscription(
+        email=email, first_name=first_name, last_name=last_name, provenance=provenance
+    )
+    address = get_user_model().objects.normalize_email(email.strip()).lower()
+    newsletter = Purpose.objects.get(code=Purpose.NEWSLETTER)
+    return enqueue_email(
+        kind=MessageKind.OPT_IN_CONFIRMATION,
+        to_email=address,
+        context={
+            "confirm_url": confirm_url,
+            "first_name": first_name.strip(),
+            "wording": newsletter.wording,
+            "valid_days": max(1, settings.NEWSLETTER_CONFIRMATION_MAX_AGE // 86400),
+        },
+    )
+
+
+@transaction.atomic
+def confirm_newsletter(*, token: str, provenance: Provenance) -> AbstractBaseUser:
+    """Subscribe the person the link names; a receipt follows if this changed anything."""
+    confirmation = confirm_newsletter_subscription(token=token, provenance=provenance)
+    if confirmation.event is not None:
+        send_consent_receipt(subject=confirmation.subscriber, events=[confirmation.event])
+    return confirmation.subscriber
