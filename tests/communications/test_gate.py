@@ -1,0 +1,172 @@
+"""The one gate: every kind, every rule, and the batch form agreeing with the single one."""
+
+from __future__ import annotations
+
+import pytest
+from django.contrib.auth import get_user_model
+
+from communications.gate import gate_batch, may_send
+from communications.kinds import CAMPAIGN_KINDS, RULES, Category, MessageKind
+from communications.models import Delivery
+from communications.services import suppress_address
+from consent.models import Purpose
+from consent.services import Source, grant_consent, withdraw_consent
+
+Status = Delivery.Status
+MARKETING = {
+    MessageKind.NEWSLETTER: Purpose.NEWSLETTER,
+    MessageKind.SPECIAL_OFFER: Purpose.SPECIAL_OFFERS,
+    MessageKind.SURVEY_INVITATION: Purpose.SURVEYS,
+    MessageKind.PARTNER_OFFER: Purpose.PARTNER_PHOTO,
+}
+SERVICE = {
+    MessageKind.SERVICE_ANNOUNCEMENT,
+    MessageKind.POLICY_CHANGE,
+    MessageKind.BUSINESS_TRANSITION,
+}
+TRANSACTIONAL = {
+    MessageKind.WELCOME,
+    MessageKind.CONSENT_RECEIPT,
+    MessageKind.CONTEST_WINNER,
+    MessageKind.CAMPAIGN_TEST,
+}
+TO_ADDRESS = {MessageKind.OPT_IN_CONFIRMATION, MessageKind.REFERRAL}
+
+
+def test_every_kind_has_exactly_one_rule_and_the_expected_category():
+    assert set(RULES) == set(MessageKind.values)
+    assert set(MARKETING) | SERVICE | TRANSACTIONAL | TO_ADDRESS == set(MessageKind.values)
+    for kind, purpose in MARKETING.items():
+        assert RULES[kind].category is Category.MARKETING
+        assert RULES[kind].purpose == purpose
+    for kind in SERVICE:
+        assert RULES[kind].category is Category.SERVICE
+        assert RULES[kind].purpose == Purpose.SERVICE_ANNOUNCEMENTS
+    for kind in TRANSACTIONAL | TO_ADDRESS:
+        assert RULES[kind].category is Category.TRANSACTIONAL
+    assert {kind for kind, rule in RULES.items() if rule.to_address} == TO_ADDRESS
+
+
+def test_marketing_purposes_are_optional_and_service_ones_mandatory(db):
+    for purpose in MARKETING.values():
+        assert Purpose.objects.get(code=purpose).is_optional
+    assert not Purpose.objects.get(code=Purpose.SERVICE_ANNOUNCEMENTS).is_optional
+
+
+def test_campaigns_can_send_marketing_and_service_kinds_only():
+    assert set(CAMPAIGN_KINDS) == set(MARKETING) | SERVICE
+
+
+@pytest.mark.parametrize("kind", sorted(MARKETING))
+def test_marketing_needs_current_consent_for_its_own_purpose(db, make_user, kind):
+    user = make_user("ann@example.com")
+    other_purposes = [p for k, p in MARKETING.items() if k != kind]
+    for purpose in other_purposes:
+        grant_consent(subject=user, purpose=purpose, source=Source.API)
+
+    # given consent to every other purpose but this one
+    assert may_send(kind, user).status == Status.SKIPPED_NO_CONSENT
+
+    grant_consent(subject=user, purpose=MARKETING[kind], source=Source.API)
+    assert may_send(kind, user)
+
+    withdraw_consent(subject=user, purpose=MARKETING[kind], source=Source.API)
+    decision = may_send(kind, user)
+    assert not decision
+    assert decision.status == Status.SKIPPED_NO_CONSENT
+
+
+@pytest.mark.parametrize("kind", sorted(SERVICE | TRANSACTIONAL))
+def test_service_and_transactional_kinds_go_to_every_active_account_without_consent(
+    db, make_user, kind
+):
+    user = make_user("ann@example.com")
+
+    assert may_send(kind, user)
+
+
+@pytest.mark.parametrize("kind", sorted(MessageKind.values))
+def test_a_deactivated_account_gets_nothing_of_any_kind(db, make_user, kind):
+    user = make_user("ann@example.com")
+    for purpose in MARKETING.values():
+        grant_consent(subject=user, purpose=purpose, source=Source.API)
+    user.is_active = False
+    user.save(update_fields=["is_active"])
+
+    decision = may_send(kind, user)
+
+    assert not decision
+    assert decision.status == Status.SKIPPED_INACTIVE
+
+
+@pytest.mark.parametrize("kind", sorted(MessageKind.values))
+def test_a_suppressed_address_gets_nothing_of_any_kind(db, make_user, kind):
+    user = make_user("ann@example.com")
+    for purpose in MARKETING.values():
+        grant_consent(subject=user, purpose=purpose, source=Source.API)
+    suppress_address("ANN@example.com", reason="hard_bounce")
+
+    decision = (
+        may_send(kind, user)
+        if kind not in TO_ADDRESS
+        else may_send(kind, None, email="ann@example.com")
+    )
+
+    assert not decision
+    assert decision.status == Status.SUPPRESSED
+
+
+@pytest.mark.parametrize("kind", sorted(set(MessageKind.values) - TO_ADDRESS))
+def test_kinds_for_an_account_never_go_to_a_bare_address(db, kind):
+    assert not may_send(kind, None, email="someone@example.com")
+    assert not may_send(kind, None)
+
+
+@pytest.mark.parametrize("kind", sorted(TO_ADDRESS))
+def test_address_kinds_go_to_an_unsuppressed_address(db, kind):
+    assert may_send(kind, None, email="friend@example.com")
+    assert not may_send(kind, None)
+
+
+def test_a_deleted_account_is_no_recipient(db, make_user):
+    # (An account with consent history is erased by pseudonymising, never deleted: the
+    # ledger protects it. One that never decided anything can be deleted outright.)
+    make_user("ann@example.com").delete()
+
+    assert not may_send(MessageKind.NEWSLETTER, None)
+    assert not may_send(MessageKind.SERVICE_ANNOUNCEMENT, None, email="ann@example.com")
+
+
+def test_the_batch_gate_agrees_with_the_single_gate_for_a_mixed_batch(db, make_user):
+    users = []
+    for i in range(8):
+        user = make_user(f"user{i}@example.com")
+        if i % 2:
+            grant_consent(subject=user, purpose=Purpose.NEWSLETTER, source=Source.API)
+        users.append(user)
+    users[1].is_active = False
+    users[1].save(update_fields=["is_active"])
+    suppress_address(users[3].email, reason="complaint")
+    users = list(get_user_model().objects.filter(pk__in=[u.pk for u in users]))
+
+    for kind in MessageKind.values:
+        if kind in TO_ADDRESS:
+            continue
+        batch = gate_batch(kind, users)
+        assert {pk: d.status for pk, d in batch.items()} == {
+            user.pk: may_send(kind, user).status for user in users
+        }, kind
+
+
+def test_the_batch_gate_asks_the_database_twice_whatever_the_batch_size(
+    db, make_user, django_assert_max_num_queries
+):
+    users = [make_user(f"user{i}@example.com") for i in range(50)]
+
+    with django_assert_max_num_queries(2):
+        gate_batch(MessageKind.NEWSLETTER, users)
+
+
+def test_an_unknown_kind_is_an_error_not_a_silent_yes(db, make_user):
+    with pytest.raises(ValueError, match="Unknown message kind"):
+        may_send("carrier_pigeon", make_user("ann@example.com"))
