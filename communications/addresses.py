@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import re
 
 # A fixed prefix, not the SECRET_KEY: rotating the key must not empty the suppression list.
 _PREFIX = b"privacy-site.suppression.v1:"
@@ -21,3 +22,12 @@ def mask_address(address: str) -> str:
     """``j***@example.com``: enough to follow a log line or an admin list, not to learn it."""
     local, _, domain = address.partition("@")
     return f"{local[:1]}***@{domain}" if domain else "***"
+
+
+_ADDRESS_IN_TEXT = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
+
+
+def mask_addresses_in(text: str) -> str:
+    """Provider error text with every address in it masked (``550 <j***@example.com> ...``),
+    so diagnostics can be kept without keeping the address."""
+    return _ADDRESS_IN_TEXT.sub(lambda match: mask_address(match.group(0)), text)

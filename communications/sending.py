@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
 
+from .addresses import mask_addresses_in
 from .models import message_id_for
 from .rendering import CampaignTemplate, Rendered
 
@@ -147,4 +148,4 @@ def _accepted(message: EmailMultiAlternatives, recipient: BatchRecipient) -> tup
 
 
 def _describe(error: Exception) -> str:
-    return f"{type(error).__name__}: {error}"[:1000]
+    return mask_addresses_in(f"{type(error).__name__}: {error}")[:1000]

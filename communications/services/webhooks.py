@@ -17,7 +17,7 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from communications.addresses import address_hash, mask_address
+from communications.addresses import address_hash, mask_address, mask_addresses_in
 from communications.kinds import rule_for
 from communications.models import Delivery, ProviderEvent, Suppression, delivery_id_from_message_id
 from consent.services import Source, withdraw_all_marketing, withdraw_consent
@@ -82,7 +82,9 @@ def record_provider_event(*, event, esp_name: str) -> ProviderEvent | None:
                 recipient_hash=address_hash(recipient) if recipient else "",
                 message_id=str(event.message_id or "")[:200],
                 delivery_ref=str(metadata.get("delivery_id", ""))[:40],
-                description=str(event.description or event.mta_response or "")[:2000],
+                description=mask_addresses_in(str(event.description or event.mta_response or ""))[
+                    :2000
+                ],
                 occurred_at=event.timestamp,
             )
             transaction.on_commit(lambda: process_provider_event_task.delay(recorded.pk))
@@ -182,7 +184,7 @@ def _soft_bounce(event: ProviderEvent, *, address: str, detail: str) -> str:
     # Providers report every failed attempt at one message while they keep retrying it
     # (SendGrid's deferred attempts, Mailgun's greylisting): one message is one soft bounce.
     count = (
-        bounces.exclude(message_id="").values("message_id").distinct().count()
+        bounces.exclude(message_id="").order_by().values("message_id").distinct().count()
         + bounces.filter(message_id="").count()
     )
     limit = settings.EMAIL_SOFT_BOUNCE_LIMIT
