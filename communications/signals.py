@@ -1,14 +1,28 @@
-"""django-anymail announces provider events with its ``tracking`` signal; this receiver only
-records them (the work is queued), so the webhook answers quickly."""
+"""django-anymail announces provider events with its ``tracking`` signal and received email
+with its ``inbound`` signal. These receivers are adapters: they hand the event to one service
+and return, so the webhook answers quickly."""
 
 from __future__ import annotations
 
-from anymail.signals import tracking
+from anymail.signals import inbound, tracking
 from django.dispatch import receiver
 
 from .services import record_provider_event
+from .services.inbound import unsubscribe_by_email
 
 
 @receiver(tracking, dispatch_uid="communications.record_provider_event")
 def on_tracking_event(sender, event, esp_name, **kwargs) -> None:
     record_provider_event(event=event, esp_name=esp_name)
+
+
+@receiver(inbound, dispatch_uid="communications.unsubscribe_by_email")
+def on_inbound_email(sender, event, esp_name, **kwargs) -> None:
+    message = event.message
+    if message is None or message.from_email is None:
+        return
+    unsubscribe_by_email(
+        sender=message.from_email.addr_spec,
+        recipients=[address.addr_spec for address in message.to],
+        subject=message.subject or "",
+    )

@@ -1,0 +1,59 @@
+"""Unsubscribes by email: the ``mailto:`` half of ``List-Unsubscribe``.
+
+A mail client that can't POST the one-click URL sends an email to ``EMAIL_UNSUBSCRIBE_MAILTO``
+with the subject ``unsubscribe <delivery id>``; the provider hands it to us through
+django-anymail's inbound webhook. The sender must be the address the email went to, so nobody
+can unsubscribe someone else by guessing numbers.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Iterable
+
+from django.db import transaction
+from django.utils import timezone
+
+from communications.addresses import mask_address, normalise_address
+from communications.kinds import rule_for
+from communications.models import Delivery
+from communications.rendering import unsubscribe_mailto
+from consent.services import Source, withdraw_all_marketing, withdraw_consent
+
+logger = logging.getLogger(__name__)
+
+_SUBJECT = re.compile(r"\bunsubscribe\s+(\d+)\b", re.IGNORECASE)
+
+
+@transaction.atomic
+def unsubscribe_by_email(*, sender: str, recipients: Iterable[str], subject: str) -> str:
+    """Withdraw what the quoted email was sent under; returns what was done."""
+    mailbox = normalise_address(unsubscribe_mailto())
+    if mailbox not in {normalise_address(address) for address in recipients}:
+        return "not addressed to the unsubscribe mailbox"
+    match = _SUBJECT.search(subject or "")
+    if match is None:
+        return "no delivery named in the subject"
+    delivery = Delivery.objects.select_related("user").filter(pk=int(match.group(1))).first()
+    if delivery is None or delivery.user is None:
+        return "unknown delivery"
+    user = delivery.user
+    if normalise_address(sender) != normalise_address(user.email):
+        logger.warning(
+            "unsubscribe email for delivery %s came from %s, not its recipient",
+            delivery.pk,
+            mask_address(sender),
+        )
+        return "sender is not the recipient"
+    rule = rule_for(delivery.kind)
+    if rule.is_marketing:
+        withdraw_consent(subject=user, purpose=rule.purpose, source=Source.MAILTO_UNSUBSCRIBE)
+        outcome = f"unsubscribed from {rule.purpose}"
+    else:
+        withdraw_all_marketing(subject=user, source=Source.MAILTO_UNSUBSCRIBE)
+        outcome = "unsubscribed from all marketing"
+    Delivery.objects.filter(pk=delivery.pk, unsubscribed_at__isnull=True).update(
+        unsubscribed_at=timezone.now()
+    )
+    return outcome

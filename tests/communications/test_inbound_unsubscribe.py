@@ -1,0 +1,66 @@
+"""The mailto: half of List-Unsubscribe: an email to the unsubscribe mailbox withdraws consent."""
+
+from __future__ import annotations
+
+import pytest
+from anymail.inbound import AnymailInboundMessage
+from anymail.signals import AnymailInboundEvent, inbound
+
+from communications.models import Delivery
+from communications.services import save_campaign
+from consent.models import ConsentEvent
+from consent.services import Source, consent_status, grant_consent
+
+
+@pytest.fixture
+def delivery(db, make_user):
+    user = make_user("ann@example.com")
+    for purpose in ("newsletter", "special_offers"):
+        grant_consent(subject=user, purpose=purpose, source=Source.SIGNUP_FORM)
+    campaign = save_campaign(actor=None, name="c", kind="newsletter", subject="s", body="b")
+    return Delivery.objects.create(
+        kind="newsletter", campaign=campaign, user=user, status=Delivery.Status.SENT
+    )
+
+
+def receive(*, sender: str, to: str, subject: str) -> None:
+    message = AnymailInboundMessage.construct(
+        from_email=sender, to=to, subject=subject, text="unsubscribe me"
+    )
+    inbound.send(
+        sender=object,
+        event=AnymailInboundEvent(event_type="inbound", message=message),
+        esp_name="Test",
+    )
+
+
+def test_an_email_to_the_unsubscribe_mailbox_withdraws_that_emails_purpose(delivery):
+    receive(
+        sender="Ann <ANN@example.com>",
+        to="unsubscribe@jessops.example",
+        subject=f"unsubscribe {delivery.pk}",
+    )
+
+    status = consent_status(subject=delivery.user)
+    assert not status["newsletter"].granted
+    assert status["special_offers"].granted
+    assert ConsentEvent.objects.filter(source=Source.MAILTO_UNSUBSCRIBE).count() == 1
+    delivery.refresh_from_db()
+    assert delivery.unsubscribed_at is not None
+
+
+@pytest.mark.parametrize(
+    ("sender", "to", "subject"),
+    [
+        ("mallory@example.com", "unsubscribe@jessops.example", "unsubscribe {pk}"),
+        ("ann@example.com", "support@jessops.example", "unsubscribe {pk}"),
+        ("ann@example.com", "unsubscribe@jessops.example", "hello"),
+        ("ann@example.com", "unsubscribe@jessops.example", "unsubscribe 999999"),
+    ],
+    ids=["someone else", "another mailbox", "no delivery named", "unknown delivery"],
+)
+def test_anything_else_changes_nothing(delivery, sender, to, subject):
+    receive(sender=sender, to=to, subject=subject.format(pk=delivery.pk))
+
+    assert consent_status(subject=delivery.user)["newsletter"].granted
+    assert not ConsentEvent.objects.filter(source=Source.MAILTO_UNSUBSCRIBE).exists()
