@@ -8,10 +8,13 @@ from django.contrib.auth.hashers import make_password
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
+from communications.models import Campaign
+from communications.services import save_campaign
 from consent.models import Purpose
 from consent.services import Source, record_decisions
 
 DEMO_ADMIN_EMAIL = "admin@jessops.example"
+DEMO_CAMPAIGN = "Demo: monthly newsletter"
 DEMO_CUSTOMERS = [
     ("Ada", "Lovelace"),
     ("Alan", "Turing"),
@@ -44,16 +47,37 @@ class Command(BaseCommand):
         with transaction.atomic():
             admin = self._ensure_admin(password)
             created = self._ensure_customers(users)
+            campaign = self._ensure_campaign(admin)
         self.stdout.write(self.style.SUCCESS("Demo data ready."))
         self.stdout.write(f"  Admin:     {settings.SITE_URL}/admin/")
         self.stdout.write(f"  Email:     {admin.email}")
         self.stdout.write(f"  Password:  {password}")
         self.stdout.write(f"  Customers: {created} created, {users} in the demo set")
+        self.stdout.write(
+            f"  Campaign:  {settings.SITE_URL}/admin/communications/campaign/{campaign.pk}/change/"
+        )
         if not no_ping:
             from privacy_site.celery import ping
 
             result = ping.delay()
             self.stdout.write(f"  Queued a ping task for the worker (id {result.id}).")
+
+    def _ensure_campaign(self, admin) -> Campaign:
+        """A draft newsletter to preview, test-send and send from the admin."""
+        existing = Campaign.objects.filter(name=DEMO_CAMPAIGN).first()
+        if existing is not None:
+            return existing
+        return save_campaign(
+            actor=admin,
+            name=DEMO_CAMPAIGN,
+            kind="newsletter",
+            subject="New in store this month, {{ first_name }}",
+            body=(
+                "## New lenses in store\n\n"
+                "This month we have new portrait lenses and a trade-in offer on old bodies.\n\n"
+                "[See what's new](https://www.jessops.example/new/)"
+            ),
+        )
 
     def _ensure_admin(self, password: str):
         User = get_user_model()
