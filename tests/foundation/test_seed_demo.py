@@ -139,3 +139,16 @@ def test_seed_demo_queues_a_ping_the_worker_answers(celery_worker):
     match = re.search(r"ping task for the worker \(id ([0-9a-f-]{36})\)", output)
     assert match, output
     assert AsyncResult(match.group(1)).get(timeout=30) == "pong"
+
+
+@pytest.mark.django_db
+def test_seed_demo_adds_one_draft_demo_campaign_however_often_it_runs():
+    from communications.models import Campaign
+
+    output = seed("--no-ping")
+    seed("--no-ping")
+
+    [campaign] = Campaign.objects.all()
+    assert campaign.status == Campaign.Status.DRAFT
+    assert campaign.kind == "newsletter"
+    assert f"/admin/communications/campaign/{campaign.pk}/change/" in output
