@@ -4,4 +4,5 @@ from django.urls import include, path
 
 urlpatterns = [
     path("", include("consent.api")),
+    path("", include("communications.api")),
 ]

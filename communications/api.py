@@ -1,0 +1,361 @@
+"""REST endpoints for campaigns, under /api/v1/campaigns/: each translates, calls a service,
+renders.
+
+Every refusal from ``communications.services`` (``CampaignError``: a bad kind or purpose, an
+unknown segment filter, a time in the past, a step the campaign's status doesn't allow) is a
+``400`` with ``{"detail": message}``, and the service's transaction means nothing was written.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from django.db import transaction
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    extend_schema,
+    extend_schema_view,
+)
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.exceptions import PermissionDenied
+from rest_framework.pagination import CursorPagination
+from rest_framework.parsers import JSONParser
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.routers import SimpleRouter
+
+from communications.models import Campaign, Delivery
+from communications.permissions import (
+    SEND_CAMPAIGN,
+    CampaignPermission,
+    campaign_get,
+    is_campaign_staff,
+)
+from communications.serializers import (
+    CampaignDeliveryQuerySerializer,
+    CampaignDeliverySerializer,
+    CampaignPreviewSerializer,
+    CampaignScheduleSerializer,
+    CampaignSerializer,
+)
+from communications.services import (
+    CampaignError,
+    cancel_campaign,
+    pause_campaign,
+    preview_campaign,
+    resume_campaign,
+    save_campaign,
+    schedule_campaign,
+    send_campaign_now,
+    send_campaign_test,
+)
+from consent.serializers import ErrorDetailSerializer
+
+TAGS = ["campaigns"]
+CONTENT_FIELDS = ("name", "kind", "subject", "body", "body_format", "segment")
+
+REFUSED = OpenApiResponse(
+    ErrorDetailSerializer,
+    description=(
+        "The service refused: invalid content, or a step the campaign's status doesn't allow. "
+        "Nothing was written. Malformed fields give DRF's {field: [messages]} instead."
+    ),
+    examples=[
+        OpenApiExample(
+            "Purpose does not match the kind",
+            value={
+                "detail": "A newsletter campaign goes to the 'newsletter' purpose, not 'surveys'."
+            },
+        ),
+        OpenApiExample("Status conflict", value={"detail": "Can't pause a draft campaign."}),
+        OpenApiExample(
+            "Time in the past",
+            value={"detail": "send_at must be in the future; use send now instead."},
+        ),
+    ],
+)
+FORBIDDEN = OpenApiResponse(
+    ErrorDetailSerializer,
+    description="Not logged in, not staff, or without the permission the action needs.",
+)
+NOT_FOUND = OpenApiResponse(ErrorDetailSerializer, description="No such campaign.")
+
+
+class NewestFirst(CursorPagination):
+    ordering = "-id"
+    # Each campaign carries its progress counts: a short page keeps the list quick.
+    page_size = 25
+
+
+class InSendingOrder(CursorPagination):
+    ordering = "id"
+    page_size = 100
+
+
+def _refused(error: CampaignError) -> Response:
+    return Response({"detail": str(error)}, status=status.HTTP_400_BAD_REQUEST)
+
+
+def _require_send_permission(request: Request) -> None:
+    if not is_campaign_staff(request.user, SEND_CAMPAIGN):
+        raise PermissionDenied("Scheduling needs the communications.send_campaign permission.")
+
+
+@extend_schema_view(
+    list=extend_schema(
+        operation_id="campaigns_list",
+        summary="Campaigns, newest first",
+        description="Needs staff status and `communications.view_campaign`.",
+        responses={200: CampaignSerializer(many=True), 403: FORBIDDEN},
+        tags=TAGS,
+    ),
+    retrieve=extend_schema(
+        operation_id="campaigns_retrieve",
+        summary="One campaign with its progress",
+        description="Needs staff status and `communications.view_campaign`.",
+        responses={200: CampaignSerializer, 403: FORBIDDEN, 404: NOT_FOUND},
+        tags=TAGS,
+    ),
+    create=extend_schema(
+        operation_id="campaigns_create",
+        summary="Create a campaign (and schedule it, with send_at)",
+        description=(
+            "Needs `communications.add_campaign`, and `communications.send_campaign` when "
+            "`send_at` is given. The purpose follows from the kind. The body is sanitised "
+            "(`body_html`, `body_text`). With `send_at`, the campaign is created and scheduled "
+            "in one transaction: if the time is refused, no campaign is written."
+        ),
+        request=CampaignSerializer,
+        responses={201: CampaignSerializer, 400: REFUSED, 403: FORBIDDEN},
+        tags=TAGS,
+    ),
+    partial_update=extend_schema(
+        operation_id="campaigns_partial_update",
+        summary="Edit a draft, scheduled or paused campaign",
+        description=(
+            "Needs `communications.change_campaign` (and `send_campaign` with `send_at`). "
+            "Fields not given keep their value; changing the kind moves the purpose with it."
+        ),
+        request=CampaignSerializer,
+        responses={200: CampaignSerializer, 400: REFUSED, 403: FORBIDDEN, 404: NOT_FOUND},
+        tags=TAGS,
+    ),
+)
+class CampaignViewSet(viewsets.GenericViewSet):
+    """Marketing campaigns: write, preview, test, schedule or send, pause, resume, cancel."""
+
+    permission_classes = [CampaignPermission]
+    parser_classes = [JSONParser]
+    serializer_class = CampaignSerializer
+    pagination_class = NewestFirst
+    queryset = Campaign.objects.select_related("purpose")
+
+    def get_object(self) -> Campaign:
+        return campaign_get(id=self.kwargs["pk"], actor=self.request.user)
+
+    # --- Reading and writing -----------------------------------------------------------------
+
+    def list(self, request: Request) -> Response:
+        page = self.paginate_queryset(self.get_queryset())
+        return self.get_paginated_response(CampaignSerializer(page, many=True).data)
+
+    def retrieve(self, request: Request, pk: str) -> Response:
+        return Response(CampaignSerializer(self.get_object()).data)
+
+    def create(self, request: Request) -> Response:
+        serializer = CampaignSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        send_at = data.get("send_at")
+        if send_at is not None:
+            _require_send_permission(request)
+        try:
+            # One transaction: a refused send_at leaves no draft behind.
+            with transaction.atomic():
+                campaign = save_campaign(
+                    actor=request.user,
+                    purpose=data.get("purpose") or None,
+                    **{field: data[field] for field in CONTENT_FIELDS},
+                )
+                if send_at is not None:
+                    campaign = schedule_campaign(campaign=campaign, send_at=send_at)
+        except CampaignError as error:
+            return _refused(error)
+        return Response(CampaignSerializer(campaign).data, status=status.HTTP_201_CREATED)
+
+    def partial_update(self, request: Request, pk: str) -> Response:
+        campaign = self.get_object()
+        serializer = CampaignSerializer(campaign, data=request.data, partial=True)
+        serializer.is_valid(raise_exception=True)
+        data = serializer.validated_data
+        send_at = data.get("send_at")
+        if send_at is not None:
+            _require_send_permission(request)
+        try:
+            with transaction.atomic():
+                campaign = save_campaign(
+                    actor=request.user,
+                    campaign=campaign,
+                    purpose=data.get("purpose") or None,
+                    **{
+                        field: data.get(field, getattr(campaign, field)) for field in CONTENT_FIELDS
+                    },
+                )
+                if send_at is not None:
+                    campaign = schedule_campaign(campaign=campaign, send_at=send_at)
+        except CampaignError as error:
+            return _refused(error)
+        return Response(CampaignSerializer(campaign).data)
+
+    # --- Checking before sending -------------------------------------------------------------
+
+    @extend_schema(
+        operation_id="campaigns_preview",
+        summary="Render the campaign for a sample recipient",
+        description=(
+            "The subject, plain text, HTML and headers a recipient would get, rendered for a "
+            "made-up person (Sam Sample) with sample unsubscribe and preference links. "
+            "Writes nothing. Needs `communications.view_campaign`."
+        ),
+        request=None,
+        responses={200: CampaignPreviewSerializer, 403: FORBIDDEN, 404: NOT_FOUND},
+        tags=TAGS,
+    )
+    @action(detail=True, methods=["post"])
+    def preview(self, request: Request, pk: str) -> Response:
+        rendered = preview_campaign(campaign=self.get_object())
+        return Response(CampaignPreviewSerializer(rendered).data)
+
+    @extend_schema(
+        operation_id="campaigns_test",
+        summary="Send a test to myself",
+        description=(
+            "Queues the campaign, subject prefixed `[Test]`, to the requesting member of staff "
+            "through the outbox (kind `campaign_test`). `status` is `queued`, or why it won't "
+            "go (e.g. `suppressed`). Needs `communications.send_campaign`."
+        ),
+        request=None,
+        responses={202: CampaignDeliverySerializer, 403: FORBIDDEN, 404: NOT_FOUND},
+        tags=TAGS,
+    )
+    @action(detail=True, methods=["post"])
+    def test(self, request: Request, pk: str) -> Response:
+        delivery = send_campaign_test(campaign=self.get_object(), actor=request.user)
+        return Response(CampaignDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
+
+    @extend_schema(
+        operation_id="campaigns_deliveries",
+        summary="The campaign's deliveries, recipients masked",
+        description=(
+            "One row per recipient, in the order they were written; addresses are masked "
+            "everywhere, errors included. Needs `communications.view_campaign` and "
+            "`communications.view_delivery`."
+        ),
+        parameters=[CampaignDeliveryQuerySerializer],
+        responses={
+            200: CampaignDeliverySerializer(many=True),
+            400: OpenApiResponse(description="Unknown status filter."),
+            403: FORBIDDEN,
+            404: NOT_FOUND,
+        },
+        tags=TAGS,
+    )
+    @action(detail=True, methods=["get"], pagination_class=InSendingOrder)
+    def deliveries(self, request: Request, pk: str) -> Response:
+        campaign = self.get_object()
+        query = CampaignDeliveryQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        rows = Delivery.objects.filter(campaign=campaign).select_related("user")
+        if query.validated_data.get("status"):
+            rows = rows.filter(status=query.validated_data["status"])
+        page = self.paginate_queryset(rows)
+        return self.get_paginated_response(CampaignDeliverySerializer(page, many=True).data)
+
+    # --- Status changes ----------------------------------------------------------------------
+
+    def _change(self, service: Callable[..., Campaign], **arguments) -> Response:
+        try:
+            campaign = service(campaign=self.get_object(), **arguments)
+        except CampaignError as error:
+            return _refused(error)
+        return Response(CampaignSerializer(campaign).data)
+
+    @extend_schema(
+        operation_id="campaigns_schedule",
+        summary="Schedule (or reschedule) a draft or scheduled campaign",
+        description="Needs `communications.send_campaign`. `send_at` must be in the future.",
+        request=CampaignScheduleSerializer,
+        responses={200: CampaignSerializer, 400: REFUSED, 403: FORBIDDEN, 404: NOT_FOUND},
+        tags=TAGS,
+    )
+    @action(detail=True, methods=["post"])
+    def schedule(self, request: Request, pk: str) -> Response:
+        serializer = CampaignScheduleSerializer(data=request.data)
+        serializer.is_valid(raise_exception=True)
+        return self._change(schedule_campaign, send_at=serializer.validated_data["send_at"])
+
+    @extend_schema(
+        operation_id="campaigns_send",
+        summary="Send a draft or scheduled campaign now",
+        description=(
+            "Moves the campaign to `sending`; workers then write and send its deliveries. "
+            "Needs `communications.send_campaign`."
+        ),
+        request=None,
+        responses={200: CampaignSerializer, 400: REFUSED, 403: FORBIDDEN, 404: NOT_FOUND},
+        tags=TAGS,
+    )
+    @action(detail=True, methods=["post"])
+    def send(self, request: Request, pk: str) -> Response:
+        return self._change(send_campaign_now)
+
+    @extend_schema(
+        operation_id="campaigns_pause",
+        summary="Pause a sending campaign",
+        description=(
+            "Batches already handed to the provider finish; no new batch starts. "
+            "Needs `communications.send_campaign`."
+        ),
+        request=None,
+        responses={200: CampaignSerializer, 400: REFUSED, 403: FORBIDDEN, 404: NOT_FOUND},
+        tags=TAGS,
+    )
+    @action(detail=True, methods=["post"])
+    def pause(self, request: Request, pk: str) -> Response:
+        return self._change(pause_campaign)
+
+    @extend_schema(
+        operation_id="campaigns_resume",
+        summary="Resume a paused campaign",
+        description="Needs `communications.send_campaign`.",
+        request=None,
+        responses={200: CampaignSerializer, 400: REFUSED, 403: FORBIDDEN, 404: NOT_FOUND},
+        tags=TAGS,
+    )
+    @action(detail=True, methods=["post"])
+    def resume(self, request: Request, pk: str) -> Response:
+        return self._change(resume_campaign)
+
+    @extend_schema(
+        operation_id="campaigns_cancel",
+        summary="Cancel a campaign for good",
+        description=(
+            "Deliveries not yet claimed are cancelled; a batch already sending finishes. "
+            "A completed or cancelled campaign can't be cancelled. "
+            "Needs `communications.send_campaign`."
+        ),
+        request=None,
+        responses={200: CampaignSerializer, 400: REFUSED, 403: FORBIDDEN, 404: NOT_FOUND},
+        tags=TAGS,
+    )
+    @action(detail=True, methods=["post"])
+    def cancel(self, request: Request, pk: str) -> Response:
+        return self._change(cancel_campaign)
+
+
+router = SimpleRouter()
+router.register("campaigns", CampaignViewSet, basename="api-campaign")
+
+urlpatterns = router.urls

@@ -1,0 +1,184 @@
+"""Shapes of the campaign API: they translate input and render output, and decide nothing.
+
+What a campaign may be (kind and purpose, segment filters, a time in the future, a status
+that allows the step) is decided by ``communications.services``; these serializers check only
+the shape of the request, so the service's message reaches the caller unchanged.
+"""
+
+from __future__ import annotations
+
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from drf_spectacular.utils import extend_schema_field
+from rest_framework import serializers
+
+from communications.kinds import CAMPAIGN_KINDS, MessageKind
+from communications.models import Campaign, Delivery
+from communications.permissions import redact_addresses
+from communications.services import campaign_progress
+from communications.services.campaigns import SEGMENT_KEYS, describe_recipient
+
+
+class AwareDateTimeField(serializers.DateTimeField):
+    """An ISO 8601 date and time *with* a time zone: a naive time is refused rather than read
+    in the server's zone, since 09:00 in London and 09:00 in New York are different sends."""
+
+    default_error_messages = {
+        "naive": ("Give a time zone: an offset such as 2026-05-01T09:00:00+01:00, or Z for UTC."),
+    }
+
+    def to_internal_value(self, value):
+        if isinstance(value, str):
+            try:
+                parsed = parse_datetime(value.strip())
+            except ValueError:
+                parsed = None  # well-formed but impossible: the parent says so
+            if parsed is not None and timezone.is_naive(parsed):
+                self.fail("naive")
+        return super().to_internal_value(value)
+
+
+class PurposeCodeField(serializers.CharField):
+    """A purpose by its code: written as a string, read from the campaign's ``Purpose``."""
+
+    def to_representation(self, value) -> str:
+        return value.code
+
+
+class CampaignProgressSerializer(serializers.Serializer):
+    """Delivery rows of the campaign by status (``communications.services.campaign_progress``)."""
+
+    total = serializers.IntegerField(help_text="Delivery rows written so far.")
+    queued = serializers.IntegerField()
+    sending = serializers.IntegerField()
+    sent = serializers.IntegerField()
+    failed = serializers.IntegerField()
+    bounced = serializers.IntegerField()
+    complained = serializers.IntegerField()
+    suppressed = serializers.IntegerField()
+    skipped_no_consent = serializers.IntegerField(
+        help_text="Consent withdrawn between selection and sending."
+    )
+    skipped_inactive = serializers.IntegerField(
+        help_text="Account deactivated or gone between selection and sending."
+    )
+    cancelled = serializers.IntegerField()
+    unsubscribed = serializers.IntegerField(
+        help_text="Recipients who unsubscribed through this campaign's link."
+    )
+    uncertain = serializers.IntegerField(
+        help_text="Failed rows whose worker stopped mid-send: they may or may not have gone."
+    )
+
+
+class CampaignSerializer(serializers.Serializer):
+    """A campaign as written (create, and PATCH with any subset) and as read back."""
+
+    id = serializers.IntegerField(read_only=True)
+    name = serializers.CharField(
+        max_length=200,
+        required=False,
+        allow_blank=True,
+        default="",
+        help_text="For staff only; the subject when left empty.",
+    )
+    kind = serializers.ChoiceField(
+        choices=[(kind, MessageKind(kind).label) for kind in CAMPAIGN_KINDS],
+        error_messages={
+            "invalid_choice": (
+                f'"{{input}}" is not a kind a campaign can send; choose one of '
+                f"{', '.join(CAMPAIGN_KINDS)}."
+            )
+        },
+    )
+    purpose = PurposeCodeField(
+        required=False,
+        allow_null=True,
+        allow_blank=True,
+        help_text=(
+            "The consent purpose recipients agreed to. Set from the kind; if given, it must be "
+            "the kind's purpose."
+        ),
+    )
+    subject = serializers.CharField(max_length=200)
+    body = serializers.CharField(
+        trim_whitespace=False,
+        help_text="Markdown or HTML as body_format says; {{ first_name }} is filled in.",
+    )
+    body_format = serializers.ChoiceField(
+        choices=Campaign.BodyFormat.choices, default=Campaign.BodyFormat.MARKDOWN
+    )
+    body_html = serializers.CharField(
+        read_only=True, help_text="The body sanitised: no scripts, styles or event handlers."
+    )
+    body_text = serializers.CharField(read_only=True)
+    segment = serializers.DictField(
+        required=False,
+        default=dict,
+        help_text=(
+            "Optional filters narrowing the audience: "
+            + ", ".join(sorted(SEGMENT_KEYS))
+            + " (dates YYYY-MM-DD; legal_basis for marketing kinds only)."
+        ),
+    )
+    status = serializers.ChoiceField(choices=Campaign.Status.choices, read_only=True)
+    send_at = AwareDateTimeField(
+        required=False,
+        allow_null=True,
+        help_text=(
+            "When sending starts. Given on create or PATCH, the campaign is scheduled in the "
+            "same transaction (needs communications.send_campaign); null leaves it as it is."
+        ),
+    )
+    created_by = serializers.IntegerField(source="created_by_id", read_only=True, allow_null=True)
+    created_at = serializers.DateTimeField(read_only=True)
+    updated_at = serializers.DateTimeField(read_only=True)
+    started_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    completed_at = serializers.DateTimeField(read_only=True, allow_null=True)
+    progress = serializers.SerializerMethodField()
+
+    @extend_schema_field(CampaignProgressSerializer)
+    def get_progress(self, campaign: Campaign) -> dict[str, int]:
+        return campaign_progress(campaign=campaign)
+
+
+class CampaignScheduleSerializer(serializers.Serializer):
+    send_at = AwareDateTimeField(
+        help_text="ISO 8601 with a time zone, in the future, e.g. 2026-05-01T09:00:00+01:00."
+    )
+
+
+class CampaignPreviewSerializer(serializers.Serializer):
+    """The campaign rendered for a made-up recipient (Sam Sample): nobody's data is shown."""
+
+    subject = serializers.CharField()
+    text = serializers.CharField()
+    html = serializers.CharField()
+    headers = serializers.DictField(child=serializers.CharField())
+
+
+class CampaignDeliverySerializer(serializers.Serializer):
+    """One message of a campaign. The recipient is masked: campaign staff never see addresses."""
+
+    id = serializers.IntegerField()
+    kind = serializers.CharField(help_text="The message kind (campaign_test for a test send).")
+    status = serializers.ChoiceField(choices=Delivery.Status.choices)
+    recipient = serializers.SerializerMethodField(help_text="Masked, e.g. a***@example.com.")
+    attempts = serializers.IntegerField()
+    last_error = serializers.SerializerMethodField(help_text="Any address in it is masked.")
+    provider_message_id = serializers.CharField()
+    created_at = serializers.DateTimeField()
+    sent_at = serializers.DateTimeField(allow_null=True)
+    unsubscribed_at = serializers.DateTimeField(allow_null=True)
+
+    def get_recipient(self, delivery: Delivery) -> str:
+        return describe_recipient(delivery)
+
+    def get_last_error(self, delivery: Delivery) -> str:
+        return redact_addresses(delivery.last_error)
+
+
+class CampaignDeliveryQuerySerializer(serializers.Serializer):
+    status = serializers.ChoiceField(
+        choices=Delivery.Status.choices, required=False, help_text="Only rows in this status."
+    )
