@@ -93,6 +93,14 @@ def send_individually(messages: Sequence[Outgoing]) -> list[Result]:
     connection = get_connection(fail_silently=False)
     try:
         connection.open()
+    except Exception as error:
+        # Nothing was handed over, so every message failed for certain: report it as such,
+        # not as an exception that leaves the rows *sending* (and later "uncertain").
+        logger.warning("email connection failed, %d not sent: %s", len(messages), error)
+        return [
+            Result(outgoing.delivery_id, False, error=_describe(error)) for outgoing in messages
+        ]
+    try:
         for outgoing in messages:
             message = build_message(outgoing, connection=connection)
             try:

@@ -191,7 +191,9 @@ def _start(campaign: Campaign) -> Campaign:
     campaign.started_at = now
     campaign.last_batch_at = now
     campaign.save(update_fields=["status", "started_at", "last_batch_at", "updated_at"])
-    transaction.on_commit(lambda: populate_campaign_task.delay(campaign.pk))
+    # Robust: if the broker is down the campaign is still sending (committed), and
+    # ``sweep_campaigns`` starts it once it has stalled; the caller need not see an error.
+    transaction.on_commit(lambda: populate_campaign_task.delay(campaign.pk), robust=True)
     return campaign
 
 
@@ -209,7 +211,7 @@ def resume_campaign(*, campaign: Campaign) -> Campaign:
     campaign.status = CampaignStatus.SENDING
     campaign.last_batch_at = timezone.now()
     campaign.save(update_fields=["status", "last_batch_at", "updated_at"])
-    transaction.on_commit(lambda: _restart(campaign.pk))
+    transaction.on_commit(lambda: _restart(campaign.pk), robust=True)
     return campaign
 
 

@@ -57,7 +57,9 @@ def enqueue_email(
     if decision:
         from communications.tasks import send_delivery_task
 
-        transaction.on_commit(lambda: send_delivery_task.delay(delivery.pk))
+        # Robust: with the broker down the caller's transaction has still committed, so the
+        # row stays queued for ``sweep_outbox`` instead of the caller seeing an error.
+        transaction.on_commit(lambda: send_delivery_task.delay(delivery.pk), robust=True)
     else:
         logger.info("%s not sent to %s: %s", kind, mask_address(address), decision.reason)
     return delivery

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import email
 import email.policy
 import socket
@@ -37,6 +38,8 @@ class _Collector:
         self.server = server
 
     async def handle_DATA(self, server, session, envelope) -> str:
+        if self.server.delay:
+            await asyncio.sleep(self.server.delay)
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         self.server._add(
             ReceivedMessage(envelope.mail_from, tuple(envelope.rcpt_tos), message)  # type: ignore[arg-type]
@@ -51,6 +54,9 @@ class SMTPServer:
         self._messages: list[ReceivedMessage] = []
         self._lock = threading.Condition()
         self._controller = Controller(_Collector(self), hostname=host, port=self.port)
+        # Seconds each message takes to be accepted: a slow server, so a test can act while
+        # a batch is half-way out. Set it back to 0 afterwards.
+        self.delay = 0.0
 
     def start(self) -> SMTPServer:
         self._controller.start()

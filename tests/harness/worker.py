@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 
 from django.conf import settings
@@ -29,10 +31,21 @@ def database_url_for_tests() -> str:
 class WorkerProcess:
     """``celery worker`` as a child process: start, wait until it consumes, stop or kill."""
 
-    def __init__(self, *, env: Mapping[str, str], concurrency: int = 2, name: str = "test") -> None:
-        self.env = {**os.environ, **env}
+    def __init__(
+        self,
+        *,
+        env: Mapping[str, str],
+        concurrency: int = 2,
+        name: str = "test",
+        extra_env: Mapping[str, str] | None = None,
+    ) -> None:
+        """``extra_env`` adds to or overrides ``env``: settings for this worker only, e.g.
+        ``{"EMAIL_BATCH_SIZE": "20"}`` (``worker_factory(extra_env=...)`` passes it on)."""
+        self.env = {**os.environ, **env, **(extra_env or {})}
         self.concurrency = concurrency
         self.name = name
+        # The node name remote control addresses (``%h`` spelt out).
+        self.hostname = f"{name}-{os.getpid()}@{socket.gethostname()}"
         self.process: subprocess.Popen[bytes] | None = None
         self.log = Path(tempfile.mkstemp(prefix=f"celery-{name}-", suffix=".log")[1])
 
@@ -42,7 +55,7 @@ class WorkerProcess:
         command = [
             sys.executable, "-m", "celery", "-A", "privacy_site", "worker",
             "--loglevel", "INFO", "--pool", "prefork", "--concurrency", str(self.concurrency),
-            "--hostname", f"{self.name}-{os.getpid()}@%h",
+            "--hostname", self.hostname,
             "--without-gossip", "--without-mingle", "--without-heartbeat",
         ]  # fmt: skip
         with self.log.open("ab") as log:
@@ -81,6 +94,29 @@ class WorkerProcess:
             self.process.wait(timeout=timeout)
         except subprocess.TimeoutExpired:
             self.kill()
+
+    @contextmanager
+    def paused(self, *, timeout: float = 10) -> Iterator[None]:
+        """Stop this worker taking tasks from the default queue meanwhile (it keeps running),
+        so that workers started with other settings (``worker_factory``) get every task."""
+        from privacy_site.celery import app
+
+        queue = app.conf.task_default_queue
+        if not self.process or self.process.poll() is not None:
+            yield
+            return
+        replies = app.control.cancel_consumer(
+            queue, destination=[self.hostname], reply=True, timeout=timeout
+        )
+        if not replies:
+            raise RuntimeError(f"worker {self.hostname} did not stop consuming:\n{self.tail()}")
+        try:
+            yield
+        finally:
+            if self.process.poll() is None:
+                app.control.add_consumer(
+                    queue, destination=[self.hostname], reply=True, timeout=timeout
+                )
 
     def tail(self, lines: int = 60) -> str:
         try:
