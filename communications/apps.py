@@ -6,4 +6,4 @@ class CommunicationsConfig(AppConfig):
     name = "communications"
 
     def ready(self) -> None:
-        from . import signals  # noqa: F401 - connects the anymail tracking receiver
+        from . import checks, signals  # noqa: F401 - registers the checks and receivers

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import logging
 import math
+from collections.abc import Callable
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -128,6 +129,15 @@ def save_campaign(
         campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
         if campaign.status not in EDITABLE:
             raise CampaignError(f"A {campaign.get_status_display().lower()} campaign can't change.")
+        started = campaign.started_at is not None
+        if started and (
+            kind != campaign.kind or validate_segment(segment, kind=kind) != campaign.segment
+        ):
+            # Rows already written went to the audience of the old kind and segment.
+            raise CampaignError(
+                "A campaign that has started sending keeps its kind and segment; "
+                "only its name, subject and body can change."
+            )
     if body_format not in Campaign.BodyFormat.values:
         raise CampaignError(f"body_format must be one of {', '.join(Campaign.BodyFormat.values)}.")
     if not subject.strip() or not body.strip():
@@ -350,8 +360,11 @@ def populate_campaign(*, campaign_id: int) -> int:
             campaign.audience_cursor = subjects[-1]
             campaign.save(update_fields=["audience_cursor", "updated_at"])
             tasks = math.ceil(len(subjects) / batch)
+            # Robust: with the broker down the rows are still written; the sweep restarts
+            # the campaign once it stalls.
             transaction.on_commit(
-                lambda n=tasks: [send_campaign_batch_task.delay(campaign_id) for _ in range(n)]
+                lambda n=tasks: [send_campaign_batch_task.delay(campaign_id) for _ in range(n)],
+                robust=True,
             )
             written += len(subjects)
 
@@ -401,7 +414,15 @@ def send_campaign_batch(*, campaign_id: int) -> int:
         else:
             sendable.append((delivery_id, user))
     try:
-        for result in _send(campaign, sendable):
+        hand_over = _prepare(campaign, sendable)
+    except Exception:
+        # Nothing was handed to the backend: the rows go back to the queue, not to
+        # "uncertain"; the refusals already decided are kept.
+        _record(outcomes)
+        _release([delivery_id for delivery_id, _ in sendable])
+        raise
+    try:
+        for result in hand_over():
             status = Status.SENT if result.ok else Status.FAILED
             outcomes.append((result.delivery_id, status, result.provider_message_id, result.error))
     finally:
@@ -416,13 +437,16 @@ def send_campaign_batch(*, campaign_id: int) -> int:
 _Outcome = tuple[int, str, str, str]
 
 
-def _send(campaign: Campaign, sendable: list[tuple[int, AbstractBaseUser]]) -> list[Result]:
+def _prepare(
+    campaign: Campaign, sendable: list[tuple[int, AbstractBaseUser]]
+) -> Callable[[], list[Result]]:
+    """Render the batch and wait for the rate limit; returns the hand-over to the backend,
+    the one step after which a message may have gone."""
     from communications.ratelimit import acquire
 
     if not sendable:
-        return []
+        return list
     template: CampaignTemplate = campaign_template(campaign)
-    acquire(len(sendable))
     if batch_sending_enabled():
         marketing = rule_for(campaign.kind).is_marketing
         recipients = []
@@ -440,12 +464,21 @@ def _send(campaign: Campaign, sendable: list[tuple[int, AbstractBaseUser]]) -> l
                 else {}
             )
             recipients.append(BatchRecipient(delivery_id, user.email, values, headers))
-        return send_as_batch(template, recipients)
+        acquire(len(recipients))
+        return lambda: send_as_batch(template, recipients)
     outgoing = [
         Outgoing(pk, user.email, personalise(template, user=user, ref=str(pk)))
         for pk, user in sendable
     ]
-    return send_individually(outgoing)
+    acquire(len(outgoing))
+    return lambda: send_individually(outgoing)
+
+
+def _release(delivery_ids: list[int]) -> None:
+    """Put claimed rows that were never handed over back in the queue."""
+    Delivery.objects.filter(pk__in=delivery_ids, status=Status.SENDING).update(
+        status=Status.QUEUED, claimed_at=None, attempts=F("attempts") - 1, updated_at=timezone.now()
+    )
 
 
 def _record(rows: list[_Outcome]) -> None:
