@@ -155,11 +155,17 @@ class Delivery(models.Model):
                 condition=Q(status__in=["queued", "sending"]),
                 name="comms_delivery_open",
             ),
-            # What the outbox sweep looks for: rows left queued or stuck sending.
+            # What the outbox sweep looks for: transactional rows left queued (a big campaign's
+            # queued rows are not in it), and rows stuck sending.
             models.Index(
-                fields=["status", "created_at"],
-                condition=Q(status__in=["queued", "sending"]),
-                name="comms_delivery_pending",
+                fields=["updated_at"],
+                condition=Q(status="queued", campaign__isnull=True),
+                name="comms_delivery_outbox",
+            ),
+            models.Index(
+                fields=["claimed_at"],
+                condition=Q(status="sending"),
+                name="comms_delivery_sending",
             ),
             models.Index(
                 fields=["provider_message_id"],
@@ -251,6 +257,13 @@ class ProviderEvent(models.Model):
         constraints = [
             models.UniqueConstraint(
                 fields=["esp_name", "event_id"], name="comms_provider_event_once"
+            ),
+        ]
+        indexes = [
+            models.Index(
+                fields=["received_at"],
+                condition=Q(processed_at__isnull=True),
+                name="comms_provider_event_waiting",
             ),
         ]
 

@@ -221,10 +221,16 @@ def _site_context() -> dict[str, str]:
 # --- Any delivery row ---------------------------------------------------------------------------
 
 
+def _merge_safe(value: str) -> str:
+    """A name as a merge value: one line (it may go into the subject), and no angle
+    brackets, since providers substitute merge data into the HTML without escaping it."""
+    return " ".join(value.replace("<", "").replace(">", "").split())
+
+
 def merge_values(*, user, purpose: str | None, ref: str) -> dict[str, str]:
     """What a campaign message says differently to each recipient."""
     return {
-        "first_name": user.first_name or "there",
+        "first_name": _merge_safe(user.first_name) or "there",
         **recipient_links(user=user, purpose=purpose, ref=ref),
     }
 

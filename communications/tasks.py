@@ -18,8 +18,8 @@ def populate_campaign_task(campaign_id: int) -> int:
 
 
 @shared_task(name="communications.send_campaign_batch")
-def send_campaign_batch_task(campaign_id: int) -> int:
-    return services.send_campaign_batch(campaign_id=campaign_id)
+def send_campaign_batch_task(campaign_id: int, chain: bool = False) -> int:
+    return services.send_campaign_batch(campaign_id=campaign_id, chain=chain)
 
 
 @shared_task(name="communications.process_provider_event")
@@ -37,4 +37,5 @@ def sweep_outbox_task() -> dict:
     """The periodic sweep: transactional rows left behind, stuck rows, stalled campaigns."""
     swept = services.sweep_outbox()
     swept["campaigns_restarted"] = len(services.sweep_campaigns())
+    swept["provider_events_requeued"] = services.requeue_provider_events()
     return swept

@@ -217,6 +217,8 @@ EMAIL_MAX_ATTEMPTS = env.int("EMAIL_MAX_ATTEMPTS", default=5)
 EMAIL_SENDING_TIMEOUT = env.int("EMAIL_SENDING_TIMEOUT", default=900)
 # A sending campaign with no batch claimed for this long is restarted by the sweep.
 EMAIL_CAMPAIGN_STALL_AFTER = env.int("EMAIL_CAMPAIGN_STALL_AFTER", default=120)
+# Chained batch tasks the sweep starts for a stalled campaign (or resuming starts).
+EMAIL_RESTART_TASKS = env.int("EMAIL_RESTART_TASKS", default=4)
 # Most transactional rows the sweep relays per run.
 EMAIL_SWEEP_LIMIT = env.int("EMAIL_SWEEP_LIMIT", default=1000)
 # Soft bounces (since the last delivery) that suppress an address.
@@ -269,6 +271,17 @@ HEALTHZ_BROKER_TIMEOUT = env.float("HEALTHZ_BROKER_TIMEOUT", default=2.0)
 CONSENT_TOKEN_MAX_AGE = env.int("CONSENT_TOKEN_MAX_AGE", default=60 * 24 * 3600)
 # Lifetime of the newsletter double opt-in confirmation link (seconds).
 NEWSLETTER_CONFIRMATION_MAX_AGE = env.int("NEWSLETTER_CONFIRMATION_MAX_AGE", default=7 * 24 * 3600)
+
+# --- Accounts -----------------------------------------------------------------------------------
+
+# The class that verifies a customer's postal address (see accounts/address.py): the built-in
+# UK postcode format check, or accounts.address.AFDVerifier for AFD's lookup service.
+ADDRESS_VERIFIER = env.str("ADDRESS_VERIFIER", default="accounts.address.PostcodeFormatVerifier")
+# AFD address lookup (only read by AFDVerifier): HTTPS endpoint, key, and how long to wait
+# before falling back to the format check.
+AFD_API_URL = env.str("AFD_API_URL", default="")
+AFD_API_KEY = env.str("AFD_API_KEY", default="")
+AFD_TIMEOUT = env.float("AFD_TIMEOUT", default=3.0)
 
 # --- REST API ----------------------------------------------------------------------------------
 

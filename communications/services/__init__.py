@@ -21,7 +21,7 @@ from .campaigns import (
 )
 from .outbox import enqueue_email, send_delivery, sweep_outbox
 from .suppression import lift_suppression, suppress_address, suppress_address_hash
-from .webhooks import process_provider_event, record_provider_event
+from .webhooks import process_provider_event, record_provider_event, requeue_provider_events
 
 __all__ = [
     "CampaignError",
@@ -35,6 +35,7 @@ __all__ = [
     "preview_campaign",
     "process_provider_event",
     "record_provider_event",
+    "requeue_provider_events",
     "resume_campaign",
     "run_due_campaigns",
     "save_campaign",

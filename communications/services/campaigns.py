@@ -21,7 +21,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import connection, transaction
-from django.db.models import Count, Exists, F
+from django.db.models import Count, Exists, F, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
@@ -29,6 +29,7 @@ from communications.addresses import mask_address
 from communications.gate import gate_batch
 from communications.kinds import CAMPAIGN_KINDS, MessageKind, rule_for
 from communications.models import Campaign, Delivery
+from communications.ratelimit import provider_name
 from communications.rendering import (
     CampaignTemplate,
     Rendered,
@@ -49,7 +50,7 @@ from communications.sending import (
 from consent.models import ConsentEvent, Purpose
 from consent.selectors import audience_for
 
-from .outbox import enqueue_email
+from .outbox import UNCERTAIN_PREFIX, enqueue_email
 
 logger = logging.getLogger(__name__)
 
@@ -142,6 +143,8 @@ def save_campaign(
         raise CampaignError(f"body_format must be one of {', '.join(Campaign.BodyFormat.values)}.")
     if not subject.strip() or not body.strip():
         raise CampaignError("A campaign needs a subject and a body.")
+    if any(ord(character) < 32 for character in subject):
+        raise CampaignError("The subject must be one line, without control characters.")
     resolved = _purpose_for(kind, purpose)
     body_html, body_text = sanitise_body(body, body_format)
     fields = {
@@ -249,7 +252,9 @@ def cancel_campaign(*, campaign: Campaign) -> Campaign:
 
 def _restart(campaign_id: int) -> None:
     """Enqueue what a sending campaign needs to move again: the audience walk if unfinished,
-    and a batch task per batch of queued rows. Extra tasks are harmless: claims are exclusive."""
+    and ``EMAIL_RESTART_TASKS`` chained batch tasks, each enqueuing its successor while rows
+    remain. A bounded number, so a campaign that is only slow (waiting behind another, or
+    rate-limited) is not flooded with tasks each time the sweep looks at it."""
     from communications.tasks import populate_campaign_task, send_campaign_batch_task
 
     campaign = Campaign.objects.get(pk=campaign_id)
@@ -258,8 +263,9 @@ def _restart(campaign_id: int) -> None:
     if not campaign.audience_complete:
         populate_campaign_task.delay(campaign_id)
     queued = Delivery.objects.filter(campaign_id=campaign_id, status=Status.QUEUED).count()
-    for _ in range(math.ceil(queued / settings.EMAIL_BATCH_SIZE)):
-        send_campaign_batch_task.delay(campaign_id)
+    chains = min(settings.EMAIL_RESTART_TASKS, math.ceil(queued / _batch_size()))
+    for _ in range(chains):
+        send_campaign_batch_task.delay(campaign_id, chain=True)
     if campaign.audience_complete and not queued:
         complete_if_done(campaign_id=campaign_id)
 
@@ -370,8 +376,18 @@ def populate_campaign(*, campaign_id: int) -> int:
 
 
 def _claim(campaign_id: int, limit: int) -> list[tuple[int, int | None]]:
+    """Claim up to ``limit`` queued rows, committed as *sending*. The campaign row is locked
+    first, as pause and cancel lock it, so a claim never overlaps a pause or cancel and the
+    two can't deadlock; a paused or cancelled campaign claims nothing."""
     now = timezone.now()
     with transaction.atomic():
+        sending = (
+            Campaign.objects.select_for_update()
+            .filter(pk=campaign_id, status=CampaignStatus.SENDING)
+            .values_list("pk", flat=True)
+        )
+        if not list(sending):
+            return []
         rows = list(
             Delivery.objects.select_for_update(skip_locked=True)
             .filter(campaign_id=campaign_id, status=Status.QUEUED)
@@ -386,12 +402,13 @@ def _claim(campaign_id: int, limit: int) -> list[tuple[int, int | None]]:
     return rows
 
 
-def send_campaign_batch(*, campaign_id: int) -> int:
-    """Claim, check, send and record one batch; returns how many rows it finished."""
+def send_campaign_batch(*, campaign_id: int, chain: bool = False) -> int:
+    """Claim, check, send and record one batch; returns how many rows it finished. With
+    ``chain``, a batch that found work enqueues the next one (see ``_restart``)."""
     campaign = Campaign.objects.select_related("purpose").get(pk=campaign_id)
     if campaign.status != CampaignStatus.SENDING:
         return 0
-    rows = _claim(campaign_id, settings.EMAIL_BATCH_SIZE)
+    rows = _claim(campaign_id, _batch_size())
     if not rows:
         complete_if_done(campaign_id=campaign_id)
         return 0
@@ -429,8 +446,23 @@ def send_campaign_batch(*, campaign_id: int) -> int:
         # Whatever was handed over is recorded, even if the send raised half-way; rows with
         # no outcome stay *sending* and are reported as uncertain by the sweep.
         _record(outcomes)
+    if chain:
+        from communications.tasks import send_campaign_batch_task
+
+        send_campaign_batch_task.delay(campaign_id, chain=True)
     complete_if_done(campaign_id=campaign_id)
     return len(rows)
+
+
+def _batch_size() -> int:
+    """``EMAIL_BATCH_SIZE``, but never more than a minute's worth of the provider's rate
+    limit, so a batch's wait for tokens stays far inside the task's time limit."""
+    from communications.ratelimit import rate_for
+
+    rate = rate_for(provider_name())
+    if rate <= 0:
+        return settings.EMAIL_BATCH_SIZE
+    return max(1, min(settings.EMAIL_BATCH_SIZE, int(rate * 60)))
 
 
 # (delivery id, status, provider message id, error)
@@ -574,22 +606,24 @@ def sweep_campaigns() -> list[int]:
 
 def campaign_progress(*, campaign: Campaign) -> dict[str, int]:
     """Rows by status, plus how many recipients unsubscribed through this campaign and how
-    many rows are uncertain (their worker stopped mid-send)."""
+    many rows are uncertain (their worker stopped mid-send): one pass over the rows."""
     counts = dict.fromkeys(Status.values, 0)
-    for row in (
+    counts.update(unsubscribed=0, uncertain=0)
+    rows = (
         Delivery.objects.filter(campaign=campaign)
         .values("status")
-        .annotate(n=Count("id"))
+        .annotate(
+            n=Count("id"),
+            unsubscribed=Count("id", filter=Q(unsubscribed_at__isnull=False)),
+            uncertain=Count("id", filter=Q(last_error__startswith=UNCERTAIN_PREFIX)),
+        )
         .order_by()
-    ):
+    )
+    for row in rows:
         counts[row["status"]] = row["n"]
+        counts["unsubscribed"] += row["unsubscribed"]
+        counts["uncertain"] += row["uncertain"]
     counts["total"] = sum(counts[status] for status in Status.values)
-    counts["unsubscribed"] = Delivery.objects.filter(
-        campaign=campaign, unsubscribed_at__isnull=False
-    ).count()
-    counts["uncertain"] = Delivery.objects.filter(
-        campaign=campaign, status=Status.FAILED, last_error__startswith="uncertain:"
-    ).count()
     return counts
 
 

@@ -22,7 +22,8 @@ from communications.sending import Outgoing, send_single
 logger = logging.getLogger(__name__)
 
 Status = Delivery.Status
-UNCERTAIN = "uncertain: the worker stopped while sending; it may or may not have gone"
+UNCERTAIN_PREFIX = "uncertain:"
+UNCERTAIN = f"{UNCERTAIN_PREFIX} the worker stopped while sending; it may or may not have gone"
 
 
 def enqueue_email(
@@ -88,7 +89,14 @@ def send_delivery(*, delivery_id: int) -> str:
         return Status.FAILED
     from communications.ratelimit import acquire
 
-    acquire(1)
+    try:
+        acquire(1)
+    except Exception:
+        # Nothing was handed over: back to the queue, not to "uncertain".
+        Delivery.objects.filter(pk=delivery.pk, status=Status.SENDING).update(
+            status=Status.QUEUED, attempts=F("attempts") - 1, updated_at=timezone.now()
+        )
+        raise
     result = send_single(Outgoing(delivery.pk, delivery.to_email, rendered))
     if result.ok:
         _finish(delivery, status=Status.SENT, provider_message_id=result.provider_message_id)
@@ -123,15 +131,17 @@ def sweep_outbox() -> dict[str, int]:
     now = timezone.now()
     retry_before = now - timedelta(seconds=settings.EMAIL_OUTBOX_RETRY_AFTER)
     stuck_before = now - timedelta(seconds=settings.EMAIL_SENDING_TIMEOUT)
-    stuck = Delivery.objects.filter(status=Status.SENDING, claimed_at__lt=stuck_before).update(
-        status=Status.FAILED, last_error=UNCERTAIN, updated_at=now
-    )
+    stuck_rows = Delivery.objects.filter(status=Status.SENDING, claimed_at__lt=stuck_before)
+    # Rows to a bare address forget it here too, as when they finish (see ``_finish``).
+    stuck = stuck_rows.filter(user__isnull=True).update(
+        status=Status.FAILED, last_error=UNCERTAIN, updated_at=now, to_email="", context={}
+    ) + stuck_rows.update(status=Status.FAILED, last_error=UNCERTAIN, updated_at=now)
     requeued = 0
     left = (
         Delivery.objects.filter(
             status=Status.QUEUED, campaign__isnull=True, updated_at__lt=retry_before
         )
-        .order_by("created_at")
+        .order_by("updated_at")
         .values_list("pk", flat=True)[: settings.EMAIL_SWEEP_LIMIT]
     )
     for delivery_id in left:

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+from datetime import timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -87,11 +88,31 @@ def record_provider_event(*, event, esp_name: str) -> ProviderEvent | None:
                 ],
                 occurred_at=event.timestamp,
             )
-            transaction.on_commit(lambda: process_provider_event_task.delay(recorded.pk))
+            # Robust: with the broker down the event is still recorded, and the sweep
+            # (``requeue_provider_events``) queues it later; the provider gets its 200.
+            transaction.on_commit(
+                lambda: process_provider_event_task.delay(recorded.pk), robust=True
+            )
     except IntegrityError:
         logger.info("%s event %s already recorded", esp_name, event.event_id)
         return None
     return recorded
+
+
+def requeue_provider_events() -> int:
+    """Queue again the events recorded but not processed within ``EMAIL_OUTBOX_RETRY_AFTER``
+    (their task lost with the broker, or its worker); returns how many."""
+    from communications.tasks import process_provider_event_task
+
+    before = timezone.now() - timedelta(seconds=settings.EMAIL_OUTBOX_RETRY_AFTER)
+    waiting = list(
+        ProviderEvent.objects.filter(processed_at__isnull=True, received_at__lt=before)
+        .order_by("received_at")
+        .values_list("pk", flat=True)[: settings.EMAIL_SWEEP_LIMIT]
+    )
+    for event_id in waiting:
+        process_provider_event_task.delay(event_id)
+    return len(waiting)
 
 
 def _delivery_for(event: ProviderEvent) -> Delivery | None:

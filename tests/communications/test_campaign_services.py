@@ -292,3 +292,55 @@ def test_the_sending_timeout_must_outlast_the_task_time_limit(settings):
 
     with pytest.raises(SystemCheckError, match=r"communications\.E001"):
         call_command("check")
+
+
+def test_a_subject_with_a_line_break_is_refused_before_anything_is_saved(db):
+    with pytest.raises(CampaignError, match="one line"):
+        newsletter_with_subject("Hi\r\nBcc: evil@example.com")
+    assert not Campaign.objects.exists()
+
+
+def newsletter_with_subject(subject: str) -> Campaign:
+    return save_campaign(actor=None, name="n", kind="newsletter", subject=subject, body="b")
+
+
+def test_a_name_with_markup_or_line_breaks_is_made_safe_for_batch_merge_data(db, make_user):
+    from communications.rendering import merge_values
+
+    user = make_user("ann@example.com", first_name="Ann\r\nBcc: x <a href='evil'>")
+
+    values = merge_values(user=user, purpose=None, ref="1")
+
+    assert values["first_name"] == "Ann Bcc: x a href='evil'"
+
+
+def test_a_restart_starts_a_bounded_chain_of_batch_tasks(subscribers, settings, no_broker):
+    _, batch = no_broker
+    settings.EMAIL_BATCH_SIZE = 1
+    settings.EMAIL_RESTART_TASKS = 2
+    campaign = newsletter()
+    send_campaign_now(campaign=campaign)
+    populate_campaign(campaign_id=campaign.pk)
+    batch.reset_mock()
+    Campaign.objects.filter(pk=campaign.pk).update(
+        last_batch_at=timezone.now() - timedelta(hours=1)
+    )
+
+    sweep_campaigns()
+
+    # 6 rows queued, but only 2 chained tasks, not 6
+    assert batch.call_count == 2
+    assert all(call.kwargs == {"chain": True} for call in batch.call_args_list)
+    batch.reset_mock()
+    send_campaign_batch(campaign_id=campaign.pk, chain=True)
+    batch.assert_called_once_with(campaign.pk, chain=True)  # its successor
+
+
+def test_a_batch_is_capped_at_a_minute_of_the_rate_limit(subscribers, settings):
+    settings.EMAIL_RATE_LIMITS = {"locmem": 0.05}  # 3 a minute
+    campaign = newsletter()
+    send_campaign_now(campaign=campaign)
+    populate_campaign(campaign_id=campaign.pk)
+
+    with mock.patch("communications.ratelimit.acquire"):
+        assert send_campaign_batch(campaign_id=campaign.pk) == 3

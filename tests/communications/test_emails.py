@@ -166,13 +166,14 @@ def test_markdown_becomes_html_and_links_keep_their_url_in_the_text_version():
 
 
 def test_a_first_name_is_escaped_in_html_and_plain_in_text(db, make_user):
-    user = make_user("ann@example.com", first_name="<b>Ann</b>")
+    user = make_user("ann@example.com", first_name="Ann & <b>Bob</b>")
     campaign = save_campaign(actor=None, name="c", kind="newsletter", subject="Hi", body="x")
 
     rendered = personalise(campaign_template(campaign), user=user, ref="1")
 
-    assert "Hello &lt;b&gt;Ann&lt;/b&gt;," in rendered.html
-    assert "Hello <b>Ann</b>," in rendered.text
+    # Angle brackets never reach a merge value (providers don't escape merge data).
+    assert "Hello Ann &amp; bBob/b," in rendered.html
+    assert "Hello Ann & bBob/b," in rendered.text
 
 
 # --- The outbox --------------------------------------------------------------------------------
@@ -429,3 +430,13 @@ def test_unsubscribing_sends_nothing_more_and_marks_the_email_it_came_from(
     delivery.refresh_from_db()
     assert delivery.unsubscribed_at is not None
     assert not Delivery.objects.filter(kind=MessageKind.CONSENT_RECEIPT).exists()
+
+
+def test_subjects_are_plain_text_not_html_escaped(db):
+    rendered = render_transactional(
+        kind=MessageKind.REFERRAL,
+        user=None,
+        context={**SAMPLE_CONTEXT[MessageKind.REFERRAL], "sender_name": "Tom O'Brien & Co"},
+    )
+
+    assert rendered.subject == "Tom O'Brien & Co shared a wishlist with you"

@@ -640,3 +640,39 @@ def test_provider_error_text_is_kept_with_the_address_masked():
         mask_addresses_in("550 5.1.1 <jane.doe@example.co.uk>... User unknown")
         == "550 5.1.1 <j***@example.co.uk>... User unknown"
     )
+
+
+def test_an_event_recorded_while_the_broker_is_down_is_queued_by_the_sweep(
+    transactional_db, settings
+):
+    from datetime import timedelta
+    from unittest import mock
+
+    from anymail.signals import AnymailTrackingEvent
+    from django.utils import timezone
+
+    from communications.models import ProviderEvent
+    from communications.services import record_provider_event, requeue_provider_events
+
+    settings.EMAIL_OUTBOX_RETRY_AFTER = 60
+    event = AnymailTrackingEvent(
+        event_type="bounced", event_id="ev-1", recipient="gone@example.com", esp_event={}
+    )
+    with mock.patch(
+        "communications.tasks.process_provider_event_task.delay",
+        side_effect=ConnectionError("broker down"),
+    ) as delay:
+        from django.db import transaction
+
+        with transaction.atomic():
+            recorded = record_provider_event(event=event, esp_name="Postmark")
+        # the webhook answered without an error; the event waits, recorded
+        assert delay.called
+
+    with mock.patch("communications.tasks.process_provider_event_task.delay") as delay:
+        assert requeue_provider_events() == 0  # too recent
+        ProviderEvent.objects.filter(pk=recorded.pk).update(
+            received_at=timezone.now() - timedelta(minutes=5)
+        )
+        assert requeue_provider_events() == 1
+    delay.assert_called_once_with(recorded.pk)
