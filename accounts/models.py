@@ -1,8 +1,10 @@
 from __future__ import annotations
 
+from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
 from django.db import models
+from django.db.models import Q
 from django.db.models.functions import Lower
 from django.utils import timezone
 
@@ -75,3 +77,119 @@ class User(AbstractBaseUser, PermissionsMixin):
 
     def get_short_name(self) -> str:
         return self.first_name or self.email
+
+
+class Profile(models.Model):
+    """What a customer tells us beyond their login: postal address, phone, and how customer
+    service should reply to them (the policy: "via email or phone, in accordance with the
+    users wishes"). Written only by ``accounts.services.update_profile``, which audits it."""
+
+    class ContactChannel(models.TextChoices):
+        EMAIL = "email", "Email"
+        PHONE = "phone", "Phone"
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="profile"
+    )
+    address_line_1 = models.CharField("address line 1", max_length=100, blank=True)
+    address_line_2 = models.CharField("address line 2", max_length=100, blank=True)
+    town = models.CharField("town or city", max_length=60, blank=True)
+    postcode = models.CharField(
+        max_length=8, blank=True, help_text='UK postcode, upper case with one space: "SW1A 1AA".'
+    )
+    phone = models.CharField(
+        max_length=16, blank=True, help_text='International form with no spaces: "+447700900123".'
+    )
+    contact_channel = models.CharField(
+        "customer service replies by",
+        max_length=10,
+        choices=ContactChannel.choices,
+        default=ContactChannel.EMAIL,
+    )
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(contact_channel="phone") | ~Q(phone=""),
+                name="accounts_profile_phone_channel_has_phone",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"profile of {self.user_id}"
+
+
+class AddressVerification(models.Model):
+    """Supplementary data from a third party: what an address verifier (AFD, or the built-in
+    postcode format check) said about an address the customer gave, and when."""
+
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="address_verifications"
+    )
+    source = models.CharField(max_length=50, help_text="The verifier that answered.")
+    verified = models.BooleanField()
+    postcode = models.CharField(max_length=8, blank=True)
+    detail = models.CharField(max_length=300, blank=True)
+    result = models.JSONField(default=dict, help_text="The verifier's answer as received.")
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"{self.source}: {'verified' if self.verified else 'not verified'} ({self.user_id})"
+
+
+class AuditEvent(models.Model):
+    """One change to someone's personal data, for ever: who acted, whose data, which field,
+    old and new values, when, and how.
+
+    Append-only: nothing in code updates or deletes a row, and on PostgreSQL a trigger refuses
+    both, with one exception: erasure may blank the values (``values_redacted``), keeping the
+    fact that a change happened. Secrets (the password) are recorded as changed, never with a
+    value."""
+
+    class Source(models.TextChoices):
+        PROFILE_PAGE = "profile_page", "Profile page"
+        ACCOUNT = "account", "Account settings"
+        STAFF = "staff", "Staff"
+        PRIVACY_REQUEST = "privacy_request", "Privacy request"
+
+    subject = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="audit_events"
+    )
+    actor = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="Who made the change: the person themselves or a member of staff.",
+    )
+    change_id = models.UUIDField(help_text="Rows written by one save share this id.")
+    field = models.CharField(max_length=50)
+    is_secret = models.BooleanField(
+        default=False, help_text="A secret (the password): recorded as changed, values never kept."
+    )
+    # NULL, not "": no value kept (a secret, or redacted), as opposed to an empty value.
+    old_value = models.TextField(null=True, blank=True)  # noqa: DJ001
+    new_value = models.TextField(null=True, blank=True)  # noqa: DJ001
+    values_redacted = models.BooleanField(
+        default=False, help_text="The values were removed when the person's data was erased."
+    )
+    source = models.CharField(max_length=20, choices=Source.choices)
+    occurred_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+        indexes = [models.Index(fields=["subject", "-id"], name="accounts_audit_subject")]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(is_secret=False) | Q(old_value__isnull=True, new_value__isnull=True),
+                name="accounts_audit_secret_has_no_values",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject_id}: {self.field} changed by {self.actor_id} ({self.source})"

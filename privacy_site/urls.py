@@ -11,6 +11,7 @@ urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
     path("admin/", admin.site.urls),
+    path("accounts/", include("accounts.urls")),  # ours first: /accounts/profile/ etc.
     path("accounts/", include("allauth.urls")),
     path("api/v1/", include("privacy_site.api_urls")),
     path("api/schema/", SpectacularAPIView.as_view(), name="api-schema"),
