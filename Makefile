@@ -38,7 +38,7 @@ migrations-check: install
 
 ## Benchmarks; figures go to docs/PERFORMANCE.md.
 bench: install
-	DATABASE_URL=$${DATABASE_URL:-$(DATABASE_URL_TEST)} $(VENV)/bin/pytest -m bench -s tests/benchmarks $(PYTEST_ARGS)
+	DATABASE_URL=$${DATABASE_URL:-$(DATABASE_URL_TEST)} $(VENV)/bin/pytest -m bench -s --ds privacy_site.settings_bench tests/benchmarks $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache

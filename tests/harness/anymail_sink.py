@@ -1,0 +1,56 @@
+"""An anymail backend for benchmarks: anymail's own test backend, minus the outbox.
+
+``anymail.backends.test.EmailBackend`` keeps every message in ``django.core.mail.outbox`` and
+uses ``outbox.index(message)`` as the message id: memory grows without bound and each send
+costs a scan of the outbox. This subclass still runs anymail's whole send path (address
+parsing, payload building with merge data, merge headers and metadata, recipient statuses),
+then keeps nothing: it adds the recipients handed over to a Redis counter and answers each
+recipient with its own message id, taken from that counter.
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from anymail.backends.test import EmailBackend as AnymailTestBackend
+from anymail.message import AnymailRecipientStatus
+from django.conf import settings
+
+# Redis keys (on settings.REDIS_URL) a benchmark reads and resets.
+RECIPIENTS_KEY = "bench:anymail-sink:recipients"
+CALLS_KEY = "bench:anymail-sink:calls"
+
+
+class EmailBackend(AnymailTestBackend):
+    esp_name = "Test"
+
+    @cached_property
+    def _redis(self):
+        import redis
+
+        return redis.Redis.from_url(settings.REDIS_URL)
+
+    def post_to_esp(self, payload, message):
+        payload.get_params()  # what a real backend would serialise for its API call
+        recipients = payload.recipient_emails
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.incrby(RECIPIENTS_KEY, len(recipients))
+        pipe.incr(CALLS_KEY)
+        last, _ = pipe.execute()
+        first = last - len(recipients) + 1
+        return {
+            "recipient_status": {
+                email: AnymailRecipientStatus(message_id=f"sink-{first + i}", status="sent")
+                for i, email in enumerate(recipients)
+            }
+        }
+
+
+def counts(client) -> dict[str, int]:
+    """Recipients and provider calls the sink received, read with a Redis client."""
+    recipients, calls = client.mget(RECIPIENTS_KEY, CALLS_KEY)
+    return {"recipients": int(recipients or 0), "calls": int(calls or 0)}
+
+
+def reset(client) -> None:
+    client.delete(RECIPIENTS_KEY, CALLS_KEY)
