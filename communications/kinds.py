@@ -31,6 +31,7 @@ class MessageKind(models.TextChoices):
     REFERRAL = "referral", "Referral (send a wishlist to a friend)"
     CONTEST_WINNER = "contest_winner", "Contest winner notification"
     CAMPAIGN_TEST = "campaign_test", "Campaign test send to its author"
+    ACCOUNT_SECURITY = "account_security", "Account security (password reset, email change)"
 
 
 class Category(StrEnum):
@@ -46,6 +47,9 @@ class KindRule:
     purpose: str | None = None
     # Kinds that may go to an address with no account behind it (nobody to check consent of).
     to_address: bool = False
+    # Kinds whose context holds a credential (a verification or reset link): forgotten once
+    # the message has gone or given up, so the database never holds a usable link.
+    forget_context: bool = False
 
     @property
     def is_marketing(self) -> bool:
@@ -53,7 +57,7 @@ class KindRule:
 
 
 RULES: dict[str, KindRule] = {
-    MessageKind.WELCOME: KindRule(Category.TRANSACTIONAL),
+    MessageKind.WELCOME: KindRule(Category.TRANSACTIONAL, forget_context=True),
     MessageKind.NEWSLETTER: KindRule(Category.MARKETING, Purpose.NEWSLETTER),
     MessageKind.SPECIAL_OFFER: KindRule(Category.MARKETING, Purpose.SPECIAL_OFFERS),
     MessageKind.SURVEY_INVITATION: KindRule(Category.MARKETING, Purpose.SURVEYS),
@@ -63,11 +67,16 @@ RULES: dict[str, KindRule] = {
     MessageKind.BUSINESS_TRANSITION: KindRule(Category.SERVICE, Purpose.SERVICE_ANNOUNCEMENTS),
     MessageKind.CONSENT_RECEIPT: KindRule(Category.TRANSACTIONAL),
     # The person asked for it a moment ago; the account does not exist until they confirm.
-    MessageKind.OPT_IN_CONFIRMATION: KindRule(Category.TRANSACTIONAL, to_address=True),
+    MessageKind.OPT_IN_CONFIRMATION: KindRule(
+        Category.TRANSACTIONAL, to_address=True, forget_context=True
+    ),
     # Sent on a customer's behalf to a friend whose details are never stored.
     MessageKind.REFERRAL: KindRule(Category.TRANSACTIONAL, to_address=True),
     MessageKind.CONTEST_WINNER: KindRule(Category.TRANSACTIONAL),
     MessageKind.CAMPAIGN_TEST: KindRule(Category.TRANSACTIONAL),
+    # django-allauth's own emails (password reset, email change, "you already have an
+    # account"), always to an existing account: unknown addresses are never emailed.
+    MessageKind.ACCOUNT_SECURITY: KindRule(Category.TRANSACTIONAL, forget_context=True),
 }
 
 # Kinds a campaign can send: marketing kinds and the notices that go to every active account.

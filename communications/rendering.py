@@ -152,16 +152,32 @@ def campaign_template(campaign: Campaign) -> CampaignTemplate:
 # --- Per-recipient links and headers -----------------------------------------------------------
 
 
-def recipient_links(*, user, purpose: str | None, ref: str = "") -> dict[str, str]:
-    """Signed links that work without logging in: the preference centre, and (for marketing)
-    one-click unsubscribe from ``purpose``."""
-    links = {
-        "preferences_url": settings.SITE_URL
-        + reverse("preferences-token", args=[make_token(subject=user, use=TokenUse.PREFERENCES)])
+def _link_prefix(name: str) -> str:
+    """``SITE_URL`` + the path of URL ``name`` up to its token: resolved once per batch
+    rather than once per recipient."""
+    marker = "TOKEN"
+    return settings.SITE_URL + reverse(name, args=[marker]).rsplit(marker, 1)[0]
+
+
+def link_prefixes() -> dict[str, str]:
+    return {
+        "preferences": _link_prefix("preferences-token"),
+        "unsubscribe": _link_prefix("unsubscribe"),
     }
+
+
+def recipient_links(
+    *, user, purpose: str | None, ref: str = "", prefixes: dict[str, str] | None = None
+) -> dict[str, str]:
+    """Signed links that work without logging in: the preference centre, and (for marketing)
+    one-click unsubscribe from ``purpose``. ``prefixes`` (from ``link_prefixes``) saves
+    resolving the URLs again for each recipient of a batch."""
+    prefixes = prefixes or link_prefixes()
+    token = make_token(subject=user, use=TokenUse.PREFERENCES)
+    links = {"preferences_url": f"{prefixes['preferences']}{token}/"}
     if purpose is not None:
         token = make_token(subject=user, use=TokenUse.UNSUBSCRIBE, purpose=purpose, ref=ref)
-        links["unsubscribe_url"] = settings.SITE_URL + reverse("unsubscribe", args=[token])
+        links["unsubscribe_url"] = f"{prefixes['unsubscribe']}{token}/"
     return links
 
 
@@ -227,18 +243,24 @@ def _merge_safe(value: str) -> str:
     return " ".join(value.replace("<", "").replace(">", "").split())
 
 
-def merge_values(*, user, purpose: str | None, ref: str) -> dict[str, str]:
+def merge_values(
+    *, user, purpose: str | None, ref: str, prefixes: dict[str, str] | None = None
+) -> dict[str, str]:
     """What a campaign message says differently to each recipient."""
     return {
         "first_name": _merge_safe(user.first_name) or "there",
-        **recipient_links(user=user, purpose=purpose, ref=ref),
+        **recipient_links(user=user, purpose=purpose, ref=ref, prefixes=prefixes),
     }
 
 
-def personalise(template: CampaignTemplate, *, user, ref: str) -> Rendered:
+def personalise(
+    template: CampaignTemplate, *, user, ref: str, prefixes: dict[str, str] | None = None
+) -> Rendered:
     """A campaign message for one recipient, with its unsubscribe headers for marketing."""
     marketing = rule_for(template.kind).is_marketing
-    values = merge_values(user=user, purpose=template.purpose if marketing else None, ref=ref)
+    values = merge_values(
+        user=user, purpose=template.purpose if marketing else None, ref=ref, prefixes=prefixes
+    )
     rendered = template.for_recipient(values)
     if marketing:
         rendered.headers.update(

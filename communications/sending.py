@@ -52,10 +52,17 @@ class Result:
 
 
 def batch_sending_enabled() -> bool:
+    """On by default for anymail backends (and subclasses of them), off otherwise."""
     configured = getattr(settings, "EMAIL_BATCH_SEND", None)
     if configured is not None:
         return bool(configured)
-    return settings.EMAIL_BACKEND.startswith("anymail.")
+    from anymail.backends.base import AnymailBaseBackend
+    from django.utils.module_loading import import_string
+
+    try:
+        return issubclass(import_string(settings.EMAIL_BACKEND), AnymailBaseBackend)
+    except ImportError:
+        return False
 
 
 def build_message(outgoing: Outgoing, *, connection=None) -> EmailMultiAlternatives:

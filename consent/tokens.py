@@ -67,7 +67,9 @@ def make_token(
     payload = {"s": subject.pk, "p": purpose, "e": _fingerprint(subject.email)}
     if ref:
         payload["r"] = ref
-    return signing.dumps(payload, salt=_salt(use), compress=True)
+    # Not compressed: the payload is some 60 bytes, and a campaign signs two per recipient.
+    # Older compressed tokens still read (signing.loads handles both).
+    return signing.dumps(payload, salt=_salt(use))
 
 
 def read_token(token: str, *, use: TokenUse) -> TokenClaim:

@@ -153,6 +153,19 @@ ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_PREVENT_ENUMERATION = True
 ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
+ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
+ACCOUNT_FORMS = {"signup": "accounts.signup.SignupForm"}
+# Log in only once the welcome email's link is followed: nothing is sent to, or done for, an
+# address nobody has proven.
+ACCOUNT_EMAIL_VERIFICATION = "mandatory"
+ACCOUNT_CHANGE_EMAIL = True  # a new address replaces the old one only once it is verified
+# Never email an address with no account (reset for an unknown address): same page, no mail.
+ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False
+# A password change logs out every session, this one included (Django's session hash
+# already ends the others).
+ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = True
+# Tell the account when its password or address changes (through the outbox, account_security).
+ACCOUNT_EMAIL_NOTIFICATIONS = True
 
 # --- Internationalisation ----------------------------------------------------------------------
 

@@ -34,6 +34,7 @@ from communications.rendering import (
     CampaignTemplate,
     Rendered,
     campaign_template,
+    link_prefixes,
     list_unsubscribe_headers,
     merge_values,
     personalise,
@@ -364,7 +365,8 @@ def populate_campaign(*, campaign_id: int) -> int:
                 ignore_conflicts=True,
             )
             campaign.audience_cursor = subjects[-1]
-            campaign.save(update_fields=["audience_cursor", "updated_at"])
+            campaign.last_batch_at = timezone.now()
+            campaign.save(update_fields=["audience_cursor", "last_batch_at", "updated_at"])
             tasks = math.ceil(len(subjects) / batch)
             # Robust: with the broker down the rows are still written; the sweep restarts
             # the campaign once it stalls.
@@ -398,7 +400,12 @@ def _claim(campaign_id: int, limit: int) -> list[tuple[int, int | None]]:
             Delivery.objects.filter(pk__in=[row[0] for row in rows]).update(
                 status=Status.SENDING, claimed_at=now, attempts=F("attempts") + 1, updated_at=now
             )
-            Campaign.objects.filter(pk=campaign_id).update(last_batch_at=now)
+    if rows:
+        # Outside the claim, and only if nobody holds the row (the audience walk holds it for
+        # a whole chunk): it only tells the sweep that the campaign is moving.
+        with transaction.atomic():
+            free = Campaign.objects.select_for_update(skip_locked=True).filter(pk=campaign_id)
+            Campaign.objects.filter(pk__in=free.values("pk")).update(last_batch_at=now)
     return rows
 
 
@@ -479,6 +486,7 @@ def _prepare(
     if not sendable:
         return list
     template: CampaignTemplate = campaign_template(campaign)
+    prefixes = link_prefixes()
     if batch_sending_enabled():
         marketing = rule_for(campaign.kind).is_marketing
         recipients = []
@@ -487,6 +495,7 @@ def _prepare(
                 user=user,
                 purpose=campaign.purpose.code if marketing else None,
                 ref=str(delivery_id),
+                prefixes=prefixes,
             )
             headers = (
                 list_unsubscribe_headers(
@@ -499,7 +508,7 @@ def _prepare(
         acquire(len(recipients))
         return lambda: send_as_batch(template, recipients)
     outgoing = [
-        Outgoing(pk, user.email, personalise(template, user=user, ref=str(pk)))
+        Outgoing(pk, user.email, personalise(template, user=user, ref=str(pk), prefixes=prefixes))
         for pk, user in sendable
     ]
     acquire(len(outgoing))

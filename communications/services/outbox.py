@@ -115,10 +115,14 @@ def _finish(
     fields = {"status": status, "last_error": error, "updated_at": timezone.now()}
     if status == Status.SENT:
         fields.update(sent_at=timezone.now(), provider_message_id=provider_message_id)
-    if not delivery.user_id and status != Status.QUEUED:
-        # A message to a bare address (a friend's referral, a newsletter request nobody has
-        # confirmed yet) forgets the address and the links once it has gone or given up.
-        fields.update(to_email="", context={})
+    if status != Status.QUEUED:
+        if not delivery.user_id:
+            # A message to a bare address (a friend's referral, a newsletter request nobody
+            # has confirmed yet) forgets the address and the links once it has gone or given up.
+            fields.update(to_email="", context={})
+        elif rule_for(delivery.kind).forget_context:
+            # A verification or reset link is a credential: not kept once sent.
+            fields["context"] = {}
     Delivery.objects.filter(pk=delivery.pk, status=Status.SENDING).update(**fields)
 
 

@@ -440,3 +440,20 @@ def test_subjects_are_plain_text_not_html_escaped(db):
     )
 
     assert rendered.subject == "Tom O'Brien & Co shared a wishlist with you"
+
+
+def test_a_verification_link_is_not_kept_once_the_welcome_has_gone(db, make_user, relay_off):
+    user = make_user("ann@example.com")
+    delivery = enqueue_email(
+        kind=MessageKind.WELCOME, user=user, context={"verify_url": "https://shop.example/v/1/"}
+    )
+
+    send_delivery(delivery_id=delivery.pk)
+
+    assert "https://shop.example/v/1/" in mail.outbox[0].body
+    delivery.refresh_from_db()
+    assert (delivery.status, delivery.context, delivery.to_email) == (
+        Status.SENT,
+        {},
+        "ann@example.com",
+    )

@@ -29,6 +29,7 @@ TRANSACTIONAL = {
     MessageKind.CONSENT_RECEIPT,
     MessageKind.CONTEST_WINNER,
     MessageKind.CAMPAIGN_TEST,
+    MessageKind.ACCOUNT_SECURITY,
 }
 TO_ADDRESS = {MessageKind.OPT_IN_CONFIRMATION, MessageKind.REFERRAL}
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from allauth.account.models import EmailAddress
 from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
@@ -18,6 +19,8 @@ def test_a_customer_chooses_the_newsletter_then_unsubscribes_by_link(
 ):
     # given a customer with an account
     customer = get_user_model().objects.create_user("kim@example.com", "a long passphrase 42")
+    # (login needs a verified address)
+    EmailAddress.objects.create(user=customer, email=customer.email, verified=True, primary=True)
     newsletter = Purpose.objects.get(code=Purpose.NEWSLETTER)
 
     # when they log in and tick the newsletter in the preference centre
