@@ -24,10 +24,10 @@ def mask_address(address: str) -> str:
     return f"{local[:1]}***@{domain}" if domain else "***"
 
 
-_ADDRESS_IN_TEXT = re.compile(r"[\w.+'-]+@[\w-]+(?:\.[\w-]+)+")
+_ADDRESS_IN_TEXT = re.compile(r"[^\s<>\"'(),;:\[\]]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")
 
 
-def mask_addresses_in(text: str) -> str:
-    """Provider error text with every address in it masked (``550 <j***@example.com> ...``),
-    so diagnostics can be kept without keeping the address."""
-    return _ADDRESS_IN_TEXT.sub(lambda match: mask_address(match.group(0)), text)
+def mask_addresses_in(text: str | None) -> str:
+    """Free text (a provider's error, a bounce message) with every address in it masked
+    (``550 <j***@example.com> ...``), so diagnostics can be kept and shown without the address."""
+    return _ADDRESS_IN_TEXT.sub(lambda match: mask_address(match.group(0)), text or "")

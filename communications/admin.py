@@ -20,8 +20,9 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
+from communications.addresses import mask_addresses_in
 from communications.models import Campaign, Delivery, ProviderEvent, Suppression
-from communications.permissions import SEND_CAMPAIGN, VIEW_DELIVERY, redact_addresses
+from communications.permissions import SEND_CAMPAIGN, VIEW_DELIVERY
 from communications.services import (
     CampaignError,
     campaign_progress,
@@ -37,6 +38,7 @@ from communications.services import (
     validate_segment,
 )
 from communications.services.campaigns import EDITABLE, describe_recipient
+from consent.admin import ReadOnlyAdmin
 
 CampaignStatus = Campaign.Status
 DeliveryStatus = Delivery.Status
@@ -408,19 +410,6 @@ SERVICES = {
 # --- Deliveries, suppressions, provider events -------------------------------------------------
 
 
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Visible to staff holding the view permission; nobody adds, changes or deletes."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-
 @admin.register(Delivery)
 class DeliveryAdmin(ReadOnlyAdmin):
     """Every message and what became of it. The recipient is masked; the address, the account
@@ -453,7 +442,7 @@ class DeliveryAdmin(ReadOnlyAdmin):
 
     @admin.display(description="last error")
     def error(self, obj: Delivery) -> str:
-        return redact_addresses(obj.last_error)
+        return mask_addresses_in(obj.last_error)
 
 
 @admin.register(ProviderEvent)
@@ -497,7 +486,7 @@ class ProviderEventAdmin(ReadOnlyAdmin):
 
     @admin.display(description="description")
     def redacted_description(self, obj: ProviderEvent) -> str:
-        return redact_addresses(obj.description)
+        return mask_addresses_in(obj.description)
 
 
 class SuppressionAddForm(forms.ModelForm):

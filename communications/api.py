@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from django.db import transaction
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiResponse,
@@ -26,13 +25,14 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.routers import SimpleRouter
 
-from communications.models import Campaign, Delivery
+from communications.models import Campaign
 from communications.permissions import (
     SEND_CAMPAIGN,
     CampaignPermission,
     campaign_get,
     is_campaign_staff,
 )
+from communications.selectors import deliveries_for
 from communications.serializers import (
     CampaignDeliveryQuerySerializer,
     CampaignDeliverySerializer,
@@ -172,15 +172,12 @@ class CampaignViewSet(viewsets.GenericViewSet):
         if send_at is not None:
             _require_send_permission(request)
         try:
-            # One transaction: a refused send_at leaves no draft behind.
-            with transaction.atomic():
-                campaign = save_campaign(
-                    actor=request.user,
-                    purpose=data.get("purpose") or None,
-                    **{field: data[field] for field in CONTENT_FIELDS},
-                )
-                if send_at is not None:
-                    campaign = schedule_campaign(campaign=campaign, send_at=send_at)
+            campaign = save_campaign(
+                actor=request.user,
+                purpose=data.get("purpose") or None,
+                send_at=send_at,
+                **{field: data[field] for field in CONTENT_FIELDS},
+            )
         except CampaignError as error:
             return _refused(error)
         return Response(CampaignSerializer(campaign).data, status=status.HTTP_201_CREATED)
@@ -194,17 +191,13 @@ class CampaignViewSet(viewsets.GenericViewSet):
         if send_at is not None:
             _require_send_permission(request)
         try:
-            with transaction.atomic():
-                campaign = save_campaign(
-                    actor=request.user,
-                    campaign=campaign,
-                    purpose=data.get("purpose") or None,
-                    **{
-                        field: data.get(field, getattr(campaign, field)) for field in CONTENT_FIELDS
-                    },
-                )
-                if send_at is not None:
-                    campaign = schedule_campaign(campaign=campaign, send_at=send_at)
+            campaign = save_campaign(
+                actor=request.user,
+                campaign=campaign,
+                purpose=data.get("purpose") or None,
+                send_at=send_at,
+                **{field: data.get(field, getattr(campaign, field)) for field in CONTENT_FIELDS},
+            )
         except CampaignError as error:
             return _refused(error)
         return Response(CampaignSerializer(campaign).data)
@@ -267,9 +260,7 @@ class CampaignViewSet(viewsets.GenericViewSet):
         campaign = self.get_object()
         query = CampaignDeliveryQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        rows = Delivery.objects.filter(campaign=campaign).select_related("user")
-        if query.validated_data.get("status"):
-            rows = rows.filter(status=query.validated_data["status"])
+        rows = deliveries_for(campaign=campaign, status=query.validated_data.get("status"))
         page = self.paginate_queryset(rows)
         return self.get_paginated_response(CampaignDeliverySerializer(page, many=True).data)
 

@@ -105,7 +105,3 @@ def suppressed_hashes(hashes: Iterable[str]) -> set[str]:
     return set(
         Suppression.objects.filter(address_hash__in=hashes).values_list("address_hash", flat=True)
     )
-
-
-def is_suppressed(email: str) -> bool:
-    return bool(suppressed_hashes([address_hash(email)]))

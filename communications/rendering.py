@@ -24,7 +24,7 @@ from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils.safestring import mark_safe
 
-from consent.tokens import ALL_PURPOSES, TokenUse, make_token
+from consent.tokens import TokenUse, make_token
 
 from .kinds import Category, rule_for
 from .models import Campaign
@@ -202,7 +202,7 @@ def list_unsubscribe_headers(*, unsubscribe_url: str, reference: str) -> dict[st
 # --- Transactional kinds -----------------------------------------------------------------------
 
 
-def render_transactional(*, kind: str, user, context: dict, to_email: str = "") -> Rendered:
+def render_transactional(*, kind: str, user, context: dict) -> Rendered:
     """A transactional or single message of ``kind``; ``user`` is None for address-only kinds."""
     rule = rule_for(kind)
     full = {**_site_context(), **context, "user": user, "kind": kind}
@@ -230,7 +230,6 @@ def _site_context() -> dict[str, str]:
         "site_name": settings.SITE_NAME,
         "site_url": settings.SITE_URL,
         "privacy_url": settings.SITE_URL + reverse("privacy"),
-        "all_purposes": ALL_PURPOSES,
     }
 
 
@@ -285,5 +284,4 @@ def render_delivery(delivery) -> Rendered:
         kind=delivery.kind,
         user=delivery.user,
         context={**delivery.context, "ref": ref},
-        to_email=delivery.to_email,
     )

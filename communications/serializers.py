@@ -12,9 +12,9 @@ from django.utils.dateparse import parse_datetime
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from communications.addresses import mask_addresses_in
 from communications.kinds import CAMPAIGN_KINDS, MessageKind
 from communications.models import Campaign, Delivery
-from communications.permissions import redact_addresses
 from communications.services import campaign_progress
 from communications.services.campaigns import SEGMENT_KEYS, describe_recipient
 
@@ -175,7 +175,7 @@ class CampaignDeliverySerializer(serializers.Serializer):
         return describe_recipient(delivery)
 
     def get_last_error(self, delivery: Delivery) -> str:
-        return redact_addresses(delivery.last_error)
+        return mask_addresses_in(delivery.last_error)
 
 
 class CampaignDeliveryQuerySerializer(serializers.Serializer):

@@ -125,8 +125,12 @@ def save_campaign(
     segment: dict | None = None,
     purpose: str | None = None,
     campaign: Campaign | None = None,
+    send_at: datetime | None = None,
 ) -> Campaign:
-    """Create a campaign (``campaign`` None) or change one that has not started sending."""
+    """Create a campaign (``campaign`` None) or change one that has not started sending.
+
+    With ``send_at``, also schedule it, in the same transaction: a refused time leaves no
+    draft behind and no change made."""
     if campaign is not None:
         campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
         if campaign.status not in EDITABLE:
@@ -160,10 +164,13 @@ def save_campaign(
         "segment": validate_segment(segment, kind=kind),
     }
     if campaign is None:
-        return Campaign.objects.create(created_by=actor, **fields)
-    for key, value in fields.items():
-        setattr(campaign, key, value)
-    campaign.save()
+        campaign = Campaign.objects.create(created_by=actor, **fields)
+    else:
+        for key, value in fields.items():
+            setattr(campaign, key, value)
+        campaign.save()
+    if send_at is not None:
+        campaign = schedule_campaign(campaign=campaign, send_at=send_at)
     return campaign
 
 
@@ -274,21 +281,15 @@ def _restart(campaign_id: int) -> None:
 # --- Preview and test --------------------------------------------------------------------------
 
 
-class _SampleRecipient:
-    """Who a preview is rendered for: made up, so a preview shows nobody's data."""
-
-    pk = 0
-    first_name = "Sam"
-    last_name = "Sample"
-    email = "sam.sample@example.com"
-    is_active = True
+# Who a preview is rendered for: made up, so a preview shows nobody's data.
+SAMPLE_FIRST_NAME = "Sam"
 
 
 def preview_campaign(*, campaign: Campaign) -> Rendered:
     template = campaign_template(campaign)
     rendered = template.for_recipient(
         {
-            "first_name": _SampleRecipient.first_name,
+            "first_name": SAMPLE_FIRST_NAME,
             "unsubscribe_url": settings.SITE_URL + "/unsubscribe/sample/",
             "preferences_url": settings.SITE_URL + "/preferences/sample/",
         }
