@@ -23,12 +23,15 @@ from allauth.account.forms import default_token_generator
 from allauth.account.models import EmailAddress
 from allauth.account.utils import filter_users_by_email, user_pk_to_url_str
 from allauth.core import context as allauth_context
+from django.contrib import messages
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.sites.shortcuts import get_current_site
 from django.db import transaction
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 
+from accounts.services.audit import Source as AuditSource
+from accounts.services.privacy import reactivate_account
 from communications.kinds import MessageKind
 from communications.services import enqueue_email
 from consent.provenance import Provenance
@@ -53,6 +56,16 @@ class AccountAdapter(DefaultAccountAdapter):
                     provenance=Provenance.from_request(request),
                 )
         return user
+
+    def pre_login(self, request: HttpRequest, user: AbstractBaseUser, **kwargs):
+        """Logging in with the right password reopens an account its owner deactivated (the
+        password was checked before allauth calls this). An account closed by staff, or
+        erased, stays closed: allauth shows its "account inactive" page."""
+        if user.can_reactivate_by_login:
+            reactivate_account(user=user, actor=user, source=AuditSource.ACCOUNT)
+            user.refresh_from_db(fields=["is_active", "deactivated_at"])
+            messages.success(request, "Welcome back: your account is active again.")
+        return super().pre_login(request, user, **kwargs)
 
     def send_confirmation_mail(self, request: HttpRequest, emailconfirmation, signup: bool) -> None:
         """An account not yet verified gets our welcome email, which carries the link; a new

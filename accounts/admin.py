@@ -1,8 +1,34 @@
-from django.contrib import admin
+from __future__ import annotations
+
+import json
+
+from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
+from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Case, IntegerField, Value, When
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
+from django.utils import timezone
+from django.utils.html import format_html
 
-from .models import AddressVerification, AuditEvent, Profile, User
+from .forms import ProfileForm
+from .models import AddressVerification, AuditEvent, PrivacyRequest, Profile, User
+from .services import profile_values
+from .services.audit import Source
+from .services.privacy import PrivacyError, deactivate_account, reactivate_account
+from .services.requests import (
+    extend_privacy_request,
+    fulfil_access_request,
+    fulfil_erasure_request,
+    fulfil_objection_request,
+    fulfil_rectification_request,
+    log_privacy_request,
+    record_identity_check,
+    refuse_privacy_request,
+)
 
 
 class UserCreationForm(AdminUserCreationForm):
@@ -65,7 +91,14 @@ class UserAdmin(BaseUserAdmin):
     list_display = ("email", "first_name", "last_name", "is_active", "is_staff", "date_joined")
     list_filter = ("is_active", "is_staff", "is_superuser")
     search_fields = ("email", "first_name", "last_name")
-    readonly_fields = ("last_login", "date_joined")
+    readonly_fields = (
+        "last_login",
+        "date_joined",
+        "deactivated_at",
+        "erasure_requested_at",
+        "erased_at",
+    )
+    actions = ("reactivate_accounts", "deactivate_accounts")
     fieldsets = (
         (None, {"fields": ("email", "password")}),
         ("Name", {"fields": ("first_name", "last_name")}),
@@ -73,7 +106,18 @@ class UserAdmin(BaseUserAdmin):
             "Permissions",
             {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
         ),
-        ("Dates", {"fields": ("last_login", "date_joined")}),
+        (
+            "Dates",
+            {
+                "fields": (
+                    "last_login",
+                    "date_joined",
+                    "deactivated_at",
+                    "erasure_requested_at",
+                    "erased_at",
+                )
+            },
+        ),
     )
     add_fieldsets = (
         (
@@ -84,6 +128,28 @@ class UserAdmin(BaseUserAdmin):
             },
         ),
     )
+
+    @admin.action(description="Reactivate selected accounts (support)", permissions=["change"])
+    def reactivate_accounts(self, request: HttpRequest, queryset) -> None:
+        done = refused = 0
+        for user in queryset:
+            try:
+                done += reactivate_account(user=user, actor=request.user, source=Source.STAFF)
+            except PrivacyError:
+                refused += 1
+        self.message_user(request, f"{done} reactivated.", messages.SUCCESS)
+        if refused:
+            self.message_user(
+                request, f"{refused} erased, which cannot be reactivated.", messages.WARNING
+            )
+
+    @admin.action(description="Deactivate selected accounts", permissions=["change"])
+    def deactivate_accounts(self, request: HttpRequest, queryset) -> None:
+        done = sum(
+            deactivate_account(user=user, actor=request.user, source=Source.STAFF)
+            for user in queryset
+        )
+        self.message_user(request, f"{done} deactivated.", messages.SUCCESS)
 
 
 @admin.register(AuditEvent)
@@ -116,3 +182,270 @@ class AuditEventAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request, obj=None) -> bool:
         return False
+
+
+STEPS = {
+    "identity": "Record the identity check",
+    "extend": "Extend by two months",
+    "refuse": "Refuse",
+    "fulfil": "Fulfil",
+}
+
+
+@admin.register(PrivacyRequest)
+class PrivacyRequestAdmin(admin.ModelAdmin):
+    """Requests made by email, phone or post, and self-service erasures: overdue first,
+    then by due date. Acting on one (identity check, extension, refusal, fulfilment) needs
+    the "fulfil privacy requests" permission; logging one needs "add"."""
+
+    list_display = (
+        "reference_display",
+        "request_type",
+        "channel",
+        "subject",
+        "received_on",
+        "due_display",
+        "status",
+        "identity_checked",
+    )
+    list_filter = ("status", "request_type", "channel")
+    search_fields = ("subject__email", "requester_name", "requester_contact", "details")
+    list_select_related = ("subject",)
+    raw_id_fields = ("subject",)
+    change_form_template = "admin/accounts/privacyrequest/change_form.html"
+    fields = (
+        "request_type",
+        "channel",
+        "received_on",
+        "subject",
+        "requester_name",
+        "requester_contact",
+        "details",
+    )
+    readonly_fields = (
+        "due_on",
+        "extended_on",
+        "extension_reason",
+        "identity_check",
+        "identity_checked_at",
+        "identity_checked_by",
+        "status",
+        "outcome",
+        "closed_at",
+        "closed_by",
+        "logged_by",
+        "created_at",
+    )
+
+    def get_fields(self, request, obj=None):
+        return self.fields + (self.readonly_fields if obj else ())
+
+    def get_readonly_fields(self, request, obj=None):
+        if obj is None:
+            return ()
+        # The type, channel and date of receipt are facts once logged: the due date hangs
+        # on them.
+        return ("request_type", "channel", "received_on", *self.readonly_fields)
+
+    def get_queryset(self, request):
+        today = timezone.localdate()
+        return (
+            super()
+            .get_queryset(request)
+            .annotate(
+                overdue_rank=Case(
+                    When(status=PrivacyRequest.Status.OPEN, due_on__lt=today, then=Value(0)),
+                    When(status=PrivacyRequest.Status.OPEN, then=Value(1)),
+                    default=Value(2),
+                    output_field=IntegerField(),
+                )
+            )
+            .order_by("overdue_rank", "due_on", "id")
+        )
+
+    @admin.display(description="Reference", ordering="id")
+    def reference_display(self, obj: PrivacyRequest) -> str:
+        return obj.reference
+
+    @admin.display(description="Due", ordering="due_on")
+    def due_display(self, obj: PrivacyRequest) -> str:
+        if obj.is_overdue():
+            return format_html('<strong class="privacy-overdue">{} (overdue)</strong>', obj.due_on)
+        suffix = " (extended)" if obj.extended_on else ""
+        return f"{obj.due_on}{suffix}"
+
+    @admin.display(description="Identity checked", boolean=True)
+    def identity_checked(self, obj: PrivacyRequest) -> bool:
+        return obj.identity_checked_at is not None
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False  # the record of a request is kept
+
+    def save_model(self, request, obj: PrivacyRequest, form, change: bool) -> None:
+        if change:
+            super().save_model(request, obj, form, change)
+            return
+        try:
+            created = log_privacy_request(
+                request_type=obj.request_type,
+                channel=obj.channel,
+                received_on=obj.received_on,
+                logged_by=request.user,
+                subject=obj.subject,
+                requester_name=obj.requester_name,
+                requester_contact=obj.requester_contact,
+                details=obj.details,
+            )
+        except PrivacyError as error:
+            raise ValidationError(str(error)) from error
+        obj.pk = created.pk
+        obj.due_on = created.due_on
+
+    def get_form(self, request, obj=None, change=False, **kwargs):
+        form = super().get_form(request, obj, change=change, **kwargs)
+        if obj is None:
+            class LoggingForm(form):
+                def clean(self):
+                    cleaned = super().clean()
+                    received = cleaned.get("received_on")
+                    if received and received > timezone.localdate():
+                        self.add_error("received_on", "A request cannot be received in the future.")
+                    if not cleaned.get("subject") and not (
+                        cleaned.get("requester_name") or cleaned.get("requester_contact")
+                    ):
+                        raise ValidationError(
+                            "Say who made the request: an account, or a name and contact."
+                        )
+                    if received:
+                        self.instance.due_on = received
+                    return cleaned
+
+            return LoggingForm
+        return form
+
+    def has_fulfil_permission(self, request) -> bool:
+        return request.user.has_perm("accounts.fulfil_privacyrequest")
+
+    def get_urls(self):
+        info = self.opts.app_label, self.opts.model_name
+        return [
+            path(
+                "<int:object_id>/act/<slug:step>/",
+                self.admin_site.admin_view(self.act_view),
+                name="{}_{}_act".format(*info),
+            ),
+            *super().get_urls(),
+        ]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        request_obj = self.get_object(request, object_id)
+        if request_obj is not None and request_obj.is_open and self.has_fulfil_permission(request):
+            extra_context["privacy_steps"] = {
+                step: reverse("admin:accounts_privacyrequest_act", args=(request_obj.pk, step))
+                for step in STEPS
+            }
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def act_view(self, request: HttpRequest, object_id: int, step: str) -> HttpResponse:
+        if step not in STEPS:
+            raise PermissionDenied
+        if not self.has_fulfil_permission(request):
+            raise PermissionDenied
+        privacy_request = get_object_or_404(PrivacyRequest, pk=object_id)
+        back = reverse("admin:accounts_privacyrequest_change", args=(privacy_request.pk,))
+        needs_profile = (
+            step == "fulfil" and privacy_request.request_type == PrivacyRequest.Type.RECTIFICATION
+        )
+        if request.method != "POST" or (needs_profile and "_apply" not in request.POST):
+            return self._act_page(request, privacy_request, step, back)
+        try:
+            response = self._act(request, privacy_request, step)
+        except (PrivacyError, ValidationError) as error:
+            text = "; ".join(error.messages) if isinstance(error, ValidationError) else str(error)
+            if needs_profile and isinstance(error, ValidationError):
+                return self._act_page(request, privacy_request, step, back, errors=text)
+            self.message_user(request, text, messages.ERROR)
+            return HttpResponseRedirect(back)
+        if response is not None:
+            return response
+        return HttpResponseRedirect(back)
+
+    def _act(self, request: HttpRequest, privacy_request: PrivacyRequest, step: str):
+        staff = request.user
+        text = request.POST.get("text", "")
+        if step == "identity":
+            record_identity_check(request=privacy_request, method=text, staff=staff)
+            self.message_user(request, "Identity check recorded.", messages.SUCCESS)
+        elif step == "extend":
+            done = extend_privacy_request(request=privacy_request, reason=text, staff=staff)
+            self.message_user(
+                request,
+                f"Extended: now due {done.due_on}. Tell the person why within the first month.",
+                messages.SUCCESS,
+            )
+        elif step == "refuse":
+            refuse_privacy_request(request=privacy_request, reason=text, staff=staff)
+            self.message_user(request, "Refused; tell the person why.", messages.SUCCESS)
+        else:
+            return self._fulfil(request, privacy_request)
+        return None
+
+    def _fulfil(self, request: HttpRequest, privacy_request: PrivacyRequest):
+        staff = request.user
+        kind = privacy_request.request_type
+        if kind == PrivacyRequest.Type.ACCESS:
+            data = fulfil_access_request(request=privacy_request, staff=staff)
+            response = HttpResponse(
+                json.dumps(data, indent=2, ensure_ascii=False),
+                content_type="application/json; charset=utf-8",
+            )
+            filename = f"{privacy_request.reference}-personal-data.json"
+            response["Content-Disposition"] = f'attachment; filename="{filename}"'
+            response["Cache-Control"] = "no-store"
+            return response
+        if kind == PrivacyRequest.Type.ERASURE:
+            fulfil_erasure_request(request=privacy_request, staff=staff)
+            self.message_user(
+                request,
+                "Erasure started: the account is closed, the confirmation email goes first, "
+                "and the request completes when the data is gone.",
+                messages.SUCCESS,
+            )
+        elif kind == PrivacyRequest.Type.OBJECTION:
+            fulfil_objection_request(request=privacy_request, staff=staff)
+            self.message_user(request, "All direct marketing stopped.", messages.SUCCESS)
+        else:
+            form = ProfileForm(request.POST)
+            if not form.is_valid():
+                raise ValidationError([str(e) for errs in form.errors.values() for e in errs])
+            fields = {name: form.cleaned_data[name] for name in form.fields}
+            fulfil_rectification_request(request=privacy_request, staff=staff, fields=fields)
+            self.message_user(request, "Corrections saved.", messages.SUCCESS)
+        return None
+
+    def _act_page(self, request, privacy_request, step, back, *, errors: str = ""):
+        profile_form = None
+        if step == "fulfil" and privacy_request.request_type == PrivacyRequest.Type.RECTIFICATION:
+            if privacy_request.subject_id is None:
+                self.message_user(
+                    request, "Link the request to the account it is about first.", messages.ERROR
+                )
+                return HttpResponseRedirect(back)
+            profile_form = (
+                ProfileForm(request.POST)
+                if request.method == "POST"
+                else ProfileForm(initial=profile_values(privacy_request.subject))
+            )
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"{STEPS[step]}: {privacy_request.reference}",
+            "opts": self.opts,
+            "original": privacy_request,
+            "step": step,
+            "step_label": STEPS[step],
+            "profile_form": profile_form,
+            "errors": errors,
+            "back": back,
+        }
+        return TemplateResponse(request, "admin/accounts/privacyrequest/act.html", context)

@@ -83,3 +83,24 @@ class ProfileForm(forms.Form):
         except ValidationError as error:
             self.add_error(None, error)
         return cleaned
+
+
+class DeleteAccountForm(forms.Form):
+    """Erasure is for the account's owner only: their password, typed again now."""
+
+    password = forms.CharField(
+        label="Your password",
+        strip=False,
+        widget=forms.PasswordInput({"autocomplete": "current-password"}),
+        error_messages={"required": "Type your password to delete your account."},
+    )
+
+    def __init__(self, *args: Any, user, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.user = user
+
+    def clean_password(self) -> str:
+        password = self.cleaned_data["password"]
+        if not self.user.check_password(password):
+            raise ValidationError("That is not your password.", code="wrong_password")
+        return password

@@ -1,5 +1,8 @@
 from __future__ import annotations
 
+import calendar
+from datetime import date
+
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser, BaseUserManager
 from django.contrib.auth.models import PermissionsMixin
@@ -53,6 +56,21 @@ class User(AbstractBaseUser, PermissionsMixin):
         help_text="Unticked for a deactivated account: it can't log in and is sent nothing.",
     )
     date_joined = models.DateTimeField(default=timezone.now)
+    deactivated_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Set when the person deactivated their own account: logging in again "
+        "reactivates it. Staff reactivate by ticking Active.",
+    )
+    erasure_requested_at = models.DateTimeField(
+        null=True, blank=True, help_text="The person asked for their data to be erased."
+    )
+    erased_at = models.DateTimeField(
+        null=True,
+        blank=True,
+        help_text="Personal data erased; the row stays as the pseudonymous subject of the "
+        "consent ledger and audit trail.",
+    )
 
     objects = UserManager()
 
@@ -71,6 +89,20 @@ class User(AbstractBaseUser, PermissionsMixin):
     def clean(self) -> None:
         super().clean()
         self.email = self.__class__.objects.normalize_email(self.email).lower()
+
+    @property
+    def is_erased(self) -> bool:
+        return self.erased_at is not None
+
+    @property
+    def can_reactivate_by_login(self) -> bool:
+        """Deactivated by its owner, and neither erased nor on its way to erasure."""
+        return (
+            not self.is_active
+            and self.deactivated_at is not None
+            and self.erasure_requested_at is None
+            and self.erased_at is None
+        )
 
     def get_full_name(self) -> str:
         return f"{self.first_name} {self.last_name}".strip()
@@ -193,3 +225,126 @@ class AuditEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.subject_id}: {self.field} changed by {self.actor_id} ({self.source})"
+
+
+def add_calendar_months(day: date, months: int) -> date:
+    """``day`` plus ``months`` calendar months; the last day of the month when the same day
+    does not exist (31 January + 1 month = 28 or 29 February), as the UK GDPR guidance counts."""
+    month_index = day.month - 1 + months
+    year, month = day.year + month_index // 12, month_index % 12 + 1
+    return date(year, month, min(day.day, calendar.monthrange(year, month)[1]))
+
+
+class PrivacyRequest(models.Model):
+    """A request to exercise a data-protection right, made by email, phone, post or through
+    the site: logged, identity-checked, answered within one calendar month of receipt
+    (extendable by two further months, with a reason), and fulfilled by the same export or
+    erasure as self-service."""
+
+    class Type(models.TextChoices):
+        ACCESS = "access", "Access (a copy of their data)"
+        RECTIFICATION = "rectification", "Rectification (correct their data)"
+        ERASURE = "erasure", "Erasure (delete their data)"
+        OBJECTION = "objection", "Objection (stop direct marketing)"
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", "Email"
+        PHONE = "phone", "Phone"
+        POST = "post", "Post"
+        SELF_SERVICE = "self_service", "Self-service on the site"
+
+    class Status(models.TextChoices):
+        OPEN = "open", "Open"
+        COMPLETED = "completed", "Completed"
+        REFUSED = "refused", "Refused"
+
+    request_type = models.CharField("type", max_length=20, choices=Type.choices)
+    channel = models.CharField(max_length=20, choices=Channel.choices)
+    subject = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="privacy_requests",
+        help_text="The account the request is about, once found.",
+    )
+    requester_name = models.CharField(max_length=200, blank=True)
+    requester_contact = models.CharField(
+        max_length=300,
+        blank=True,
+        help_text="How to reply: email address, phone number or postal address. Removed when "
+        "an erasure is completed.",
+    )
+    details = models.TextField(blank=True, help_text="What the person asked for, in their words.")
+    received_on = models.DateField(help_text="The day the request reached us.")
+    due_on = models.DateField(editable=False)
+    extended_on = models.DateField(null=True, blank=True, editable=False)
+    extension_reason = models.TextField(blank=True, editable=False)
+    identity_checked_at = models.DateTimeField(null=True, blank=True, editable=False)
+    identity_check = models.CharField(
+        max_length=300,
+        blank=True,
+        editable=False,
+        help_text="How the requester's identity was confirmed.",
+    )
+    identity_checked_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+    )
+    status = models.CharField(
+        max_length=20, choices=Status.choices, default=Status.OPEN, editable=False
+    )
+    outcome = models.TextField(
+        blank=True, editable=False, help_text="What was done, and what was kept and why."
+    )
+    closed_at = models.DateTimeField(null=True, blank=True, editable=False)
+    closed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+    )
+    logged_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="+",
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+
+    class Meta:
+        ordering = ["due_on", "id"]
+        permissions = [("fulfil_privacyrequest", "Can fulfil, extend or refuse privacy requests")]
+        indexes = [
+            models.Index(
+                fields=["due_on"], condition=Q(status="open"), name="accounts_privacy_open_due"
+            )
+        ]
+        constraints = [
+            models.CheckConstraint(
+                condition=Q(due_on__gte=models.F("received_on")),
+                name="accounts_privacy_due_after_receipt",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.reference}: {self.get_request_type_display().split(' (')[0]}"
+
+    @property
+    def reference(self) -> str:
+        return f"PR-{self.pk:05d}" if self.pk else "PR-new"
+
+    @property
+    def is_open(self) -> bool:
+        return self.status == self.Status.OPEN
+
+    def is_overdue(self, today: date | None = None) -> bool:
+        return self.is_open and self.due_on < (today or timezone.localdate())

@@ -6,4 +6,7 @@ from . import views
 
 urlpatterns = [
     path("profile/", views.profile, name="account_profile"),
+    path("export/", views.export, name="account_export"),
+    path("deactivate/", views.deactivate, name="account_deactivate"),
+    path("delete/", views.delete, name="account_delete"),
 ]

@@ -3,15 +3,22 @@ naming another person, so nobody can read or change someone else's data through 
 
 from __future__ import annotations
 
+import json
+
+from django.conf import settings
 from django.contrib import messages
+from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
+from django.core.cache import cache
 from django.core.exceptions import ValidationError
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
+from django.utils import timezone
+from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
-from accounts.forms import ProfileForm
+from accounts.forms import DeleteAccountForm, ProfileForm
 from accounts.services import (
     FIELD_LABELS,
     audit_events_for,
@@ -20,8 +27,15 @@ from accounts.services import (
     update_profile,
 )
 from accounts.services.audit import Source
+from accounts.services.privacy import (
+    deactivate_account,
+    export_personal_data,
+    kept_on_erasure,
+    request_erasure,
+)
 
 RECENT_CHANGES = 20
+DELETE_WINDOW = 15 * 60
 
 
 @login_required
@@ -57,3 +71,71 @@ def _page(request: HttpRequest, form: ProfileForm, *, status: int = 200) -> Http
     verification = latest_address_verification(user=request.user)
     context = {"form": form, "changes": changes, "verification": verification}
     return render(request, "accounts/profile.html", context, status=status)
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "HEAD"])
+def export(request: HttpRequest) -> HttpResponse:
+    """Everything held about the person: a readable page, or ``?format=json`` to download."""
+    wanted = request.GET.get("format", "html")
+    if wanted not in ("html", "json"):
+        return render(
+            request,
+            "accounts/export_error.html",
+            {"message": 'Choose format "html" or "json".'},
+            status=400,
+        )
+    data = export_personal_data(request.user)
+    if wanted == "json":
+        response = HttpResponse(
+            json.dumps(data, indent=2, ensure_ascii=False),
+            content_type="application/json; charset=utf-8",
+        )
+        filename = f"personal-data-{timezone.localdate():%Y-%m-%d}.json"
+        response["Content-Disposition"] = f'attachment; filename="{filename}"'
+        return response
+    return render(request, "accounts/export.html", {"data": data})
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def deactivate(request: HttpRequest) -> HttpResponse:
+    if request.method != "POST":
+        return render(request, "accounts/deactivate.html")
+    deactivate_account(user=request.user, actor=request.user, source=Source.ACCOUNT)
+    logout(request)
+    return render(request, "accounts/deactivated.html")
+
+
+@never_cache
+@login_required
+@require_http_methods(["GET", "HEAD", "POST"])
+def delete(request: HttpRequest) -> HttpResponse:
+    """Erasure, after the password is typed again. Wrong passwords are limited per account
+    (``ACCOUNT_DELETE_ATTEMPTS`` in 15 minutes), so a borrowed session can't guess it."""
+    user = request.user
+    if request.method != "POST":
+        return _delete_page(request, DeleteAccountForm(user=user))
+    attempts_key = f"accounts:delete-attempts:{user.pk}"
+    if (cache.get(attempts_key) or 0) >= settings.ACCOUNT_DELETE_ATTEMPTS:
+        form = DeleteAccountForm(user=user)
+        form.add_error(None, "Too many wrong passwords. Try again in 15 minutes.")
+        return _delete_page(request, form, status=429)
+    form = DeleteAccountForm(request.POST, user=user)
+    if not form.is_valid():
+        if form.has_error("password", "wrong_password"):
+            cache.add(attempts_key, 0, DELETE_WINDOW)
+            cache.incr(attempts_key)
+        return _delete_page(request, form, status=400)
+    cache.delete(attempts_key)
+    email = user.email
+    request_erasure(user=user, actor=user, source=Source.ACCOUNT)
+    logout(request)
+    return render(request, "accounts/deleted.html", {"email": email})
+
+
+def _delete_page(request: HttpRequest, form: DeleteAccountForm, *, status: int = 200):
+    context = {"form": form, "kept": kept_on_erasure()}
+    return render(request, "accounts/delete.html", context, status=status)

@@ -32,6 +32,7 @@ class MessageKind(models.TextChoices):
     CONTEST_WINNER = "contest_winner", "Contest winner notification"
     CAMPAIGN_TEST = "campaign_test", "Campaign test send to its author"
     ACCOUNT_SECURITY = "account_security", "Account security (password reset, email change)"
+    ERASURE_CONFIRMATION = "erasure_confirmation", "Confirmation that an account is being erased"
 
 
 class Category(StrEnum):
@@ -77,6 +78,9 @@ RULES: dict[str, KindRule] = {
     # django-allauth's own emails (password reset, email change, "you already have an
     # account"), always to an existing account: unknown addresses are never emailed.
     MessageKind.ACCOUNT_SECURITY: KindRule(Category.TRANSACTIONAL, forget_context=True),
+    # The last message to someone erasing their account: written to the bare address, with
+    # no link to the account, so the address is forgotten once it has gone.
+    MessageKind.ERASURE_CONFIRMATION: KindRule(Category.TRANSACTIONAL, to_address=True),
 }
 
 # Kinds a campaign can send: marketing kinds and the notices that go to every active account.

@@ -89,6 +89,7 @@ class ConsentEvent(models.Model):
         API = "api", "API"
         IMPORT = "import", "Import"
         RECONSENT = "reconsent", "Re-consent"
+        ERASURE = "erasure", "Account erased"
 
     class LegalBasis(models.TextChoices):
         CONSENT = "consent", "Consent"

@@ -166,6 +166,11 @@ ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False
 ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = True
 # Tell the account when its password or address changes (through the outbox, account_security).
 ACCOUNT_EMAIL_NOTIFICATIONS = True
+# Erasure sends its confirmation email first; if the provider is down it waits for it, but
+# never longer than this (seconds) before erasing anyway.
+ACCOUNT_ERASURE_CONFIRMATION_WAIT = env.int("ACCOUNT_ERASURE_CONFIRMATION_WAIT", default=3600)
+# Wrong passwords allowed on the delete page per account, per 15 minutes.
+ACCOUNT_DELETE_ATTEMPTS = env.int("ACCOUNT_DELETE_ATTEMPTS", default=5)
 
 # --- Internationalisation ----------------------------------------------------------------------
 

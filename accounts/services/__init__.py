@@ -7,6 +7,14 @@ from .audit import (
     record_secret_change,
     redact_audit_values_for,
 )
+from .privacy import (
+    PrivacyError,
+    deactivate_account,
+    erase_account,
+    export_personal_data,
+    reactivate_account,
+    request_erasure,
+)
 from .profile import (
     EDITABLE_FIELDS,
     FIELD_LABELS,
@@ -24,14 +32,20 @@ __all__ = [
     "FIELD_LABELS",
     "FieldChange",
     "InvalidPhone",
+    "PrivacyError",
     "ProfileUpdate",
     "audit_events_for",
+    "deactivate_account",
+    "erase_account",
+    "export_personal_data",
     "latest_address_verification",
     "normalise_phone",
     "normalise_profile_fields",
     "profile_values",
+    "reactivate_account",
     "record_changes",
     "record_secret_change",
     "redact_audit_values_for",
+    "request_erasure",
     "update_profile",
 ]

@@ -54,6 +54,9 @@ FIELD_LABELS = {
     "phone": "phone number",
     "contact_channel": "customer service channel",
     "password": "password",
+    "is_active": "account active",
+    "erasure_requested_at": "erasure requested",
+    "erased_at": "erased",
 }
 
 Channel = Profile.ContactChannel

@@ -31,7 +31,11 @@ TRANSACTIONAL = {
     MessageKind.CAMPAIGN_TEST,
     MessageKind.ACCOUNT_SECURITY,
 }
-TO_ADDRESS = {MessageKind.OPT_IN_CONFIRMATION, MessageKind.REFERRAL}
+TO_ADDRESS = {
+    MessageKind.OPT_IN_CONFIRMATION,
+    MessageKind.REFERRAL,
+    MessageKind.ERASURE_CONFIRMATION,
+}
 
 
 def test_every_kind_has_exactly_one_rule_and_the_expected_category():

@@ -1,0 +1,390 @@
+"""The person's rights over their data, self-service and through staff: a copy of everything
+(``export_personal_data``), deactivation and reactivation, and erasure.
+
+Every app below accounts contributes through its ``privacy`` module: ``export_for_user(user)``
+returns its section of the copy, ``erase_for_user(user)`` erases what it holds and returns
+what it must keep and why. Erasure runs in two steps:
+
+1. ``request_erasure`` (in the request): the account is closed at once (it can't log in and
+   is sent nothing), and the confirmation email is written to the bare address, with what
+   will be kept and why.
+2. ``erase_account`` (a task, after commit): sends that confirmation first, so that it goes
+   before the data does, then erases in one transaction. If the email can't go yet (provider
+   down), erasure waits for it, but never longer than ``ACCOUNT_ERASURE_CONFIRMATION_WAIT``;
+   the beat job ``complete_pending_erasures`` finishes any erasure whose task was lost.
+
+After erasure the account row remains as the pseudonymous subject of the consent ledger and
+the audit trail: no name, no address, no password, no login.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import timedelta
+from types import ModuleType
+
+from allauth.account.models import EmailAddress
+from django.conf import settings
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+import communications.privacy
+import consent.privacy
+import sharing.privacy
+import surveys.privacy
+from accounts.models import AddressVerification, PrivacyRequest, Profile, User
+from communications.kinds import MessageKind
+from communications.models import Delivery, Suppression
+from communications.services import enqueue_email, send_delivery, suppress_address
+
+from .audit import FieldChange, Source, audit_events_for, record_changes, redact_audit_values_for
+from .profile import FIELD_LABELS
+
+logger = logging.getLogger(__name__)
+
+EXPORT_FORMAT = "personal-data-export/1"
+# Lower apps, in the order their sections appear in a copy.
+SECTIONS: list[tuple[str, ModuleType]] = [
+    ("consent", consent.privacy),
+    ("emails", communications.privacy),
+    ("third_parties", sharing.privacy),
+    ("surveys", surveys.privacy),
+]
+
+ACCOUNTS_KEPT = [
+    {
+        "what": "An account number with no name, address or password, which the records "
+        "above point to",
+        "why": "So those records still hang together without saying who you are.",
+    },
+    {
+        "what": "The list of changes made to your details (which detail, when, and by whom), "
+        "with the old and new values removed",
+        "why": "To show that changes to personal data were made by you or authorised staff.",
+    },
+    {
+        "what": "The record of this request (when you asked and when we erased your data)",
+        "why": "To show that we carried out your request, as data-protection law requires us "
+        "to be able to.",
+    },
+]
+
+
+class PrivacyError(ValueError):
+    """A step that cannot be taken: the message says why, for the person or staff."""
+
+
+def _when(value) -> str | None:
+    return value.isoformat() if value else None
+
+
+# --- A copy of everything --------------------------------------------------------------------
+
+
+def export_personal_data(user: AbstractBaseUser) -> dict:
+    """Everything held about ``user`` (UK GDPR Articles 15 and 20), as JSON-ready data."""
+    if user.erased_at is not None:
+        raise PrivacyError("This account's data has been erased; there is nothing to export.")
+    profile = Profile.objects.filter(user=user).first()
+    data = {
+        "format": EXPORT_FORMAT,
+        "generated_at": _when(timezone.now()),
+        "controller": settings.SITE_NAME,
+        "account": {
+            "email": user.email,
+            "first_name": user.first_name,
+            "last_name": user.last_name,
+            "joined": _when(user.date_joined),
+            "last_login": _when(user.last_login),
+            "active": user.is_active,
+            "email_addresses": [
+                {"email": address.email, "verified": address.verified, "primary": address.primary}
+                for address in EmailAddress.objects.filter(user=user).order_by("-primary", "id")
+            ],
+        },
+        "profile": (
+            {
+                "address_line_1": profile.address_line_1,
+                "address_line_2": profile.address_line_2,
+                "town": profile.town,
+                "postcode": profile.postcode,
+                "phone": profile.phone,
+                "customer_service_replies_by": profile.get_contact_channel_display(),
+                "updated": _when(profile.updated_at),
+            }
+            if profile
+            else None
+        ),
+        "address_checks": [
+            {
+                "checked_by": check.source,
+                "verified": check.verified,
+                "postcode": check.postcode,
+                "detail": check.detail,
+                "when": _when(check.created_at),
+            }
+            for check in AddressVerification.objects.filter(user=user).order_by("-id")
+        ],
+        "changes_to_your_details": [
+            {
+                "what": FIELD_LABELS.get(event.field, event.field),
+                "before": None if event.is_secret else event.old_value,
+                "after": None if event.is_secret else event.new_value,
+                "when": _when(event.occurred_at),
+                "by": _actor(event.actor_id, user),
+                "how": event.get_source_display(),
+            }
+            for event in audit_events_for(subject=user)
+        ],
+        "privacy_requests": [
+            {
+                "type": request.get_request_type_display(),
+                "received": request.received_on.isoformat(),
+                "status": request.get_status_display(),
+                "due": request.due_on.isoformat(),
+            }
+            for request in PrivacyRequest.objects.filter(subject=user).order_by("-id")
+        ],
+    }
+    for name, module in SECTIONS:
+        data[name] = module.export_for_user(user)
+    return data
+
+
+def _actor(actor_id: int | None, user: AbstractBaseUser) -> str:
+    if actor_id == user.pk:
+        return "you"
+    return "our staff" if actor_id else "the system"
+
+
+# --- Deactivation ----------------------------------------------------------------------------
+
+
+@transaction.atomic
+def deactivate_account(
+    *, user: AbstractBaseUser, actor: AbstractBaseUser | None, source: str = Source.ACCOUNT
+) -> bool:
+    """Close the account until its owner logs in again (when they closed it themselves) or
+    staff reactivate it. Nothing is sent to a deactivated account, service announcements
+    included. False if already closed."""
+    user = User.objects.select_for_update().get(pk=user.pk)
+    if not user.is_active:
+        return False
+    user.is_active = False
+    # Only an account its owner closed reopens when they log in; one closed by staff stays
+    # closed until staff reopen it.
+    by_owner = actor is not None and actor.pk == user.pk
+    user.deactivated_at = timezone.now() if by_owner else None
+    user.save(update_fields=["is_active", "deactivated_at"])
+    record_changes(
+        subject=user,
+        actor=actor,
+        changes=[FieldChange(field="is_active", old="yes", new="no")],
+        source=source,
+    )
+    return True
+
+
+@transaction.atomic
+def reactivate_account(
+    *, user: AbstractBaseUser, actor: AbstractBaseUser | None, source: str = Source.ACCOUNT
+) -> bool:
+    """Open a deactivated account again. Never an erased one, or one being erased."""
+    user = User.objects.select_for_update().get(pk=user.pk)
+    if user.erased_at is not None or user.erasure_requested_at is not None:
+        raise PrivacyError("This account has been erased and cannot be reactivated.")
+    if user.is_active:
+        return False
+    user.is_active = True
+    user.deactivated_at = None
+    user.save(update_fields=["is_active", "deactivated_at"])
+    record_changes(
+        subject=user,
+        actor=actor,
+        changes=[FieldChange(field="is_active", old="no", new="yes")],
+        source=source,
+    )
+    return True
+
+
+# --- Erasure ---------------------------------------------------------------------------------
+
+
+def kept_on_erasure() -> list[dict[str, str]]:
+    """What erasure keeps, and why: said to the person before, and recorded after."""
+    kept = []
+    for _, module in SECTIONS:
+        kept.extend(module.KEPT_ON_ERASURE)
+    return [*kept, *ACCOUNTS_KEPT]
+
+
+@transaction.atomic
+def request_erasure(
+    *,
+    user: AbstractBaseUser,
+    actor: AbstractBaseUser | None,
+    source: str = Source.ACCOUNT,
+    privacy_request: PrivacyRequest | None = None,
+) -> PrivacyRequest:
+    """Close the account now and queue its erasure, with the confirmation email first.
+
+    Self-service erasure is logged as a completed-on-erasure privacy request too, so staff
+    see every erasure in one list. Returns that request."""
+    user = User.objects.select_for_update().get(pk=user.pk)
+    if user.erased_at is not None:
+        raise PrivacyError("This account's data has already been erased.")
+    now = timezone.now()
+    if privacy_request is None:
+        privacy_request = PrivacyRequest.objects.filter(
+            subject=user, request_type=PrivacyRequest.Type.ERASURE, status="open"
+        ).first() or _log_self_service_erasure(user, now)
+    if user.erasure_requested_at is not None:
+        return privacy_request  # already on its way
+    address = user.email
+    user.is_active = False
+    user.erasure_requested_at = now
+    user.save(update_fields=["is_active", "erasure_requested_at"])
+    record_changes(
+        subject=user,
+        actor=actor,
+        changes=[FieldChange(field="erasure_requested_at", old="", new=now.isoformat())],
+        source=source,
+    )
+    enqueue_email(
+        kind=MessageKind.ERASURE_CONFIRMATION,
+        to_email=address,
+        context={
+            "first_name": user.first_name,
+            "requested_on": timezone.localdate(now).strftime("%-d %B %Y"),
+            "kept": kept_on_erasure(),
+        },
+    )
+    user_id = user.pk
+
+    def start() -> None:
+        from accounts.tasks import erase_account_task
+
+        erase_account_task.delay(user_id)
+
+    transaction.on_commit(start, robust=True)
+    return privacy_request
+
+
+def _log_self_service_erasure(user: User, now) -> PrivacyRequest:
+    return PrivacyRequest.objects.create(
+        request_type=PrivacyRequest.Type.ERASURE,
+        channel=PrivacyRequest.Channel.SELF_SERVICE,
+        subject=user,
+        details="Deleted their account on the site.",
+        received_on=timezone.localdate(now),
+        due_on=timezone.localdate(now),
+        identity_checked_at=now,
+        identity_check="Logged in and re-entered their password.",
+        identity_checked_by=user,
+        logged_by=user,
+    )
+
+
+class ConfirmationPending(Exception):
+    """The confirmation email has not gone yet: try the erasure again later."""
+
+
+def erase_account(*, user_id: int) -> bool:
+    """Send the confirmation, then erase. True once erased (now or before); raises
+    ``ConfirmationPending`` while the confirmation is still waiting to go."""
+    user = User.objects.filter(pk=user_id).first()
+    if user is None or user.erased_at is not None:
+        return user is not None
+    if user.erasure_requested_at is None:
+        raise PrivacyError("Nobody asked for this account to be erased.")
+    _send_confirmation_first(user)
+    _erase(user_id)
+    return True
+
+
+def _send_confirmation_first(user: User) -> None:
+    confirmation = (
+        Delivery.objects.filter(
+            kind=MessageKind.ERASURE_CONFIRMATION,
+            user__isnull=True,
+            to_email__iexact=user.email,
+            created_at__gte=user.erasure_requested_at,
+        )
+        .order_by("-id")
+        .first()
+    )
+    if confirmation is None:
+        return  # sent and forgotten already, or never allowed (a suppressed address)
+    status = confirmation.status
+    if status == Delivery.Status.QUEUED:
+        status = send_delivery(delivery_id=confirmation.pk)
+    if status in (Delivery.Status.QUEUED, Delivery.Status.SENDING):
+        deadline = user.erasure_requested_at + timedelta(
+            seconds=settings.ACCOUNT_ERASURE_CONFIRMATION_WAIT
+        )
+        if timezone.now() < deadline:
+            raise ConfirmationPending(f"confirmation email {confirmation.pk} is {status}")
+        logger.warning(
+            "erasing account %s without its confirmation email (still %s after the wait)",
+            user.pk,
+            status,
+        )
+
+
+@transaction.atomic
+def _erase(user_id: int) -> None:
+    user = User.objects.select_for_update().get(pk=user_id)
+    if user.erased_at is not None:
+        return
+    addresses = {user.email.lower()} | {
+        address.lower()
+        for address in EmailAddress.objects.filter(user=user).values_list("email", flat=True)
+    }
+    for _, module in SECTIONS:
+        module.erase_for_user(user)
+    kept = kept_on_erasure()
+    for address in addresses:
+        suppress_address(address, reason=Suppression.Reason.ERASURE)
+    Profile.objects.filter(user=user).delete()
+    AddressVerification.objects.filter(user=user).delete()
+    EmailAddress.objects.filter(user=user).delete()
+    redact_audit_values_for(subject=user)
+    now = timezone.now()
+    user.email = f"erased-{user.pk}@erased.invalid"
+    user.first_name = user.last_name = ""
+    user.set_unusable_password()
+    user.last_login = None
+    user.is_active = False
+    user.is_staff = user.is_superuser = False
+    user.erased_at = now
+    user.save()
+    user.groups.clear()
+    user.user_permissions.clear()
+    record_changes(
+        subject=user,
+        actor=None,
+        changes=[FieldChange(field="erased_at", old="", new=now.isoformat())],
+        source=Source.PRIVACY_REQUEST,
+    )
+    outcome = "Erased. Kept:\n" + "\n".join(f"- {item['what']}: {item['why']}" for item in kept)
+    requests = PrivacyRequest.objects.filter(subject=user)
+    requests.filter(request_type=PrivacyRequest.Type.ERASURE, status="open").update(
+        status=PrivacyRequest.Status.COMPLETED, outcome=outcome, closed_at=now
+    )
+    # The person's contact details go with the rest; the requests stay as the record.
+    requests.update(requester_name="", requester_contact="")
+    logger.info("account %s erased", user.pk)
+
+
+def complete_pending_erasures() -> list[int]:
+    """Erasures whose task was lost (broker down, worker killed): finish them. For beat."""
+    erased = []
+    pending = User.objects.filter(erasure_requested_at__isnull=False, erased_at__isnull=True)
+    for user_id in pending.values_list("pk", flat=True):
+        try:
+            if erase_account(user_id=user_id):
+                erased.append(user_id)
+        except ConfirmationPending:
+            continue
+    return erased

@@ -1,0 +1,214 @@
+"""Privacy requests made to staff by email, phone or post (the policy invites all three):
+logged with their type, identity-checked, answered within one calendar month of receipt
+(extendable once by two further months, with a recorded reason), and fulfilled by the same
+export, erasure, profile update or withdrawal as self-service."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+from typing import Any
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import transaction
+from django.utils import timezone
+
+from accounts.models import PrivacyRequest, add_calendar_months
+from communications.services.preferences import send_consent_receipt
+from consent.models import ConsentEvent
+from consent.services import withdraw_all_marketing
+
+from .audit import Source
+from .privacy import PrivacyError, export_personal_data, request_erasure
+from .profile import update_profile
+
+Type = PrivacyRequest.Type
+RESPONSE_MONTHS = 1
+EXTENSION_MONTHS = 2
+
+
+def due_date(received_on: date, *, extended: bool = False) -> date:
+    """One calendar month after receipt; three when extended."""
+    return add_calendar_months(received_on, RESPONSE_MONTHS + (EXTENSION_MONTHS if extended else 0))
+
+
+@transaction.atomic
+def log_privacy_request(
+    *,
+    request_type: str,
+    channel: str,
+    received_on: date,
+    logged_by: AbstractBaseUser | None,
+    subject: AbstractBaseUser | None = None,
+    requester_name: str = "",
+    requester_contact: str = "",
+    details: str = "",
+) -> PrivacyRequest:
+    if request_type not in Type.values:
+        raise PrivacyError(f"Unknown request type {request_type!r}.")
+    if channel not in PrivacyRequest.Channel.values:
+        raise PrivacyError(f"Unknown channel {channel!r}.")
+    if received_on > timezone.localdate():
+        raise PrivacyError("A request cannot be received in the future.")
+    if subject is None and not (requester_name or requester_contact):
+        raise PrivacyError("Say who made the request: an account, or a name and contact.")
+    return PrivacyRequest.objects.create(
+        request_type=request_type,
+        channel=channel,
+        received_on=received_on,
+        due_on=due_date(received_on),
+        subject=subject,
+        requester_name=requester_name,
+        requester_contact=requester_contact,
+        details=details,
+        logged_by=logged_by,
+    )
+
+
+def _open(request: PrivacyRequest) -> PrivacyRequest:
+    locked = PrivacyRequest.objects.select_for_update().get(pk=request.pk)
+    if not locked.is_open:
+        raise PrivacyError(f"{locked.reference} is already {locked.get_status_display().lower()}.")
+    return locked
+
+
+@transaction.atomic
+def record_identity_check(
+    *, request: PrivacyRequest, method: str, staff: AbstractBaseUser
+) -> PrivacyRequest:
+    method = method.strip()
+    if not method:
+        raise PrivacyError("Say how the requester's identity was confirmed.")
+    request = _open(request)
+    request.identity_check = method[:300]
+    request.identity_checked_at = timezone.now()
+    request.identity_checked_by = staff
+    request.save(update_fields=["identity_check", "identity_checked_at", "identity_checked_by"])
+    return request
+
+
+@transaction.atomic
+def extend_privacy_request(
+    *, request: PrivacyRequest, reason: str, staff: AbstractBaseUser
+) -> PrivacyRequest:
+    """Extend the deadline by two months, once, for a complex or numerous request; the
+    person must be told why within the first month, so it can't be done after."""
+    reason = reason.strip()
+    if not reason:
+        raise PrivacyError("An extension needs a reason, which the person will be told.")
+    request = _open(request)
+    if request.extended_on is not None:
+        raise PrivacyError(f"{request.reference} has already been extended.")
+    if timezone.localdate() > due_date(request.received_on):
+        raise PrivacyError("The first month has passed: it is too late to extend.")
+    request.extended_on = timezone.localdate()
+    request.extension_reason = reason
+    request.due_on = due_date(request.received_on, extended=True)
+    request.save(update_fields=["extended_on", "extension_reason", "due_on"])
+    return request
+
+
+@transaction.atomic
+def refuse_privacy_request(
+    *, request: PrivacyRequest, reason: str, staff: AbstractBaseUser
+) -> PrivacyRequest:
+    reason = reason.strip()
+    if not reason:
+        raise PrivacyError("A refusal needs a reason, which the person will be told.")
+    request = _open(request)
+    _close(request, staff=staff, status=PrivacyRequest.Status.REFUSED, outcome=reason)
+    return request
+
+
+def _close(request: PrivacyRequest, *, staff, status: str, outcome: str) -> None:
+    request.status = status
+    request.outcome = outcome
+    request.closed_at = timezone.now()
+    request.closed_by = staff
+    request.save(update_fields=["status", "outcome", "closed_at", "closed_by"])
+
+
+def _ready(request: PrivacyRequest) -> PrivacyRequest:
+    request = _open(request)
+    if request.identity_checked_at is None:
+        raise PrivacyError("Confirm the requester's identity before fulfilling the request.")
+    if request.subject_id is None:
+        raise PrivacyError("Link the request to the account it is about first.")
+    return request
+
+
+@transaction.atomic
+def fulfil_access_request(*, request: PrivacyRequest, staff: AbstractBaseUser) -> dict:
+    """The same copy as ``/accounts/export/``; the request is completed."""
+    request = _ready(request)
+    if request.request_type != Type.ACCESS:
+        raise PrivacyError(f"{request.reference} is not an access request.")
+    data = export_personal_data(request.subject)
+    _close(
+        request,
+        staff=staff,
+        status=PrivacyRequest.Status.COMPLETED,
+        outcome=f"A copy of the data (format {data['format']}) was produced on "
+        f"{timezone.localdate():%d %B %Y} for sending to the person.",
+    )
+    return data
+
+
+@transaction.atomic
+def fulfil_erasure_request(*, request: PrivacyRequest, staff: AbstractBaseUser) -> PrivacyRequest:
+    """The same erasure as ``/accounts/delete/``: the account closes now, the confirmation
+    email goes, the data goes; the request completes when the erasure does."""
+    request = _ready(request)
+    if request.request_type != Type.ERASURE:
+        raise PrivacyError(f"{request.reference} is not an erasure request.")
+    request.closed_by = staff
+    request.outcome = "Erasure started; the account is closed."
+    request.save(update_fields=["closed_by", "outcome"])
+    request_erasure(
+        user=request.subject, actor=staff, source=Source.PRIVACY_REQUEST, privacy_request=request
+    )
+    return request
+
+
+@transaction.atomic
+def fulfil_objection_request(*, request: PrivacyRequest, staff: AbstractBaseUser) -> PrivacyRequest:
+    """An objection to direct marketing: every marketing purpose withdrawn (ledger source
+    staff, with the staff member as actor) and a receipt emailed, as the preference centre
+    does."""
+    request = _ready(request)
+    if request.request_type != Type.OBJECTION:
+        raise PrivacyError(f"{request.reference} is not an objection.")
+    events = withdraw_all_marketing(
+        subject=request.subject, source=ConsentEvent.Source.STAFF, actor=staff
+    )
+    send_consent_receipt(subject=request.subject, events=events)
+    names = ", ".join(event.purpose.name for event in events) or "nothing was granted"
+    _close(
+        request,
+        staff=staff,
+        status=PrivacyRequest.Status.COMPLETED,
+        outcome=f"All direct marketing stopped. Withdrawn: {names}.",
+    )
+    return request
+
+
+@transaction.atomic
+def fulfil_rectification_request(
+    *, request: PrivacyRequest, staff: AbstractBaseUser, fields: Mapping[str, Any]
+) -> PrivacyRequest:
+    """The corrections, through ``update_profile`` (validated, audited with the staff member
+    as actor and source "privacy request")."""
+    request = _ready(request)
+    if request.request_type != Type.RECTIFICATION:
+        raise PrivacyError(f"{request.reference} is not a rectification request.")
+    update = update_profile(
+        user=request.subject, actor=staff, source=Source.PRIVACY_REQUEST, **fields
+    )
+    changed = ", ".join(update.changed_labels) or "nothing needed changing"
+    _close(
+        request,
+        staff=staff,
+        status=PrivacyRequest.Status.COMPLETED,
+        outcome=f"Corrected: {changed}.",
+    )
+    return request

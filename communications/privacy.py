@@ -1,0 +1,89 @@
+"""What the communications app holds about a person, for their copy (``export_for_user``)
+and for erasure (``erase_for_user``).
+
+Erasure keeps each delivery row (kind, campaign, dates, status) with the address and the
+message's context removed, and puts the address on the suppression list as a hash, so that
+it is never emailed again even if it comes back in an import.
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+
+from communications.addresses import address_hash
+from communications.models import Delivery, ProviderEvent, Suppression
+from communications.services.suppression import suppress_address
+
+Status = Delivery.Status
+
+
+# What erasure keeps, and why (said to the person before, recorded after).
+KEPT_ON_ERASURE = [
+    {
+        "what": "A list of the emails we sent you (kind, date and outcome), without your "
+        "address or the emails' contents",
+        "why": "To show which emails went out under which consent, and to answer "
+        "complaints about them.",
+    },
+    {
+        "what": "A one-way hash of your email address on our do-not-email list",
+        "why": "So that the address is never emailed again, even if it reaches us again "
+        "from another source (UK GDPR Article 21(3)).",
+    },
+]
+
+
+def _when(value) -> str | None:
+    return value.isoformat() if value else None
+
+
+def export_for_user(user: AbstractBaseUser) -> dict:
+    deliveries = (
+        Delivery.objects.filter(user=user).select_related("campaign").order_by("-created_at", "-id")
+    )
+    events = ProviderEvent.objects.filter(delivery__user=user).order_by("-received_at", "-id")
+    suppression = Suppression.objects.filter(address_hash=address_hash(user.email)).first()
+    return {
+        "emails": [
+            {
+                "kind": delivery.get_kind_display(),
+                "subject": delivery.campaign.subject if delivery.campaign_id else "",
+                "written": _when(delivery.created_at),
+                "sent": _when(delivery.sent_at),
+                "status": delivery.get_status_display(),
+                "unsubscribed_from_it": _when(delivery.unsubscribed_at),
+            }
+            for delivery in deliveries
+        ],
+        "provider_reports": [
+            {
+                "event": event.event_type,
+                "when": _when(event.occurred_at or event.received_at),
+                "provider": event.esp_name,
+            }
+            for event in events
+        ],
+        "do_not_email": (
+            {"since": _when(suppression.created_at), "reason": suppression.get_reason_display()}
+            if suppression
+            else None
+        ),
+    }
+
+
+@transaction.atomic
+def erase_for_user(user: AbstractBaseUser) -> list[dict[str, str]]:
+    now = timezone.now()
+    rows = Delivery.objects.filter(user=user)
+    rows.filter(status=Status.QUEUED).update(
+        status=Status.CANCELLED, last_error="account erased", updated_at=now
+    )
+    rows.filter(~Q(to_email="") | ~Q(context={})).update(to_email="", context={}, updated_at=now)
+    ProviderEvent.objects.filter(delivery__user=user).exclude(recipient="", description="").update(
+        recipient="", description=""
+    )
+    suppress_address(user.email, reason=Suppression.Reason.ERASURE)
+    return KEPT_ON_ERASURE
