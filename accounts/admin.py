@@ -249,9 +249,9 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
 
     def get_queryset(self, request):
         today = timezone.localdate()
+        # Annotated before ordering: ModelAdmin.get_queryset would order by the rank first.
         return (
-            super()
-            .get_queryset(request)
+            self.model._default_manager.get_queryset()
             .annotate(
                 overdue_rank=Case(
                     When(status=PrivacyRequest.Status.OPEN, due_on__lt=today, then=Value(0)),
@@ -260,8 +260,12 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
                     output_field=IntegerField(),
                 )
             )
-            .order_by("overdue_rank", "due_on", "id")
+            .order_by(*self.get_ordering(request))
         )
+
+    def get_ordering(self, request):
+        # Overdue first, then open by due date, then closed ones (annotated above).
+        return ("overdue_rank", "due_on", "id")
 
     @admin.display(description="Reference", ordering="id")
     def reference_display(self, obj: PrivacyRequest) -> str:
@@ -304,6 +308,7 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
         if obj is None:
+
             class LoggingForm(form):
                 def clean(self):
                     cleaned = super().clean()

@@ -83,7 +83,7 @@ def export(request: HttpRequest) -> HttpResponse:
         return render(
             request,
             "accounts/export_error.html",
-            {"message": 'Choose format "html" or "json".'},
+            {"message": "Choose the format html or json."},
             status=400,
         )
     data = export_personal_data(request.user)
@@ -120,9 +120,12 @@ def delete(request: HttpRequest) -> HttpResponse:
         return _delete_page(request, DeleteAccountForm(user=user))
     attempts_key = f"accounts:delete-attempts:{user.pk}"
     if (cache.get(attempts_key) or 0) >= settings.ACCOUNT_DELETE_ATTEMPTS:
-        form = DeleteAccountForm(user=user)
-        form.add_error(None, "Too many wrong passwords. Try again in 15 minutes.")
-        return _delete_page(request, form, status=429)
+        return _delete_page(
+            request,
+            DeleteAccountForm(user=user),
+            status=429,
+            error="Too many wrong passwords. Try again in 15 minutes.",
+        )
     form = DeleteAccountForm(request.POST, user=user)
     if not form.is_valid():
         if form.has_error("password", "wrong_password"):
@@ -136,6 +139,8 @@ def delete(request: HttpRequest) -> HttpResponse:
     return render(request, "accounts/deleted.html", {"email": email})
 
 
-def _delete_page(request: HttpRequest, form: DeleteAccountForm, *, status: int = 200):
-    context = {"form": form, "kept": kept_on_erasure()}
+def _delete_page(
+    request: HttpRequest, form: DeleteAccountForm, *, status: int = 200, error: str = ""
+) -> HttpResponse:
+    context = {"form": form, "kept": kept_on_erasure(), "error": error}
     return render(request, "accounts/delete.html", context, status=status)

@@ -58,6 +58,7 @@ BAR_SEGMENTS: list[tuple[str, str, tuple[str, ...]]] = [
             DeliveryStatus.SUPPRESSED,
             DeliveryStatus.SKIPPED_NO_CONSENT,
             DeliveryStatus.SKIPPED_INACTIVE,
+            DeliveryStatus.SKIPPED_UNVERIFIED,
         ),
     ),
     ("cancelled", "cancelled", (DeliveryStatus.CANCELLED,)),
@@ -76,6 +77,7 @@ PROGRESS_COUNTS: list[tuple[str, str]] = [
     ("suppressed", "Suppressed"),
     ("skipped_no_consent", "Skipped: no consent"),
     ("skipped_inactive", "Skipped: account deactivated or gone"),
+    ("skipped_unverified", "Skipped: address not verified"),
     ("cancelled", "Cancelled"),
 ]
 

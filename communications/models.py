@@ -101,6 +101,7 @@ class Delivery(models.Model):
         SUPPRESSED = "suppressed", "Suppressed"
         SKIPPED_NO_CONSENT = "skipped_no_consent", "Skipped: no consent"
         SKIPPED_INACTIVE = "skipped_inactive", "Skipped: account deactivated or gone"
+        SKIPPED_UNVERIFIED = "skipped_unverified", "Skipped: address not verified"
         CANCELLED = "cancelled", "Cancelled"
 
     kind = models.CharField(max_length=30, choices=MessageKind.choices)

@@ -62,6 +62,9 @@ class CampaignProgressSerializer(serializers.Serializer):
     skipped_inactive = serializers.IntegerField(
         help_text="Account deactivated or gone between selection and sending."
     )
+    skipped_unverified = serializers.IntegerField(
+        help_text="Signed up but never followed the verification link."
+    )
     cancelled = serializers.IntegerField()
     unsubscribed = serializers.IntegerField(
         help_text="Recipients who unsubscribed through this campaign's link."

@@ -42,16 +42,33 @@ def _replace_function(sql):
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('consent', '0005_alter_consentevent_source'),
+        ("consent", "0005_alter_consentevent_source"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='consentevent',
-            name='source',
-            field=models.CharField(choices=[('signup_form', 'Sign-up form'), ('newsletter_form', 'Newsletter form'), ('order_form', 'Order form'), ('preference_centre', 'Preference centre'), ('unsubscribe_link', 'Unsubscribe link'), ('one_click', 'One-click unsubscribe header'), ('provider_complaint', 'Provider complaint'), ('provider_unsubscribe', 'Provider unsubscribe'), ('mailto_unsubscribe', 'Unsubscribe by email'), ('staff', 'Staff'), ('api', 'API'), ('import', 'Import'), ('reconsent', 'Re-consent'), ('erasure', 'Account erased')], max_length=30),
+            model_name="consentevent",
+            name="source",
+            field=models.CharField(
+                choices=[
+                    ("signup_form", "Sign-up form"),
+                    ("newsletter_form", "Newsletter form"),
+                    ("order_form", "Order form"),
+                    ("preference_centre", "Preference centre"),
+                    ("unsubscribe_link", "Unsubscribe link"),
+                    ("one_click", "One-click unsubscribe header"),
+                    ("provider_complaint", "Provider complaint"),
+                    ("provider_unsubscribe", "Provider unsubscribe"),
+                    ("mailto_unsubscribe", "Unsubscribe by email"),
+                    ("staff", "Staff"),
+                    ("api", "API"),
+                    ("import", "Import"),
+                    ("reconsent", "Re-consent"),
+                    ("erasure", "Account erased"),
+                ],
+                max_length=30,
+            ),
         ),
         migrations.RunPython(_replace_function(CREATE_FUNCTION), _replace_function(REFUSE_ALL)),
     ]

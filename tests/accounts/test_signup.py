@@ -303,3 +303,37 @@ def test_the_subscriber_claims_their_record_through_the_emailed_link(subscriber)
     fresh = Client()
     assert login(fresh, "sub@example.com").status_code == 302
     assert fresh.session["_auth_user_id"] == str(subscriber.pk)
+
+
+def test_an_email_change_takes_effect_only_once_the_new_address_is_verified(db, client):
+    # given a verified, logged-in customer
+    signup(client, "nia@example.com")
+    user = get_user_model().objects.get(email="nia@example.com")
+    verify(client, welcome_for(user).context["verify_url"])
+    login(client, "nia@example.com")
+    assert logged_in(client)
+
+    # when they ask to change their address
+    response = client.post("/accounts/email/", {"email": "nia.new@example.com", "action_add": ""})
+
+    # then the old address stays in use until the new one is confirmed
+    assert response.status_code == 302
+    user.refresh_from_db()
+    assert user.email == "nia@example.com"
+    pending = EmailAddress.objects.get(email="nia.new@example.com")
+    assert not pending.verified
+    link_email = Delivery.objects.filter(
+        user=user, kind=MessageKind.ACCOUNT_SECURITY, to_email="nia.new@example.com"
+    ).get()
+    url = re.search(r"https?://\S+/accounts/confirm-email/\S+", link_email.context["body"])
+    assert url is not None
+
+    # when the link sent to the new address is followed
+    verify(client, url.group(0))
+
+    # then the new address replaces the old one
+    user.refresh_from_db()
+    assert user.email == "nia.new@example.com"
+    assert list(EmailAddress.objects.filter(user=user).values_list("email", "verified")) == [
+        ("nia.new@example.com", True)
+    ]

@@ -163,15 +163,55 @@ def test_the_batch_gate_agrees_with_the_single_gate_for_a_mixed_batch(db, make_u
         }, kind
 
 
-def test_the_batch_gate_asks_the_database_twice_whatever_the_batch_size(
+def test_the_batch_gate_asks_the_database_three_times_whatever_the_batch_size(
     db, make_user, django_assert_max_num_queries
 ):
+    # suppression, pending verification, consent
     users = [make_user(f"user{i}@example.com") for i in range(50)]
 
-    with django_assert_max_num_queries(2):
+    with django_assert_max_num_queries(3):
         gate_batch(MessageKind.NEWSLETTER, users)
 
 
 def test_an_unknown_kind_is_an_error_not_a_silent_yes(db, make_user):
     with pytest.raises(ValueError, match="Unknown message kind"):
         may_send("carrier_pigeon", make_user("ann@example.com"))
+
+
+@pytest.mark.parametrize("kind", sorted(set(MARKETING) | SERVICE))
+def test_an_address_never_verified_gets_no_marketing_or_service_mail(db, make_user, kind):
+    from allauth.account.models import EmailAddress
+
+    user = make_user("ann@example.com")
+    for purpose in MARKETING.values():
+        grant_consent(subject=user, purpose=purpose, source=Source.SIGNUP_FORM)
+    address = EmailAddress.objects.create(user=user, email=user.email, verified=False)
+
+    decision = may_send(kind, user)
+    assert not decision
+    assert decision.status == Status.SKIPPED_UNVERIFIED
+    assert not gate_batch(kind, [user])[user.pk]
+
+    address.verified = True
+    address.save()
+    assert may_send(kind, user)
+
+
+@pytest.mark.parametrize("kind", sorted(TRANSACTIONAL))
+def test_transactional_mail_reaches_an_address_awaiting_verification(db, make_user, kind):
+    from allauth.account.models import EmailAddress
+
+    user = make_user("ann@example.com")
+    EmailAddress.objects.create(user=user, email=user.email, verified=False)
+
+    assert may_send(kind, user)
+
+
+def test_a_pending_new_address_does_not_hold_back_the_verified_one_in_use(db, make_user):
+    from allauth.account.models import EmailAddress
+
+    user = make_user("ann@example.com")
+    EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+    EmailAddress.objects.create(user=user, email="new@example.com", verified=False)
+
+    assert may_send(MessageKind.SERVICE_ANNOUNCEMENT, user)
