@@ -20,6 +20,7 @@ the audit trail: no name, no address, no password, no login.
 from __future__ import annotations
 
 import logging
+import time
 from datetime import timedelta
 from types import ModuleType
 
@@ -44,6 +45,8 @@ from .profile import FIELD_LABELS
 logger = logging.getLogger(__name__)
 
 EXPORT_FORMAT = "personal-data-export/1"
+# Seconds to wait for a confirmation another worker is sending before retrying later.
+SENDING_WAIT = 20
 # Lower apps, in the order their sections appear in a copy.
 SECTIONS: list[tuple[str, ModuleType]] = [
     ("consent", consent.privacy),
@@ -319,6 +322,13 @@ def _send_confirmation_first(user: User) -> None:
     status = confirmation.status
     if status == Delivery.Status.QUEUED:
         status = send_delivery(delivery_id=confirmation.pk)
+    # The outbox relay may be sending it right now: a send takes moments, so wait for it
+    # here rather than retry the whole task a minute later.
+    waited = 0.0
+    while status == Delivery.Status.SENDING and waited < SENDING_WAIT:
+        time.sleep(0.2)
+        waited += 0.2
+        status = Delivery.objects.filter(pk=confirmation.pk).values_list("status", flat=True)[0]
     if status in (Delivery.Status.QUEUED, Delivery.Status.SENDING):
         deadline = user.erasure_requested_at + timedelta(
             seconds=settings.ACCOUNT_ERASURE_CONFIRMATION_WAIT

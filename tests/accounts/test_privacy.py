@@ -448,3 +448,17 @@ def test_the_ledger_still_refuses_every_change_but_removing_network_details(db, 
     ConsentEvent.objects.filter(pk=event.pk).update(ip_address=None, user_agent="")
     event.refresh_from_db()
     assert event.ip_address is None and event.user_agent == ""
+
+
+def test_erasure_waits_while_another_worker_is_sending_the_confirmation(db, ann, monkeypatch):
+    import accounts.services.privacy as privacy
+
+    monkeypatch.setattr(privacy, "SENDING_WAIT", 0.4)
+    request_erasure(user=ann, actor=ann)
+    Delivery.objects.filter(kind=MessageKind.ERASURE_CONFIRMATION).update(status=Status.SENDING)
+
+    with pytest.raises(ConfirmationPending, match="sending"):
+        erase_account(user_id=ann.pk)
+
+    ann.refresh_from_db()
+    assert ann.erased_at is None
