@@ -16,6 +16,7 @@ import logging
 import math
 from collections.abc import Callable
 from datetime import datetime, timedelta
+from functools import partial
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -37,16 +38,14 @@ from communications.rendering import (
     link_prefixes,
     list_unsubscribe_headers,
     merge_values,
-    personalise,
     sanitise_body,
 )
 from communications.sending import (
     BatchRecipient,
-    Outgoing,
     Result,
     batch_sending_enabled,
+    individual_hand_over,
     send_as_batch,
-    send_individually,
 )
 from consent.models import ConsentEvent, Purpose
 from consent.selectors import audience_for
@@ -488,32 +487,29 @@ def _prepare(
         return list
     template: CampaignTemplate = campaign_template(campaign)
     prefixes = link_prefixes()
+    marketing = rule_for(campaign.kind).is_marketing
+    recipients = []
+    for delivery_id, user in sendable:
+        values = merge_values(
+            user=user,
+            purpose=campaign.purpose.code if marketing else None,
+            ref=str(delivery_id),
+            prefixes=prefixes,
+        )
+        headers = (
+            list_unsubscribe_headers(
+                unsubscribe_url=values["unsubscribe_url"], reference=str(delivery_id)
+            )
+            if marketing
+            else {}
+        )
+        recipients.append(BatchRecipient(delivery_id, user.email, values, headers))
     if batch_sending_enabled():
-        marketing = rule_for(campaign.kind).is_marketing
-        recipients = []
-        for delivery_id, user in sendable:
-            values = merge_values(
-                user=user,
-                purpose=campaign.purpose.code if marketing else None,
-                ref=str(delivery_id),
-                prefixes=prefixes,
-            )
-            headers = (
-                list_unsubscribe_headers(
-                    unsubscribe_url=values["unsubscribe_url"], reference=str(delivery_id)
-                )
-                if marketing
-                else {}
-            )
-            recipients.append(BatchRecipient(delivery_id, user.email, values, headers))
-        acquire(len(recipients))
-        return lambda: send_as_batch(template, recipients)
-    outgoing = [
-        Outgoing(pk, user.email, personalise(template, user=user, ref=str(pk), prefixes=prefixes))
-        for pk, user in sendable
-    ]
-    acquire(len(outgoing))
-    return lambda: send_individually(outgoing)
+        hand_over = partial(send_as_batch, template, recipients)
+    else:
+        hand_over = individual_hand_over(template, recipients)
+    acquire(len(recipients))
+    return hand_over
 
 
 def _release(delivery_ids: list[int]) -> None:
