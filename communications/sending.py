@@ -113,7 +113,7 @@ def send_individually(messages: Sequence[Outgoing]) -> list[Result]:
     except Exception as error:
         # Nothing was handed over, so every message failed for certain: report it as such,
         # not as an exception that leaves the rows *sending* (and later "uncertain").
-        logger.warning("email connection failed, %d not sent: %s", len(messages), error)
+        logger.warning("email connection failed, %d not sent: %s", len(messages), _describe(error))
         return [
             Result(outgoing.delivery_id, False, error=_describe(error)) for outgoing in messages
         ]
@@ -123,7 +123,7 @@ def send_individually(messages: Sequence[Outgoing]) -> list[Result]:
             try:
                 message.send()
             except Exception as error:  # one refused recipient must not lose the batch
-                logger.warning("delivery %s failed: %s", outgoing.delivery_id, error)
+                logger.warning("delivery %s failed: %s", outgoing.delivery_id, _describe(error))
                 results.append(Result(outgoing.delivery_id, False, error=_describe(error)))
                 continue
             ok, provider_id = _provider_id(message, outgoing.to, outgoing.delivery_id)
@@ -162,7 +162,7 @@ def send_as_batch(template: CampaignTemplate, recipients: Sequence[BatchRecipien
     try:
         message.send()
     except Exception as error:
-        logger.warning("batch of %d failed: %s", len(recipients), error)
+        logger.warning("batch of %d failed: %s", len(recipients), _describe(error))
         return [Result(r.delivery_id, False, error=_describe(error)) for r in recipients]
     return [Result(r.delivery_id, *_accepted(message, r)) for r in recipients]
 
@@ -488,7 +488,9 @@ def send_merged(merged: MergedMessage, recipients: Sequence[BatchRecipient]) -> 
     try:
         connection.open()
     except Exception as error:
-        logger.warning("email connection failed, %d not sent: %s", len(recipients), error)
+        logger.warning(
+            "email connection failed, %d not sent: %s", len(recipients), _describe(error)
+        )
         return [Result(r.delivery_id, False, error=_describe(error)) for r in recipients]
     results = []
     try:
@@ -507,7 +509,7 @@ def send_merged(merged: MergedMessage, recipients: Sequence[BatchRecipient]) -> 
                         merged.envelope_from, [_envelope_address(recipient.to)], data
                     )
             except Exception as error:  # one refused recipient must not lose the batch
-                logger.warning("delivery %s failed: %s", recipient.delivery_id, error)
+                logger.warning("delivery %s failed: %s", recipient.delivery_id, _describe(error))
                 results.append(Result(recipient.delivery_id, False, error=_describe(error)))
                 continue
             # Plain SMTP: the Message-ID we set is the only id there is.
