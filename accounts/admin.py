@@ -1,7 +1,5 @@
 from __future__ import annotations
 
-import json
-
 from django.contrib import admin, messages
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
@@ -28,7 +26,9 @@ from .services.requests import (
     log_privacy_request,
     record_identity_check,
     refuse_privacy_request,
+    request_problems,
 )
+from .views import json_download
 
 
 class UserCreationForm(AdminUserCreationForm):
@@ -289,19 +289,16 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
         if change:
             super().save_model(request, obj, form, change)
             return
-        try:
-            created = log_privacy_request(
-                request_type=obj.request_type,
-                channel=obj.channel,
-                received_on=obj.received_on,
-                logged_by=request.user,
-                subject=obj.subject,
-                requester_name=obj.requester_name,
-                requester_contact=obj.requester_contact,
-                details=obj.details,
-            )
-        except PrivacyError as error:
-            raise ValidationError(str(error)) from error
+        created = log_privacy_request(
+            request_type=obj.request_type,
+            channel=obj.channel,
+            received_on=obj.received_on,
+            logged_by=request.user,
+            subject=obj.subject,
+            requester_name=obj.requester_name,
+            requester_contact=obj.requester_contact,
+            details=obj.details,
+        )
         obj.pk = created.pk
         obj.due_on = created.due_on
 
@@ -312,17 +309,14 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
             class LoggingForm(form):
                 def clean(self):
                     cleaned = super().clean()
-                    received = cleaned.get("received_on")
-                    if received and received > timezone.localdate():
-                        self.add_error("received_on", "A request cannot be received in the future.")
-                    if not cleaned.get("subject") and not (
-                        cleaned.get("requester_name") or cleaned.get("requester_contact")
-                    ):
-                        raise ValidationError(
-                            "Say who made the request: an account, or a name and contact."
-                        )
-                    if received:
-                        self.instance.due_on = received
+                    problems = request_problems(
+                        received_on=cleaned.get("received_on"),
+                        subject=cleaned.get("subject"),
+                        requester_name=cleaned.get("requester_name", ""),
+                        requester_contact=cleaned.get("requester_contact", ""),
+                    )
+                    for field_name, problem in problems.items():
+                        self.add_error(field_name, problem)
                     return cleaned
 
             return LoggingForm
@@ -401,14 +395,7 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
         kind = privacy_request.request_type
         if kind == PrivacyRequest.Type.ACCESS:
             data = fulfil_access_request(request=privacy_request, staff=staff)
-            response = HttpResponse(
-                json.dumps(data, indent=2, ensure_ascii=False),
-                content_type="application/json; charset=utf-8",
-            )
-            filename = f"{privacy_request.reference}-personal-data.json"
-            response["Content-Disposition"] = f'attachment; filename="{filename}"'
-            response["Cache-Control"] = "no-store"
-            return response
+            return json_download(data, f"{privacy_request.reference}-personal-data.json")
         if kind == PrivacyRequest.Type.ERASURE:
             fulfil_erasure_request(request=privacy_request, staff=staff)
             self.message_user(

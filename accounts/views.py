@@ -63,6 +63,17 @@ def profile(request: HttpRequest) -> HttpResponse:
     return HttpResponseRedirect(reverse("account_profile"))
 
 
+def json_download(data: dict, filename: str) -> HttpResponse:
+    """A copy of someone's data as a JSON file to save; never cached along the way."""
+    response = HttpResponse(
+        json.dumps(data, indent=2, ensure_ascii=False),
+        content_type="application/json; charset=utf-8",
+    )
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+    response["Cache-Control"] = "no-store"
+    return response
+
+
 def _page(request: HttpRequest, form: ProfileForm, *, status: int = 200) -> HttpResponse:
     changes = [
         (event, FIELD_LABELS.get(event.field, event.field))
@@ -88,13 +99,7 @@ def export(request: HttpRequest) -> HttpResponse:
         )
     data = export_personal_data(request.user)
     if wanted == "json":
-        response = HttpResponse(
-            json.dumps(data, indent=2, ensure_ascii=False),
-            content_type="application/json; charset=utf-8",
-        )
-        filename = f"personal-data-{timezone.localdate():%Y-%m-%d}.json"
-        response["Content-Disposition"] = f'attachment; filename="{filename}"'
-        return response
+        return json_download(data, f"personal-data-{timezone.localdate():%Y-%m-%d}.json")
     return render(request, "accounts/export.html", {"data": data})
 
 

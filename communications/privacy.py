@@ -8,6 +8,7 @@ it is never emailed again even if it comes back in an import.
 
 from __future__ import annotations
 
+from allauth.account.models import EmailAddress
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Q
@@ -75,7 +76,9 @@ def export_for_user(user: AbstractBaseUser) -> dict:
 
 
 @transaction.atomic
-def erase_for_user(user: AbstractBaseUser) -> list[dict[str, str]]:
+def erase_for_user(user: AbstractBaseUser) -> None:
+    """Before the account's own data goes: its addresses (every one it ever verified or
+    added) are read here, so ``accounts`` erases after this."""
     now = timezone.now()
     rows = Delivery.objects.filter(user=user)
     rows.filter(status=Status.QUEUED).update(
@@ -85,5 +88,9 @@ def erase_for_user(user: AbstractBaseUser) -> list[dict[str, str]]:
     ProviderEvent.objects.filter(delivery__user=user).exclude(recipient="", description="").update(
         recipient="", description=""
     )
-    suppress_address(user.email, reason=Suppression.Reason.ERASURE)
-    return KEPT_ON_ERASURE
+    addresses = {user.email.lower()} | {
+        address.lower()
+        for address in EmailAddress.objects.filter(user=user).values_list("email", flat=True)
+    }
+    for address in addresses:
+        suppress_address(address, reason=Suppression.Reason.ERASURE)

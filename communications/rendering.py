@@ -105,14 +105,16 @@ class CampaignTemplate:
     text: str
     html: str
 
-    def for_recipient(self, values: dict[str, str]) -> Rendered:
+    def for_recipient(
+        self, values: dict[str, str], headers: dict[str, str] | None = None
+    ) -> Rendered:
         subject, text, body_html = self.subject, self.text, self.html
         for name, value in values.items():
             placeholder = merge_field(name)
             subject = subject.replace(placeholder, value)
             text = text.replace(placeholder, value)
             body_html = body_html.replace(placeholder, html.escape(value))
-        return Rendered(subject=subject, text=text, html=body_html)
+        return Rendered(subject=subject, text=text, html=body_html, headers=dict(headers or {}))
 
     def with_merge_format(self, merge_format: str) -> CampaignTemplate:
         """The same template with merge fields in the provider's own syntax, e.g.
@@ -252,20 +254,29 @@ def merge_values(
     }
 
 
-def personalise(
+def recipient_values(
     template: CampaignTemplate, *, user, ref: str, prefixes: dict[str, str] | None = None
-) -> Rendered:
-    """A campaign message for one recipient, with its unsubscribe headers for marketing."""
+) -> tuple[dict[str, str], dict[str, str]]:
+    """What differs per recipient of a campaign: its merge values, and for marketing its
+    unsubscribe headers."""
     marketing = rule_for(template.kind).is_marketing
     values = merge_values(
         user=user, purpose=template.purpose if marketing else None, ref=ref, prefixes=prefixes
     )
-    rendered = template.for_recipient(values)
-    if marketing:
-        rendered.headers.update(
-            list_unsubscribe_headers(unsubscribe_url=values["unsubscribe_url"], reference=ref)
-        )
-    return rendered
+    headers = (
+        list_unsubscribe_headers(unsubscribe_url=values["unsubscribe_url"], reference=ref)
+        if marketing
+        else {}
+    )
+    return values, headers
+
+
+def personalise(
+    template: CampaignTemplate, *, user, ref: str, prefixes: dict[str, str] | None = None
+) -> Rendered:
+    """A campaign message for one recipient, with its unsubscribe headers for marketing."""
+    values, headers = recipient_values(template, user=user, ref=ref, prefixes=prefixes)
+    return template.for_recipient(values, headers)
 
 
 def render_delivery(delivery) -> Rendered:

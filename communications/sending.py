@@ -106,30 +106,37 @@ def send_single(outgoing: Outgoing) -> Result:
 
 def send_individually(messages: Sequence[Outgoing]) -> list[Result]:
     """One message per recipient, over one connection opened for the whole batch."""
-    results = []
+
+    def send(outgoing: Outgoing, connection) -> Result:
+        message = build_message(outgoing, connection=connection)
+        message.send()
+        ok, provider_id = _provider_id(message, outgoing.to, outgoing.delivery_id)
+        return Result(outgoing.delivery_id, ok, provider_id, "" if ok else "refused by provider")
+
+    return _each_over_one_connection(messages, send)
+
+
+def _each_over_one_connection(
+    items: Sequence[Outgoing | BatchRecipient], send: Callable[..., Result]
+) -> list[Result]:
+    """``send(item, connection)`` for each item over one connection opened for the batch;
+    a send that raises fails only its own row."""
     connection = get_connection(fail_silently=False)
     try:
         connection.open()
     except Exception as error:
         # Nothing was handed over, so every message failed for certain: report it as such,
         # not as an exception that leaves the rows *sending* (and later "uncertain").
-        logger.warning("email connection failed, %d not sent: %s", len(messages), _describe(error))
-        return [
-            Result(outgoing.delivery_id, False, error=_describe(error)) for outgoing in messages
-        ]
+        logger.warning("email connection failed, %d not sent: %s", len(items), _describe(error))
+        return [Result(item.delivery_id, False, error=_describe(error)) for item in items]
+    results = []
     try:
-        for outgoing in messages:
-            message = build_message(outgoing, connection=connection)
+        for item in items:
             try:
-                message.send()
+                results.append(send(item, connection))
             except Exception as error:  # one refused recipient must not lose the batch
-                logger.warning("delivery %s failed: %s", outgoing.delivery_id, _describe(error))
-                results.append(Result(outgoing.delivery_id, False, error=_describe(error)))
-                continue
-            ok, provider_id = _provider_id(message, outgoing.to, outgoing.delivery_id)
-            results.append(
-                Result(outgoing.delivery_id, ok, provider_id, "" if ok else "refused by provider")
-            )
+                logger.warning("delivery %s failed: %s", item.delivery_id, _describe(error))
+                results.append(Result(item.delivery_id, False, error=_describe(error)))
     finally:
         try:
             connection.close()
@@ -227,9 +234,7 @@ def smtp_merge_available() -> bool:
 
 def rendered_for(template: CampaignTemplate, recipient: BatchRecipient) -> Rendered:
     """A recipient's message rendered in full (what ``rendering.personalise`` returns)."""
-    rendered = template.for_recipient(recipient.merge_data)
-    rendered.headers.update(recipient.headers)
-    return rendered
+    return template.for_recipient(recipient.merge_data, recipient.headers)
 
 
 def individual_hand_over(
@@ -484,44 +489,22 @@ def send_merged(merged: MergedMessage, recipients: Sequence[BatchRecipient]) -> 
     """``send_individually`` for a campaign through Django's SMTP backend: the same messages
     over one connection opened for the batch, each one written from ``merged``'s bytes (or by
     Django, for a recipient they can't stand for) and handed to smtplib."""
-    connection = get_connection(fail_silently=False)
-    try:
-        connection.open()
-    except Exception as error:
-        logger.warning(
-            "email connection failed, %d not sent: %s", len(recipients), _describe(error)
-        )
-        return [Result(r.delivery_id, False, error=_describe(error)) for r in recipients]
-    results = []
-    try:
-        for recipient in recipients:
-            try:
-                data = merged.message_for(recipient)
-                if data is None:
-                    outgoing = Outgoing(
-                        recipient.delivery_id,
-                        recipient.to,
-                        rendered_for(merged.template, recipient),
-                    )
-                    build_message(outgoing, connection=connection).send()
-                else:
-                    connection.connection.sendmail(
-                        merged.envelope_from, [_envelope_address(recipient.to)], data
-                    )
-            except Exception as error:  # one refused recipient must not lose the batch
-                logger.warning("delivery %s failed: %s", recipient.delivery_id, _describe(error))
-                results.append(Result(recipient.delivery_id, False, error=_describe(error)))
-                continue
-            # Plain SMTP: the Message-ID we set is the only id there is.
-            results.append(
-                Result(recipient.delivery_id, True, message_id_for(recipient.delivery_id))
+
+    def send(recipient: BatchRecipient, connection) -> Result:
+        data = merged.message_for(recipient)
+        if data is None:
+            outgoing = Outgoing(
+                recipient.delivery_id, recipient.to, rendered_for(merged.template, recipient)
             )
-    finally:
-        try:
-            connection.close()
-        except Exception:  # closing a broken connection is not a delivery failure
-            logger.debug("closing the email connection failed", exc_info=True)
-    return results
+            build_message(outgoing, connection=connection).send()
+        else:
+            connection.connection.sendmail(
+                merged.envelope_from, [_envelope_address(recipient.to)], data
+            )
+        # Plain SMTP: the Message-ID we set is the only id there is.
+        return Result(recipient.delivery_id, True, message_id_for(recipient.delivery_id))
+
+    return _each_over_one_connection(recipients, send)
 
 
 def _describe(error: Exception) -> str:

@@ -82,7 +82,7 @@ def export_for_user(user: AbstractBaseUser) -> dict:
 
 
 @transaction.atomic
-def erase_for_user(user: AbstractBaseUser) -> list[dict[str, str]]:
+def erase_for_user(user: AbstractBaseUser) -> None:
     withdraw_all_marketing(subject=user, source=ConsentEvent.Source.ERASURE)
     # The triggers let exactly this update through (migration 0006).
     ConsentEvent.objects.filter(subject=user).exclude(ip_address=None, user_agent="").update(
@@ -91,4 +91,3 @@ def erase_for_user(user: AbstractBaseUser) -> list[dict[str, str]]:
     CookieConsent.objects.filter(user=user).exclude(ip_address=None, user_agent="").update(
         ip_address=None, user_agent=""
     )
-    return KEPT_ON_ERASURE

@@ -15,5 +15,5 @@ def export_for_user(user: AbstractBaseUser) -> dict:
     return {"survey_entries": [], "contest_entries": []}
 
 
-def erase_for_user(user: AbstractBaseUser) -> list[dict[str, str]]:
-    return KEPT_ON_ERASURE
+def erase_for_user(user: AbstractBaseUser) -> None:
+    """Nothing held yet."""

@@ -2,8 +2,8 @@
 (``export_personal_data``), deactivation and reactivation, and erasure.
 
 Every app below accounts contributes through its ``privacy`` module: ``export_for_user(user)``
-returns its section of the copy, ``erase_for_user(user)`` erases what it holds and returns
-what it must keep and why. Erasure runs in two steps:
+returns its section of the copy, ``erase_for_user(user)`` erases what it holds, and
+``KEPT_ON_ERASURE`` says what it must keep and why. Erasure runs in two steps:
 
 1. ``request_erasure`` (in the request): the account is closed at once (it can't log in and
    is sent nothing), and the confirmation email is written to the bare address, with what
@@ -36,8 +36,8 @@ import sharing.privacy
 import surveys.privacy
 from accounts.models import AddressVerification, PrivacyRequest, Profile, User
 from communications.kinds import MessageKind
-from communications.models import Delivery, Suppression
-from communications.services import enqueue_email, send_delivery, suppress_address
+from communications.models import Delivery
+from communications.services import enqueue_email, send_delivery
 
 from .audit import FieldChange, Source, audit_events_for, record_changes, redact_audit_values_for
 from .profile import FIELD_LABELS
@@ -237,11 +237,14 @@ def request_erasure(
     user = User.objects.select_for_update().get(pk=user.pk)
     if user.erased_at is not None:
         raise PrivacyError("This account's data has already been erased.")
-    now = timezone.now()
-    if privacy_request is None:
-        privacy_request = PrivacyRequest.objects.filter(
+    open_request = (
+        privacy_request
+        or PrivacyRequest.objects.filter(
             subject=user, request_type=PrivacyRequest.Type.ERASURE, status="open"
-        ).first() or _log_self_service_erasure(user, now)
+        ).first()
+    )
+    now = timezone.now()
+    privacy_request = open_request or _log_self_service_erasure(user, now)
     if user.erasure_requested_at is not None:
         return privacy_request  # already on its way
     address = user.email
@@ -347,15 +350,9 @@ def _erase(user_id: int) -> None:
     user = User.objects.select_for_update().get(pk=user_id)
     if user.erased_at is not None:
         return
-    addresses = {user.email.lower()} | {
-        address.lower()
-        for address in EmailAddress.objects.filter(user=user).values_list("email", flat=True)
-    }
     for _, module in SECTIONS:
         module.erase_for_user(user)
     kept = kept_on_erasure()
-    for address in addresses:
-        suppress_address(address, reason=Suppression.Reason.ERASURE)
     Profile.objects.filter(user=user).delete()
     AddressVerification.objects.filter(user=user).delete()
     EmailAddress.objects.filter(user=user).delete()

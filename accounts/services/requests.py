@@ -32,6 +32,22 @@ def due_date(received_on: date, *, extended: bool = False) -> date:
     return add_calendar_months(received_on, RESPONSE_MONTHS + (EXTENSION_MONTHS if extended else 0))
 
 
+def request_problems(
+    *,
+    received_on: date | None,
+    subject: AbstractBaseUser | None,
+    requester_name: str,
+    requester_contact: str,
+) -> dict[str | None, str]:
+    """What is wrong with a request to be logged, by field (None: the whole request)."""
+    problems: dict[str | None, str] = {}
+    if received_on is not None and received_on > timezone.localdate():
+        problems["received_on"] = "A request cannot be received in the future."
+    if subject is None and not (requester_name or requester_contact):
+        problems[None] = "Say who made the request: an account, or a name and contact."
+    return problems
+
+
 @transaction.atomic
 def log_privacy_request(
     *,
@@ -48,10 +64,14 @@ def log_privacy_request(
         raise PrivacyError(f"Unknown request type {request_type!r}.")
     if channel not in PrivacyRequest.Channel.values:
         raise PrivacyError(f"Unknown channel {channel!r}.")
-    if received_on > timezone.localdate():
-        raise PrivacyError("A request cannot be received in the future.")
-    if subject is None and not (requester_name or requester_contact):
-        raise PrivacyError("Say who made the request: an account, or a name and contact.")
+    problems = request_problems(
+        received_on=received_on,
+        subject=subject,
+        requester_name=requester_name,
+        requester_contact=requester_contact,
+    )
+    if problems:
+        raise PrivacyError(" ".join(problems.values()))
     return PrivacyRequest.objects.create(
         request_type=request_type,
         channel=channel,

@@ -37,7 +37,7 @@ from communications.rendering import (
     campaign_template,
     link_prefixes,
     list_unsubscribe_headers,
-    merge_values,
+    recipient_values,
     sanitise_body,
 )
 from communications.sending import (
@@ -487,21 +487,10 @@ def _prepare(
         return list
     template: CampaignTemplate = campaign_template(campaign)
     prefixes = link_prefixes()
-    marketing = rule_for(campaign.kind).is_marketing
     recipients = []
     for delivery_id, user in sendable:
-        values = merge_values(
-            user=user,
-            purpose=campaign.purpose.code if marketing else None,
-            ref=str(delivery_id),
-            prefixes=prefixes,
-        )
-        headers = (
-            list_unsubscribe_headers(
-                unsubscribe_url=values["unsubscribe_url"], reference=str(delivery_id)
-            )
-            if marketing
-            else {}
+        values, headers = recipient_values(
+            template, user=user, ref=str(delivery_id), prefixes=prefixes
         )
         recipients.append(BatchRecipient(delivery_id, user.email, values, headers))
     if batch_sending_enabled():
