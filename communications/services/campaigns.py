@@ -82,9 +82,14 @@ def validate_segment(segment: dict | None, *, kind: str) -> dict:
         if segment.get(key) in (None, ""):
             continue
         value = segment[key]
-        parsed = parse_date(value) if isinstance(value, str) else None
-        if parsed is None:
-            raise CampaignError(f"{key} must be a date written YYYY-MM-DD, not {value!r}.")
+        try:
+            parsed = parse_date(value) if isinstance(value, str) else None
+        except ValueError:  # well formed but not in the calendar: 2024-02-30, 2024-13-45
+            parsed = None
+        if parsed is None or parsed.year < 1900:
+            raise CampaignError(
+                f"{key} must be a real date from 1900 on, written YYYY-MM-DD, not {value!r}."
+            )
         clean[key] = parsed.isoformat()
     after, before = clean.get("joined_after"), clean.get("joined_before")
     if after and before and after > before:
