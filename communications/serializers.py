@@ -2,7 +2,9 @@
 
 What a campaign may be (kind and purpose, segment filters, a time in the future, a status
 that allows the step) is decided by ``communications.services``; these serializers check only
-the shape of the request, so the service's message reaches the caller unchanged.
+the shape of the request, so the service's message reaches the caller unchanged. A bad segment
+is the one refusal they name a field for: the service's validator is asked, and its message comes
+back as ``{"segment": [message]}``, as the admin form shows it beside the field.
 """
 
 from __future__ import annotations
@@ -16,7 +18,12 @@ from communications.addresses import mask_addresses_in
 from communications.kinds import CAMPAIGN_KINDS, MessageKind
 from communications.models import Campaign, Delivery
 from communications.services import campaign_progress
-from communications.services.campaigns import SEGMENT_KEYS, describe_recipient
+from communications.services.campaigns import (
+    SEGMENT_KEYS,
+    CampaignError,
+    describe_recipient,
+    validate_segment,
+)
 
 
 class AwareDateTimeField(serializers.DateTimeField):
@@ -143,6 +150,18 @@ class CampaignSerializer(serializers.Serializer):
     @extend_schema_field(CampaignProgressSerializer)
     def get_progress(self, campaign: Campaign) -> dict[str, int]:
         return campaign_progress(campaign=campaign)
+
+    def validate(self, attrs: dict) -> dict:
+        """Name the field of a bad segment filter (an unknown key, a date not in the calendar):
+        the service's own validator decides, as the admin form's does, and its message is
+        returned under ``segment``. The service checks the segment again when it saves."""
+        if "segment" in attrs:
+            kind = attrs.get("kind") or getattr(self.instance, "kind", "")
+            try:
+                validate_segment(attrs["segment"], kind=kind)
+            except CampaignError as error:
+                raise serializers.ValidationError({"segment": [str(error)]}) from error
+        return attrs
 
 
 class CampaignScheduleSerializer(serializers.Serializer):

@@ -116,8 +116,8 @@ def test_creating_with_send_at_schedules_it_at_once(api):
     [
         ({"kind": "welcome"}, "kind", "is not a kind a campaign can send"),
         ({"purpose": "surveys"}, "detail", "goes to the 'special_offers' purpose, not 'surveys'"),
-        ({"segment": {"favourite_colour": "red"}}, "detail", "Unknown segment filter"),
-        ({"segment": {"joined_after": "last spring"}}, "detail", "must be a date"),
+        ({"segment": {"favourite_colour": "red"}}, "segment", "Unknown segment filter"),
+        ({"segment": {"joined_after": "last spring"}}, "segment", "must be a real date"),
         ({"segment": ["not", "an", "object"]}, "segment", "dictionary"),
         ({"send_at": "2030-05-01T09:00:00"}, "send_at", "Give a time zone"),
         ({"send_at": "2020-05-01T09:00:00Z"}, "detail", "send_at must be in the future"),
