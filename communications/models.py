@@ -83,6 +83,28 @@ class Campaign(models.Model):
         return self.name
 
 
+class SendingClaim(models.Model):
+    """A sending task's hold on the delivery rows it claimed (status *sending*): who holds
+    them, and which of them it is handing over. A claim exists while its task runs; the
+    sweep resolves one whose holder is gone (its database session ended, or it is older
+    than ``EMAIL_SENDING_TIMEOUT``): the row being handed over is uncertain, the others go
+    back to the queue."""
+
+    # host:pid of the process, for people reading it.
+    worker = models.CharField(max_length=200)
+    # The holder's PostgreSQL session (pid and start): gone from pg_stat_activity once the
+    # process that held it died.
+    db_pid = models.IntegerField(null=True, blank=True)
+    db_session_started = models.DateTimeField(null=True, blank=True)
+    claimed_at = models.DateTimeField()
+    # The row whose hand-over may have begun, or every row of the claim (one provider call).
+    in_flight = models.BigIntegerField(null=True, blank=True)
+    all_in_flight = models.BooleanField(default=False)
+
+    def __str__(self) -> str:
+        return f"claim {self.pk} by {self.worker}"
+
+
 class DeliveryQuerySet(models.QuerySet):
     def pending(self) -> DeliveryQuerySet:
         return self.filter(status__in=[Delivery.Status.QUEUED, Delivery.Status.SENDING])
@@ -133,6 +155,18 @@ class Delivery(models.Model):
     provider_message_id = models.CharField(max_length=200, blank=True)
     created_at = models.DateTimeField(auto_now_add=True)
     claimed_at = models.DateTimeField(null=True, blank=True)
+    # The task holding the row while it is *sending* (cleared when its result is recorded).
+    claim = models.ForeignKey(
+        SendingClaim,
+        on_delete=models.DO_NOTHING,
+        db_constraint=False,
+        db_index=False,
+        null=True,
+        blank=True,
+        related_name="+",
+    )
+    # A queued row that failed for now is not tried again before this time.
+    next_attempt_at = models.DateTimeField(null=True, blank=True)
     sent_at = models.DateTimeField(null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
     unsubscribed_at = models.DateTimeField(null=True, blank=True)

@@ -9,16 +9,30 @@ Three ways out, chosen by settings, all recording one result per delivery row:
   and writes each recipient's values into the bytes;
 - one provider call per batch, the provider filling in each recipient's merge data and
   headers (anymail batch sending): ``send_as_batch``.
+
+Each result says whether a message may have arrived. A refusal (SMTP 5xx, a provider's
+rejection) is ``PERMANENT``; a failure before the message was handed over (SMTP 4xx, a
+connection refused, reset or timed out before the end of DATA, HTTP 429 or 5xx) is
+``TEMPORARY`` and is tried again later; no answer once the whole message was sent is
+``UNCERTAIN``: it may have arrived, so it is never sent again. Over SMTP the conversation is
+driven step by step (``phased_sendmail``) to tell the last two apart, a broken connection is
+opened again for the next message, and a batch stops trying after a few faults in a row.
+A ``Progress`` is told before each hand-over, so that the caller can record how far it got.
 """
 
 from __future__ import annotations
 
+import contextlib
 import html
 import logging
 import re
+import smtplib
+import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from email.utils import formatdate
+from enum import StrEnum
+from typing import Protocol
 
 from django.conf import settings
 from django.core.mail import EmailMultiAlternatives, get_connection
@@ -53,12 +67,34 @@ class BatchRecipient:
     headers: dict[str, str]
 
 
+class Failure(StrEnum):
+    """Why a message did not go, which decides what becomes of its row."""
+
+    PERMANENT = "permanent"  # refused for this recipient: the row fails
+    TEMPORARY = "temporary"  # not handed over, for now: the row is tried again later
+    UNCERTAIN = "uncertain"  # handed over, no answer: it may have arrived; never resent
+    NOT_TRIED = "not_tried"  # the batch stopped before it: back to the queue, no try counted
+
+
 @dataclass(frozen=True)
 class Result:
     delivery_id: int
     ok: bool
     provider_message_id: str = ""
     error: str = ""
+    failure: Failure | None = None  # set when not ok
+
+
+class Progress(Protocol):
+    def begin(self, delivery_ids: Sequence[int], done: Sequence[Result]) -> bool:
+        """Called before ``delivery_ids`` are handed over (one message, or a whole provider
+        call), with the results known since the last call. False: stop, hand nothing more
+        over (the rows are no longer this batch's)."""
+
+
+# Temporary or uncertain failures in a row after which a batch stops trying: the server or
+# provider is in trouble, and the rest of the batch waits for a later try.
+FAULTS_IN_A_ROW = 3
 
 
 def batch_sending_enabled() -> bool:
@@ -100,52 +136,310 @@ def _provider_id(message: EmailMultiAlternatives, to: str, delivery_id: int) -> 
     return recipient.status in _ACCEPTED, str(recipient.message_id or "")
 
 
-def send_single(outgoing: Outgoing) -> Result:
-    return send_individually([outgoing])[0]
+def send_single(outgoing: Outgoing, *, progress: Progress | None = None) -> Result:
+    return send_individually([outgoing], progress=progress)[0]
 
 
-def send_individually(messages: Sequence[Outgoing]) -> list[Result]:
+def send_individually(
+    messages: Sequence[Outgoing], *, progress: Progress | None = None
+) -> list[Result]:
     """One message per recipient, over one connection opened for the whole batch."""
 
     def send(outgoing: Outgoing, connection) -> Result:
         message = build_message(outgoing, connection=connection)
         message.send()
         ok, provider_id = _provider_id(message, outgoing.to, outgoing.delivery_id)
-        return Result(outgoing.delivery_id, ok, provider_id, "" if ok else "refused by provider")
+        if ok:
+            return Result(outgoing.delivery_id, True, provider_id)
+        return Result(
+            outgoing.delivery_id, False, error="refused by provider", failure=Failure.PERMANENT
+        )
 
-    return _each_over_one_connection(messages, send)
+    return _each_over_one_connection(messages, send, progress)
 
 
 def _each_over_one_connection(
-    items: Sequence[Outgoing | BatchRecipient], send: Callable[..., Result]
+    items: Sequence[Outgoing | BatchRecipient],
+    send: Callable[..., Result],
+    progress: Progress | None = None,
 ) -> list[Result]:
-    """``send(item, connection)`` for each item over one connection opened for the batch;
-    a send that raises fails only its own row."""
+    """``send(item, connection)`` for each item over one connection, opened again after it
+    broke; a send that raises fails only its own row, as ``failure_of`` the error says. After
+    ``FAULTS_IN_A_ROW`` temporary or uncertain failures, or a connection that can't be
+    opened, the rest are not tried."""
     connection = get_connection(fail_silently=False)
-    try:
-        connection.open()
-    except Exception as error:
-        # Nothing was handed over, so every message failed for certain: report it as such,
-        # not as an exception that leaves the rows *sending* (and later "uncertain").
-        logger.warning("email connection failed, %d not sent: %s", len(items), _describe(error))
-        return [Result(item.delivery_id, False, error=_describe(error)) for item in items]
-    results = []
+    results: list[Result] = []
+    reported = 0
+    is_open = False
+    stopped = ""  # why the rest of the batch is not tried
+    faults = 0
     try:
         for item in items:
+            if stopped:
+                results.append(Result(item.delivery_id, False, error=stopped, failure=NOT_TRIED))
+                continue
+            if not is_open:
+                try:
+                    _open(connection)
+                    is_open = True
+                except Exception as error:
+                    # Nothing was handed over: this one is tried again later, the rest wait.
+                    described = _describe(error)
+                    logger.warning(
+                        "email connection failed, %d not sent: %s",
+                        len(items) - len(results),
+                        described,
+                    )
+                    results.append(
+                        Result(item.delivery_id, False, error=described, failure=Failure.TEMPORARY)
+                    )
+                    stopped = f"not tried: {described}"[:1000]
+                    continue
+            if progress is not None:
+                if not progress.begin([item.delivery_id], results[reported:]):
+                    stopped = "not tried: the batch lost its claim"
+                    results.append(
+                        Result(item.delivery_id, False, error=stopped, failure=NOT_TRIED)
+                    )
+                    continue
+                reported = len(results)
             try:
-                results.append(send(item, connection))
+                result = send(item, connection)
             except Exception as error:  # one refused recipient must not lose the batch
-                logger.warning("delivery %s failed: %s", item.delivery_id, _describe(error))
-                results.append(Result(item.delivery_id, False, error=_describe(error)))
+                failure = failure_of(error)
+                described = _describe(error)
+                logger.warning("delivery %s failed (%s): %s", item.delivery_id, failure, described)
+                result = Result(item.delivery_id, False, error=described, failure=failure)
+                if failure is Failure.UNCERTAIN or not _usable(connection):
+                    # A late answer would be read as the next message's: start afresh.
+                    _drop(connection)
+                    is_open = False
+                if _out_of_time(error):
+                    stopped = "not tried: the task ran out of time"
+            results.append(result)
+            faults = faults + 1 if result.failure in _FAULTS else 0
+            if faults >= FAULTS_IN_A_ROW and not stopped:
+                stopped = f"not tried: {faults} failures in a row, the last: {result.error}"[:1000]
     finally:
-        try:
-            connection.close()
-        except Exception:  # closing a broken connection is not a delivery failure
-            logger.debug("closing the email connection failed", exc_info=True)
+        if is_open:
+            try:
+                connection.close()
+            except Exception:  # closing a broken connection is not a delivery failure
+                logger.debug("closing the email connection failed", exc_info=True)
     return results
 
 
-def send_as_batch(template: CampaignTemplate, recipients: Sequence[BatchRecipient]) -> list[Result]:
+NOT_TRIED = Failure.NOT_TRIED
+_FAULTS = {Failure.TEMPORARY, Failure.UNCERTAIN}
+
+
+def _open(connection) -> None:
+    connection.open()
+    smtp = _smtp_of(connection)
+    if smtp is not None:
+        # Every message through this connection, Django's own sends included, goes step by
+        # step, so that a failure says whether the server may have the message.
+        smtp.sendmail = lambda *args, **kwargs: phased_sendmail(smtp, *args, **kwargs)
+
+
+def _smtp_of(connection) -> smtplib.SMTP | None:
+    from django.core.mail.backends.smtp import EmailBackend
+
+    if isinstance(connection, EmailBackend) and isinstance(connection.connection, smtplib.SMTP):
+        return connection.connection
+    return None
+
+
+def _usable(connection) -> bool:
+    from django.core.mail.backends.smtp import EmailBackend
+
+    if isinstance(connection, EmailBackend):
+        smtp = connection.connection
+        return smtp is not None and getattr(smtp, "sock", None) is not None
+    return True
+
+
+def _drop(connection) -> None:
+    """Forget a connection that broke or may hold a late answer, without saying QUIT (which
+    would wait for that answer)."""
+    from django.core.mail.backends.smtp import EmailBackend
+
+    try:
+        if isinstance(connection, EmailBackend):
+            smtp, connection.connection = connection.connection, None
+            if smtp is not None:
+                smtp.close()
+        else:
+            connection.close()
+    except Exception:
+        logger.debug("dropping the email connection failed", exc_info=True)
+
+
+def _out_of_time(error: BaseException) -> bool:
+    from celery.exceptions import SoftTimeLimitExceeded
+
+    return any(isinstance(e, SoftTimeLimitExceeded) for e in _chain(error))
+
+
+def _chain(error: BaseException | None):
+    seen = 0
+    while error is not None and seen < 10:
+        yield error
+        error = error.__cause__ or error.__context__
+        seen += 1
+
+
+# --- What a failure means ----------------------------------------------------------------------
+
+
+class NotHandedOver(smtplib.SMTPException):
+    """The connection failed before the end of the message was sent: the server drops a
+    message it did not get whole, so it can be sent again."""
+
+
+class NoAnswerAfterData(smtplib.SMTPException):
+    """The whole message was sent, and no answer came: the server may have kept it."""
+
+
+def failure_of(error: BaseException) -> Failure:
+    """What an exception from a send means for its row."""
+    if isinstance(error, NoAnswerAfterData):
+        return Failure.UNCERTAIN
+    if isinstance(error, NotHandedOver):
+        return Failure.TEMPORARY
+    if _out_of_time(error):
+        return Failure.TEMPORARY  # raised before the hand-over, or wrapped above
+    if isinstance(error, smtplib.SMTPRecipientsRefused):
+        codes = [code for code, _ in error.recipients.values()]
+        return (
+            Failure.TEMPORARY if codes and all(400 <= c < 500 for c in codes) else Failure.PERMANENT
+        )
+    if isinstance(error, smtplib.SMTPConnectError):
+        return Failure.TEMPORARY
+    if isinstance(error, smtplib.SMTPResponseException):
+        return Failure.TEMPORARY if 400 <= error.smtp_code < 500 else Failure.PERMANENT
+    provider = _provider_failure(error)
+    if provider is not None:
+        return provider
+    if isinstance(error, (ConnectionRefusedError, socket.gaierror)):
+        return Failure.TEMPORARY  # no connection, so nothing handed over
+    if isinstance(error, smtplib.SMTPException) and not isinstance(
+        error, smtplib.SMTPServerDisconnected
+    ):
+        return Failure.PERMANENT  # e.g. SMTPUTF8 needed and not offered
+    if isinstance(error, OSError):
+        # A connection lost at a moment nobody recorded: the message may have gone.
+        return Failure.UNCERTAIN
+    return Failure.PERMANENT
+
+
+def _provider_failure(error: BaseException) -> Failure | None:
+    """An anymail provider's answer: HTTP 429 or 5xx, or a connection that never reached it,
+    is temporary; no response to a request that was sent is uncertain; other errors refuse."""
+    from anymail.exceptions import AnymailAPIError, AnymailError
+
+    if not isinstance(error, AnymailError):
+        return None
+    status = getattr(error, "status_code", None)
+    if isinstance(error, AnymailAPIError) and status is not None:
+        return Failure.TEMPORARY if status in (408, 429) or status >= 500 else Failure.PERMANENT
+    try:
+        import requests
+    except ImportError:  # pragma: no cover - anymail's requests backends need it
+        return Failure.PERMANENT
+    if isinstance(error, requests.exceptions.ConnectTimeout):
+        return Failure.TEMPORARY
+    if isinstance(error, requests.exceptions.ConnectionError):
+        reason = str(error)
+        if "NewConnectionError" in reason or "NameResolutionError" in reason:
+            return Failure.TEMPORARY
+        return Failure.UNCERTAIN  # dropped while the request was out
+    if isinstance(error, requests.exceptions.Timeout):
+        return Failure.UNCERTAIN  # sent, no answer in time
+    return Failure.PERMANENT
+
+
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+def phased_sendmail(
+    smtp: smtplib.SMTP,
+    from_addr: str,
+    to_addrs: str | Sequence[str],
+    msg: bytes | str,
+    mail_options: Sequence[str] = (),
+    rcpt_options: Sequence[str] = (),
+) -> dict:
+    """``smtplib.SMTP.sendmail``, step by step, telling apart where a failure happened: a
+    refusal raises smtplib's own exception (the server's code says temporary or not); the
+    connection failing before the message's final "." raises ``NotHandedOver``; no answer
+    after it, ``NoAnswerAfterData``. Like sendmail, a 421 closes the connection and another
+    refusal resets it."""
+    if isinstance(msg, str):
+        msg = re.sub(r"(?:\r\n|\n|\r(?!\n))", "\r\n", msg).encode("ascii")
+    recipients = [to_addrs] if isinstance(to_addrs, str) else list(to_addrs)
+    try:
+        smtp.ehlo_or_helo_if_needed()
+        options = []
+        if smtp.does_esmtp:
+            if smtp.has_extn("size"):
+                options.append(f"size={len(msg)}")
+            options.extend(mail_options)
+        code, reply = smtp.mail(from_addr, options)
+        if code != 250:
+            _after_refusal(smtp, code)
+            raise smtplib.SMTPSenderRefused(code, reply, from_addr)
+        refused = {}
+        for address in recipients:
+            code, reply = smtp.rcpt(address, rcpt_options)
+            if code not in (250, 251):
+                refused[address] = (code, reply)
+            if code == 421:
+                smtp.close()
+                raise smtplib.SMTPRecipientsRefused(refused)
+        if len(refused) == len(recipients):
+            _after_refusal(smtp, 0)
+            raise smtplib.SMTPRecipientsRefused(refused)
+        code, reply = smtp.docmd("data")
+        if code != 354:
+            _after_refusal(smtp, code)
+            raise smtplib.SMTPDataError(code, reply)
+        data = _LEADING_DOT.sub(b"..", msg)
+        if not data.endswith(b"\r\n"):
+            data += b"\r\n"
+        smtp.send(data + b".\r\n")
+    except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused):
+        raise  # the server's answer: its code says what it means
+    except OSError as error:  # smtplib's own errors are OSErrors too, disconnection included
+        smtp.close()
+        raise NotHandedOver(f"{type(error).__name__}: {error}") from error
+    try:
+        code, reply = smtp.getreply()
+    except Exception as error:  # a timeout, a reset, the task's time limit
+        smtp.close()
+        raise NoAnswerAfterData(
+            f"no answer after the message was sent ({type(error).__name__}: {error})"
+        ) from error
+    if code != 250:
+        _after_refusal(smtp, code)
+        raise smtplib.SMTPDataError(code, reply)
+    return refused
+
+
+def _after_refusal(smtp: smtplib.SMTP, code: int) -> None:
+    if code == 421:
+        smtp.close()
+        return
+    with contextlib.suppress(smtplib.SMTPServerDisconnected):
+        smtp.rset()
+
+
+def send_as_batch(
+    template: CampaignTemplate,
+    recipients: Sequence[BatchRecipient],
+    *,
+    progress: Progress | None = None,
+) -> list[Result]:
     """One provider call for the batch, with merge data and headers per recipient."""
     if not recipients:
         return []
@@ -166,17 +460,28 @@ def send_as_batch(template: CampaignTemplate, recipients: Sequence[BatchRecipien
     message.merge_metadata = {
         recipient.to: {"delivery_id": str(recipient.delivery_id)} for recipient in recipients
     }
+    if progress is not None and not progress.begin([r.delivery_id for r in recipients], []):
+        error = "not tried: the batch lost its claim"
+        return [Result(r.delivery_id, False, error=error, failure=NOT_TRIED) for r in recipients]
     try:
         message.send()
     except Exception as error:
-        logger.warning("batch of %d failed: %s", len(recipients), _describe(error))
-        return [Result(r.delivery_id, False, error=_describe(error)) for r in recipients]
-    return [Result(r.delivery_id, *_accepted(message, r)) for r in recipients]
+        failure = failure_of(error)
+        logger.warning("batch of %d failed (%s): %s", len(recipients), failure, _describe(error))
+        return [
+            Result(r.delivery_id, False, error=_describe(error), failure=failure)
+            for r in recipients
+        ]
+    return [_accepted(message, r) for r in recipients]
 
 
-def _accepted(message: EmailMultiAlternatives, recipient: BatchRecipient) -> tuple[bool, str, str]:
+def _accepted(message: EmailMultiAlternatives, recipient: BatchRecipient) -> Result:
     ok, provider_id = _provider_id(message, recipient.to, recipient.delivery_id)
-    return ok, provider_id, "" if ok else "refused by provider"
+    if ok:
+        return Result(recipient.delivery_id, True, provider_id)
+    return Result(
+        recipient.delivery_id, False, error="refused by provider", failure=Failure.PERMANENT
+    )
 
 
 # --- A campaign over SMTP: one MIME message per recipient, serialised once per batch -----------
@@ -239,16 +544,16 @@ def rendered_for(template: CampaignTemplate, recipient: BatchRecipient) -> Rende
 
 def individual_hand_over(
     template: CampaignTemplate, recipients: Sequence[BatchRecipient]
-) -> Callable[[], list[Result]]:
+) -> Callable[..., list[Result]]:
     """Everything a batch of one message per recipient needs before it is handed over,
     done now; returns the hand-over. Through Django's SMTP backend the campaign is serialised
     once (``MergedMessage``); otherwise, or if its serialisation can't be reused, each
     recipient's message is rendered here and built by Django when sent."""
     merged = MergedMessage.compile(template, recipients) if smtp_merge_available() else None
     if merged is not None:
-        return lambda: send_merged(merged, recipients)
+        return lambda progress=None: send_merged(merged, recipients, progress=progress)
     outgoing = [Outgoing(r.delivery_id, r.to, rendered_for(template, r)) for r in recipients]
-    return lambda: send_individually(outgoing)
+    return lambda progress=None: send_individually(outgoing, progress=progress)
 
 
 @dataclass(frozen=True)
@@ -485,7 +790,12 @@ def _envelope_address(address: str) -> str:
     return sanitize_address(address, settings.DEFAULT_CHARSET)
 
 
-def send_merged(merged: MergedMessage, recipients: Sequence[BatchRecipient]) -> list[Result]:
+def send_merged(
+    merged: MergedMessage,
+    recipients: Sequence[BatchRecipient],
+    *,
+    progress: Progress | None = None,
+) -> list[Result]:
     """``send_individually`` for a campaign through Django's SMTP backend: the same messages
     over one connection opened for the batch, each one written from ``merged``'s bytes (or by
     Django, for a recipient they can't stand for) and handed to smtplib."""
@@ -498,13 +808,13 @@ def send_merged(merged: MergedMessage, recipients: Sequence[BatchRecipient]) -> 
             )
             build_message(outgoing, connection=connection).send()
         else:
-            connection.connection.sendmail(
-                merged.envelope_from, [_envelope_address(recipient.to)], data
+            phased_sendmail(
+                connection.connection, merged.envelope_from, [_envelope_address(recipient.to)], data
             )
         # Plain SMTP: the Message-ID we set is the only id there is.
         return Result(recipient.delivery_id, True, message_id_for(recipient.delivery_id))
 
-    return _each_over_one_connection(recipients, send)
+    return _each_over_one_connection(recipients, send, progress)
 
 
 def _describe(error: Exception) -> str:

@@ -229,9 +229,15 @@ EMAIL_UNSUBSCRIBE_MAILTO = env.str("EMAIL_UNSUBSCRIBE_MAILTO", default="")
 EMAIL_MESSAGE_ID_DOMAIN = env.str("EMAIL_MESSAGE_ID_DOMAIN", default="")
 # A transactional row still queued after this many seconds is relayed again by the sweep.
 EMAIL_OUTBOX_RETRY_AFTER = env.int("EMAIL_OUTBOX_RETRY_AFTER", default=120)
-# Tries before a transactional row the provider keeps refusing is marked failed.
-EMAIL_MAX_ATTEMPTS = env.int("EMAIL_MAX_ATTEMPTS", default=5)
-# A row claimed longer ago than this is reported uncertain (its worker died mid-send).
+# Tries before a row that keeps failing for now (SMTP 4xx, connection refused, HTTP 429/5xx)
+# is marked failed; campaign and transactional rows alike.
+EMAIL_MAX_ATTEMPTS = env.int("EMAIL_MAX_ATTEMPTS", default=8)
+# Backoff before such a row is tried again: this many seconds after the first try, doubling
+# after each, at most EMAIL_RETRY_BACKOFF_MAX; each wait is 50-100% of that (jitter).
+EMAIL_RETRY_BACKOFF = env.float("EMAIL_RETRY_BACKOFF", default=30.0)
+EMAIL_RETRY_BACKOFF_MAX = env.float("EMAIL_RETRY_BACKOFF_MAX", default=1800.0)
+# A claim older than this is resolved even if its worker's database session still seems
+# open (a host gone without closing it): the row being handed over is uncertain.
 EMAIL_SENDING_TIMEOUT = env.int("EMAIL_SENDING_TIMEOUT", default=900)
 # A sending campaign with no batch claimed for this long is restarted by the sweep.
 EMAIL_CAMPAIGN_STALL_AFTER = env.int("EMAIL_CAMPAIGN_STALL_AFTER", default=120)

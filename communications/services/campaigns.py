@@ -3,11 +3,13 @@
 Life of a send: ``send_campaign_now`` (or the schedule) moves the campaign to *sending* and
 starts ``populate_campaign``, which walks the audience in keyset chunks, writes one queued
 delivery row per recipient and enqueues a batch task per ``EMAIL_BATCH_SIZE`` rows. Each
-``send_campaign_batch`` claims queued rows with ``SELECT ... FOR UPDATE SKIP LOCKED``, commits
-the claim (status *sending*), asks the gate again, sends, and records every row's result.
-A worker killed mid-batch leaves only that batch's rows in *sending*: the sweep marks them
-uncertain after ``EMAIL_SENDING_TIMEOUT`` and never sends them again; every other row is
-either finished or still queued, and the sweep restarts a campaign that stopped moving.
+``send_campaign_batch`` claims queued rows that are due with ``SELECT ... FOR UPDATE SKIP
+LOCKED``, commits the claim (status *sending*, under a ``SendingClaim``), asks the gate again,
+sends, and records each row's result as it goes (see ``claims``). A temporary failure goes
+back to the queue with a backoff, and the campaign completes only once no row can still be
+tried. A worker killed mid-batch leaves at most the row it was handing over uncertain: the
+sweep resolves its claim once its database session has ended, puts its other rows back in
+the queue and restarts the campaign.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from functools import partial
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import connection, transaction
-from django.db.models import Count, Exists, F, Q
+from django.db import transaction
+from django.db.models import Count, Exists, F, Min, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
@@ -47,10 +49,16 @@ from communications.sending import (
     individual_hand_over,
     send_as_batch,
 )
+from communications.services.claims import (
+    UNCERTAIN_PREFIX,
+    ClaimProgress,
+    RowOutcome,
+    open_claim,
+)
 from consent.models import ConsentEvent, Purpose
 from consent.selectors import audience_for
 
-from .outbox import UNCERTAIN_PREFIX, enqueue_email
+from .outbox import enqueue_email
 
 logger = logging.getLogger(__name__)
 
@@ -274,12 +282,17 @@ def _restart(campaign_id: int) -> None:
         return
     if not campaign.audience_complete:
         populate_campaign_task.delay(campaign_id)
-    queued = Delivery.objects.filter(campaign_id=campaign_id, status=Status.QUEUED).count()
+    queued = _due(Delivery.objects.filter(campaign_id=campaign_id, status=Status.QUEUED)).count()
     chains = min(settings.EMAIL_RESTART_TASKS, math.ceil(queued / _batch_size()))
     for _ in range(chains):
         send_campaign_batch_task.delay(campaign_id, chain=True)
     if campaign.audience_complete and not queued:
         complete_if_done(campaign_id=campaign_id)
+
+
+def _due(rows):
+    """Queued rows that may be tried now: never tried, or their backoff has passed."""
+    return rows.filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=timezone.now()))
 
 
 # --- Preview and test --------------------------------------------------------------------------
@@ -382,10 +395,11 @@ def populate_campaign(*, campaign_id: int) -> int:
             written += len(subjects)
 
 
-def _claim(campaign_id: int, limit: int) -> list[tuple[int, int | None]]:
-    """Claim up to ``limit`` queued rows, committed as *sending*. The campaign row is locked
-    first, as pause and cancel lock it, so a claim never overlaps a pause or cancel and the
-    two can't deadlock; a paused or cancelled campaign claims nothing."""
+def _claim(campaign_id: int, limit: int) -> tuple[int | None, list[tuple[int, int | None, int]]]:
+    """Claim up to ``limit`` due queued rows, committed as *sending* under a new claim;
+    returns the claim's id and the rows (id, user id, attempts with this one). The campaign
+    row is locked first, as pause and cancel lock it, so a claim never overlaps a pause or
+    cancel and the two can't deadlock; a paused or cancelled campaign claims nothing."""
     now = timezone.now()
     with transaction.atomic():
         sending = (
@@ -394,76 +408,96 @@ def _claim(campaign_id: int, limit: int) -> list[tuple[int, int | None]]:
             .values_list("pk", flat=True)
         )
         if not list(sending):
-            return []
+            return None, []
         rows = list(
-            Delivery.objects.select_for_update(skip_locked=True)
-            .filter(campaign_id=campaign_id, status=Status.QUEUED)
-            .order_by("id")
-            .values_list("id", "user_id")[:limit]
-        )
-        if rows:
-            Delivery.objects.filter(pk__in=[row[0] for row in rows]).update(
-                status=Status.SENDING, claimed_at=now, attempts=F("attempts") + 1, updated_at=now
+            _due(
+                Delivery.objects.select_for_update(skip_locked=True).filter(
+                    campaign_id=campaign_id, status=Status.QUEUED
+                )
             )
-    if rows:
-        # Outside the claim, and only if nobody holds the row (the audience walk holds it for
-        # a whole chunk): it only tells the sweep that the campaign is moving.
-        with transaction.atomic():
-            free = Campaign.objects.select_for_update(skip_locked=True).filter(pk=campaign_id)
-            Campaign.objects.filter(pk__in=free.values("pk")).update(last_batch_at=now)
-    return rows
+            .order_by("id")
+            .values_list("id", "user_id", "attempts")[:limit]
+        )
+        if not rows:
+            return None, []
+        claim = open_claim(now)
+        Delivery.objects.filter(pk__in=[row[0] for row in rows]).update(
+            status=Status.SENDING,
+            claimed_at=now,
+            claim=claim,
+            attempts=F("attempts") + 1,
+            updated_at=now,
+        )
+    # Outside the claim, and only if nobody holds the row (the audience walk holds it for
+    # a whole chunk): it only tells the sweep that the campaign is moving.
+    with transaction.atomic():
+        free = Campaign.objects.select_for_update(skip_locked=True).filter(pk=campaign_id)
+        Campaign.objects.filter(pk__in=free.values("pk")).update(last_batch_at=now)
+    return claim.pk, [(row_id, user_id, attempts + 1) for row_id, user_id, attempts in rows]
 
 
 def send_campaign_batch(*, campaign_id: int, chain: bool = False) -> int:
     """Claim, check, send and record one batch; returns how many rows it finished. With
-    ``chain``, a batch that found work enqueues the next one (see ``_restart``)."""
+    ``chain``, a batch that found work enqueues the next one (see ``_restart``). Rows that
+    failed for now are tried again by a batch enqueued for when the first of them is due."""
     campaign = Campaign.objects.select_related("purpose").get(pk=campaign_id)
     if campaign.status != CampaignStatus.SENDING:
         return 0
-    rows = _claim(campaign_id, _batch_size())
-    if not rows:
+    claim_id, rows = _claim(campaign_id, _batch_size())
+    if claim_id is None:
         complete_if_done(campaign_id=campaign_id)
         return 0
     users = {
         user.pk: user
         for user in get_user_model()
-        .objects.filter(pk__in=[user_id for _, user_id in rows if user_id])
+        .objects.filter(pk__in=[user_id for _, user_id, _ in rows if user_id])
         .only("id", "email", "first_name", "is_active")
     }
     decisions = gate_batch(campaign.kind, list(users.values()))
-    outcomes: list[_Outcome] = []
+    refused: list[RowOutcome] = []
     sendable: list[tuple[int, AbstractBaseUser]] = []
-    for delivery_id, user_id in rows:
+    for delivery_id, user_id, _ in rows:
         user = users.get(user_id)
         if user is None:
-            outcomes.append((delivery_id, Status.SKIPPED_INACTIVE, "", "no account"))
+            refused.append((delivery_id, Status.SKIPPED_INACTIVE, "", "no account", None, 0))
         elif not decisions[user.pk]:
             decision = decisions[user.pk]
-            outcomes.append((delivery_id, decision.status, "", decision.reason))
+            refused.append((delivery_id, decision.status, "", decision.reason, None, 0))
         else:
             sendable.append((delivery_id, user))
+    progress = ClaimProgress(claim_id, {row[0]: row[2] for row in rows}, refused)
+    results: list[Result] = []
     try:
+        # Rendering and the rate limit come first: a failure there hands nothing over, and
+        # the rows go back to the queue (``finish``); the refusals already decided are kept.
         hand_over = _prepare(campaign, sendable)
-    except Exception:
-        # Nothing was handed to the backend: the rows go back to the queue, not to
-        # "uncertain"; the refusals already decided are kept.
-        _record(outcomes)
-        _release([delivery_id for delivery_id, _ in sendable])
-        raise
-    try:
-        for result in hand_over():
-            status = Status.SENT if result.ok else Status.FAILED
-            outcomes.append((result.delivery_id, status, result.provider_message_id, result.error))
+        results = hand_over(progress=progress)
     finally:
-        # Whatever was handed over is recorded, even if the send raised half-way; rows with
-        # no outcome stay *sending* and are reported as uncertain by the sweep.
-        _record(outcomes)
+        # Whatever is known is recorded, even if the send raised half-way; a row handed over
+        # without an answer is uncertain, one never handed over goes back to the queue.
+        progress.finish(results)
     if chain:
         from communications.tasks import send_campaign_batch_task
 
         send_campaign_batch_task.delay(campaign_id, chain=True)
+    _retry_later(campaign_id)
     complete_if_done(campaign_id=campaign_id)
     return len(rows)
+
+
+def _retry_later(campaign_id: int) -> None:
+    """Enqueue a batch for when the first row waiting for another try is due, if that is
+    soon; a later one is left to the sweep, which restarts a campaign that stopped moving."""
+    from communications.tasks import send_campaign_batch_task
+
+    first = Delivery.objects.filter(
+        campaign_id=campaign_id, status=Status.QUEUED, next_attempt_at__isnull=False
+    ).aggregate(first=Min("next_attempt_at"))["first"]
+    if first is None:
+        return
+    wait = max(0.0, (first - timezone.now()).total_seconds())
+    if wait <= settings.EMAIL_CAMPAIGN_STALL_AFTER:
+        send_campaign_batch_task.apply_async((campaign_id,), countdown=wait + 0.1)
 
 
 def _batch_size() -> int:
@@ -477,19 +511,15 @@ def _batch_size() -> int:
     return max(1, min(settings.EMAIL_BATCH_SIZE, int(rate * 60)))
 
 
-# (delivery id, status, provider message id, error)
-_Outcome = tuple[int, str, str, str]
-
-
 def _prepare(
     campaign: Campaign, sendable: list[tuple[int, AbstractBaseUser]]
-) -> Callable[[], list[Result]]:
+) -> Callable[[ClaimProgress], list[Result]]:
     """Render the batch and wait for the rate limit; returns the hand-over to the backend,
     the one step after which a message may have gone."""
     from communications.ratelimit import acquire
 
     if not sendable:
-        return list
+        return lambda progress: []
     template: CampaignTemplate = campaign_template(campaign)
     prefixes = link_prefixes()
     recipients = []
@@ -504,46 +534,6 @@ def _prepare(
         hand_over = individual_hand_over(template, recipients)
     acquire(len(recipients))
     return hand_over
-
-
-def _release(delivery_ids: list[int]) -> None:
-    """Put claimed rows that were never handed over back in the queue."""
-    Delivery.objects.filter(pk__in=delivery_ids, status=Status.SENDING).update(
-        status=Status.QUEUED, claimed_at=None, attempts=F("attempts") - 1, updated_at=timezone.now()
-    )
-
-
-def _record(rows: list[_Outcome]) -> None:
-    """Write every row's result in one statement; only rows still *sending* change."""
-    if not rows:
-        return
-    now = timezone.now()
-    if connection.vendor == "postgresql":
-        values = ", ".join(["(%s, %s, %s, %s)"] * len(rows))
-        params = [value for row in rows for value in row]
-        with connection.cursor() as cursor:
-            cursor.execute(
-                f"""
-                UPDATE communications_delivery AS d
-                   SET status = v.status,
-                       provider_message_id = v.provider_id,
-                       last_error = v.error,
-                       sent_at = CASE WHEN v.status = 'sent' THEN %s ELSE d.sent_at END,
-                       updated_at = %s
-                  FROM (VALUES {values}) AS v(id, status, provider_id, error)
-                 WHERE d.id = v.id::bigint AND d.status = 'sending'
-                """,  # noqa: S608 - only placeholders are interpolated
-                [now, now, *params],
-            )
-        return
-    for delivery_id, status, provider_id, error in rows:
-        Delivery.objects.filter(pk=delivery_id, status=Status.SENDING).update(
-            status=status,
-            provider_message_id=provider_id,
-            last_error=error,
-            sent_at=now if status == Status.SENT else None,
-            updated_at=now,
-        )
 
 
 def complete_if_done(*, campaign_id: int) -> bool:
@@ -581,8 +571,12 @@ def run_due_campaigns() -> list[int]:
 
 
 def sweep_campaigns() -> list[int]:
-    """Restart sending campaigns that stopped moving (their tasks lost with a broker or a
-    killed worker); complete the ones with nothing left. Returns the restarted ids."""
+    """Resolve claims whose worker is gone, then restart sending campaigns that stopped
+    moving (their tasks lost with a broker or a killed worker, or rows just put back from an
+    abandoned claim); complete the ones with nothing left. Returns the restarted ids."""
+    from communications.services.claims import resolve_abandoned_claims
+
+    released = set(resolve_abandoned_claims()["campaigns"])
     stalled_before = timezone.now() - timedelta(seconds=settings.EMAIL_CAMPAIGN_STALL_AFTER)
     restarted = []
     for campaign_id in Campaign.objects.filter(status=CampaignStatus.SENDING).values_list(
@@ -591,7 +585,7 @@ def sweep_campaigns() -> list[int]:
         if complete_if_done(campaign_id=campaign_id):
             continue
         moved = Campaign.objects.filter(pk=campaign_id, last_batch_at__gte=stalled_before)
-        if moved.exists():
+        if campaign_id not in released and moved.exists():
             continue
         Campaign.objects.filter(pk=campaign_id).update(last_batch_at=timezone.now())
         _restart(campaign_id)

@@ -9,21 +9,30 @@ from datetime import timedelta
 from django.conf import settings
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, Q
 from django.utils import timezone
 
 from communications.addresses import mask_address
 from communications.gate import may_send
 from communications.kinds import rule_for
-from communications.models import Delivery
+from communications.models import Delivery, SendingClaim
 from communications.rendering import render_delivery
-from communications.sending import Outgoing, send_single
+from communications.sending import Failure, Outgoing, send_single
+from communications.services.claims import (
+    UNCERTAIN,
+    UNCERTAIN_PREFIX,
+    mark_uncertain,
+    open_claim,
+    outcome_for,
+    record,
+    release,
+    resolve_abandoned_claims,
+)
 
 logger = logging.getLogger(__name__)
 
 Status = Delivery.Status
-UNCERTAIN_PREFIX = "uncertain:"
-UNCERTAIN = f"{UNCERTAIN_PREFIX} the worker stopped while sending; it may or may not have gone"
+__all__ = ["UNCERTAIN", "UNCERTAIN_PREFIX", "enqueue_email", "send_delivery", "sweep_outbox"]
 
 
 def enqueue_email(
@@ -67,15 +76,40 @@ def enqueue_email(
 
 
 def send_delivery(*, delivery_id: int) -> str:
-    """Send one queued transactional row; returns its status. Safe to call twice: only the
-    call that moves the row from queued to sending sends it."""
+    """Send one queued transactional row that is due; returns its status. Safe to call
+    twice: only the call that moves the row from queued to sending sends it.
+
+    A temporary failure (see ``sending.Failure``) puts the row back in the queue, due after
+    a backoff, until ``EMAIL_MAX_ATTEMPTS``; a refusal fails it; no answer once the message
+    was handed over makes it uncertain, never sent again."""
     now = timezone.now()
-    claimed = Delivery.objects.filter(
-        pk=delivery_id, status=Status.QUEUED, campaign__isnull=True
-    ).update(status=Status.SENDING, claimed_at=now, attempts=F("attempts") + 1)
+    with transaction.atomic():
+        claim = open_claim(now)
+        claimed = (
+            Delivery.objects.filter(pk=delivery_id, status=Status.QUEUED, campaign__isnull=True)
+            .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+            .update(status=Status.SENDING, claimed_at=now, claim=claim, attempts=F("attempts") + 1)
+        )
+        if not claimed:
+            claim.delete()
     if not claimed:
         row = Delivery.objects.filter(pk=delivery_id).values_list("status", flat=True).first()
         return row or "missing"
+    try:
+        return _send_claimed(delivery_id, claim.pk)
+    finally:
+        # Still *sending* here only if something raised: uncertain if it was being handed
+        # over, else back to the queue. (If the database is gone too, the sweep does this.)
+        with transaction.atomic():
+            held = SendingClaim.objects.select_for_update().filter(pk=claim.pk).first()
+            mine = Delivery.objects.filter(pk=delivery_id, claim_id=claim.pk)
+            if held is not None and held.in_flight == delivery_id:
+                mark_uncertain(mine, timezone.now())
+            release(mine, timezone.now())
+            SendingClaim.objects.filter(pk=claim.pk).delete()
+
+
+def _send_claimed(delivery_id: int, claim_id: int) -> str:
     delivery = Delivery.objects.select_related("user").get(pk=delivery_id)
     decision = may_send(delivery.kind, delivery.user, email=delivery.to_email)
     if not decision:
@@ -89,30 +123,58 @@ def send_delivery(*, delivery_id: int) -> str:
         return Status.FAILED
     from communications.ratelimit import acquire
 
-    try:
-        acquire(1)
-    except Exception:
-        # Nothing was handed over: back to the queue, not to "uncertain".
-        Delivery.objects.filter(pk=delivery.pk, status=Status.SENDING).update(
-            status=Status.QUEUED, attempts=F("attempts") - 1, updated_at=timezone.now()
-        )
-        raise
-    result = send_single(Outgoing(delivery.pk, delivery.to_email, rendered))
+    acquire(1)  # if it raises, nothing was handed over: the row goes back to the queue
+    handed_over = _MarkInFlight(claim_id)
+    result = send_single(Outgoing(delivery.pk, delivery.to_email, rendered), progress=handed_over)
+    if handed_over.lost:
+        return Status.QUEUED  # the sweep took the row back before it was handed over
     if result.ok:
         _finish(delivery, status=Status.SENT, provider_message_id=result.provider_message_id)
         return Status.SENT
-    # A refused send goes back to the queue for the sweep to try again, up to a limit.
-    if delivery.attempts < settings.EMAIL_MAX_ATTEMPTS:
-        _finish(delivery, status=Status.QUEUED, error=result.error)
-        return Status.QUEUED
-    _finish(delivery, status=Status.FAILED, error=result.error)
-    return Status.FAILED
+    if result.failure is Failure.UNCERTAIN:
+        logger.warning("delivery %s uncertain: %s", delivery.pk, result.error)
+    _, status, _, error, next_attempt_at, _ = outcome_for(result, delivery.attempts, timezone.now())
+    _finish(delivery, status=status, error=error, next_attempt_at=next_attempt_at)
+    if status == Status.QUEUED and next_attempt_at is not None:
+        from communications.tasks import send_delivery_task
+
+        wait = max(0.0, (next_attempt_at - timezone.now()).total_seconds())
+        if wait <= settings.EMAIL_OUTBOX_RETRY_AFTER:
+            # Soon: its own retry; later ones are relayed by the sweep once due.
+            send_delivery_task.apply_async((delivery.pk,), countdown=wait + 0.1)
+    return status
+
+
+class _MarkInFlight:
+    """``sending.Progress`` for one row: marks it in flight on its claim just before it is
+    handed over, so that a worker dying then leaves it uncertain and dying before leaves it
+    queued."""
+
+    def __init__(self, claim_id: int) -> None:
+        self.claim_id = claim_id
+        self.lost = False
+
+    def begin(self, delivery_ids, done) -> bool:
+        held = record([], claim_id=self.claim_id, in_flight=delivery_ids[0])
+        self.lost = not held
+        return held
 
 
 def _finish(
-    delivery: Delivery, *, status: str, error: str = "", provider_message_id: str = ""
+    delivery: Delivery,
+    *,
+    status: str,
+    error: str = "",
+    provider_message_id: str = "",
+    next_attempt_at=None,
 ) -> None:
-    fields = {"status": status, "last_error": error, "updated_at": timezone.now()}
+    fields = {
+        "status": status,
+        "last_error": error,
+        "updated_at": timezone.now(),
+        "claim_id": None,
+        "next_attempt_at": next_attempt_at,
+    }
     if status == Status.SENT:
         fields.update(sent_at=timezone.now(), provider_message_id=provider_message_id)
     if status != Status.QUEUED:
@@ -127,24 +189,27 @@ def _finish(
 
 
 def sweep_outbox() -> dict[str, int]:
-    """Relay transactional rows left queued (broker down, crash before relay); give up on
-    rows stuck in sending (the worker died mid-send: they are reported, never resent, since
-    they may have gone). Campaign rows are swept by ``sweep_campaigns``."""
+    """Resolve claims whose worker is gone (the row it was handing over is uncertain, the
+    others go back to the queue; see ``claims``); relay transactional rows left queued
+    (broker down, crash before relay, a retry whose time has come). Campaign rows put back
+    are sent again by ``sweep_campaigns``."""
     from communications.tasks import send_delivery_task
 
     now = timezone.now()
     retry_before = now - timedelta(seconds=settings.EMAIL_OUTBOX_RETRY_AFTER)
     stuck_before = now - timedelta(seconds=settings.EMAIL_SENDING_TIMEOUT)
-    stuck_rows = Delivery.objects.filter(status=Status.SENDING, claimed_at__lt=stuck_before)
-    # Rows to a bare address forget it here too, as when they finish (see ``_finish``).
-    stuck = stuck_rows.filter(user__isnull=True).update(
-        status=Status.FAILED, last_error=UNCERTAIN, updated_at=now, to_email="", context={}
-    ) + stuck_rows.update(status=Status.FAILED, last_error=UNCERTAIN, updated_at=now)
+    abandoned = resolve_abandoned_claims()
+    # Rows sending with no claim (claimed before claims were recorded) and long stuck.
+    unclaimed = Delivery.objects.filter(
+        status=Status.SENDING, claim__isnull=True, claimed_at__lt=stuck_before
+    )
+    stuck = abandoned["uncertain"] + mark_uncertain(unclaimed, now)
     requeued = 0
     left = (
         Delivery.objects.filter(
             status=Status.QUEUED, campaign__isnull=True, updated_at__lt=retry_before
         )
+        .filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
         .order_by("updated_at")
         .values_list("pk", flat=True)[: settings.EMAIL_SWEEP_LIMIT]
     )
@@ -153,4 +218,4 @@ def sweep_outbox() -> dict[str, int]:
         requeued += 1
     if stuck or requeued:
         logger.warning("outbox sweep: %d relayed again, %d uncertain", requeued, stuck)
-    return {"requeued": requeued, "uncertain": stuck}
+    return {"requeued": requeued, "uncertain": stuck, "released": abandoned["released"]}

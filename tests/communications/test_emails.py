@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import re
+import smtplib
 from unittest import mock
 
 import pytest
 from django.core import mail
 from django.db import transaction
 from django.template.loader import get_template
+from django.utils import timezone
 
 from communications.kinds import CAMPAIGN_KINDS, MessageKind, rule_for
 from communications.models import Delivery
@@ -64,7 +66,10 @@ def locmem_email(settings):
 @pytest.fixture
 def relay_off():
     """Relays are Celery tasks; here the tests call the service themselves."""
-    with mock.patch("communications.tasks.send_delivery_task.delay") as delay:
+    with (
+        mock.patch("communications.tasks.send_delivery_task.delay") as delay,
+        mock.patch("communications.tasks.send_delivery_task.apply_async"),
+    ):
         yield delay
 
 
@@ -242,10 +247,11 @@ def test_the_gate_is_asked_again_at_send_time(db, make_user, relay_off):
     assert mail.outbox == []
 
 
-def test_a_provider_refusal_goes_back_to_the_queue_until_the_attempts_run_out(
+def test_a_temporary_failure_goes_back_to_the_queue_with_a_backoff_until_the_attempts_run_out(
     db, make_user, settings, relay_off
 ):
     settings.EMAIL_MAX_ATTEMPTS = 2
+    settings.EMAIL_RETRY_BACKOFF = 60
     user = make_user("ann@example.com")
     delivery = enqueue_email(kind=MessageKind.WELCOME, user=user, context={})
 
@@ -254,11 +260,35 @@ def test_a_provider_refusal_goes_back_to_the_queue_until_the_attempts_run_out(
         side_effect=ConnectionRefusedError("provider down"),
     ):
         assert send_delivery(delivery_id=delivery.pk) == Status.QUEUED
+        delivery.refresh_from_db()
+        # not tried again before its backoff is over (30-60 s after the first try)
+        wait = (delivery.next_attempt_at - timezone.now()).total_seconds()
+        assert 25 < wait <= 60
+        assert send_delivery(delivery_id=delivery.pk) == Status.QUEUED
+        delivery.refresh_from_db()
+        assert delivery.attempts == 1
+        # once due, tried again; the last try gives up
+        Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
         assert send_delivery(delivery_id=delivery.pk) == Status.FAILED
 
     delivery.refresh_from_db()
     assert delivery.attempts == 2
+    assert delivery.last_error.startswith("gave up after 2 attempts: ")
     assert "provider down" in delivery.last_error
+
+
+def test_a_permanent_refusal_fails_at_once(db, make_user, relay_off):
+    user = make_user("ann@example.com")
+    delivery = enqueue_email(kind=MessageKind.WELCOME, user=user, context={})
+
+    with mock.patch(
+        "django.core.mail.backends.locmem.EmailBackend.send_messages",
+        side_effect=smtplib.SMTPDataError(554, b"5.7.1 Message rejected"),
+    ):
+        assert send_delivery(delivery_id=delivery.pk) == Status.FAILED
+
+    delivery.refresh_from_db()
+    assert delivery.attempts == 1 and "554" in delivery.last_error
 
 
 def test_an_address_only_message_forgets_the_address_once_sent(db, relay_off):

@@ -54,3 +54,33 @@ def counts(client) -> dict[str, int]:
 
 def reset(client) -> None:
     client.delete(RECIPIENTS_KEY, CALLS_KEY)
+
+
+class FlakyBackend(AnymailTestBackend):
+    """Anymail's test backend (messages kept in ``django.core.mail.outbox``) whose provider
+    answers the next ``FlakyBackend.fail_next`` calls with an HTTP error, as a provider that
+    is rate-limiting (429) or down (503) does. In-process only: set it, send, read."""
+
+    esp_name = "Test"
+    fail_next: list[int] = []  # shared by every instance, on purpose
+    calls = 0
+
+    def post_to_esp(self, payload, message):
+        import requests
+        from anymail.exceptions import AnymailRequestsAPIError
+
+        type(self).calls += 1
+        if FlakyBackend.fail_next:
+            # What anymail's HTTP backends raise for an error response.
+            response = requests.Response()
+            response.status_code = FlakyBackend.fail_next.pop(0)
+            response.reason = requests.status_codes._codes[response.status_code][0]
+            response._content = b'{"message": "try later"}'
+            raise AnymailRequestsAPIError(
+                "Test API error",
+                status_code=response.status_code,
+                response=response,
+                email_message=message,
+                backend=self,
+            )
+        return super().post_to_esp(payload, message)

@@ -1,4 +1,6 @@
-"""An aiosmtpd SMTP server that keeps every message it receives, for tests to read."""
+"""An aiosmtpd SMTP server that keeps every message it receives, for tests to read, and that can
+be told to misbehave for the next messages (``refuse_next``, ``hang_up_next``,
+``answer_late``), as a real server under load or going down does."""
 
 from __future__ import annotations
 
@@ -33,18 +35,51 @@ class ReceivedMessage:
         return part.get_content() if part is not None else ""
 
 
+@dataclass
+class Fault:
+    """What the server does with the next message reaching ``at`` ("rcpt" or "data", the
+    end of the message) instead of accepting it."""
+
+    at: str = "data"
+    reply: str | None = None  # e.g. "451 4.3.0 Try again later"; None: no reply
+    hang_up: bool = False  # close the connection (after the reply, if any)
+    keep_then_wait: float = 0.0  # keep the message, then answer 250 this many seconds late
+
+
 class _Collector:
     def __init__(self, server: SMTPServer) -> None:
         self.server = server
 
+    async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:
+        fault = self.server._take_fault("rcpt")
+        if fault is not None:
+            return self._misbehave(server, fault)
+        envelope.rcpt_tos.append(address)
+        return "250 OK"
+
     async def handle_DATA(self, server, session, envelope) -> str:
+        fault = self.server._take_fault("data")
+        if fault is not None and not fault.keep_then_wait:
+            return self._misbehave(server, fault)
         if self.server.delay:
             await asyncio.sleep(self.server.delay)
         message = email.message_from_bytes(envelope.content, policy=email.policy.default)
         self.server._add(
             ReceivedMessage(envelope.mail_from, tuple(envelope.rcpt_tos), message)  # type: ignore[arg-type]
         )
+        if fault is not None:
+            await asyncio.sleep(fault.keep_then_wait)
         return "250 Message accepted for delivery"
+
+    @staticmethod
+    def _misbehave(smtp, fault: Fault) -> str:
+        if fault.reply is None:
+            # Gone without a word: close now (aiosmtpd's reply then goes nowhere).
+            smtp.transport.abort()
+            return "250 OK"
+        if fault.hang_up:
+            asyncio.get_running_loop().call_soon(smtp.transport.close)
+        return fault.reply
 
 
 class SMTPServer:
@@ -57,6 +92,39 @@ class SMTPServer:
         # Seconds each message takes to be accepted: a slow server, so a test can act while
         # a batch is half-way out. Set it back to 0 afterwards.
         self.delay = 0.0
+        self._faults: list[Fault] = []
+
+    # --- Misbehaving (each fault is used once, in order; ``clear`` forgets the rest) --------
+
+    def refuse_next(
+        self, reply: str = "451 4.3.0 Try again later", *, count: int = 1, at: str = "data",
+        hang_up: bool = False,
+    ) -> None:  # fmt: skip
+        """Refuse the next ``count`` messages with ``reply`` (a 421 with ``hang_up``, as a
+        server shutting down says it), at the recipient or at the end of the data."""
+        self._add_faults([Fault(at=at, reply=reply, hang_up=hang_up)] * count)
+
+    def hang_up_next(self, *, count: int = 1, at: str = "rcpt") -> None:
+        """Drop the connection without a reply: at "rcpt", before the message was sent; at
+        "data", once it was sent whole (and not kept)."""
+        self._add_faults([Fault(at=at, reply=None)] * count)
+
+    def answer_late(self, seconds: float, *, count: int = 1) -> None:
+        """Keep the next ``count`` messages, but answer 250 only ``seconds`` later (after
+        the client's timeout, if it is shorter)."""
+        self._add_faults([Fault(keep_then_wait=seconds)] * count)
+
+    def _add_faults(self, faults: list[Fault]) -> None:
+        with self._lock:
+            self._faults.extend(faults)
+
+    def _take_fault(self, at: str) -> Fault | None:
+        with self._lock:
+            for index, fault in enumerate(self._faults):
+                if fault.at == at:
+                    return self._faults.pop(index)
+                break  # faults apply in order
+            return None
 
     def start(self) -> SMTPServer:
         self._controller.start()
@@ -78,6 +146,7 @@ class SMTPServer:
     def clear(self) -> None:
         with self._lock:
             self._messages.clear()
+            self._faults.clear()
 
     def wait_for(self, count: int, *, timeout: float = 30) -> list[ReceivedMessage]:
         """Block until at least ``count`` messages arrived; raise with what did, on timeout."""
