@@ -9,6 +9,7 @@ import time
 
 import pytest
 from django.db import transaction
+from django.utils import timezone
 from kombu.exceptions import OperationalError
 
 from communications.kinds import MessageKind
@@ -103,12 +104,12 @@ def test_a_row_written_while_the_broker_is_down_is_relayed_by_the_sweep_once_old
     assert delivery.status == Status.QUEUED
 
     # then the sweep leaves it while it is young (its relay may still be on the way)
-    assert sweep_outbox() == {"requeued": 0, "uncertain": 0}
+    assert sweep_outbox() == {"requeued": 0, "uncertain": 0, "released": 0}
     time.sleep(0.3)
     assert smtp.messages == []
     # and relays it once older than EMAIL_OUTBOX_RETRY_AFTER
     time.sleep(1)
-    assert sweep_outbox() == {"requeued": 1, "uncertain": 0}
+    assert sweep_outbox() == {"requeued": 1, "uncertain": 0, "released": 0}
     (received,) = smtp.wait_for(1)
     assert received.rcpt_tos == ("ada@example.com",)
     delivery = wait_for_status(delivery, Status.SENT)
@@ -132,7 +133,7 @@ def test_a_row_relayed_several_times_is_sent_once(smtp: SMTPServer, celery_worke
     assert delivery.attempts == 1
 
 
-def test_a_row_the_smtp_server_refused_is_queued_again_and_delivered_by_the_sweep(
+def test_a_row_the_smtp_server_refused_is_queued_again_and_delivered_by_the_sweep_when_due(
     smtp: SMTPServer, celery_worker_session: WorkerProcess, worker_factory, make_user, settings
 ):
     # given the only worker can't reach the SMTP server
@@ -142,7 +143,10 @@ def test_a_row_the_smtp_server_refused_is_queued_again_and_delivered_by_the_swee
     ada = make_user("ada@example.com")
     settings.EMAIL_OUTBOX_RETRY_AFTER = 0
     with celery_worker_session.paused():
-        cut_off = worker_factory(name="no-smtp", extra_env={"EMAIL_PORT": str(closed_port)})
+        cut_off = worker_factory(
+            name="no-smtp",
+            extra_env={"EMAIL_PORT": str(closed_port), "EMAIL_RETRY_BACKOFF": "60"},
+        )
 
         # when
         with transaction.atomic():
@@ -157,7 +161,11 @@ def test_a_row_the_smtp_server_refused_is_queued_again_and_delivered_by_the_swee
         assert "ConnectionRefusedError" in delivery.last_error
         cut_off.stop()
 
-    # and once the server is reachable again, the sweep gets it delivered
+    # and once the server is reachable again and its backoff is over, the sweep gets it
+    # delivered
+    assert 25 < (delivery.next_attempt_at - timezone.now()).total_seconds() <= 60
+    assert sweep_outbox()["requeued"] == 0
+    Delivery.objects.filter(pk=delivery.pk).update(next_attempt_at=timezone.now())
     assert sweep_outbox()["requeued"] == 1
     (received,) = smtp.wait_for(1)
     assert received.rcpt_tos == ("ada@example.com",)
