@@ -4,7 +4,8 @@ Every write goes through ``communications.services``: a campaign body is saved b
 ``save_campaign`` (so it is sanitised), each button calls one service and shows its
 ``CampaignError`` as an error message. Campaign staff never see a recipient's address: the
 delivery list masks it, and provider messages that quote one are masked too. The suppression
-list holds hashes only; an address typed into the add form is hashed and never stored.
+list holds hashes only; an address typed into the add form is hashed and never stored. A
+suppression is lifted only by ``lift_suppression``, which records who lifted it and why.
 """
 
 from __future__ import annotations
@@ -20,8 +21,8 @@ from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 from django.utils.http import urlencode
 
-from communications.addresses import mask_addresses_in
-from communications.models import Campaign, Delivery, ProviderEvent, Suppression
+from communications.addresses import address_hash, mask_addresses_in
+from communications.models import Campaign, Delivery, ProviderEvent, Suppression, SuppressionLift
 from communications.permissions import SEND_CAMPAIGN, VIEW_DELIVERY
 from communications.services import (
     CampaignError,
@@ -38,6 +39,7 @@ from communications.services import (
     validate_segment,
 )
 from communications.services.campaigns import EDITABLE, describe_recipient
+from communications.services.suppression import SuppressionError, lift_suppression
 from consent.admin import ReadOnlyAdmin
 
 CampaignStatus = Campaign.Status
@@ -505,15 +507,42 @@ class SuppressionAddForm(forms.ModelForm):
         self.fields["reason"].initial = Suppression.Reason.MANUAL
 
 
+class LiftSuppressionForm(forms.Form):
+    """The person's address, typed by staff, must be the one this row holds the hash of."""
+
+    address = forms.EmailField(
+        help_text="The address the person asked us to email again; it must match this "
+        "suppression. It is not stored."
+    )
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        max_length=1000,
+        help_text="Who asked, when and how (recorded with your name).",
+    )
+
+    def __init__(self, *args, suppression: Suppression, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        self.suppression = suppression
+
+    def clean_address(self) -> str:
+        address = self.cleaned_data["address"]
+        if address_hash(address) != self.suppression.address_hash:
+            raise forms.ValidationError("This is not the address of this suppression.")
+        return address
+
+
 @admin.register(Suppression)
 class SuppressionAdmin(admin.ModelAdmin):
-    """Addresses never to be emailed again, by hash. Deleting a row lifts the suppression."""
+    """Addresses never to be emailed again, by hash. A suppression is lifted only through
+    ``lift_suppression`` (its own page, with the person's address and a reason), which
+    records who lifted it and why; Django's delete is not offered."""
 
     list_display = ("hash_prefix", "reason", "detail", "created_at")
     list_filter = ("reason",)
     fields = ("hash_prefix", "reason", "detail", "created_at")
     readonly_fields = fields
     show_full_result_count = False
+    change_form_template = "admin/communications/suppression/change_form.html"
 
     def get_form(self, request: HttpRequest, obj: Suppression | None = None, **kwargs):
         if obj is None:
@@ -530,13 +559,20 @@ class SuppressionAdmin(admin.ModelAdmin):
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        # Django's delete (and the bulk delete action) would remove the row unrecorded.
+        return False
+
+    def has_lift_permission(self, request: HttpRequest) -> bool:
+        return request.user.has_perm(f"{self.opts.app_label}.delete_{self.opts.model_name}")
+
     @admin.display(description="address hash")
     def hash_prefix(self, obj: Suppression) -> str:
         return f"{obj.address_hash[:12]}…"
 
     def save_model(self, request: HttpRequest, obj: Suppression, form, change: bool) -> None:
         if change:
-            raise PermissionDenied("A suppression can't be changed; delete it to lift it.")
+            raise PermissionDenied("A suppression can't be changed; lift it instead.")
         saved = suppress_address(
             form.cleaned_data["address"],
             reason=form.cleaned_data["reason"],
@@ -546,3 +582,75 @@ class SuppressionAdmin(admin.ModelAdmin):
             setattr(obj, field.attname, getattr(saved, field.attname))
         obj._state.adding = False
         obj._state.db = saved._state.db
+
+    def get_urls(self):
+        lift = path(
+            "<int:object_id>/lift/",
+            self.admin_site.admin_view(self.lift_view),
+            name="communications_suppression_lift",
+        )
+        return [lift, *super().get_urls()]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        if self.has_lift_permission(request):
+            extra_context["lift_url"] = reverse(
+                "admin:communications_suppression_lift", args=(object_id,)
+            )
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def lift_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        if not self.has_lift_permission(request):
+            raise PermissionDenied
+        suppression = get_object_or_404(Suppression, pk=object_id)
+        form = LiftSuppressionForm(request.POST or None, suppression=suppression)
+        if request.method == "POST" and form.is_valid():
+            try:
+                lift = lift_suppression(
+                    address=form.cleaned_data["address"],
+                    reason=form.cleaned_data["reason"],
+                    actor=request.user,
+                )
+            except SuppressionError as error:
+                form.add_error(None, str(error))
+            else:
+                if lift is None:
+                    self.message_user(request, "It had already been lifted.", messages.WARNING)
+                else:
+                    self.message_user(
+                        request, "Suppression lifted; the lift is recorded.", messages.SUCCESS
+                    )
+                return HttpResponseRedirect(reverse("admin:communications_suppression_changelist"))
+        context = {
+            **self.admin_site.each_context(request),
+            "title": "Lift a suppression",
+            "opts": self.opts,
+            "original": suppression,
+            "form": form,
+            "back": reverse("admin:communications_suppression_change", args=(suppression.pk,)),
+        }
+        return TemplateResponse(request, "admin/communications/suppression/lift.html", context)
+
+
+@admin.register(SuppressionLift)
+class SuppressionLiftAdmin(ReadOnlyAdmin):
+    """Who lifted which suppression, when and why: read-only, as the rows are append-only."""
+
+    list_display = ("lifted_at", "hash_prefix", "suppressed_reason", "lifted_by", "reason")
+    list_filter = ("suppressed_reason",)
+    list_select_related = ("lifted_by",)
+    fields = (
+        "hash_prefix",
+        "suppressed_reason",
+        "suppressed_detail",
+        "suppressed_at",
+        "reason",
+        "lifted_by",
+        "lifted_at",
+    )
+    readonly_fields = fields
+    show_full_result_count = False
+
+    @admin.display(description="address hash")
+    def hash_prefix(self, obj: SuppressionLift) -> str:
+        return f"{obj.address_hash[:12]}…"

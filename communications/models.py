@@ -100,6 +100,11 @@ class SendingClaim(models.Model):
     # The row whose hand-over may have begun, or every row of the claim (one provider call).
     in_flight = models.BigIntegerField(null=True, blank=True)
     all_in_flight = models.BooleanField(default=False)
+    # The rows in the order they are handed over (ids, comma-separated), and what became of
+    # each one handed over so far, a letter each (see ``services.claims``): what the sweep
+    # records if the worker dies before writing the rows.
+    hand_over_order = models.TextField(blank=True)
+    outcomes = models.TextField(blank=True)
 
     def __str__(self) -> str:
         return f"claim {self.pk} by {self.worker}"
@@ -262,6 +267,29 @@ class Suppression(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_reason_display()} ({self.address_hash[:12]}…)"
+
+
+class SuppressionLift(models.Model):
+    """A suppression taken off the list, for ever: which hash, why it had been suppressed,
+    who lifted it, when and why. Written only by ``lift_suppression``, in the transaction
+    that removes the suppression; append-only (on PostgreSQL a trigger refuses ``UPDATE``
+    and ``DELETE``)."""
+
+    address_hash = models.CharField(max_length=64, db_index=True)
+    suppressed_reason = models.CharField(max_length=20, choices=Suppression.Reason.choices)
+    suppressed_detail = models.CharField(max_length=300, blank=True)
+    suppressed_at = models.DateTimeField()
+    reason = models.TextField(help_text="Why it was lifted: who asked, and how.")
+    lifted_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    lifted_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"lifted {self.address_hash[:12]}… ({self.lifted_at:%d %b %Y})"
 
 
 class ProviderEvent(models.Model):

@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
+from django.utils import timezone
 
 from communications.addresses import address_hash
-from communications.models import Suppression
+from communications.models import Suppression, SuppressionLift
 
 
 def suppress_address_hash(hashed: str, *, reason: str, detail: str = "") -> Suppression | None:
@@ -24,7 +26,36 @@ def suppress_address(address: str, *, reason: str, detail: str = "") -> Suppress
     return suppress_address_hash(address_hash(address), reason=reason, detail=detail)
 
 
-def lift_suppression(address: str) -> bool:
-    """Take an address off the list (staff, after the person asks); True if it was on it."""
-    deleted, _ = Suppression.objects.filter(address_hash=address_hash(address)).delete()
-    return bool(deleted)
+class SuppressionError(ValueError):
+    """A lift that can't be made: the message says why, for staff."""
+
+
+@transaction.atomic
+def lift_suppression(
+    *, address: str, reason: str, actor: AbstractBaseUser
+) -> SuppressionLift | None:
+    """Take ``address`` off the list (staff, after the person asks us to email them again)
+    and record who did it and why, in the same transaction: the one way a suppression is
+    removed. None if the address was not on the list. Raises ``SuppressionError`` without a
+    reason or a member of staff acting."""
+    reason = reason.strip()
+    if not reason:
+        raise SuppressionError("Say why the suppression is lifted: who asked, and how.")
+    if actor is None or not (actor.is_active and actor.is_staff):
+        raise SuppressionError("Only a member of staff may lift a suppression.")
+    suppression = (
+        Suppression.objects.select_for_update().filter(address_hash=address_hash(address)).first()
+    )
+    if suppression is None:
+        return None
+    lift = SuppressionLift.objects.create(
+        address_hash=suppression.address_hash,
+        suppressed_reason=suppression.reason,
+        suppressed_detail=suppression.detail,
+        suppressed_at=suppression.created_at,
+        reason=reason,
+        lifted_by=actor,
+        lifted_at=timezone.now(),
+    )
+    suppression.delete()
+    return lift

@@ -8,19 +8,22 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.db import DatabaseError, connection, transaction
 from django.test import Client
 from django.utils import timezone
 
 from communications.addresses import address_hash
 from communications.kinds import MessageKind
-from communications.models import Campaign, Delivery, ProviderEvent, Suppression
+from communications.models import Campaign, Delivery, ProviderEvent, Suppression, SuppressionLift
 from communications.services import (
     complete_if_done,
     populate_campaign,
     record_provider_event,
     save_campaign,
     send_campaign_now,
+    suppress_address,
 )
+from communications.services.suppression import SuppressionError, lift_suppression
 from consent.services import Source, grant_consent
 
 pytestmark = pytest.mark.django_db
@@ -359,14 +362,126 @@ def test_adding_a_suppression_keeps_only_the_hash(root):
     assert "carol" not in listing.lower()
 
 
-def test_deleting_a_suppression_lifts_it(root):
-    root.post(f"{SUPPRESSIONS}add/", {"address": "dan@example.com", "reason": "manual"})
-    suppression = Suppression.objects.get()
+def suppressed(address: str = "dan@example.com") -> Suppression:
+    return suppress_address(address, reason="manual", detail="asked by phone")
 
-    response = root.post(f"{SUPPRESSIONS}{suppression.pk}/delete/", {"post": "yes"})
 
+def test_a_suppression_is_lifted_through_the_service_with_a_reason_and_the_staff_member(
+    make_user,
+):
+    suppression = suppressed()
+    staff = make_user("privacy@jessops.example", is_staff=True)
+    staff.user_permissions.set(
+        Permission.objects.filter(
+            content_type__app_label="communications",
+            codename__in=["view_suppression", "delete_suppression"],
+        )
+    )
+    client = Client()
+    client.force_login(staff)
+
+    page = client.get(f"{SUPPRESSIONS}{suppression.pk}/change/").content.decode()
+    form = client.get(f"{SUPPRESSIONS}{suppression.pk}/lift/")
+    response = client.post(
+        f"{SUPPRESSIONS}{suppression.pk}/lift/",
+        {"address": "Dan@Example.com", "reason": "Dan phoned on 3 May and asked to hear again."},
+    )
+
+    assert f"{SUPPRESSIONS}{suppression.pk}/lift/" in page
+    assert form.status_code == 200
     assert response.status_code == 302
     assert not Suppression.objects.exists()
+    lift = SuppressionLift.objects.get()
+    assert (lift.address_hash, lift.suppressed_reason, lift.suppressed_detail) == (
+        address_hash("dan@example.com"),
+        "manual",
+        "asked by phone",
+    )
+    assert lift.lifted_by == staff
+    assert lift.reason == "Dan phoned on 3 May and asked to hear again."
+    assert lift.suppressed_at == suppression.created_at
+
+
+def test_a_lift_needs_the_matching_address_and_a_reason(root):
+    suppression = suppressed()
+    url = f"{SUPPRESSIONS}{suppression.pk}/lift/"
+
+    wrong = root.post(url, {"address": "eve@example.com", "reason": "Asked."})
+    no_reason = root.post(url, {"address": "dan@example.com", "reason": "  "})
+
+    assert wrong.status_code == 200
+    assert "This is not the address of this suppression." in wrong.content.decode()
+    assert no_reason.status_code == 200
+    assert no_reason.context["form"].errors
+    assert Suppression.objects.filter(pk=suppression.pk).exists()
+    assert not SuppressionLift.objects.exists()
+
+
+def test_django_delete_no_longer_removes_a_suppression(root):
+    suppression = suppressed()
+
+    page = root.get(f"{SUPPRESSIONS}{suppression.pk}/delete/")
+    single = root.post(f"{SUPPRESSIONS}{suppression.pk}/delete/", {"post": "yes"})
+    bulk = root.post(
+        SUPPRESSIONS,
+        {"action": "delete_selected", "_selected_action": [suppression.pk], "post": "yes"},
+    )
+
+    assert page.status_code == 403 and single.status_code == 403
+    assert bulk.status_code in (200, 302)
+    assert root.get(SUPPRESSIONS).context["action_form"] is None  # no bulk delete offered
+    assert Suppression.objects.filter(pk=suppression.pk).exists()
+    assert not SuppressionLift.objects.exists()
+
+
+def test_staff_without_the_delete_permission_cannot_lift(make_user):
+    suppression = suppressed()
+    client = staff_client(make_user, "temp@jessops.example", "view_suppression")
+
+    page = client.get(f"{SUPPRESSIONS}{suppression.pk}/change/").content.decode()
+    response = client.post(
+        f"{SUPPRESSIONS}{suppression.pk}/lift/",
+        {"address": "dan@example.com", "reason": "Asked."},
+    )
+
+    assert "/lift/" not in page
+    assert response.status_code == 403
+    assert Suppression.objects.filter(pk=suppression.pk).exists()
+
+
+def test_the_lift_service_refuses_a_customer_and_an_empty_reason(make_user):
+    suppressed()
+    customer = make_user("mallory@example.com")
+
+    with pytest.raises(SuppressionError):
+        lift_suppression(address="dan@example.com", reason="Asked.", actor=customer)
+    with pytest.raises(SuppressionError):
+        lift_suppression(address="dan@example.com", reason="", actor=customer)
+
+    assert Suppression.objects.exists()
+
+
+def test_the_lift_record_is_read_only_in_the_admin(root, superuser):
+    suppressed()
+    lift_suppression(address="dan@example.com", reason="Asked by email.", actor=superuser)
+    lift = SuppressionLift.objects.get()
+    url = "/admin/communications/suppressionlift/"
+
+    assert root.get(url).status_code == 200
+    assert root.get(f"{url}add/").status_code == 403
+    assert root.post(f"{url}{lift.pk}/delete/", {"post": "yes"}).status_code == 403
+    assert "dan@" not in root.get(f"{url}{lift.pk}/change/").content.decode()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the trigger is PostgreSQL's")
+def test_the_database_refuses_to_rewrite_a_lift(superuser):
+    suppressed()
+    lift_suppression(address="dan@example.com", reason="Asked by email.", actor=superuser)
+
+    with pytest.raises(DatabaseError), transaction.atomic():
+        SuppressionLift.objects.update(reason="Nobody asked.")
+    with pytest.raises(DatabaseError), transaction.atomic():
+        SuppressionLift.objects.all().delete()
 
 
 def test_provider_events_are_read_only_without_the_address(root):
