@@ -2,7 +2,8 @@
 
 The ledger and the cookie-choice log are read-only here as everywhere: no add, change or delete.
 A new policy version is published through ``publish_policy_version``; a published one is proof
-of what people were shown and is never edited.
+of what people were shown and is never edited. A purpose's words are changed only through
+``reword_purpose``, which keeps every version.
 """
 
 from __future__ import annotations
@@ -11,15 +12,35 @@ import csv
 from collections.abc import Iterable, Iterator
 
 from django import forms
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponseBadRequest, StreamingHttpResponse
-from django.urls import path
+from django.http import (
+    HttpRequest,
+    HttpResponse,
+    HttpResponseBadRequest,
+    HttpResponseRedirect,
+    StreamingHttpResponse,
+)
+from django.shortcuts import get_object_or_404
+from django.template.response import TemplateResponse
+from django.urls import path, reverse
 from django.utils import timezone
 
-from consent.models import ConsentEvent, CookieConsent, CurrentConsent, PolicyVersion, Purpose
-from consent.services import ConsentError, publish_policy_version
+from consent.models import (
+    ConsentEvent,
+    CookieConsent,
+    CurrentConsent,
+    PolicyVersion,
+    Purpose,
+    PurposeText,
+)
+from consent.services import (
+    ConsentError,
+    create_purpose,
+    publish_policy_version,
+    reword_purpose,
+)
 
 CSV_HEADER = [
     "occurred_at",
@@ -51,18 +72,179 @@ class ReadOnlyAdmin(admin.ModelAdmin):
         return False
 
 
-@admin.register(Purpose)
-class PurposeAdmin(admin.ModelAdmin):
-    list_display = ("code", "name", "is_optional", "introduced_in", "display_order")
-    list_select_related = ("introduced_in",)
-    ordering = ("display_order", "id")
+class PurposeAddForm(forms.ModelForm):
+    class Meta:
+        model = Purpose
+        fields = (
+            "code",
+            "name",
+            "wording",
+            "is_optional",
+            "mandatory_reason",
+            "introduced_in",
+            "display_order",
+        )
 
-    def get_readonly_fields(self, request: HttpRequest, obj: Purpose | None = None) -> tuple:
-        # The code is how campaigns, links and the ledger name the purpose: fixed once made.
-        return ("code",) if obj is not None else ()
+    def clean(self) -> dict:
+        cleaned = super().clean()
+        if cleaned.get("is_optional") is False and not cleaned.get("mandatory_reason", "").strip():
+            self.add_error(
+                "mandatory_reason",
+                "A mandatory purpose needs the reason shown instead of a choice.",
+            )
+        return cleaned
+
+
+class RewordPurposeForm(forms.Form):
+    name = forms.CharField(max_length=100)
+    wording = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 4, "cols": 80}),
+        help_text="The exact words shown when asking. Decisions already made keep the words "
+        "they were made under.",
+    )
+    mandatory_reason = forms.CharField(
+        required=False,
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 80}),
+        help_text="For a mandatory purpose: shown instead of a choice.",
+    )
+    reason = forms.CharField(
+        widget=forms.Textarea(attrs={"rows": 2, "cols": 80}),
+        max_length=1000,
+        help_text="Why the words change (recorded with your name and the policy version).",
+    )
+
+
+class PurposeTextInline(admin.TabularInline):
+    """Every version of the purpose's words, newest first: read-only, append-only."""
+
+    model = PurposeText
+    extra = 0
+    max_num = 0
+    can_delete = False
+    ordering = ("-id",)
+    fields = readonly_fields = (
+        "created_at",
+        "name",
+        "wording",
+        "mandatory_reason",
+        "reason",
+        "policy_version",
+        "changed_by",
+    )
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+
+@admin.register(Purpose)
+class PurposeAdmin(admin.ModelAdmin):
+    """A purpose is added through ``create_purpose`` and its words changed only through
+    ``reword_purpose`` (the "Change the words" page), which keeps every version with who
+    changed it and why. In the change form only the display order is editable."""
+
+    list_display = ("code", "name", "is_optional", "introduced_in", "display_order")
+    list_select_related = ("introduced_in",)
+    ordering = ("display_order", "id")
+    inlines = (PurposeTextInline,)
+    change_form_template = "admin/consent/purpose/change_form.html"
+    # The code is how campaigns, links and the ledger name the purpose; the words are proof of
+    # what people agreed to; whether it is optional decides whether they were asked at all.
+    fixed = ("code", "name", "wording", "is_optional", "mandatory_reason", "introduced_in")
+
+    def get_form(self, request: HttpRequest, obj: Purpose | None = None, **kwargs):
+        if obj is None:
+            kwargs["form"] = PurposeAddForm
+        return super().get_form(request, obj, **kwargs)
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Purpose | None = None) -> tuple:
+        return self.fixed if obj is not None else ()
+
+    def get_inlines(self, request: HttpRequest, obj: Purpose | None):
+        return self.inlines if obj is not None else ()
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def save_model(self, request: HttpRequest, obj: Purpose, form, change: bool) -> None:
+        if change:
+            # Only the display order is in the change form: it is not consent wording.
+            obj.save(update_fields=["display_order"])
+            return
+        data = form.cleaned_data
+        try:
+            created = create_purpose(
+                code=data["code"],
+                name=data["name"],
+                wording=data["wording"],
+                is_optional=data["is_optional"],
+                mandatory_reason=data.get("mandatory_reason", ""),
+                introduced_in=data["introduced_in"],
+                display_order=data.get("display_order") or 0,
+                actor=request.user,
+            )
+        except ConsentError as exc:
+            # The form validated what the service checks; this is a race or a new rule.
+            raise PermissionDenied(str(exc)) from exc
+        for field in Purpose._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(created, field.attname))
+        obj._state.adding = False
+        obj._state.db = created._state.db
+
+    def get_urls(self):
+        reword = path(
+            "<int:object_id>/reword/",
+            self.admin_site.admin_view(self.reword_view),
+            name="consent_purpose_reword",
+        )
+        return [reword, *super().get_urls()]
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        extra_context = extra_context or {}
+        if self.has_change_permission(request):
+            extra_context["reword_url"] = reverse("admin:consent_purpose_reword", args=(object_id,))
+        return super().change_view(request, object_id, form_url, extra_context)
+
+    def reword_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        purpose = get_object_or_404(Purpose, pk=object_id)
+        if not self.has_change_permission(request, purpose):
+            raise PermissionDenied
+        initial = {
+            "name": purpose.name,
+            "wording": purpose.wording,
+            "mandatory_reason": purpose.mandatory_reason,
+        }
+        form = RewordPurposeForm(request.POST or None, initial=initial)
+        back = reverse("admin:consent_purpose_change", args=(purpose.pk,))
+        if request.method == "POST" and form.is_valid():
+            try:
+                text = reword_purpose(purpose=purpose, actor=request.user, **form.cleaned_data)
+            except ConsentError as exc:
+                form.add_error(None, str(exc))
+            else:
+                if text is None:
+                    self.message_user(request, "The words are unchanged.", messages.WARNING)
+                else:
+                    self.message_user(
+                        request,
+                        "New words saved; the earlier ones are kept in the history below.",
+                        messages.SUCCESS,
+                    )
+                return HttpResponseRedirect(back)
+        context = {
+            **self.admin_site.each_context(request),
+            "title": f"Change the words of {purpose.name}",
+            "opts": self.opts,
+            "original": purpose,
+            "form": form,
+            "back": back,
+        }
+        return TemplateResponse(request, "admin/consent/purpose/reword.html", context)
 
 
 class PolicyVersionAddForm(forms.ModelForm):

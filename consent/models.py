@@ -72,6 +72,37 @@ class Purpose(models.Model):
         return self.name
 
 
+class PurposeText(models.Model):
+    """One version of a purpose's words, for ever: the name, the wording shown when asking and
+    the reason shown instead of a choice, who set them, why, and the policy version in force.
+
+    Append-only (on PostgreSQL a trigger refuses ``UPDATE`` and ``DELETE``). The purpose
+    holds its latest words, written with the row in one transaction by
+    ``consent.services.purposes``; the ledger copies the wording into each decision."""
+
+    purpose = models.ForeignKey(Purpose, on_delete=models.PROTECT, related_name="texts")
+    name = models.CharField(max_length=100)
+    wording = models.TextField()
+    mandatory_reason = models.TextField(blank=True)
+    reason = models.TextField(help_text="Why the words were set or changed.")
+    policy_version = models.ForeignKey(PolicyVersion, on_delete=models.PROTECT, related_name="+")
+    changed_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The member of staff who set the words; empty for the seeded ones.",
+    )
+    created_at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"words of {self.purpose_id} from {self.created_at:%d %b %Y}"
+
+
 class ConsentEvent(models.Model):
     """One decision, for ever: who, which purpose, granted or withdrawn, how, under what words."""
 

@@ -21,6 +21,7 @@ from .newsletter import (
     request_newsletter_subscription,
 )
 from .policy import publish_policy_version
+from .purposes import create_purpose, reword_purpose
 
 __all__ = [
     "ConsentError",
@@ -32,6 +33,7 @@ __all__ = [
     "confirm_newsletter_subscription",
     "consent_status",
     "cookie_choice_for",
+    "create_purpose",
     "current_policy_version",
     "grant_consent",
     "parse_anonymous_id",
@@ -40,6 +42,7 @@ __all__ = [
     "record_cookie_choice",
     "record_decisions",
     "request_newsletter_subscription",
+    "reword_purpose",
     "withdraw_all_marketing",
     "withdraw_consent",
 ]

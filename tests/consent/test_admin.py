@@ -7,12 +7,27 @@ import io
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.db import DatabaseError, connection, transaction
 from django.test import Client
 from django.utils import timezone
 
-from consent.models import ConsentEvent, CookieConsent, CurrentConsent, PolicyVersion, Purpose
+from consent.models import (
+    ConsentEvent,
+    CookieConsent,
+    CurrentConsent,
+    PolicyVersion,
+    Purpose,
+    PurposeText,
+)
 from consent.provenance import Provenance
-from consent.services import Source, grant_consent, record_decisions, withdraw_consent
+from consent.services import (
+    ConsentError,
+    Source,
+    grant_consent,
+    record_decisions,
+    reword_purpose,
+    withdraw_consent,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -294,6 +309,15 @@ def test_the_cookie_choice_log_is_read_only_in_the_admin(root):
 # --- Purposes ----------------------------------------------------------------------------------
 
 
+# The words' history is shown as a read-only inline: its management form comes back too.
+TEXT_INLINE = {
+    "texts-TOTAL_FORMS": "0",
+    "texts-INITIAL_FORMS": "0",
+    "texts-MIN_NUM_FORMS": "0",
+    "texts-MAX_NUM_FORMS": "0",
+}
+
+
 def purpose_form(purpose: Purpose, **changes) -> dict:
     data = {
         "code": purpose.code,
@@ -308,20 +332,133 @@ def purpose_form(purpose: Purpose, **changes) -> dict:
     return data
 
 
-def test_a_purpose_code_cannot_be_changed_after_creation(root):
+def test_the_change_form_edits_only_the_display_order_never_the_words(root):
     purpose = Purpose.objects.get(code="newsletter")
+    before = (purpose.code, purpose.name, purpose.wording, purpose.is_optional)
 
+    page = root.get(f"/admin/consent/purpose/{purpose.pk}/change/").content.decode()
     response = root.post(
         f"/admin/consent/purpose/{purpose.pk}/change/",
-        purpose_form(purpose, code="renamed", name="The Newsletter"),
+        purpose_form(
+            purpose,
+            code="renamed",
+            name="The Newsletter",
+            wording="We may email you anything, any time.",
+            is_optional="",
+            mandatory_reason="Because.",
+            display_order=7,
+            **TEXT_INLINE,
+        ),
+    )
+
+    assert 'name="wording"' not in page and 'name="name"' not in page
+    assert response.status_code == 302
+    purpose.refresh_from_db()
+    assert (purpose.code, purpose.name, purpose.wording, purpose.is_optional) == before
+    assert purpose.display_order == 7
+    assert not PurposeText.objects.filter(purpose=purpose, changed_by__isnull=False).exists()
+
+
+def test_new_words_go_through_the_service_and_keep_the_old_ones(root, superuser, make_user):
+    purpose = Purpose.objects.get(code="newsletter")
+    old_wording = purpose.wording
+    ann = make_user("ann@example.com")
+    earlier = grant_consent(subject=ann, purpose="newsletter", source=Source.SIGNUP_FORM)
+    url = f"/admin/consent/purpose/{purpose.pk}/reword/"
+
+    assert url in root.get(f"/admin/consent/purpose/{purpose.pk}/change/").content.decode()
+    assert root.get(url).status_code == 200
+    response = root.post(
+        url,
+        {
+            "name": "Newsletter",
+            "wording": "Our monthly newsletter: new cameras, lenses and workshops.",
+            "mandatory_reason": "",
+            "reason": "Plainer words, same use.",
+        },
     )
 
     assert response.status_code == 302
     purpose.refresh_from_db()
-    assert (purpose.code, purpose.name) == ("newsletter", "The Newsletter")
+    assert purpose.wording == "Our monthly newsletter: new cameras, lenses and workshops."
+    text = PurposeText.objects.filter(purpose=purpose).order_by("-id").first()
+    assert (text.wording, text.reason, text.changed_by) == (
+        purpose.wording,
+        "Plainer words, same use.",
+        superuser,
+    )
+    assert text.policy_version == PolicyVersion.objects.get(is_current=True)
+    earlier.refresh_from_db()
+    assert earlier.wording == old_wording
+    withdraw_consent(subject=ann, purpose="newsletter", source=Source.PREFERENCE_CENTRE)
+    assert ConsentEvent.objects.order_by("-id").first().wording == purpose.wording
 
 
-def test_a_new_purpose_can_be_added_with_its_code(root):
+def test_new_words_need_a_reason_and_change_nothing_without_one(root):
+    purpose = Purpose.objects.get(code="newsletter")
+    before = purpose.wording
+
+    response = root.post(
+        f"/admin/consent/purpose/{purpose.pk}/reword/",
+        {"name": "Newsletter", "wording": "Something else.", "reason": ""},
+    )
+
+    assert response.status_code == 200
+    assert response.context["form"].errors["reason"]
+    purpose.refresh_from_db()
+    assert purpose.wording == before
+
+
+def test_staff_without_the_change_permission_cannot_change_the_words(make_user):
+    client = staff_client(make_user, "temp@jessops.example", "view_purpose")
+    purpose = Purpose.objects.get(code="newsletter")
+    url = f"/admin/consent/purpose/{purpose.pk}/reword/"
+
+    assert url not in client.get(f"/admin/consent/purpose/{purpose.pk}/change/").content.decode()
+    assert client.get(url).status_code == 403
+    response = client.post(url, {"name": "N", "wording": "Hacked.", "reason": "Because."})
+
+    assert response.status_code == 403
+    purpose.refresh_from_db()
+    assert purpose.wording != "Hacked."
+
+
+def test_the_reword_service_refuses_a_customer(make_user):
+    purpose = Purpose.objects.get(code="newsletter")
+
+    with pytest.raises(ConsentError):
+        reword_purpose(
+            purpose=purpose,
+            name="Newsletter",
+            wording="Hacked.",
+            mandatory_reason="",
+            reason="Because.",
+            actor=make_user("mallory@example.com"),
+        )
+
+    purpose.refresh_from_db()
+    assert purpose.wording != "Hacked."
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="the trigger is PostgreSQL's")
+def test_the_database_refuses_to_rewrite_old_words(superuser):
+    purpose = Purpose.objects.get(code="surveys")
+    reword_purpose(
+        purpose=purpose,
+        name=purpose.name,
+        wording="Surveys and contests, now and then.",
+        mandatory_reason="",
+        reason="Shorter.",
+        actor=superuser,
+    )
+
+    with pytest.raises(DatabaseError), transaction.atomic():
+        PurposeText.objects.update(wording="Rewritten history.")
+    with pytest.raises(DatabaseError), transaction.atomic():
+        PurposeText.objects.all().delete()
+
+
+def test_a_new_purpose_is_added_with_its_first_words_recorded(root, superuser):
     template = Purpose.objects.get(code="surveys")
 
     response = root.post(
@@ -330,7 +467,22 @@ def test_a_new_purpose_can_be_added_with_its_code(root):
     )
 
     assert response.status_code == 302
-    assert Purpose.objects.filter(code="sms_offers", name="Offers by text message").exists()
+    created = Purpose.objects.get(code="sms_offers", name="Offers by text message")
+    text = PurposeText.objects.get(purpose=created)
+    assert (text.wording, text.changed_by) == (template.wording, superuser)
+
+
+def test_a_mandatory_purpose_needs_its_reason(root):
+    template = Purpose.objects.get(code="surveys")
+
+    response = root.post(
+        "/admin/consent/purpose/add/",
+        purpose_form(template, code="notices", is_optional="", mandatory_reason=""),
+    )
+
+    assert response.status_code == 200
+    assert response.context["adminform"].form.errors["mandatory_reason"]
+    assert not Purpose.objects.filter(code="notices").exists()
 
 
 def test_a_purpose_cannot_be_deleted(root):
