@@ -1,9 +1,11 @@
 from __future__ import annotations
 
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db import transaction
 from django.db.models import Case, IntegerField, Value, When
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -14,15 +16,21 @@ from django.utils.html import format_html
 
 from .forms import ProfileForm
 from .models import AddressVerification, AuditEvent, PrivacyRequest, Profile, User
-from .services import profile_values
-from .services.audit import Source
-from .services.privacy import PrivacyError, deactivate_account, reactivate_account
+from .services import profile_values, update_profile
+from .services.audit import Source, record_secret_change
+from .services.privacy import (
+    PrivacyError,
+    create_account_by_staff,
+    deactivate_account,
+    reactivate_account,
+)
 from .services.requests import (
     extend_privacy_request,
     fulfil_access_request,
     fulfil_erasure_request,
     fulfil_objection_request,
     fulfil_rectification_request,
+    link_privacy_request,
     log_privacy_request,
     record_identity_check,
     refuse_privacy_request,
@@ -38,9 +46,22 @@ class UserCreationForm(AdminUserCreationForm):
 
 
 class UserEditForm(UserChangeForm):
+    """What staff may edit directly: the name (saved through ``update_profile``, audited) and
+    staff roles. The address is the login and changes only through its owner's verified
+    email change; whether the account is active changes only through the actions, which
+    call the deactivation services."""
+
     class Meta:
         model = User
-        fields = "__all__"
+        fields = (
+            "password",
+            "first_name",
+            "last_name",
+            "is_staff",
+            "is_superuser",
+            "groups",
+            "user_permissions",
+        )
 
 
 class ProfileInline(admin.StackedInline):
@@ -92,6 +113,8 @@ class UserAdmin(BaseUserAdmin):
     list_filter = ("is_active", "is_staff", "is_superuser")
     search_fields = ("email", "first_name", "last_name")
     readonly_fields = (
+        "email",
+        "is_active",
         "last_login",
         "date_joined",
         "deactivated_at",
@@ -128,6 +151,60 @@ class UserAdmin(BaseUserAdmin):
             },
         ),
     )
+
+    def get_readonly_fields(self, request: HttpRequest, obj: User | None = None) -> tuple:
+        return self.readonly_fields if obj is not None else ()
+
+    def has_change_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
+        # An erased account, or one being erased, is a pseudonymous record: shown, never
+        # edited (no name, no roles, no password).
+        if obj is not None and (obj.erased_at or obj.erasure_requested_at):
+            return False
+        return super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
+        # Deleting would lose the subject of the ledger and the audit trail: erasure (a
+        # privacy request) is the way to remove a person's data.
+        return False
+
+    def save_model(self, request: HttpRequest, obj: User, form, change: bool) -> None:
+        if not change:
+            data = form.cleaned_data
+            created = create_account_by_staff(
+                email=data["email"],
+                first_name=data.get("first_name", ""),
+                last_name=data.get("last_name", ""),
+                password=data.get("password1") if data.get("set_usable_password", True) else None,
+                actor=request.user,
+            )
+            for field in User._meta.concrete_fields:
+                setattr(obj, field.attname, getattr(created, field.attname))
+            obj._state.adding = False
+            obj._state.db = created._state.db
+            return
+        roles = [name for name in ("is_staff", "is_superuser") if name in form.changed_data]
+        if roles:
+            obj.save(update_fields=roles)
+        names = {n: form.cleaned_data[n] for n in ("first_name", "last_name")}
+        try:
+            update_profile(user=obj, actor=request.user, source=Source.STAFF, **names)
+        except ValidationError as error:
+            # The form's own checks passed; the service refusing is a new rule or a race.
+            raise PermissionDenied("; ".join(error.messages)) from error
+
+    def user_change_password(self, request: HttpRequest, id: str, form_url: str = ""):
+        """Django's set-password page, with the audit row written in the same transaction as
+        the new password (or the password disabled)."""
+        with transaction.atomic():
+            before = self.get_object(request, unquote(id))
+            response = super().user_change_password(request, id, form_url)
+            if before is not None and request.method == "POST" and response.status_code == 302:
+                user = User.objects.get(pk=before.pk)
+                if user.password != before.password:
+                    record_secret_change(
+                        subject=user, actor=request.user, field="password", source=Source.STAFF
+                    )
+        return response
 
     @admin.action(description="Reactivate selected accounts (support)", permissions=["change"])
     def reactivate_accounts(self, request: HttpRequest, queryset) -> None:
@@ -185,6 +262,7 @@ class AuditEventAdmin(admin.ModelAdmin):
 
 
 STEPS = {
+    "link": "Link to the account",
     "identity": "Record the identity check",
     "extend": "Extend by two months",
     "refuse": "Refuse",
@@ -213,6 +291,10 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
     list_select_related = ("subject",)
     raw_id_fields = ("subject",)
     change_form_template = "admin/accounts/privacyrequest/change_form.html"
+
+    class Media:
+        css = {"all": ("css/admin-extra.css",)}
+
     fields = (
         "request_type",
         "channel",
@@ -282,13 +364,17 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
     def identity_checked(self, obj: PrivacyRequest) -> bool:
         return obj.identity_checked_at is not None
 
+    def has_change_permission(self, request, obj=None) -> bool:
+        # A logged request is a record: it changes only through the steps (identity check,
+        # link, extension, refusal, fulfilment), each a service that records who acted.
+        return False
+
     def has_delete_permission(self, request, obj=None) -> bool:
         return False  # the record of a request is kept
 
     def save_model(self, request, obj: PrivacyRequest, form, change: bool) -> None:
         if change:
-            super().save_model(request, obj, form, change)
-            return
+            raise PermissionDenied("A logged request changes only through its steps.")
         created = log_privacy_request(
             request_type=obj.request_type,
             channel=obj.channel,
@@ -340,9 +426,15 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
         extra_context = extra_context or {}
         request_obj = self.get_object(request, object_id)
         if request_obj is not None and request_obj.is_open and self.has_fulfil_permission(request):
+            steps = [
+                step
+                for step in STEPS
+                if step != "link"
+                or (request_obj.subject_id is None and request_obj.identity_checked_at is None)
+            ]
             extra_context["privacy_steps"] = {
                 step: reverse("admin:accounts_privacyrequest_act", args=(request_obj.pk, step))
-                for step in STEPS
+                for step in steps
             }
         return super().change_view(request, object_id, form_url, extra_context)
 
@@ -373,7 +465,18 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
     def _act(self, request: HttpRequest, privacy_request: PrivacyRequest, step: str):
         staff = request.user
         text = request.POST.get("text", "")
-        if step == "identity":
+        if step == "link":
+            email = request.POST.get("email", "").strip()
+            subject = User.objects.filter(email__iexact=email, erased_at__isnull=True).first()
+            if subject is None:
+                raise PrivacyError("No account has that email address.")
+            link_privacy_request(request=privacy_request, subject=subject, staff=staff)
+            self.message_user(
+                request,
+                f"Linked to {subject.email}. Now confirm the requester owns that account.",
+                messages.SUCCESS,
+            )
+        elif step == "identity":
             record_identity_check(request=privacy_request, method=text, staff=staff)
             self.message_user(request, "Identity check recorded.", messages.SUCCESS)
         elif step == "extend":

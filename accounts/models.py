@@ -60,7 +60,7 @@ class User(AbstractBaseUser, PermissionsMixin):
         null=True,
         blank=True,
         help_text="Set when the person deactivated their own account: logging in again "
-        "reactivates it. Staff reactivate by ticking Active.",
+        "reactivates it. Staff reactivate with the admin action.",
     )
     erasure_requested_at = models.DateTimeField(
         null=True, blank=True, help_text="The person asked for their data to be erased."
@@ -81,6 +81,12 @@ class User(AbstractBaseUser, PermissionsMixin):
     class Meta:
         constraints = [
             models.UniqueConstraint(Lower("email"), name="accounts_user_email_ci_unique"),
+            # Erased, or on its way to erasure: closed for ever, whichever path writes the row.
+            models.CheckConstraint(
+                condition=Q(erased_at__isnull=True, erasure_requested_at__isnull=True)
+                | Q(is_active=False),
+                name="accounts_user_erased_stays_inactive",
+            ),
         ]
 
     def __str__(self) -> str:

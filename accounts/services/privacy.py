@@ -161,6 +161,37 @@ def _actor(actor_id: int | None, user: AbstractBaseUser) -> str:
     return "our staff" if actor_id else "the system"
 
 
+# --- Accounts made by staff -------------------------------------------------------------------
+
+
+@transaction.atomic
+def create_account_by_staff(
+    *,
+    email: str,
+    first_name: str,
+    last_name: str,
+    password: str | None,
+    actor: AbstractBaseUser,
+) -> User:
+    """An account made in the admin (a colleague, or a customer on the phone): its details
+    are recorded in the audit trail with the staff member as actor, the password only as
+    set. ``password=None`` makes an account that cannot log in until a password is set."""
+    if not (actor.is_active and actor.is_staff):
+        raise PrivacyError("Only a member of staff may create an account here.")
+    user = User.objects.create_user(
+        email, password, first_name=first_name.strip(), last_name=last_name.strip()
+    )
+    changes = [
+        FieldChange(field=name, old="", new=getattr(user, name))
+        for name in ("email", "first_name", "last_name")
+        if getattr(user, name)
+    ]
+    if password is not None:
+        changes.append(FieldChange(field="password", old="", new=""))
+    record_changes(subject=user, actor=actor, changes=changes, source=Source.STAFF)
+    return user
+
+
 # --- Deactivation ----------------------------------------------------------------------------
 
 

@@ -53,10 +53,12 @@ FIELD_LABELS = {
     "postcode": "postcode",
     "phone": "phone number",
     "contact_channel": "customer service channel",
+    "email": "email address",
     "password": "password",
     "is_active": "account active",
     "erasure_requested_at": "erasure requested",
     "erased_at": "erased",
+    "privacy_request": "privacy request linked to the account",
 }
 
 Channel = Profile.ContactChannel
@@ -203,6 +205,8 @@ def _save(
     # The user row is the lock: two saves of one person's profile run one after the other,
     # so each audit row's old value is the value it really replaced.
     locked = User.objects.select_for_update().get(pk=user.pk)
+    if locked.erased_at is not None:
+        raise PermissionDenied("This account's data has been erased; there is nothing to change.")
     profile = Profile.objects.filter(user=locked).first()
     current = _values(locked, profile)
     changed = tuple(name for name in EDITABLE_FIELDS if wanted[name] != current[name])

@@ -18,7 +18,7 @@ from communications.services.preferences import send_consent_receipt
 from consent.models import ConsentEvent
 from consent.services import withdraw_all_marketing
 
-from .audit import Source
+from .audit import FieldChange, Source, record_changes
 from .privacy import PrivacyError, export_personal_data, request_erasure
 from .profile import update_profile
 
@@ -83,6 +83,34 @@ def log_privacy_request(
         details=details,
         logged_by=logged_by,
     )
+
+
+@transaction.atomic
+def link_privacy_request(
+    *, request: PrivacyRequest, subject: AbstractBaseUser, staff: AbstractBaseUser
+) -> PrivacyRequest:
+    """Say which account a request logged without one is about. Only before the identity
+    check, which must then confirm the requester owns that account; never an erased account.
+    The link is recorded in that account's audit trail with the staff member as actor."""
+    request = _open(request)
+    if request.subject_id is not None:
+        raise PrivacyError(f"{request.reference} is already linked to an account.")
+    if request.identity_checked_at is not None:
+        raise PrivacyError(
+            "The identity check was recorded before the account was known: refuse this "
+            "request and log a new one for the account."
+        )
+    if subject.erased_at is not None:
+        raise PrivacyError("That account has been erased.")
+    request.subject = subject
+    request.save(update_fields=["subject"])
+    record_changes(
+        subject=subject,
+        actor=staff,
+        changes=[FieldChange(field="privacy_request", old="", new=request.reference)],
+        source=Source.PRIVACY_REQUEST,
+    )
+    return request
 
 
 def _open(request: PrivacyRequest) -> PrivacyRequest:

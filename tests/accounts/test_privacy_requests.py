@@ -18,6 +18,7 @@ from accounts.services.requests import (
     due_date,
     extend_privacy_request,
     fulfil_access_request,
+    link_privacy_request,
     log_privacy_request,
     record_identity_check,
 )
@@ -340,3 +341,112 @@ def test_requests_cannot_be_deleted(db, client, staff, ann, admin_user):
 
     assert client.post(f"{ADMIN}{request.pk}/delete/", {"post": "yes"}).status_code == 403
     assert PrivacyRequest.objects.filter(pk=request.pk).exists()
+
+
+# --- No side doors: a logged request changes only through its steps ----------------------------
+
+
+def test_a_logged_request_cannot_be_edited_through_the_change_form(
+    db, client, staff, ann, make_user
+):
+    request = logged(ann, staff, Type.ACCESS, checked=False)
+    bob = make_user("bob@example.com")
+    client.force_login(staff)
+
+    page = client.get(f"{ADMIN}{request.pk}/change/")
+    response = client.post(
+        f"{ADMIN}{request.pk}/change/",
+        {
+            "subject": bob.pk,
+            "requester_name": "Someone else",
+            "requester_contact": "mallory@example.com",
+            "details": "Send it to me instead.",
+        },
+    )
+
+    assert page.status_code == 200
+    assert 'name="requester_contact"' not in page.content.decode()
+    assert response.status_code == 403
+    request.refresh_from_db()
+    assert (request.subject, request.requester_contact, request.details) == (ann, "", "Please.")
+
+
+def test_a_request_logged_without_an_account_is_linked_by_a_step_that_is_audited(
+    db, client, staff, ann
+):
+    request = log_privacy_request(
+        request_type=Type.ACCESS,
+        channel=PrivacyRequest.Channel.PHONE,
+        received_on=timezone.localdate(),
+        logged_by=staff,
+        requester_name="Ann Lee",
+        requester_contact="07700 900123",
+    )
+    client.force_login(staff)
+
+    page = client.get(f"{ADMIN}{request.pk}/change/").content.decode()
+    unknown = act(client, request, "link", {"email": "nobody@example.com"})
+    request.refresh_from_db()
+    assert request.subject is None
+    linked = act(client, request, "link", {"email": "ANN@example.com"})
+
+    assert f"{ADMIN}{request.pk}/act/link/" in page
+    assert unknown.status_code == 302 and linked.status_code == 302
+    request.refresh_from_db()
+    assert request.subject == ann
+    row = AuditEvent.objects.get(subject=ann, field="privacy_request")
+    assert (row.new_value, row.actor, row.source) == (request.reference, staff, "privacy_request")
+    again = act(client, request, "link", {"email": "ann@example.com"})
+    assert again.status_code == 302
+    assert AuditEvent.objects.filter(field="privacy_request").count() == 1
+
+
+def test_linking_after_the_identity_check_is_refused(db, staff, ann):
+    request = log_privacy_request(
+        request_type=Type.ACCESS,
+        channel=PrivacyRequest.Channel.POST,
+        received_on=timezone.localdate(),
+        logged_by=staff,
+        requester_name="A. Lee",
+    )
+    request = record_identity_check(request=request, method="Letter signed", staff=staff)
+
+    with pytest.raises(PrivacyError, match="identity check"):
+        link_privacy_request(request=request, subject=ann, staff=staff)
+
+    request.refresh_from_db()
+    assert request.subject is None
+
+
+def test_staff_without_the_fulfil_permission_cannot_link(db, client, staff, ann, django_user_model):
+    request = log_privacy_request(
+        request_type=Type.ACCESS,
+        channel=PrivacyRequest.Channel.PHONE,
+        received_on=timezone.localdate(),
+        logged_by=staff,
+        requester_name="Ann Lee",
+    )
+    clerk = django_user_model.objects.create_user("clerk@shop.example", "x" * 12, is_staff=True)
+    clerk.user_permissions.add(
+        *Permission.objects.filter(codename__in=["view_privacyrequest", "change_privacyrequest"])
+    )
+    client.force_login(clerk)
+
+    assert act(client, request, "link", {"email": "ann@example.com"}).status_code == 403
+    request.refresh_from_db()
+    assert request.subject is None
+
+
+def test_the_request_pages_carry_no_inline_style(db, client, staff, ann):
+    request = logged(ann, staff, Type.ERASURE, received=timezone.localdate() - timedelta(days=40))
+    client.force_login(staff)
+
+    for url in (
+        ADMIN,
+        f"{ADMIN}{request.pk}/change/",
+        f"{ADMIN}{request.pk}/act/refuse/",
+    ):
+        body = client.get(url).content.decode()
+        assert "style=" not in body, url
+        assert "css/admin-extra.css" in body, url
+    assert "privacy-overdue" in client.get(f"{ADMIN}{request.pk}/change/").content.decode()
