@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+import allauth.account.admin  # noqa: F401  (allauth's admin registered first, replaced below)
+from allauth.account.models import EmailAddress
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
@@ -13,6 +15,8 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
+
+from consent.admin import ReadOnlyAdmin
 
 from .forms import ProfileForm
 from .models import AddressVerification, AuditEvent, PrivacyRequest, Profile, User
@@ -227,6 +231,22 @@ class UserAdmin(BaseUserAdmin):
             for user in queryset
         )
         self.message_user(request, f"{done} deactivated.", messages.SUCCESS)
+
+
+# allauth's own admin lets staff add an address to someone's account, make it primary and mark
+# it verified, unaudited: a way to take an account over by its password reset. Addresses change
+# only through their owner's verified email change; here they are shown, never written.
+if admin.site.is_registered(EmailAddress):
+    admin.site.unregister(EmailAddress)
+
+
+@admin.register(EmailAddress)
+class EmailAddressAdmin(ReadOnlyAdmin):
+    list_display = ("email", "user", "primary", "verified")
+    list_filter = ("primary", "verified")
+    search_fields = ("email", "user__email")
+    list_select_related = ("user",)
+    fields = readonly_fields = ("email", "user", "primary", "verified")
 
 
 @admin.register(AuditEvent)

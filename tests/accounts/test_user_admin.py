@@ -300,3 +300,31 @@ def test_the_database_refuses_an_active_erased_account(erased):
 
     erased.refresh_from_db()
     assert erased.is_active is False
+
+
+# --- Email addresses ----------------------------------------------------------------------------
+
+
+def test_email_addresses_are_shown_but_never_written_in_the_admin(ann, admin_client):
+    from allauth.account.models import EmailAddress
+
+    address = EmailAddress.objects.create(user=ann, email=ann.email, verified=False, primary=True)
+    url = "/admin/account/emailaddress/"
+
+    assert admin_client.get(url).status_code == 200
+    assert admin_client.get(f"{url}add/").status_code == 403
+    added = admin_client.post(
+        f"{url}add/",
+        {"user": ann.pk, "email": "mallory@example.com", "verified": "on", "primary": "on"},
+    )
+    changed = admin_client.post(
+        f"{url}{address.pk}/change/",
+        {"user": ann.pk, "email": "mallory@example.com", "verified": "on", "primary": "on"},
+    )
+    verified = admin_client.post(url, {"action": "make_verified", "_selected_action": [address.pk]})
+
+    assert added.status_code == 403 and changed.status_code == 403
+    assert verified.status_code in (200, 302)
+    assert list(EmailAddress.objects.values_list("email", "verified")) == [
+        ("ann@example.com", False)
+    ]
