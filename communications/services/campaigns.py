@@ -24,7 +24,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Count, Exists, F, Min, Q
+from django.db.models import Count, Exists, F, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
@@ -465,7 +465,12 @@ def send_campaign_batch(*, campaign_id: int, chain: bool = False) -> int:
             refused.append((delivery_id, decision.status, "", decision.reason, None, 0))
         else:
             sendable.append((delivery_id, user))
-    progress = ClaimProgress(claim_id, {row[0]: row[2] for row in rows}, refused)
+    progress = ClaimProgress(
+        claim_id,
+        {row[0]: row[2] for row in rows},
+        refused,
+        order=[delivery_id for delivery_id, _ in sendable],
+    )
     results: list[Result] = []
     try:
         # Rendering and the rate limit come first: a failure there hands nothing over, and
@@ -480,22 +485,18 @@ def send_campaign_batch(*, campaign_id: int, chain: bool = False) -> int:
         from communications.tasks import send_campaign_batch_task
 
         send_campaign_batch_task.delay(campaign_id, chain=True)
-    _retry_later(campaign_id)
+    if progress.retry_at is not None:
+        _retry_later(campaign_id, progress.retry_at)
     complete_if_done(campaign_id=campaign_id)
     return len(rows)
 
 
-def _retry_later(campaign_id: int) -> None:
-    """Enqueue a batch for when the first row waiting for another try is due, if that is
-    soon; a later one is left to the sweep, which restarts a campaign that stopped moving."""
+def _retry_later(campaign_id: int, due: datetime) -> None:
+    """Enqueue a batch for when the rows this batch put back are due, if that is soon; a
+    later one is left to the sweep, which restarts a campaign that stopped moving."""
     from communications.tasks import send_campaign_batch_task
 
-    first = Delivery.objects.filter(
-        campaign_id=campaign_id, status=Status.QUEUED, next_attempt_at__isnull=False
-    ).aggregate(first=Min("next_attempt_at"))["first"]
-    if first is None:
-        return
-    wait = max(0.0, (first - timezone.now()).total_seconds())
+    wait = max(0.0, (due - timezone.now()).total_seconds())
     if wait <= settings.EMAIL_CAMPAIGN_STALL_AFTER:
         send_campaign_batch_task.apply_async((campaign_id,), countdown=wait + 0.1)
 

@@ -1,9 +1,10 @@
 """Claims on delivery rows, how far a hand-over got, and what a failed send means for its row.
 
 A sending task claims rows (status *sending*) under a ``SendingClaim`` that records its
-process and its PostgreSQL session. Before each hand-over it records, in one statement, the
-results known so far and which row it is handing over now (``in_flight``), and it hands
-nothing over once the claim is gone. So when a worker dies, the sweep knows exactly what may
+process and its PostgreSQL session. Before each hand-over it records on the claim, in one
+small statement, what became of the messages so far and which row it is handing over now
+(``in_flight``), and it hands nothing over once the claim is gone; the rows themselves are
+written once per batch. So when a worker dies, the sweep knows exactly what may
 have gone: the row in flight is *uncertain* (at most one per SMTP connection, or the rows of
 the one provider call), every other claimed row goes back to the queue, and every finished
 one is recorded. A claim whose database session has ended is resolved at the next sweep; one
@@ -26,10 +27,11 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F
+from django.db.models import F, Value
+from django.db.models.functions import Concat
 from django.utils import timezone
 
-from communications.models import Campaign, Delivery, SendingClaim
+from communications.models import Campaign, Delivery, SendingClaim, message_id_for
 from communications.sending import Failure, Result
 
 logger = logging.getLogger(__name__)
@@ -134,17 +136,13 @@ def record(
             if rows:
                 cursor.execute(recorded, params)
             return True
-        claimed = (
+        statement = (
             "UPDATE communications_sendingclaim SET in_flight = %s, all_in_flight = %s "
             "WHERE id = %s RETURNING id"
         )
         if rows:
-            cursor.execute(
-                f"WITH recorded AS ({recorded}) {claimed}",
-                [*params, in_flight, all_in_flight, claim_id],
-            )
-        else:
-            cursor.execute(claimed, [in_flight, all_in_flight, claim_id])
+            statement = f"WITH recorded AS ({recorded}) {statement}"
+        cursor.execute(statement, [*params, in_flight, all_in_flight, claim_id])
         return cursor.fetchone() is not None
 
 
@@ -173,45 +171,75 @@ def _record_portably(rows, claim_id, in_flight, all_in_flight, now) -> bool:
         )
 
 
-class ClaimProgress:
-    """``sending.Progress`` for a claim: records results as the batch goes, one statement
-    per hand-over, and marks what is in flight. ``pending`` are results decided before the
-    hand-over (the gate's refusals), written with the first statement."""
+# What became of each message handed over, one letter each, as a claim keeps them.
+_CODES = {None: "s", Failure.PERMANENT: "p", Failure.TEMPORARY: "t", Failure.UNCERTAIN: "u"}
+_CODES[Failure.NOT_TRIED] = "n"
+_FAILURES = {code: failure for failure, code in _CODES.items()}
+LOST_DETAILS = "the details were lost with the worker that sent it"
 
-    def __init__(self, claim_id: int, attempts: dict[int, int], pending: Iterable[RowOutcome]):
+
+class ClaimProgress:
+    """``sending.Progress`` for a claim. Before each message one small statement appends
+    what became of the previous ones (a letter each) to the claim and names the one in
+    flight; the rows themselves are written in one statement when the batch ends (``finish``),
+    or by the sweep from those letters if the worker died. ``order`` is the order the rows
+    are handed over in; ``pending`` are results decided before (the gate's refusals)."""
+
+    def __init__(
+        self,
+        claim_id: int,
+        attempts: dict[int, int],
+        pending: Iterable[RowOutcome],
+        order: Sequence[int],
+    ):
         self.claim_id = claim_id
         self.attempts = attempts
         self.pending = list(pending)
-        self.recorded: set[int] = set()
+        self.order = list(order)
+        self.begun = False
         self.in_flight: list[int] = []
+        # When the first row this batch put back for another try is due (after ``finish``).
+        self.retry_at: datetime | None = None
 
     def begin(self, delivery_ids: Sequence[int], done: Sequence[Result]) -> bool:
-        rows = self._rows(done)
+        letters = "".join(_CODES[None if r.ok else r.failure] for r in done)
         single = len(delivery_ids) == 1
-        held = record(
-            rows,
-            claim_id=self.claim_id,
-            in_flight=delivery_ids[0] if single else None,
-            all_in_flight=not single,
-        )
-        self.recorded.update(row[0] for row in rows)
+        in_flight = delivery_ids[0] if single else None
+        if not self.begun:
+            held = SendingClaim.objects.filter(pk=self.claim_id).update(
+                hand_over_order=",".join(map(str, self.order)),
+                outcomes=letters,
+                in_flight=in_flight,
+                all_in_flight=not single,
+            )
+            self.begun = True
+        elif connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                # Not waiting for the disk: see ``resolve_abandoned_claims``.
+                cursor.execute(
+                    "SET LOCAL synchronous_commit TO OFF; "
+                    "UPDATE communications_sendingclaim SET in_flight = %s, "
+                    "outcomes = outcomes || %s WHERE id = %s",
+                    [in_flight, letters, self.claim_id],
+                )
+                held = cursor.rowcount
+        else:
+            held = SendingClaim.objects.filter(pk=self.claim_id).update(
+                in_flight=in_flight, outcomes=Concat("outcomes", Value(letters))
+            )
         self.in_flight = list(delivery_ids) if held else []
-        return held
-
-    def _rows(self, results: Iterable[Result]) -> list[RowOutcome]:
-        now = timezone.now()
-        rows, self.pending = self.pending, []
-        for result in results:
-            rows.append(outcome_for(result, self.attempts.get(result.delivery_id, 1), now))
-        return rows
+        return bool(held)
 
     def finish(self, results: Sequence[Result]) -> None:
-        """Record what is left, once the hand-over returned or raised: a row handed over with
+        """Record every result, once the hand-over returned or raised: a row handed over with
         no result is uncertain, a claimed row never handed over goes back to the queue; then
         the claim is given up."""
-        rows = self._rows(r for r in results if r.delivery_id not in self.recorded)
-        known = {row[0] for row in rows} | self.recorded
         now = timezone.now()
+        rows, self.pending = self.pending, []
+        rows += [outcome_for(r, self.attempts.get(r.delivery_id, 1), now) for r in results]
+        known = {row[0] for row in rows}
+        retries = [row[4] for row in rows if row[1] == Status.QUEUED and row[4] is not None]
+        self.retry_at = min(retries, default=None)
         with transaction.atomic():
             record(rows, claim_id=self.claim_id)
             lost = [i for i in self.in_flight if i not in known]
@@ -219,6 +247,27 @@ class ClaimProgress:
                 mark_uncertain(Delivery.objects.filter(pk__in=lost, claim_id=self.claim_id), now)
             release(Delivery.objects.filter(claim_id=self.claim_id, status=Status.SENDING), now)
             SendingClaim.objects.filter(pk=self.claim_id).delete()
+
+
+def _outcomes_kept(claim: SendingClaim, now: datetime) -> list[RowOutcome]:
+    """The results a dead worker's claim kept, as rows to record."""
+    order = [int(i) for i in claim.hand_over_order.split(",") if i]
+    handed = list(zip(order, claim.outcomes, strict=False))
+    attempts = dict(
+        Delivery.objects.filter(pk__in=[i for i, _ in handed]).values_list("pk", "attempts")
+    )
+    rows = []
+    for delivery_id, code in handed:
+        failure = _FAILURES.get(code, Failure.UNCERTAIN)
+        if failure is None:
+            result = Result(delivery_id, True, message_id_for(delivery_id))
+        else:
+            error = f"not sent: {LOST_DETAILS}"
+            if failure is Failure.UNCERTAIN:
+                error = f"no answer ({LOST_DETAILS})"
+            result = Result(delivery_id, False, error=error, failure=failure)
+        rows.append(outcome_for(result, attempts.get(delivery_id, 1), now))
+    return rows
 
 
 def mark_uncertain(rows, now: datetime, error: str = UNCERTAIN) -> int:
@@ -247,13 +296,16 @@ def release(rows, now: datetime) -> int:
     )
 
 
-def _live_sessions() -> set[tuple[int, datetime]] | None:
-    """The (pid, start) of every open PostgreSQL session; None where it can't be known."""
+def _live_sessions() -> tuple[set[tuple[int, datetime]] | None, datetime | None]:
+    """The (pid, start) of every open PostgreSQL session, and when the server started; None
+    where it can't be known."""
     if connection.vendor != "postgresql":
-        return None
+        return None, None
     with connection.cursor() as cursor:
         cursor.execute("SELECT pid, backend_start FROM pg_stat_activity WHERE pid IS NOT NULL")
-        return {(pid, started) for pid, started in cursor.fetchall()}
+        live = {(pid, started) for pid, started in cursor.fetchall()}
+        cursor.execute("SELECT pg_postmaster_start_time()")
+        return live, cursor.fetchone()[0]
 
 
 def resolve_abandoned_claims() -> dict[str, object]:
@@ -261,7 +313,7 @@ def resolve_abandoned_claims() -> dict[str, object]:
     and the campaigns whose rows went back to the queue."""
     now = timezone.now()
     too_old = now - timedelta(seconds=settings.EMAIL_SENDING_TIMEOUT)
-    live = _live_sessions()
+    live, server_started = _live_sessions()
     uncertain = released = 0
     campaigns: set[int] = set()
     for claim in SendingClaim.objects.order_by("pk"):
@@ -280,10 +332,22 @@ def resolve_abandoned_claims() -> dict[str, object]:
             campaigns.update(
                 rows.exclude(campaign__isnull=True).values_list("campaign_id", flat=True).distinct()
             )
-            if held.all_in_flight:
+            # Progress is written without waiting for the disk (``ClaimProgress.begin``): it
+            # survives the worker, but not a crash of PostgreSQL. A claim older than the
+            # server's start may have lost some, so any of its rows may have gone.
+            before_restart = (
+                server_started is not None
+                and held.db_session_started is not None
+                and held.db_session_started < server_started
+            )
+            if held.all_in_flight or before_restart:
                 uncertain += mark_uncertain(rows, now)
-            elif held.in_flight is not None:
-                uncertain += mark_uncertain(rows.filter(pk=held.in_flight), now)
+            else:
+                kept = _outcomes_kept(held, now)
+                record(kept, claim_id=held.pk)
+                uncertain += sum(1 for row in kept if row[3].startswith(UNCERTAIN_PREFIX))
+                if held.in_flight is not None:
+                    uncertain += mark_uncertain(rows.filter(pk=held.in_flight), now)
             released += release(rows, now)
             held.delete()
             logger.warning(
