@@ -104,15 +104,25 @@ SCHEDULABLE = {CampaignStatus.DRAFT, CampaignStatus.SCHEDULED}
 
 
 def progress_bar(progress: dict[str, int]) -> str:
-    """A plain HTML/CSS bar, hidden from screen readers, with the same facts as text beside it."""
+    """A bar drawn in SVG (geometry attributes, not style attributes: the Content-Security-
+    Policy allows no inline style), hidden from screen readers, with the same facts as text
+    beside it."""
     total = progress["total"]
-    segments = format_html_join(
-        "",
-        '<span class="comms-bar-{}" style="width: {}%" title="{} {}"></span>',
-        (
-            (css, f"{100 * count / total:.2f}", count, label)
-            for css, label, statuses in BAR_SEGMENTS
-            if total and (count := sum(progress[s] for s in statuses))
+    parts = []
+    start = 0.0
+    for css, label, statuses in BAR_SEGMENTS:
+        count = sum(progress[s] for s in statuses)
+        if total and count:
+            width = 100 * count / total
+            parts.append((css, f"{start:.2f}", f"{width:.2f}", count, label))
+            start += width
+    segments = format_html(
+        '<svg viewBox="0 0 100 1" preserveAspectRatio="none" focusable="false">{}</svg>',
+        format_html_join(
+            "",
+            '<rect class="comms-bar-{}" x="{}" y="0" width="{}" height="1">'
+            "<title>{} {}</title></rect>",
+            parts,
         ),
     )
     done = total - progress["queued"] - progress["sending"]
@@ -194,7 +204,7 @@ class CampaignAdmin(admin.ModelAdmin):
     )
 
     class Media:
-        css = {"all": [CSS]}
+        css = {"all": [CSS, "css/admin-extra.css"]}
 
     def get_fieldsets(self, request: HttpRequest, obj: Campaign | None = None):
         if obj is None:

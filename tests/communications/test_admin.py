@@ -174,11 +174,28 @@ def test_progress_shows_as_a_bar_with_text_in_the_list_and_on_the_page(root, dra
     page = root.get(change_url(draft)).content.decode()
 
     assert 'class="comms-bar" aria-hidden="true"' in listing
+    assert '<rect class="comms-bar-' not in listing  # nothing finished yet: an empty bar
+    assert "style=" not in listing and "style=" not in page  # no inline style under the CSP
+    assert "css/admin-extra.css" in listing
     assert "0 of 2 sent, 0 of 2 finished" in listing
     for label in ("Queued", "Sent", "Failed", "Bounced", "Complained", "Unsubscribed"):
         assert f"<dt>{label}</dt>" in page
     assert "<dt>Recipients so far</dt><dd>2</dd>" in page
     assert "/admin/communications/delivery/?campaign__id__exact=" in page
+
+
+def test_the_bar_is_drawn_without_inline_style():
+    from communications.admin import progress_bar
+
+    progress = dict.fromkeys(Delivery.Status.values, 0)
+    progress.update(total=4, sent=2, failed=1, queued=1)
+
+    bar = progress_bar(progress)
+
+    assert "style=" not in bar
+    assert '<rect class="comms-bar-sent" x="0.00" y="0" width="50.00" height="1">' in bar
+    assert '<rect class="comms-bar-failed" x="50.00" y="0" width="25.00" height="1">' in bar
+    assert "2 of 4 sent, 3 of 4 finished" in bar
 
 
 # --- Preview and buttons ----------------------------------------------------------------------
