@@ -72,7 +72,7 @@ PROGRESS_COUNTS: list[tuple[str, str]] = [
     ("sending", "Sending"),
     ("sent", "Sent"),
     ("failed", "Failed"),
-    ("uncertain", "Uncertain (worker stopped mid-send)"),
+    ("uncertain", "Uncertain (may have arrived)"),
     ("bounced", "Bounced"),
     ("complained", "Complained"),
     ("unsubscribed", "Unsubscribed"),
@@ -443,6 +443,7 @@ class DeliveryAdmin(ReadOnlyAdmin):
         "message_id",
         "created_at",
         "claimed_at",
+        "next_attempt_at",
         "sent_at",
         "unsubscribed_at",
     )

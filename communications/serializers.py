@@ -77,7 +77,10 @@ class CampaignProgressSerializer(serializers.Serializer):
         help_text="Recipients who unsubscribed through this campaign's link."
     )
     uncertain = serializers.IntegerField(
-        help_text="Failed rows whose worker stopped mid-send: they may or may not have gone."
+        help_text=(
+            "Rows that may or may not have arrived (no answer once the message was handed "
+            "over, or the worker stopped mid-send); never resent."
+        )
     )
 
 
