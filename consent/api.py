@@ -105,14 +105,21 @@ class ConsentRecordView(APIView):
         operation_id="consents_retrieve",
         summary="A person's consent record (staff)",
         description=(
-            "Needs staff status and the `consent.view_consentevent` permission. "
+            "Needs staff status and the `consent.view_consentevent` permission (session), "
+            "or an API key with the `consents:read` scope (the shop's systems). "
             "The email address is matched whatever its case."
         ),
         parameters=[ConsentRecordQuerySerializer],
         responses={
             200: ConsentRecordSerializer,
             400: EMAIL_ERROR,
-            403: OpenApiResponse(ErrorDetailSerializer, description="Not staff with permission."),
+            403: OpenApiResponse(
+                ErrorDetailSerializer,
+                description="Not staff with permission; an invalid key, or one without the scope.",
+            ),
+            429: OpenApiResponse(
+                ErrorDetailSerializer, description="Too many failed API key attempts."
+            ),
             404: OpenApiResponse(ErrorDetailSerializer, description="No one with that email."),
         },
         tags=["consent"],
@@ -120,7 +127,9 @@ class ConsentRecordView(APIView):
     def get(self, request: Request) -> Response:
         query = ConsentRecordQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        subject = consent_subject_get(email=query.validated_data["email"], actor=request.user)
+        subject = consent_subject_get(
+            email=query.validated_data["email"], actor=request.user, api_key=request.auth
+        )
         record = {
             "subject": subject,
             "current": consent_status(subject=subject).values(),

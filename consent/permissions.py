@@ -1,4 +1,8 @@
-"""Who may read a person's consent record, and the one way staff code looks a subject up."""
+"""Who may read a person's consent record, and the one way staff code looks a subject up.
+
+Staff with the ledger's view permission (their session), or one of the shop's systems with a
+key holding the ``consents:read`` scope.
+"""
 
 from __future__ import annotations
 
@@ -6,13 +10,20 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
-from rest_framework.permissions import BasePermission
+
+from api_keys.models import Scope, SystemAPIKey
+from api_keys.permissions import APIKeyScopePermission, api_key_of
 
 VIEW_LEDGER = "consent.view_consentevent"
 
 
-def may_view_consent_records(user: AbstractBaseUser | None) -> bool:
-    """Staff holding ``consent.view_consentevent``: the same right the admin ledger needs."""
+def may_view_consent_records(
+    user: AbstractBaseUser | None, *, api_key: SystemAPIKey | None = None
+) -> bool:
+    """Staff holding ``consent.view_consentevent`` (the same right the admin ledger needs), or
+    a usable system key holding ``consents:read``."""
+    if isinstance(api_key, SystemAPIKey) and api_key.has_scope(CanViewConsentRecords.api_key_scope):
+        return True
     return bool(
         user is not None
         and user.is_authenticated
@@ -22,24 +33,30 @@ def may_view_consent_records(user: AbstractBaseUser | None) -> bool:
     )
 
 
-class CanViewConsentRecords(BasePermission):
-    """Like DjangoModelPermissions for the ledger's *view* permission, plus staff status."""
+class CanViewConsentRecords(APIKeyScopePermission):
+    """Like DjangoModelPermissions for the ledger's *view* permission, plus staff status; or a
+    system key with the ``consents:read`` scope."""
 
+    api_key_scope = Scope.CONSENTS_READ
     message = (
-        "Reading consent records needs staff status and the consent.view_consentevent permission."
+        "Reading consent records needs staff status and the consent.view_consentevent "
+        "permission, or an API key with the consents:read scope."
     )
 
     def has_permission(self, request, view) -> bool:
-        return may_view_consent_records(request.user)
+        return may_view_consent_records(request.user, api_key=api_key_of(request))
 
 
-def consent_subject_get(*, email: str, actor: AbstractBaseUser) -> AbstractBaseUser:
-    """The person whose consent record ``actor`` asks for, by email address, whatever its case.
+def consent_subject_get(
+    *, email: str, actor: AbstractBaseUser | None, api_key: SystemAPIKey | None = None
+) -> AbstractBaseUser:
+    """The person whose consent record ``actor`` (or the system holding ``api_key``) asks for,
+    by email address, whatever its case.
 
-    Refuses (PermissionDenied) an actor without the right to read consent records before
+    Refuses (PermissionDenied) a caller without the right to read consent records before
     looking anyone up, so a refused caller learns nothing about who has an account.
     """
-    if not may_view_consent_records(actor):
+    if not may_view_consent_records(actor, api_key=api_key):
         raise PermissionDenied(CanViewConsentRecords.message)
     subject = get_user_model().objects.filter(email__iexact=email.strip()).first()
     if subject is None:

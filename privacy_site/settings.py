@@ -56,12 +56,14 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "django.contrib.sites",
     "rest_framework",
+    "rest_framework_api_key",
     "drf_spectacular",
     "django_celery_beat",
     "anymail",
     "allauth",
     "allauth.account",
     # Our apps, lowest first: an app imports only the apps listed before it.
+    "api_keys",
     "consent",
     "communications",
     "sharing",
@@ -311,10 +313,16 @@ AFD_TIMEOUT = env.float("AFD_TIMEOUT", default=3.0)
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+    # Customers and staff: their session. The shop's systems: per-system keys (api_keys app).
+    # No HTTP Basic: no passwords over the API.
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "rest_framework.authentication.SessionAuthentication",
-        "rest_framework.authentication.BasicAuthentication",
+        "api_keys.authentication.APIKeyAuthentication",
     ],
+    # Failed API-key attempts allowed per client address (N/s, N/m, N/h or N/d), then 429.
+    "DEFAULT_THROTTLE_RATES": {
+        "api_key_failures": env.str("API_KEY_FAILURE_RATE", default="10/h"),
+    },
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
     "PAGE_SIZE": 100,

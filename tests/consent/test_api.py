@@ -12,6 +12,8 @@ from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.validation import validate_schema
 from rest_framework.test import APIClient
 
+from api_keys.models import Scope
+from api_keys.services import issue_api_key
 from consent.models import ConsentEvent, CurrentConsent
 from consent.services import Source, grant_consent, record_decisions, withdraw_consent
 
@@ -83,22 +85,16 @@ def test_a_person_reads_every_purpose_with_their_state(as_customer, customer):
     assert "deactivate" in mandatory["mandatory_reason"]
 
 
-def test_basic_auth_works_for_the_shop_systems(api, customer):
-    token = base64.b64encode(f"{customer.email}:{PASSWORD}".encode()).decode()
-
-    response = api.get(PREFERENCES, HTTP_AUTHORIZATION=f"Basic {token}")
-
-    assert response.status_code == 200
-
-
-def test_a_wrong_basic_auth_password_is_refused(api, customer):
-    token = base64.b64encode(f"{customer.email}:wrong".encode()).decode()
+@pytest.mark.parametrize("password", [PASSWORD, "wrong"])
+def test_basic_auth_no_longer_logs_anyone_in(api, customer, password):
+    # Customers use their session; the shop's systems use API keys (tests/api_keys).
+    token = base64.b64encode(f"{customer.email}:{password}".encode()).decode()
 
     response = api.get(PREFERENCES, HTTP_AUTHORIZATION=f"Basic {token}")
 
     # 403, not 401: session authentication comes first and sends no WWW-Authenticate challenge
     assert response.status_code == 403
-    assert response.json() == {"detail": "Invalid username/password."}
+    assert response.json() == {"detail": "Authentication credentials were not provided."}
 
 
 @pytest.mark.parametrize("method", ["get", "put"])
@@ -328,6 +324,22 @@ def test_a_customer_cannot_read_their_own_record_through_the_staff_endpoint(as_c
 
 def test_an_anonymous_caller_is_refused_a_consent_record(api, customer):
     assert api.get(CONSENTS, {"email": customer.email}).status_code == 403
+
+
+def test_a_system_key_with_consents_read_reads_a_record_without_a_session(
+    api, officer, customer, clean_cache
+):
+    grant_consent(subject=customer, purpose="newsletter", source=Source.SIGNUP_FORM)
+    _, secret = issue_api_key(name="Checkout", scopes=[Scope.CONSENTS_READ], actor=officer)
+
+    known = api.get(CONSENTS, {"email": customer.email}, HTTP_AUTHORIZATION=f"Api-Key {secret}")
+    unknown = api.get(
+        CONSENTS, {"email": "nobody@example.com"}, HTTP_AUTHORIZATION=f"Api-Key {secret}"
+    )
+
+    assert known.status_code == 200
+    assert [h["purpose"] for h in known.json()["history"]] == ["newsletter"]
+    assert unknown.status_code == 404
 
 
 def test_a_superuser_may_read_a_consent_record(api, django_user_model, customer):
