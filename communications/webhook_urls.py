@@ -1,0 +1,125 @@
+"""``/anymail/<provider>/...``: django-anymail's webhook views, for the providers in use only.
+
+Mounting ``anymail.urls`` whole served every provider anymail knows, configured or not, and
+anymail accepts an unauthenticated POST when no secret is set. Here a request reaches
+anymail's view only when:
+
+- the provider is in use (``webhook_providers.mounted_providers``); any other provider's URL
+  answers 404, as does one whose view cannot be built (a key or package it needs is missing);
+- the view has credentials to check (basic auth or the provider's signature); without them
+  every request answers 404, in every environment (``manage.py check``: communications.W001).
+
+A body anymail cannot read (not JSON, the wrong shape, not UTF-8, form data where JSON is
+expected) answers 400 before any event is announced, so nothing is recorded; a provider API
+or a database connection that is down answers 503, so the provider retries. Other errors in
+our own receivers are not hidden.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from anymail.exceptions import AnymailConfigurationError
+from django.core.exceptions import SuspiciousOperation
+from django.db import InterfaceError, OperationalError
+from django.http import Http404, HttpRequest, HttpResponse
+from django.urls import Resolver404, URLResolver, path
+from django.urls.resolvers import RegexPattern
+from django.views.decorators.csrf import csrf_exempt
+from requests import RequestException
+
+from communications.webhook_providers import (
+    build_view,
+    has_credentials,
+    mounted_providers,
+    patterns_for,
+)
+
+try:
+    from botocore.exceptions import BotoCoreError, ClientError
+except ImportError:  # boto3 comes with anymail's amazon-ses extra only
+    _BOTO_ERRORS: tuple[type[BaseException], ...] = ()
+else:
+    _BOTO_ERRORS = (BotoCoreError, ClientError)
+
+try:
+    from django.contrib.auth.decorators import login_not_required
+except ImportError:  # pragma: no cover - Django < 5.1
+
+    def login_not_required(view_func):
+        return view_func
+
+
+logger = logging.getLogger(__name__)
+
+# Failures of something else (Amazon SES fetching an inbound message from S3, a provider API,
+# the database connection): the provider should try again later.
+_TEMPORARY = (
+    ConnectionError,
+    TimeoutError,
+    RequestException,
+    OperationalError,
+    InterfaceError,
+    *_BOTO_ERRORS,
+)
+
+
+class UnreadablePayload(Exception):
+    """anymail could not read the request's body as the provider's payload."""
+
+
+def _reading(step, provider: str):
+    """Wrap a step that reads the request (validators, parse_events): anything but a refusal
+    (SuspiciousOperation: a bad secret or signature, 400) or a temporary failure is the
+    payload's fault. Events are parsed in full before any is announced."""
+
+    def read(request):
+        try:
+            result = step(request)
+            return list(result) if result is not None else None
+        except (SuspiciousOperation, *_TEMPORARY):
+            raise
+        except Exception as error:
+            # The message may quote the payload (addresses): name only the kind of error.
+            logger.warning("%s webhook: unreadable payload (%s)", provider, type(error).__name__)
+            raise UnreadablePayload from error
+
+    return read
+
+
+@csrf_exempt
+@login_not_required
+def provider_webhook(request: HttpRequest, route: str) -> HttpResponse:
+    provider = route.split("/", 1)[0]
+    if provider not in mounted_providers():
+        raise Http404("No such webhook.")
+    try:
+        match = URLResolver(RegexPattern(r"^"), list(patterns_for(provider))).resolve(route)
+    except Resolver404:
+        raise Http404("No such webhook.") from None
+    try:
+        view = build_view(match.func.view_class, **match.func.view_initkwargs)
+    except AnymailConfigurationError as error:
+        logger.error("%s webhook is not usable, answering 404: %s", provider, error)
+        raise Http404("No such webhook.") from None
+    if not has_credentials(view):
+        logger.error(
+            "%s webhook has no WEBHOOK_SECRET or signing key: refusing the request (404)",
+            provider,
+        )
+        raise Http404("No such webhook.")
+    view.run_validators = _reading(view.run_validators, provider)
+    view.parse_events = _reading(view.parse_events, provider)
+    view.setup(request, *match.args, **match.kwargs)
+    try:
+        return view.dispatch(request, *match.args, **match.kwargs)
+    except UnreadablePayload:
+        return HttpResponse("Malformed webhook payload.\n", status=400, content_type="text/plain")
+    except _TEMPORARY as error:
+        logger.warning("%s webhook: temporary failure (%s)", provider, type(error).__name__)
+        response = HttpResponse("Try again later.\n", status=503, content_type="text/plain")
+        response["Retry-After"] = "60"
+        return response
+
+
+urlpatterns = [path("<path:route>", provider_webhook, name="provider-webhook")]
