@@ -61,6 +61,7 @@ BAR_SEGMENTS: list[tuple[str, str, tuple[str, ...]]] = [
             DeliveryStatus.SKIPPED_NO_CONSENT,
             DeliveryStatus.SKIPPED_INACTIVE,
             DeliveryStatus.SKIPPED_UNVERIFIED,
+            DeliveryStatus.SKIPPED_AUDIENCE,
         ),
     ),
     ("cancelled", "cancelled", (DeliveryStatus.CANCELLED,)),
@@ -80,6 +81,7 @@ PROGRESS_COUNTS: list[tuple[str, str]] = [
     ("skipped_no_consent", "Skipped: no consent"),
     ("skipped_inactive", "Skipped: account deactivated or gone"),
     ("skipped_unverified", "Skipped: address not verified"),
+    ("skipped_audience", "Skipped: not in the notice's audience"),
     ("cancelled", "Cancelled"),
 ]
 

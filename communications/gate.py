@@ -13,8 +13,12 @@ order:
    mail; only the transactional kinds, the welcome email with the link among them. An account
    with no pending verification (a newsletter subscriber who confirmed by double opt-in, a
    customer created by the shop's systems) is not held back.
-5. Marketing kinds need current consent for their purpose; service kinds go to every active
-   account; transactional kinds go to the account whose action caused them.
+5. Marketing kinds need current consent for their purpose, given under the version that
+   introduced it or later; service kinds go to every active account; notices go to their
+   audience (a practice change or business transition to people opted in to
+   communications, a use change to everyone not opted out of all communication), asked
+   again at send time so an opt-out between queueing and sending is honoured;
+   transactional kinds go to the account whose action caused them.
 """
 
 from __future__ import annotations
@@ -25,10 +29,11 @@ from dataclasses import dataclass
 from allauth.account.models import EmailAddress
 from django.contrib.auth.base_user import AbstractBaseUser
 
-from consent.models import CurrentConsent
+from consent.selectors import usable_consents_by_code
 
 from .addresses import address_hash
-from .kinds import Category, rule_for
+from .audiences import in_audience
+from .kinds import Category, NoticeAudience, rule_for
 from .models import Delivery, Suppression
 
 Status = Delivery.Status
@@ -51,6 +56,14 @@ INACTIVE = Decision(False, Status.SKIPPED_INACTIVE, "account deactivated")
 SUPPRESSED = Decision(False, Status.SUPPRESSED, "address suppressed")
 UNVERIFIED = Decision(False, Status.SKIPPED_UNVERIFIED, "address not verified yet")
 NO_CONSENT = Decision(False, Status.SKIPPED_NO_CONSENT, "no current consent for the purpose")
+NOT_IN_AUDIENCE = {
+    NoticeAudience.OPTED_IN: Decision(
+        False, Status.SKIPPED_AUDIENCE, "not opted in to communications"
+    ),
+    NoticeAudience.NOT_OPTED_OUT: Decision(
+        False, Status.SKIPPED_AUDIENCE, "opted out of all communication"
+    ),
+}
 
 
 def may_send(kind: str, user: AbstractBaseUser | None, *, email: str = "") -> Decision:
@@ -74,7 +87,7 @@ def gate_batch(
     *,
     emails: dict[int, str] | None = None,
 ) -> dict[int, Decision]:
-    """The decision for each user, by id, in at most three queries whatever the batch size."""
+    """The decision for each user, by id, in a few queries whatever the batch size."""
     rule = rule_for(kind)
     emails = emails or {}
     decisions: dict[int, Decision] = {}
@@ -90,14 +103,15 @@ def gate_batch(
     if rule.category is not Category.TRANSACTIONAL and candidates:
         unverified = _awaiting_verification(candidates)
     consenting: set[int] = set()
-    if rule.category is Category.MARKETING:
+    if rule.category is Category.MARKETING and candidates:
         consenting = set(
-            CurrentConsent.objects.filter(
-                purpose__code=rule.purpose,
-                granted=True,
-                subject_id__in=[user.pk for user in candidates],
-            ).values_list("subject_id", flat=True)
+            usable_consents_by_code(rule.purpose)
+            .filter(subject_id__in=[user.pk for user in candidates])
+            .values_list("subject_id", flat=True)
         )
+    reached: set[int] = set()
+    if rule.category is Category.NOTICE and candidates:
+        reached = in_audience(rule.audience, candidates)
     for user in candidates:
         if hashes[user.pk] in suppressed:
             decisions[user.pk] = SUPPRESSED
@@ -105,6 +119,8 @@ def gate_batch(
             decisions[user.pk] = UNVERIFIED
         elif rule.category is Category.MARKETING and user.pk not in consenting:
             decisions[user.pk] = NO_CONSENT
+        elif rule.category is Category.NOTICE and user.pk not in reached:
+            decisions[user.pk] = NOT_IN_AUDIENCE[rule.audience]
         else:
             decisions[user.pk] = ALLOWED
     return decisions

@@ -2,9 +2,10 @@
 
 A kind is either *marketing* (bound to an optional purpose: it needs the recipient's current
 consent for that purpose), *service* (bound to the mandatory service-announcements purpose: it
-goes to every active account, and only deactivation stops it), or *transactional* (caused by
-something the recipient or a member of staff just did). ``communications.gate.may_send`` applies
-these rules; nothing else decides.
+goes to every active account, and only deactivation stops it), a *notice* of a policy change
+or a business transition (its audience rule says who it reaches: see ``NoticeAudience``), or
+*transactional* (caused by something the recipient or a member of staff just did).
+``communications.gate.may_send`` applies these rules; nothing else decides.
 """
 
 from __future__ import annotations
@@ -24,7 +25,8 @@ class MessageKind(models.TextChoices):
     SURVEY_INVITATION = "survey_invitation", "Survey invitation"
     PARTNER_OFFER = "partner_offer", "Photo-printing partner offer"
     SERVICE_ANNOUNCEMENT = "service_announcement", "Service announcement"
-    POLICY_CHANGE = "policy_change", "Privacy policy change notice"
+    POLICY_CHANGE = "policy_change", "Privacy policy change notice (practice change)"
+    POLICY_USE_CHANGE = "policy_use_change", "Privacy policy change notice (new use of data)"
     BUSINESS_TRANSITION = "business_transition", "Business transition notice"
     CONSENT_RECEIPT = "consent_receipt", "Consent receipt"
     OPT_IN_CONFIRMATION = "opt_in_confirmation", "Newsletter double opt-in confirmation"
@@ -38,7 +40,17 @@ class MessageKind(models.TextChoices):
 class Category(StrEnum):
     MARKETING = "marketing"
     SERVICE = "service"
+    NOTICE = "notice"
     TRANSACTIONAL = "transactional"
+
+
+class NoticeAudience(StrEnum):
+    """Who a notice reaches (the definitions are in docs/CONSENT.md); gone people never."""
+
+    # A practice change or a business transition: people opted in to communications.
+    OPTED_IN = "opted_in"
+    # A use change: everyone not opted out of all communication, since their data is at stake.
+    NOT_OPTED_OUT = "not_opted_out"
 
 
 @dataclass(frozen=True)
@@ -51,6 +63,8 @@ class KindRule:
     # Kinds whose context holds a credential (a verification or reset link): forgotten once
     # the message has gone or given up, so the database never holds a usable link.
     forget_context: bool = False
+    # For notices: who they reach, checked when the row is written and again at send time.
+    audience: NoticeAudience | None = None
 
     @property
     def is_marketing(self) -> bool:
@@ -64,8 +78,17 @@ RULES: dict[str, KindRule] = {
     MessageKind.SURVEY_INVITATION: KindRule(Category.MARKETING, Purpose.SURVEYS),
     MessageKind.PARTNER_OFFER: KindRule(Category.MARKETING, Purpose.PARTNER_PHOTO),
     MessageKind.SERVICE_ANNOUNCEMENT: KindRule(Category.SERVICE, Purpose.SERVICE_ANNOUNCEMENTS),
-    MessageKind.POLICY_CHANGE: KindRule(Category.SERVICE, Purpose.SERVICE_ANNOUNCEMENTS),
-    MessageKind.BUSINESS_TRANSITION: KindRule(Category.SERVICE, Purpose.SERVICE_ANNOUNCEMENTS),
+    # Notices are bound to the mandatory purpose (a campaign needs one) but are not service
+    # mail: the policy says who may be told of each change, and nobody else is.
+    MessageKind.POLICY_CHANGE: KindRule(
+        Category.NOTICE, Purpose.SERVICE_ANNOUNCEMENTS, audience=NoticeAudience.OPTED_IN
+    ),
+    MessageKind.POLICY_USE_CHANGE: KindRule(
+        Category.NOTICE, Purpose.SERVICE_ANNOUNCEMENTS, audience=NoticeAudience.NOT_OPTED_OUT
+    ),
+    MessageKind.BUSINESS_TRANSITION: KindRule(
+        Category.NOTICE, Purpose.SERVICE_ANNOUNCEMENTS, audience=NoticeAudience.OPTED_IN
+    ),
     MessageKind.CONSENT_RECEIPT: KindRule(Category.TRANSACTIONAL),
     # The person asked for it a moment ago; the account does not exist until they confirm.
     MessageKind.OPT_IN_CONFIRMATION: KindRule(
@@ -83,9 +106,11 @@ RULES: dict[str, KindRule] = {
     MessageKind.ERASURE_CONFIRMATION: KindRule(Category.TRANSACTIONAL, to_address=True),
 }
 
-# Kinds a campaign can send: marketing kinds and the notices that go to every active account.
+# Kinds a campaign can send: marketing kinds, service announcements and notices.
 CAMPAIGN_KINDS = [
-    kind for kind, rule in RULES.items() if rule.category in (Category.MARKETING, Category.SERVICE)
+    kind
+    for kind, rule in RULES.items()
+    if rule.category in (Category.MARKETING, Category.SERVICE, Category.NOTICE)
 ]
 
 

@@ -129,6 +129,7 @@ class Delivery(models.Model):
         SKIPPED_NO_CONSENT = "skipped_no_consent", "Skipped: no consent"
         SKIPPED_INACTIVE = "skipped_inactive", "Skipped: account deactivated or gone"
         SKIPPED_UNVERIFIED = "skipped_unverified", "Skipped: address not verified"
+        SKIPPED_AUDIENCE = "skipped_audience", "Skipped: not in the notice's audience"
         CANCELLED = "cancelled", "Cancelled"
 
     kind = models.CharField(max_length=30, choices=MessageKind.choices)

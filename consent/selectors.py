@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
-from django.db.models import QuerySet
+from django.db.models import Exists, F, OuterRef, QuerySet
 
 from consent.models import ConsentEvent, CurrentConsent, PolicyVersion, Purpose
 
@@ -64,3 +64,111 @@ def previous_policy_version(version: PolicyVersion) -> PolicyVersion | None:
 def optional_purpose_get(*, code: str) -> Purpose | None:
     """The optional purpose with this code; None for an unknown or mandatory one."""
     return optional_purposes().filter(code=code).first()
+
+
+# --- Who a notice reaches (see docs/CONSENT.md, "Opted in, opted out of all, gone") ---------
+
+
+def _users(subjects: QuerySet | None) -> QuerySet:
+    return subjects if subjects is not None else get_user_model().objects.all()
+
+
+def _holds(*, granted: bool) -> Exists:
+    return Exists(
+        CurrentConsent.objects.filter(
+            subject=OuterRef("pk"), purpose__is_optional=True, granted=granted
+        )
+    )
+
+
+def opted_in_to_communications(subjects: QuerySet | None = None) -> QuerySet:
+    """Subjects holding at least one optional purpose granted now (gone ones included: a
+    caller that emails also excludes ``gone_subjects``)."""
+    return _users(subjects).filter(_holds(granted=True))
+
+
+def opted_out_of_all_communication(subjects: QuerySet | None = None) -> QuerySet:
+    """Subjects holding no optional purpose granted now who have said no at least once.
+
+    A "no" is a withdrawal or refusal in the ledger (preference centre, unsubscribe link,
+    one-click, provider complaint or unsubscribe, a re-consent answered no): the ledger
+    writes a row only for a change, so a current row that is not granted exists exactly
+    when the person's last word on that purpose was no. Someone never asked has no rows
+    and is not opted out. (A complaint about an address with no consent to withdraw is
+    known to the communications app only: see ``communications.audiences``.)"""
+    return _users(subjects).filter(~_holds(granted=True), _holds(granted=False))
+
+
+def gone_subjects(subjects: QuerySet | None = None) -> QuerySet:
+    """Deactivated, erased, or awaiting erasure. The accounts app keeps an erased account,
+    or one on its way to erasure, inactive (a database constraint), so inactive is all three."""
+    return _users(subjects).filter(is_active=False)
+
+
+def present_subjects(subjects: QuerySet | None = None) -> QuerySet:
+    """Subjects who are not gone."""
+    return _users(subjects).filter(is_active=True)
+
+
+# --- Using data under the version it was collected under ----------------------------------
+
+
+def usable_consents(*, purpose: Purpose) -> QuerySet[CurrentConsent]:
+    """Current grants of ``purpose`` that allow using the data for it now: given under the
+    version that introduced the purpose or a later one, so the person had been told of the
+    use when they agreed. For a purpose as old as the first version every grant counts, and
+    the check costs nothing."""
+    grants = CurrentConsent.objects.filter(purpose=purpose, granted=True)
+    introduced = purpose.introduced_in.number
+    if PolicyVersion.objects.filter(number__lt=introduced).exists():
+        grants = grants.filter(event__policy_version__number__gte=introduced)
+    return grants
+
+
+def usable_consents_by_code(code: str) -> QuerySet[CurrentConsent]:
+    """``usable_consents`` in one query from a purpose code (the version check always made:
+    for the few rows of a batch the join costs nothing)."""
+    return CurrentConsent.objects.filter(
+        purpose__code=code,
+        granted=True,
+        event__policy_version__number__gte=F("purpose__introduced_in__number"),
+    )
+
+
+def may_use_for_purpose(*, subject: AbstractBaseUser, purpose: Purpose) -> bool:
+    """May data of ``subject`` be used for ``purpose`` now? Mandatory purposes: while the
+    account is active. Optional ones: an active account whose current consent was given
+    under ``purpose``'s introducing version or later (``usable_consents``)."""
+    if not subject.is_active:
+        return False
+    if not purpose.is_optional:
+        return True
+    return usable_consents(purpose=purpose).filter(subject=subject).exists()
+
+
+def unanswered_purposes(*, subject: AbstractBaseUser, version: PolicyVersion) -> QuerySet:
+    """Optional purposes ``version`` introduced on which ``subject`` has given no answer since
+    (no decision under that version or a later one)."""
+    answered = CurrentConsent.objects.filter(
+        subject=subject,
+        purpose=OuterRef("pk"),
+        event__policy_version__number__gte=version.number,
+    )
+    return Purpose.objects.filter(introduced_in=version, is_optional=True).filter(~Exists(answered))
+
+
+def use_change_versions_unanswered_by(*, subject: AbstractBaseUser) -> QuerySet:
+    """Use-change versions with a purpose ``subject`` has not answered yet, oldest first."""
+    answered = CurrentConsent.objects.filter(
+        subject=subject,
+        purpose=OuterRef("pk"),
+        event__policy_version__number__gte=OuterRef("introduced_in__number"),
+    )
+    open_purposes = Purpose.objects.filter(introduced_in=OuterRef("pk"), is_optional=True).filter(
+        ~Exists(answered)
+    )
+    return (
+        PolicyVersion.objects.filter(change_type=PolicyVersion.ChangeType.USE_CHANGE)
+        .filter(Exists(open_purposes))
+        .order_by("number")
+    )

@@ -29,6 +29,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_date
 
 from communications.addresses import mask_address
+from communications.audiences import notice_subjects
 from communications.gate import gate_batch
 from communications.kinds import CAMPAIGN_KINDS, MessageKind, rule_for
 from communications.models import Campaign, Delivery
@@ -338,6 +339,10 @@ def _segment_subjects(campaign: Campaign):
         users = users.filter(date_joined__date__gte=segment["joined_after"])
     if segment.get("joined_before"):
         users = users.filter(date_joined__date__lte=segment["joined_before"])
+    audience = rule_for(campaign.kind).audience
+    if audience is not None:
+        # A notice walks its own audience; the gate asks again when each row is sent.
+        users = notice_subjects(audience, users)
     return users
 
 

@@ -19,9 +19,12 @@ MARKETING = {
     MessageKind.SURVEY_INVITATION: Purpose.SURVEYS,
     MessageKind.PARTNER_OFFER: Purpose.PARTNER_PHOTO,
 }
-SERVICE = {
-    MessageKind.SERVICE_ANNOUNCEMENT,
+SERVICE = {MessageKind.SERVICE_ANNOUNCEMENT}
+# Notices of a policy change or business transition: their audience is tested in
+# test_policy_notices.py.
+NOTICE = {
     MessageKind.POLICY_CHANGE,
+    MessageKind.POLICY_USE_CHANGE,
     MessageKind.BUSINESS_TRANSITION,
 }
 TRANSACTIONAL = {
@@ -40,13 +43,16 @@ TO_ADDRESS = {
 
 def test_every_kind_has_exactly_one_rule_and_the_expected_category():
     assert set(RULES) == set(MessageKind.values)
-    assert set(MARKETING) | SERVICE | TRANSACTIONAL | TO_ADDRESS == set(MessageKind.values)
+    assert set(MARKETING) | SERVICE | NOTICE | TRANSACTIONAL | TO_ADDRESS == set(MessageKind.values)
     for kind, purpose in MARKETING.items():
         assert RULES[kind].category is Category.MARKETING
         assert RULES[kind].purpose == purpose
     for kind in SERVICE:
         assert RULES[kind].category is Category.SERVICE
         assert RULES[kind].purpose == Purpose.SERVICE_ANNOUNCEMENTS
+    for kind in NOTICE:
+        assert RULES[kind].category is Category.NOTICE
+        assert RULES[kind].audience is not None
     for kind in TRANSACTIONAL | TO_ADDRESS:
         assert RULES[kind].category is Category.TRANSACTIONAL
     assert {kind for kind, rule in RULES.items() if rule.to_address} == TO_ADDRESS
@@ -58,8 +64,8 @@ def test_marketing_purposes_are_optional_and_service_ones_mandatory(db):
     assert not Purpose.objects.get(code=Purpose.SERVICE_ANNOUNCEMENTS).is_optional
 
 
-def test_campaigns_can_send_marketing_and_service_kinds_only():
-    assert set(CAMPAIGN_KINDS) == set(MARKETING) | SERVICE
+def test_campaigns_can_send_marketing_service_and_notice_kinds_only():
+    assert set(CAMPAIGN_KINDS) == set(MARKETING) | SERVICE | NOTICE
 
 
 @pytest.mark.parametrize("kind", sorted(MARKETING))
@@ -178,7 +184,7 @@ def test_an_unknown_kind_is_an_error_not_a_silent_yes(db, make_user):
         may_send("carrier_pigeon", make_user("ann@example.com"))
 
 
-@pytest.mark.parametrize("kind", sorted(set(MARKETING) | SERVICE))
+@pytest.mark.parametrize("kind", sorted(set(MARKETING) | SERVICE | NOTICE))
 def test_an_address_never_verified_gets_no_marketing_or_service_mail(db, make_user, kind):
     from allauth.account.models import EmailAddress
 
