@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -41,10 +41,11 @@ def is_soft_bounce(event) -> bool:
     if event.event_type != "bounced":
         return False
     raw = event.esp_event if isinstance(event.esp_event, dict) else {}
+    ses_bounce = raw.get("bounce") if isinstance(raw.get("bounce"), dict) else {}
     markers = (
         str(raw.get("Type", "")),  # Postmark
         str(raw.get("severity", "")),  # Mailgun
-        str(raw.get("bounceType", "") or raw.get("bounce", {}).get("bounceType", "")),  # SES
+        str(raw.get("bounceType", "") or ses_bounce.get("bounceType", "")),  # SES
         str(raw.get("type", "")),  # SendGrid: "blocked" is a temporary refusal
     )
     return any(marker in {"SoftBounce", "Transient", "temporary", "blocked"} for marker in markers)
@@ -69,24 +70,35 @@ def record_provider_event(*, event, esp_name: str) -> ProviderEvent | None:
 
     if event.event_type not in HANDLED:
         return None
-    recipient = (event.recipient or "").strip().lower()
+    # The webhook's credentials prove who sent the payload, not that its fields have the types
+    # anymail documents: each is read as text, cut to its column, or left out.
+    recipient = str(event.recipient or "").strip().lower()
+    if len(recipient) > 254:  # longer than any address (RFC 5321): it names nobody
+        recipient = ""
     metadata = event.metadata if isinstance(event.metadata, dict) else {}
+    message_id = str(event.message_id or "")[:200]
+    delivery_ref = str(metadata.get("delivery_id", ""))[:40]
+    if not (recipient or message_id or delivery_ref):
+        logger.info(
+            "%s %s event names no recipient or message: ignored", esp_name, event.event_type
+        )
+        return None
     try:
         with transaction.atomic():
             recorded = ProviderEvent.objects.create(
                 esp_name=esp_name[:50],
                 event_id=_event_id(event, esp_name, recipient),
                 event_type=event.event_type,
-                reject_reason=(event.reject_reason or "")[:30],
+                reject_reason=str(event.reject_reason or "")[:30],
                 is_soft_bounce=is_soft_bounce(event),
                 recipient=recipient,
                 recipient_hash=address_hash(recipient) if recipient else "",
-                message_id=str(event.message_id or "")[:200],
-                delivery_ref=str(metadata.get("delivery_id", ""))[:40],
+                message_id=message_id,
+                delivery_ref=delivery_ref,
                 description=mask_addresses_in(str(event.description or event.mta_response or ""))[
                     :2000
                 ],
-                occurred_at=event.timestamp,
+                occurred_at=event.timestamp if isinstance(event.timestamp, datetime) else None,
             )
             # Robust: with the broker down the event is still recorded, and the sweep
             # (``requeue_provider_events``) queues it later; the provider gets its 200.
