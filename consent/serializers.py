@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import re
+
 from rest_framework import serializers
 
-from consent.models import ConsentEvent
+from consent.models import ConsentEvent, Purpose
+
+PURPOSE_CODE_MAX_LENGTH = Purpose._meta.get_field("code").max_length
+PURPOSE_CODE = re.compile(rf"[-a-zA-Z0-9_]{{1,{PURPOSE_CODE_MAX_LENGTH}}}")
 
 
 class StrictBooleanField(serializers.BooleanField):
@@ -47,11 +52,23 @@ class PurposeStateSerializer(serializers.Serializer):
 
 
 class PreferenceChoicesSerializer(serializers.Serializer):
+    # A purpose code is a slug (``Purpose.code``). Anything else (a NUL, a line break, 10 kB of
+    # text) is refused here, before it reaches a query: PostgreSQL refuses NUL in a string.
+    NOT_A_CODE = (
+        "Each key must be a purpose code: letters, digits, hyphens and underscores, "
+        f"at most {PURPOSE_CODE_MAX_LENGTH} characters."
+    )
+
     choices = serializers.DictField(
         child=StrictBooleanField(),
         allow_empty=False,
         help_text='Purpose code to decision, e.g. {"newsletter": true, "special_offers": false}.',
     )
+
+    def validate_choices(self, value: dict[str, bool]) -> dict[str, bool]:
+        if not all(PURPOSE_CODE.fullmatch(code) for code in value):
+            raise serializers.ValidationError(self.NOT_A_CODE)
+        return value
 
 
 class PreferenceChangeSerializer(serializers.Serializer):

@@ -4,5 +4,6 @@ from django.urls import include, path
 
 urlpatterns = [
     path("", include("consent.api")),
+    path("", include("communications.preferences_api")),
     path("", include("communications.api")),
 ]

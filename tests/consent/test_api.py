@@ -144,12 +144,13 @@ def test_repeating_the_state_in_force_changes_nothing(as_customer, customer):
 
 
 def test_put_calls_record_decisions_once(as_customer, customer, monkeypatch):
-    import consent.api
+    # The API saves through the same service as the preference centre (decision + receipt).
+    import communications.services.preferences as preferences
 
     calls = []
-    real = consent.api.record_decisions
+    real = preferences.record_decisions
     monkeypatch.setattr(
-        consent.api, "record_decisions", lambda **kw: calls.append(kw) or real(**kw)
+        preferences, "record_decisions", lambda **kw: calls.append(kw) or real(**kw)
     )
 
     as_customer.put(PREFERENCES, {"choices": {"newsletter": True, "surveys": True}}, format="json")
