@@ -7,6 +7,7 @@ from collections.abc import Iterable, Mapping
 from django import forms
 
 from consent.models import Purpose
+from consent.names import NAME_MAX_LENGTH, validate_person_name
 from consent.services import ConsentState
 
 
@@ -39,13 +40,18 @@ class PreferencesForm(forms.Form):
 
 
 class NewsletterSignupForm(forms.Form):
+    """Anyone can fill this in for any address, so the names are held to one short line of
+    name characters (``consent.names``): nothing typed here can carry a message or a link."""
+
     first_name = forms.CharField(
-        max_length=150,
+        max_length=NAME_MAX_LENGTH,
+        validators=[validate_person_name],
         error_messages={"required": "Enter your first name."},
         widget=forms.TextInput({"autocomplete": "given-name"}),
     )
     last_name = forms.CharField(
-        max_length=150,
+        max_length=NAME_MAX_LENGTH,
+        validators=[validate_person_name],
         required=False,
         label="Last name (optional)",
         widget=forms.TextInput({"autocomplete": "family-name"}),

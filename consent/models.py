@@ -219,3 +219,19 @@ class CookieConsent(models.Model):
 
     def __str__(self) -> str:
         return f"cookies {self.anonymous_id}: analytics={self.analytics} marketing={self.marketing}"
+
+
+class NewsletterRequestLimit(models.Model):
+    """How many newsletter requests one address, or one client, made in the current window.
+
+    The only trace an unconfirmed request leaves: a keyed hash (HMAC with the secret key) of
+    the address or client, never the thing itself, kept until its window ends. It is what
+    stops the sign-up form being used to mail someone again and again.
+    """
+
+    key = models.CharField(max_length=64, unique=True)
+    count = models.PositiveIntegerField(default=0)
+    window_ends_at = models.DateTimeField(db_index=True)
+
+    def __str__(self) -> str:
+        return f"{self.key[:8]}…: {self.count} until {self.window_ends_at:%Y-%m-%d %H:%M}"

@@ -301,6 +301,12 @@ HEALTHZ_BROKER_TIMEOUT = env.float("HEALTHZ_BROKER_TIMEOUT", default=2.0)
 CONSENT_TOKEN_MAX_AGE = env.int("CONSENT_TOKEN_MAX_AGE", default=60 * 24 * 3600)
 # Lifetime of the newsletter double opt-in confirmation link (seconds).
 NEWSLETTER_CONFIRMATION_MAX_AGE = env.int("NEWSLETTER_CONFIRMATION_MAX_AGE", default=7 * 24 * 3600)
+# Newsletter sign-up limits (kept in the database, so they hold without Redis): at most one
+# confirmation email per address per interval (seconds; none to an address already
+# subscribed), and at most this many sign-up requests per client IP address per window.
+NEWSLETTER_REQUEST_INTERVAL = env.int("NEWSLETTER_REQUEST_INTERVAL", default=24 * 3600)
+NEWSLETTER_REQUESTS_PER_CLIENT = env.int("NEWSLETTER_REQUESTS_PER_CLIENT", default=10)
+NEWSLETTER_CLIENT_WINDOW = env.int("NEWSLETTER_CLIENT_WINDOW", default=3600)
 
 # --- Accounts -----------------------------------------------------------------------------------
 

@@ -109,13 +109,30 @@ def unsubscribe(
 
 @transaction.atomic
 def request_newsletter(
-    *, email: str, first_name: str, last_name: str = "", provenance: Provenance
-) -> Delivery:
-    """Email the double opt-in link. Nothing about the person is stored beyond the outbox row
-    that carries the email, and that row forgets the address once the email has gone."""
+    *,
+    email: str,
+    first_name: str,
+    last_name: str = "",
+    provenance: Provenance,
+    client: str | None = None,
+) -> Delivery | None:
+    """Email the double opt-in link, unless the consent app's limits say no email may go
+    (then None, and the caller answers exactly as if it had gone). ``client`` is the caller's
+    IP address; ``TooManyNewsletterRequests`` when it asked too often.
+
+    Nothing about the person is stored beyond the outbox row that carries the email, and that
+    row forgets the address once the email has gone. The email does not repeat the names
+    typed into the form: whoever typed them may not be the owner of the mailbox.
+    """
     confirm_url = request_newsletter_subscription(
-        email=email, first_name=first_name, last_name=last_name, provenance=provenance
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        provenance=provenance,
+        client=client,
     )
+    if confirm_url is None:
+        return None
     address = get_user_model().objects.normalize_email(email.strip()).lower()
     newsletter = Purpose.objects.get(code=Purpose.NEWSLETTER)
     return enqueue_email(
@@ -123,7 +140,6 @@ def request_newsletter(
         to_email=address,
         context={
             "confirm_url": confirm_url,
-            "first_name": first_name.strip(),
             "wording": newsletter.wording,
             "valid_days": max(1, settings.NEWSLETTER_CONFIRMATION_MAX_AGE // 86400),
         },
@@ -132,7 +148,8 @@ def request_newsletter(
 
 @transaction.atomic
 def confirm_newsletter(*, token: str, provenance: Provenance) -> AbstractBaseUser:
-    """Subscribe the person the link names; a receipt follows if this changed anything."""
+    """Subscribe the person the link names; a receipt follows if this changed anything.
+    ``NewsletterAlreadyConfirmed`` (nothing changed) when the link was used before."""
     confirmation = confirm_newsletter_subscription(token=token, provenance=provenance)
     if confirmation.event is not None:
         send_consent_receipt(subject=confirmation.subscriber, events=[confirmation.event])

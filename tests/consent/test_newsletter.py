@@ -91,7 +91,8 @@ def test_the_answer_is_the_same_whether_or_not_the_address_is_known(db):
         ({"first_name": "", "email": "nia@example.com"}, "Enter your first name."),
         ({"first_name": "Nia", "email": ""}, "Enter your email address."),
         ({"first_name": "Nia", "email": "not an address"}, "Enter an email address like"),
-        ({"first_name": "Nia" * 60, "email": "nia@example.com"}, "at most 150 characters"),
+        ({"first_name": "Nia" * 17, "email": "nia@example.com"}, "at most 50 characters"),
+        ({"first_name": "Nia", "last_name": "J" * 51, "email": "n@example.com"}, "at most 50"),
     ],
 )
 def test_invalid_details_show_the_form_again_with_errors_and_store_nothing(
