@@ -56,6 +56,7 @@ def mounted_webhooks_have_credentials(app_configs, **kwargs) -> list[CheckWarnin
 
     found: list[CheckWarning] = []
     for provider in sorted(mounted_providers()):
+        open_views: list[str] = []
         for view_class in view_classes_for(provider):
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", AnymailWarning)
@@ -72,16 +73,19 @@ def mounted_webhooks_have_credentials(app_configs, **kwargs) -> list[CheckWarnin
                     )
                     continue
             if not has_credentials(view):
-                found.append(
-                    CheckWarning(
-                        f"The {provider} webhook ({view_class.__name__}) has no secret: it "
-                        "refuses every request (404), so this provider's events are lost.",
-                        hint=(
-                            'Set ANYMAIL["WEBHOOK_SECRET"] ("user:password", long and random) '
-                            "and give the provider https://user:password@your-site/anymail/"
-                            f"{provider}/..., or set the provider's webhook signing key."
-                        ),
-                        id="communications.W001",
-                    )
+                open_views.append(view_class.__name__)
+        if open_views:
+            found.append(
+                CheckWarning(
+                    f"The {provider} webhook ({', '.join(open_views)}) has no secret or "
+                    "signing key: it refuses every request (404), so this provider's events "
+                    "are lost.",
+                    hint=(
+                        'Set ANYMAIL["WEBHOOK_SECRET"] ("user:password", long and random) '
+                        "and give the provider https://user:password@your-site/anymail/"
+                        f"{provider}/..., or set the provider's webhook signing key."
+                    ),
+                    id="communications.W001",
                 )
+            )
     return found

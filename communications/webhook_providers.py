@@ -93,10 +93,9 @@ def build_view(view_class: type[AnymailCoreWebhookView], **initkwargs) -> Anymai
 def has_credentials(view: AnymailCoreWebhookView) -> bool:
     """Whether anymail refuses a request that lacks the shared secret or the provider's
     signature."""
-    if getattr(view, "basic_auth", None):
-        return True
-    # anymail turns its "no basic auth" warning off exactly when the view checks a signature
-    # instead. Mandrill's view says so even with no key, and fails at the first POST.
-    if getattr(view, "warn_if_no_basic_auth", True):
+    # anymail turns its "no basic auth" warning off exactly when the view checks a signature.
+    checks_signature = not getattr(view, "warn_if_no_basic_auth", True)
+    if checks_signature and getattr(view, "webhook_key", True) is None:
+        # Mandrill's view: it defers a missing key to the first POST, then fails every one.
         return False
-    return getattr(view, "webhook_key", True) is not None
+    return bool(getattr(view, "basic_auth", None)) or checks_signature

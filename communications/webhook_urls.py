@@ -20,6 +20,7 @@ from __future__ import annotations
 import logging
 
 from anymail.exceptions import AnymailConfigurationError
+from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import SuspiciousOperation
 from django.db import InterfaceError, OperationalError
 from django.http import Http404, HttpRequest, HttpResponse
@@ -41,13 +42,6 @@ except ImportError:  # boto3 comes with anymail's amazon-ses extra only
     _BOTO_ERRORS: tuple[type[BaseException], ...] = ()
 else:
     _BOTO_ERRORS = (BotoCoreError, ClientError)
-
-try:
-    from django.contrib.auth.decorators import login_not_required
-except ImportError:  # pragma: no cover - Django < 5.1
-
-    def login_not_required(view_func):
-        return view_func
 
 
 logger = logging.getLogger(__name__)

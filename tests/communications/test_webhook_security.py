@@ -286,10 +286,13 @@ def test_only_the_provider_in_use_is_served(client, customer, settings, route):
 def test_a_provider_in_use_without_its_signing_key_answers_404(
     client, customer, settings, provider, route
 ):
+    # basic auth set, the signing key the provider's view needs missing
     settings.EMAIL_WEBHOOK_PROVIDERS = [provider]
-    settings.ANYMAIL = {}
+    settings.ANYMAIL = {"WEBHOOK_SECRET": SECRET}
 
-    response = client.post(f"/anymail/{route}", data={"mandrill_events": "[]"})
+    response = client.post(
+        f"/anymail/{route}", data={"mandrill_events": "[]"}, headers=basic_auth(SECRET)
+    )
 
     assert response.status_code == 404
     assert_nothing_recorded()
