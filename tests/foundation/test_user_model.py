@@ -13,7 +13,15 @@ from django.db import IntegrityError, transaction
 from accounts.models import User
 
 ROOT = Path(__file__).resolve().parents[2]
-FIRST_PARTY = ("accounts", "communications", "consent", "privacy_site", "sharing", "surveys")
+FIRST_PARTY = (
+    "accounts",
+    "api_keys",
+    "communications",
+    "consent",
+    "privacy_site",
+    "sharing",
+    "surveys",
+)
 
 
 def test_get_user_model_is_the_accounts_user():
