@@ -667,3 +667,6 @@ class SuppressionLiftAdmin(ReadOnlyAdmin):
     @admin.display(description="address hash")
     def hash_prefix(self, obj: SuppressionLift) -> str:
         return f"{obj.address_hash[:12]}…"
+
+
+from . import admin_policy  # noqa: E402, F401 - drafts, publications, business transitions

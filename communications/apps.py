@@ -6,4 +6,4 @@ class CommunicationsConfig(AppConfig):
     name = "communications"
 
     def ready(self) -> None:
-        from . import checks, signals  # noqa: F401 - registers the checks and receivers
+        from . import after_login, checks, signals  # noqa: F401 - registers checks, receivers

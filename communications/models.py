@@ -333,3 +333,66 @@ class ProviderEvent(models.Model):
 
     def __str__(self) -> str:
         return f"{self.esp_name} {self.event_type} {self.event_id}"
+
+
+class PolicyPublication(models.Model):
+    """The publishing of a policy version, for ever: who published it, when, and what it
+    started (the site notice, an email campaign). Written by ``publish_policy_change`` in the
+    transaction that publishes the version."""
+
+    version = models.OneToOneField(
+        "consent.PolicyVersion", on_delete=models.PROTECT, related_name="publication"
+    )
+    published_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    published_at = models.DateTimeField()
+    site_notice = models.BooleanField(help_text="A notice shows on the site.")
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+    started = models.TextField(help_text="What publishing started, in words.")
+
+    class Meta:
+        ordering = ["-published_at"]
+
+    def __str__(self) -> str:
+        return f"{self.version} published {self.published_at:%d %b %Y %H:%M}"
+
+
+class BusinessTransition(models.Model):
+    """A merger, acquisition or asset sale: personal information may pass to the
+    counterparty. The site shows a notice from the announcement to the effective date, at
+    least 30 days (the policy's "Business Transitions" clause)."""
+
+    class Kind(models.TextChoices):
+        MERGER = "merger", "Merger"
+        ACQUISITION = "acquisition", "Acquisition by another company"
+        ASSET_SALE = "asset_sale", "Sale of a portion of our assets"
+
+    kind = models.CharField(max_length=20, choices=Kind.choices)
+    counterparty = models.CharField(max_length=200)
+    description = models.TextField(help_text="What happens, as the notice says it.")
+    announced_on = models.DateField()
+    effective_on = models.DateField()
+    use_change_version = models.ForeignKey(
+        "consent.PolicyVersion",
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        help_text="The use-change version, if personal data will be used differently.",
+    )
+    recorded_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    recorded_at = models.DateTimeField()
+    campaign = models.ForeignKey(
+        Campaign, on_delete=models.PROTECT, null=True, blank=True, related_name="+"
+    )
+
+    class Meta:
+        ordering = ["-announced_on", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.get_kind_display()}: {self.counterparty} ({self.effective_on:%d %b %Y})"

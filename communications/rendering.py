@@ -29,7 +29,9 @@ from consent.tokens import TokenUse, make_token
 from .kinds import Category, rule_for
 from .models import Campaign
 
-MERGE_FIELDS = ("first_name", "unsubscribe_url", "preferences_url")
+MERGE_FIELDS = ("first_name", "unsubscribe_url", "preferences_url", "choice_url")
+# Kinds whose message carries a signed link to the page where the person chooses on a new use.
+CHOICE_KINDS = {"policy_use_change"}
 # Staff may write {{ first_name }} in a campaign's subject or body.
 _AUTHOR_MERGE_TAG = re.compile(r"\{\{\s*first_name\s*\}\}")
 _ALLOWED_TAGS = nh3.ALLOWED_TAGS - {"map", "area"}
@@ -136,6 +138,7 @@ def campaign_template(campaign: Campaign) -> CampaignTemplate:
         "first_name": merge_field("first_name"),
         "unsubscribe_url": merge_field("unsubscribe_url"),
         "preferences_url": merge_field("preferences_url"),
+        "choice_url": merge_field("choice_url"),
         "purpose_name": campaign.purpose.name,
         **_site_context(),
     }
@@ -165,6 +168,7 @@ def link_prefixes() -> dict[str, str]:
     return {
         "preferences": _link_prefix("preferences-token"),
         "unsubscribe": _link_prefix("unsubscribe"),
+        "choice": _link_prefix("policy-choice-token"),
     }
 
 
@@ -263,6 +267,10 @@ def recipient_values(
     values = merge_values(
         user=user, purpose=template.purpose if marketing else None, ref=ref, prefixes=prefixes
     )
+    if template.kind in CHOICE_KINDS:
+        # The preference centre's kind of token: it lets the person choose without logging in.
+        token = make_token(subject=user, use=TokenUse.PREFERENCES)
+        values["choice_url"] = f"{(prefixes or link_prefixes())['choice']}{token}/"
     headers = (
         list_unsubscribe_headers(unsubscribe_url=values["unsubscribe_url"], reference=ref)
         if marketing

@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 
 from .views import newsletter, preferences
 
@@ -12,4 +12,5 @@ urlpatterns = [
     path("unsubscribe/<str:token>/", preferences.unsubscribe, name="unsubscribe"),
     path("newsletter/", newsletter.signup, name="newsletter"),
     path("newsletter/confirm/<str:token>/", newsletter.confirm, name="newsletter-confirm"),
+    path("", include("communications.urls_policy")),
 ]

@@ -235,3 +235,60 @@ class NewsletterRequestLimit(models.Model):
 
     def __str__(self) -> str:
         return f"{self.key[:8]}…: {self.count} until {self.window_ends_at:%Y-%m-%d %H:%M}"
+
+
+class PolicyDraft(models.Model):
+    """A version of the policy being written: editable until it is published, then kept as
+    it was (the published text is the ``PolicyVersion``). A use change names the purposes
+    it introduces; they are created with the version, off for everyone until a yes."""
+
+    text = models.TextField(help_text="The full text of the new version.")
+    summary = models.TextField(help_text="What changed, in a few sentences: the notices say it.")
+    change_type = models.CharField(max_length=20, choices=PolicyVersion.ChangeType.choices)
+    new_purposes = models.JSONField(
+        default=list,
+        blank=True,
+        help_text='For a use change: [{"code": ..., "name": ..., "wording": ...}, ...].',
+    )
+    created_by = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+"
+    )
+    created_at = models.DateTimeField(auto_now_add=True)
+    updated_at = models.DateTimeField(auto_now=True)
+    published_version = models.OneToOneField(
+        PolicyVersion,
+        on_delete=models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        related_name="draft",
+    )
+
+    class Meta:
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        if self.published_version_id:
+            return f"Draft published as {self.published_version}"
+        return f"Draft {self.pk}: {self.get_change_type_display()}"
+
+
+class PolicyNoticeDismissal(models.Model):
+    """A person closed the site notice of a policy version: kept server side, so it stays
+    closed on every device they log in from."""
+
+    subject = models.ForeignKey(
+        settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+"
+    )
+    version = models.ForeignKey(PolicyVersion, on_delete=models.PROTECT, related_name="+")
+    dismissed_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(
+                fields=["subject", "version"], name="consent_notice_dismissed_once"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.subject_id} closed the notice of version {self.version_id}"

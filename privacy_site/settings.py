@@ -81,6 +81,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    # The choice on a new use of data, offered once after login (skippable).
+    "communications.after_login.PolicyChoiceAfterLoginMiddleware",
 ]
 
 ROOT_URLCONF = "privacy_site.urls"

@@ -23,7 +23,12 @@ from .newsletter import (
     read_newsletter_request,
     request_newsletter_subscription,
 )
-from .policy import publish_policy_version
+from .policy import (
+    dismiss_policy_notice,
+    publish_policy_draft,
+    publish_policy_version,
+    save_policy_draft,
+)
 from .purposes import create_purpose, reword_purpose
 
 __all__ = [
@@ -40,15 +45,18 @@ __all__ = [
     "cookie_choice_for",
     "create_purpose",
     "current_policy_version",
+    "dismiss_policy_notice",
     "grant_consent",
     "newsletter_request_used",
     "parse_anonymous_id",
+    "publish_policy_draft",
     "publish_policy_version",
     "read_newsletter_request",
     "record_cookie_choice",
     "record_decisions",
     "request_newsletter_subscription",
     "reword_purpose",
+    "save_policy_draft",
     "withdraw_all_marketing",
     "withdraw_consent",
 ]

@@ -69,8 +69,12 @@ def record_decisions(
     actor: AbstractBaseUser | None = None,
     provenance: Provenance = NO_PROVENANCE,
     wording: Mapping[str, str] | None = None,
+    record_refusals: bool = False,
 ) -> list[ConsentEvent]:
     """Record ``{purpose code: granted}`` for one subject; return the events that changed state.
+
+    ``record_refusals``: a "no" from someone never asked is recorded too (the answer to a
+    re-consent question is proof that they were asked and what they said).
 
     A choice equal to the state already in force writes nothing. The subject's row is locked
     first (even when they have no current rows yet), so concurrent decisions for one person are
@@ -100,7 +104,7 @@ def record_decisions(
         row = current.get(purpose.pk)
         if row is not None and row.granted == bool(granted):
             continue
-        if row is None and not granted:
+        if row is None and not granted and not record_refusals:
             # Never asked and still no: nothing to prove, nothing to record.
             continue
         events.append(

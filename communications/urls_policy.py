@@ -1,0 +1,8 @@
+from django.urls import path
+
+from .views import policy
+
+urlpatterns = [
+    path("privacy/choices/", policy.choice, name="policy-choice"),
+    path("privacy/choices/<str:token>/", policy.choice_by_token, name="policy-choice-token"),
+]
