@@ -32,9 +32,8 @@ def audience_for(
     active = users.filter(is_active=True, pk__gt=after)
     if not purpose.is_optional:
         return active.order_by("pk").values_list("pk", flat=True)[:limit]
-    granted = CurrentConsent.objects.filter(
-        purpose=purpose, granted=True, subject_id__gt=after, subject__in=active
-    )
+    # Only consents given after the person was told of the purpose (``usable_consents``).
+    granted = usable_consents(purpose=purpose).filter(subject_id__gt=after, subject__in=active)
     if legal_basis:
         granted = granted.filter(legal_basis=legal_basis)
     return granted.order_by("subject_id").values_list("subject_id", flat=True)[:limit]

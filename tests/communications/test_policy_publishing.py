@@ -203,3 +203,42 @@ def test_a_transition_shows_on_every_page_until_effective_and_in_the_history(off
     for page in ("/", "/privacy/", "/newsletter/"):
         assert "Big Camera plc" in client.get(page).content.decode(), page
     assert "Business transitions" in client.get("/privacy/history/").content.decode()
+
+
+# --- Using data under the version it was collected under -----------------------------------
+
+
+def test_a_purpose_introduced_by_a_use_change_reaches_only_people_who_agreed_after_being_told(
+    officer, make_user
+):
+    from consent.models import PolicyVersion
+    from consent.selectors import audience_for
+    from consent.services import create_purpose, publish_policy_version
+
+    # given a purpose written for version 2 while version 1 is still in force, and Ann
+    # recorded as agreeing to it then (under version 1: she had not been told)
+    v2 = PolicyVersion.objects.create(
+        number=2,
+        effective_date=timezone.localdate(),
+        text="v2",
+        summary="New use.",
+        change_type="use_change",
+    )
+    purpose = create_purpose(
+        code="new_use",
+        name="New use",
+        wording="We may ...",
+        is_optional=True,
+        introduced_in=v2,
+        actor=officer,
+    )
+    ann, bob = make_user("ann@example.com"), make_user("bob@example.com")
+    grant_consent(subject=ann, purpose="new_use", source=Source.API)
+    # when a later version (3) is in force and Bob agrees under it
+    publish_policy_version(text="v3", summary="In force.", change_type="editorial")
+    grant_consent(subject=bob, purpose="new_use", source=Source.RECONSENT)
+
+    # then only Bob is in the campaign audience, and only Bob's data may be used
+    assert list(audience_for(purpose=purpose)) == [bob.pk]
+    assert not may_use_for_purpose(subject=ann, purpose=purpose)
+    assert may_use_for_purpose(subject=bob, purpose=purpose)
