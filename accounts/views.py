@@ -5,13 +5,15 @@ from __future__ import annotations
 
 import json
 
+from allauth.account import views as allauth_views
 from django.conf import settings
 from django.contrib import messages
 from django.contrib.auth import logout
 from django.contrib.auth.decorators import login_required
 from django.core.cache import cache
 from django.core.exceptions import ValidationError
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.db import transaction
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -149,3 +151,55 @@ def _delete_page(
 ) -> HttpResponse:
     context = {"form": form, "kept": kept_on_erasure(), "error": error}
     return render(request, "accounts/delete.html", context, status=status)
+
+
+# --- django-allauth's pages, changed where the product needs it ---------------------------------
+# Routed in accounts/urls.py, which comes before allauth's URLs.
+
+
+class ConfirmEmailView(allauth_views.ConfirmEmailView):
+    """A verification link that is unknown, expired or already used answers 404 with the page
+    that says so, on GET and on POST (allauth answers 200, or Django's bare 404 on POST)."""
+
+    def post(self, *args, **kwargs) -> HttpResponse:
+        try:
+            self.get_object()
+        except Http404:
+            self.object = None
+            return self.render_to_response(self.get_context_data())
+        return super().post(*args, **kwargs)
+
+    def render_to_response(self, context: dict, **response_kwargs) -> HttpResponse:
+        if context.get("confirmation") is None:
+            response_kwargs["status"] = 404
+        return super().render_to_response(context, **response_kwargs)
+
+
+class PasswordResetFromKeyView(allauth_views.PasswordResetFromKeyView):
+    """A reset link that is unknown, expired or already used answers 404 with the page that
+    says so. A new password and its audit row (``accounts.receivers``) are one transaction."""
+
+    def render_to_response(self, context: dict, **response_kwargs) -> HttpResponse:
+        if context.get("token_fail"):
+            response_kwargs["status"] = 404
+        return super().render_to_response(context, **response_kwargs)
+
+    @transaction.atomic
+    def form_valid(self, form) -> HttpResponse:
+        return super().form_valid(form)
+
+
+class PasswordChangeView(allauth_views.PasswordChangeView):
+    """The new password and its audit row (``accounts.receivers``) are one transaction."""
+
+    @transaction.atomic
+    def form_valid(self, form) -> HttpResponse:
+        return super().form_valid(form)
+
+
+class PasswordSetView(allauth_views.PasswordSetView):
+    """The first password and its audit row (``accounts.receivers``) are one transaction."""
+
+    @transaction.atomic
+    def form_valid(self, form) -> HttpResponse:
+        return super().form_valid(form)

@@ -5,6 +5,7 @@ nothing installed: SQLite, a filesystem Celery broker and emails written to ``va
 ``DJANGO_ENV=production`` turns on the deployment settings and makes the secrets mandatory.
 """
 
+from datetime import timedelta
 from pathlib import Path
 
 import environ
@@ -69,6 +70,7 @@ INSTALLED_APPS = [
     "sharing",
     "surveys",
     "accounts",
+    "axes",  # last, as django-axes asks
 ]
 
 MIDDLEWARE = [
@@ -81,6 +83,7 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "allauth.account.middleware.AccountMiddleware",
+    "axes.middleware.AxesMiddleware",
     # The choice on a new use of data, offered once after login (skippable).
     "communications.after_login.PolicyChoiceAfterLoginMiddleware",
 ]
@@ -138,6 +141,8 @@ else:
 
 AUTH_USER_MODEL = "accounts.User"
 AUTHENTICATION_BACKENDS = [
+    # First: a locked login is refused before any password is checked (django-axes).
+    "axes.backends.AxesStandaloneBackend",
     "django.contrib.auth.backends.ModelBackend",
     "allauth.account.auth_backends.AuthenticationBackend",
 ]
@@ -156,7 +161,10 @@ ACCOUNT_LOGIN_METHODS = {"email"}
 ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
 ACCOUNT_UNIQUE_EMAIL = True
 ACCOUNT_PREVENT_ENUMERATION = True
-ACCOUNT_RATE_LIMITS = {"login_failed": "10/m/ip,5/5m/key"}
+# Failed logins are limited by django-axes below, the same way for the customer login and the
+# admin login; allauth's own login_failed limit is off so that one rule, one page and one
+# audit apply everywhere.
+ACCOUNT_RATE_LIMITS = {"login_failed": None}
 ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
 ACCOUNT_FORMS = {"signup": "accounts.signup.SignupForm"}
 # Log in only once the welcome email's link is followed: nothing is sent to, or done for, an
@@ -175,6 +183,25 @@ ACCOUNT_EMAIL_NOTIFICATIONS = True
 ACCOUNT_ERASURE_CONFIRMATION_WAIT = env.int("ACCOUNT_ERASURE_CONFIRMATION_WAIT", default=3600)
 # Wrong passwords allowed on the delete page per account, per 15 minutes.
 ACCOUNT_DELETE_ATTEMPTS = env.int("ACCOUNT_DELETE_ATTEMPTS", default=5)
+
+# --- Lockout (django-axes; see accounts/lockout.py and docs/OPERATIONS.md "Security") --------
+
+# Failed logins allowed per account (the address typed, known or not) and, separately, per
+# client address (IPv6 by /64), before logging in is paused for AXES_COOLOFF_MINUTES.
+AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
+AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_USERNAME_CALLABLE = "accounts.lockout.login_name"
+# The client as allauth finds it: ALLAUTH_TRUSTED_PROXY_COUNT proxies trusted in X-Forwarded-For.
+AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_address"
+AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
+# A success clears only that account's failures from that address (accounts.receivers).
+AXES_RESET_ON_SUCCESS = False
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True
+AXES_ENABLE_ACCESS_FAILURE_LOG = True  # every failure kept for staff (Axes → Access failures)
+AXES_DISABLE_ACCESS_LOG = False
+AXES_SENSITIVE_PARAMETERS = ["password", "password1", "password2", "oldpassword"]
+ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 # --- Internationalisation ----------------------------------------------------------------------
 

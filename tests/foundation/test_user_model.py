@@ -9,6 +9,7 @@ from django.contrib.auth import authenticate, get_user_model
 from django.contrib.auth import models as auth_models
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.test import RequestFactory
 
 from accounts.models import User
 
@@ -22,6 +23,11 @@ FIRST_PARTY = (
     "sharing",
     "surveys",
 )
+
+
+def request():
+    """A login request: authenticate() is always given one (django-axes counts by it)."""
+    return RequestFactory().post("/accounts/login/")
 
 
 def test_get_user_model_is_the_accounts_user():
@@ -101,7 +107,7 @@ def test_create_user_without_a_password_gives_an_unusable_password():
     user = User.objects.create_user("sub@example.com", password=None)
     # then
     assert not user.has_usable_password()
-    assert authenticate(email="sub@example.com", password="") is None
+    assert authenticate(request(), email="sub@example.com", password="") is None
 
 
 @pytest.mark.django_db
@@ -127,7 +133,7 @@ def test_authenticate_by_email_ignores_case(typed):
     # given
     user = User.objects.create_user("Ada@example.com", "a-long-password-1")
     # when
-    authenticated = authenticate(email=typed, password="a-long-password-1")
+    authenticated = authenticate(request(), email=typed, password="a-long-password-1")
     # then
     assert authenticated == user
 
@@ -135,13 +141,13 @@ def test_authenticate_by_email_ignores_case(typed):
 @pytest.mark.django_db
 def test_authenticate_refuses_a_wrong_password():
     User.objects.create_user("ada@example.com", "a-long-password-1")
-    assert authenticate(email="ada@example.com", password="wrong-password") is None
+    assert authenticate(request(), email="ada@example.com", password="wrong-password") is None
 
 
 @pytest.mark.django_db
 def test_authenticate_refuses_a_deactivated_account():
     User.objects.create_user("ada@example.com", "a-long-password-1", is_active=False)
-    assert authenticate(email="ada@example.com", password="a-long-password-1") is None
+    assert authenticate(request(), email="ada@example.com", password="a-long-password-1") is None
 
 
 @pytest.mark.django_db

@@ -1,0 +1,52 @@
+"""What the accounts app does when django-allauth or Django report something about a login or
+a password. Connected in ``AccountsConfig.ready``.
+
+- A password changed, set or reset writes its audit row (``record_secret_change``): the
+  person acted on their own account. Our password views run the change and these receivers
+  in one transaction (``accounts.views``), so the new password is never saved without its row.
+- A successful login forgets that account's failed attempts from that address, and a reset
+  password forgets the account's failed attempts from everywhere (``accounts.lockout``).
+"""
+
+from __future__ import annotations
+
+from allauth.account import signals as allauth_signals
+from django.contrib.auth import signals as auth_signals
+from django.contrib.auth.base_user import AbstractBaseUser
+from django.http import HttpRequest
+
+from accounts.lockout import clear_failures
+from accounts.services.audit import Source, record_secret_change
+
+
+def record_password_change(
+    sender: type, request: HttpRequest | None, user: AbstractBaseUser, **kwargs
+) -> None:
+    record_secret_change(subject=user, actor=user, field="password", source=Source.ACCOUNT)
+
+
+def forget_failures_after_login(
+    sender: type, request: HttpRequest | None, user: AbstractBaseUser, **kwargs
+) -> None:
+    clear_failures(request=request, email=user.email, everywhere=False)
+
+
+def forget_failures_after_reset(
+    sender: type, request: HttpRequest | None, user: AbstractBaseUser, **kwargs
+) -> None:
+    clear_failures(request=request, email=user.email, everywhere=True)
+
+
+def connect() -> None:
+    for signal in (
+        allauth_signals.password_changed,
+        allauth_signals.password_set,
+        allauth_signals.password_reset,
+    ):
+        signal.connect(record_password_change, dispatch_uid="accounts-audit-password")
+    allauth_signals.password_reset.connect(
+        forget_failures_after_reset, dispatch_uid="accounts-lockout-reset"
+    )
+    auth_signals.user_logged_in.connect(
+        forget_failures_after_login, dispatch_uid="accounts-lockout-login"
+    )
