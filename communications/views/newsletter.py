@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from allauth.account.adapter import get_adapter
+from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -38,7 +40,7 @@ def signup(request: HttpRequest) -> HttpResponse:
                 first_name=form.cleaned_data["first_name"],
                 last_name=form.cleaned_data["last_name"],
                 provenance=Provenance.from_request(request),
-                client=request.META.get("REMOTE_ADDR"),
+                client=_client_ip(request),
             )
         except TooManyNewsletterRequests as refused:
             response = render(request, "consent/newsletter_too_many.html", status=429)
@@ -84,3 +86,13 @@ def already_confirmed(request: HttpRequest) -> HttpResponse:
     """A used link changes nothing and hands out nothing (no preference-centre link): whoever
     holds an old email learns only that it was used."""
     return render(request, "consent/newsletter_already_confirmed.html")
+
+
+def _client_ip(request: HttpRequest) -> str | None:
+    """The client as the login lockout and allauth count it (``TRUSTED_PROXY_COUNT`` proxies
+    trusted in ``X-Forwarded-For``), so a deployment behind a proxy limits each visitor, not
+    the proxy."""
+    try:
+        return get_adapter(request).get_client_ip(request)
+    except PermissionDenied:  # no address at all: a request built in code
+        return None

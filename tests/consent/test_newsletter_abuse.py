@@ -189,6 +189,21 @@ def test_an_ipv6_client_is_limited_by_its_64_prefix(db, relay_off, settings):
     assert len(confirmations()) == 2
 
 
+def test_behind_a_trusted_proxy_each_visitor_is_limited_not_the_proxy(db, relay_off, settings):
+    settings.NEWSLETTER_REQUESTS_PER_CLIENT = 2
+    settings.ALLAUTH_TRUSTED_PROXY_COUNT = 1
+    proxy = "10.0.0.5"
+
+    def via_proxy(visitor: str, n: int):
+        return Client(REMOTE_ADDR=proxy, HTTP_X_FORWARDED_FOR=visitor).post(
+            "/newsletter/", {**NIA, "email": f"{visitor}-{n}@example.com"}
+        )
+
+    assert [via_proxy("198.51.100.20", n).status_code for n in range(3)] == [200, 200, 429]
+    # another visitor through the same proxy has an allowance of their own
+    assert via_proxy("198.51.100.21", 0).status_code == 200
+
+
 def test_an_invalid_form_does_not_count_against_the_client(db, relay_off, settings):
     settings.NEWSLETTER_REQUESTS_PER_CLIENT = 1
     client = from_client("198.51.100.7")
