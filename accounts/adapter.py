@@ -23,6 +23,7 @@ from allauth.account.forms import default_token_generator
 from allauth.account.models import EmailAddress
 from allauth.account.utils import filter_users_by_email, user_pk_to_url_str
 from allauth.core import context as allauth_context
+from django import forms
 from django.contrib import messages
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.sites.shortcuts import get_current_site
@@ -39,8 +40,24 @@ from consent.services import Source, record_decisions
 
 logger = logging.getLogger(__name__)
 
+# The longest address a mailbox can have (RFC 5321's 256-octet path less its angle brackets),
+# and the length of every email column (``User.email``, allauth's ``EmailAddress.email``).
+EMAIL_MAX_LENGTH = 254
+
 
 class AccountAdapter(DefaultAccountAdapter):
+    def clean_email(self, email: str) -> str:
+        """Every allauth form that takes an address (sign-up, adding an address, password
+        reset) asks this. Django's ``EmailField`` accepts up to 320 characters, but the columns
+        hold 254 and allauth would cut the address to fit (losing its "@"): refuse it instead."""
+        email = super().clean_email(email)
+        if len(email) > EMAIL_MAX_LENGTH:
+            raise forms.ValidationError(
+                f"An email address has at most {EMAIL_MAX_LENGTH} characters.",
+                code="max_length",
+            )
+        return email
+
     def save_user(
         self, request: HttpRequest, user: AbstractBaseUser, form, commit: bool = True
     ) -> AbstractBaseUser:
