@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 import re
-from urllib.request import urlopen
 
 import pytest
+import requests
 from django.contrib.staticfiles import finders
 
 pytestmark = pytest.mark.django_db
@@ -29,11 +29,10 @@ def test_the_api_docs_page_loads_swagger_ui_only_from_our_static_files(client):
 
 
 def test_the_swagger_ui_files_are_served(live_server):
-    with urlopen(f"{live_server.url}/api/docs/") as response:
-        html = response.read().decode()
+    html = requests.get(f"{live_server.url}/api/docs/", timeout=10).text
     # when every file the page names is fetched from the server
     for url in ASSET_URL.findall(html):
-        with urlopen(f"{live_server.url}{url}") as response:
-            # then it is there
-            assert response.status == 200, url
-            assert response.read()
+        response = requests.get(f"{live_server.url}{url}", timeout=10)
+        # then it is there
+        assert response.status_code == 200, url
+        assert response.content
