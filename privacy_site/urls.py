@@ -7,6 +7,12 @@ from . import views
 admin.site.site_header = "Jessops privacy administration"
 admin.site.site_title = "Privacy admin"
 
+# JSON under /api/ (every API answer is JSON, errors included), the usual pages elsewhere.
+handler400 = views.bad_request
+handler403 = views.permission_denied
+handler404 = views.page_not_found
+handler500 = views.server_error
+
 urlpatterns = [
     path("", views.home, name="home"),
     path("healthz", views.healthz, name="healthz"),
