@@ -43,3 +43,20 @@ class RejectNulCharactersMiddleware:
                 return JsonResponse({"detail": NUL_MESSAGE}, status=400)
             return HttpResponseBadRequest(NUL_MESSAGE, content_type="text/plain; charset=utf-8")
         return self.get_response(request)
+
+
+class NoStoreByDefaultMiddleware:
+    """``Cache-Control: private, no-store`` on every response that sets no Cache-Control itself.
+
+    Most pages and API answers carry someone's personal data (profile, preferences, consent), so
+    no browser or shared cache may keep them unless a view says otherwise. Static files never
+    get here: WhiteNoise, listed before this middleware, answers them with its own headers."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        response = self.get_response(request)
+        if not response.has_header("Cache-Control"):
+            response["Cache-Control"] = "private, no-store"
+        return response

@@ -77,6 +77,8 @@ INSTALLED_APPS = [
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
     "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Personal data is never cached: "private, no-store" unless a view sets its own Cache-Control.
+    "privacy_site.middleware.NoStoreByDefaultMiddleware",
     # A NUL in the path, query or form is refused with a 400 before it can reach PostgreSQL.
     "privacy_site.middleware.RejectNulCharactersMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
