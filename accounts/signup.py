@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 from allauth.account.forms import SignupForm as AllauthSignupForm
+from allauth.account.internal import flows
+from allauth.account.utils import get_next_redirect_url
+from allauth.core.exceptions import ImmediateHttpResponse
 from django import forms
 from django.db import transaction
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 
 from consent.selectors import optional_purposes
 
@@ -57,7 +60,27 @@ class SignupForm(AllauthSignupForm):
         return [field for field in self.visible_fields() if field.name not in names]
 
     def save(self, request: HttpRequest):
-        # The user, their consent rows and their email address row commit together or not at
-        # all; the welcome email's delivery row is written by the same request afterwards.
+        # The user, their consent rows and their email address row commit together or not at all.
         with transaction.atomic():
             return super().save(request)
+
+    def try_save(self, request: HttpRequest) -> tuple[object | None, HttpResponse | None]:
+        """Create the account and complete the sign-up (allauth's ``SignupView.form_valid``
+        does the second step after this, outside any transaction) in one transaction: the
+        account, its consent rows and its welcome email's delivery row commit together or not
+        at all, so there is never an account whose welcome email nothing will send. Returning
+        the response tells the view the sign-up is complete."""
+        with transaction.atomic():
+            user, response = super().try_save(request)
+            if user is None or response is not None:
+                return user, response
+            try:
+                response = flows.signup.complete_signup(
+                    request,
+                    user=user,
+                    redirect_url=get_next_redirect_url(request, "next"),
+                    by_passkey=self.by_passkey,
+                )
+            except ImmediateHttpResponse as stop:
+                response = stop.response
+        return user, response

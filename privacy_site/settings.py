@@ -136,9 +136,23 @@ DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 
 REDIS_URL = env.str("REDIS_URL", default="")
 if REDIS_URL:
+    # The cache holds only what can be lost (rate-limit counters, throttles): with Redis down,
+    # each cache call gives up within REDIS_CACHE_TIMEOUT seconds and acts as a miss, logged by
+    # "django_redis.cache", so sign-up and login go on working (rate limits fail open: see
+    # privacy_site/cache.py).
+    REDIS_CACHE_TIMEOUT = env.float("REDIS_CACHE_TIMEOUT", default=0.5)
     CACHES = {
-        "default": {"BACKEND": "django.core.cache.backends.redis.RedisCache", "LOCATION": REDIS_URL}
+        "default": {
+            "BACKEND": "privacy_site.cache.FailOpenRedisCache",
+            "LOCATION": REDIS_URL,
+            "OPTIONS": {
+                "IGNORE_EXCEPTIONS": True,
+                "SOCKET_CONNECT_TIMEOUT": REDIS_CACHE_TIMEOUT,
+                "SOCKET_TIMEOUT": REDIS_CACHE_TIMEOUT,
+            },
+        }
     }
+    DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
