@@ -198,5 +198,5 @@ def test_environment_variables_override_the_defaults(tmp_path):
     assert loaded["engine"] == "django.db.backends.postgresql"
     assert loaded["db_name"] == "shop"
     assert loaded["email_backend"] == "django.core.mail.backends.smtp.EmailBackend"
-    assert loaded["cache"] == "django.core.cache.backends.redis.RedisCache"
+    assert loaded["cache"] == "privacy_site.cache.FailOpenRedisCache"  # django-redis, failing open
     assert loaded["allowed_hosts"] == ["a.example", "b.example"]
