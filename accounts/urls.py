@@ -16,9 +16,7 @@ urlpatterns = [
         views.ConfirmEmailView.as_view(),
         name="account_confirm_email",
     ),
-    path(
-        "password/change/", views.PasswordChangeView.as_view(), name="account_change_password"
-    ),
+    path("password/change/", views.PasswordChangeView.as_view(), name="account_change_password"),
     path("password/set/", views.PasswordSetView.as_view(), name="account_set_password"),
     re_path(
         r"^password/reset/key/(?P<uidb36>[0-9A-Za-z]+)-(?P<key>.+)/$",
