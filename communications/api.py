@@ -1,9 +1,10 @@
 """REST endpoints for campaigns, under /api/v1/campaigns/: each translates, calls a service,
 renders.
 
-Every refusal from ``communications.services`` (``CampaignError``: a bad kind or purpose, an
-unknown segment filter, a time in the past, a step the campaign's status doesn't allow) is a
-``400`` with ``{"detail": message}``, and the service's transaction means nothing was written.
+Every refusal from ``communications.services`` (``CampaignError``: a bad kind or purpose, a time
+in the past, a step the campaign's status doesn't allow) is a ``400`` with ``{"detail": message}``,
+and the service's transaction means nothing was written. A malformed field, a bad segment among
+them, is DRF's ``400`` naming it: ``{"segment": [message]}``.
 """
 
 from __future__ import annotations
@@ -13,6 +14,7 @@ from collections.abc import Callable
 from drf_spectacular.utils import (
     OpenApiExample,
     OpenApiResponse,
+    PolymorphicProxySerializer,
     extend_schema,
     extend_schema_view,
 )
@@ -36,9 +38,11 @@ from communications.selectors import deliveries_for
 from communications.serializers import (
     CampaignDeliveryQuerySerializer,
     CampaignDeliverySerializer,
+    CampaignListQuerySerializer,
     CampaignPreviewSerializer,
     CampaignScheduleSerializer,
     CampaignSerializer,
+    FieldErrorsSerializer,
 )
 from communications.services import (
     CampaignError,
@@ -56,13 +60,39 @@ from consent.serializers import ErrorDetailSerializer
 TAGS = ["campaigns"]
 CONTENT_FIELDS = ("name", "kind", "subject", "body", "body_format", "segment")
 
+FIELD_ERROR_EXAMPLES = [
+    OpenApiExample(
+        "A segment date not in the calendar",
+        value={
+            "segment": [
+                "joined_after must be a real date from 1900 on, written YYYY-MM-DD, "
+                "not '2024-02-30'."
+            ]
+        },
+    ),
+    OpenApiExample(
+        "A time without a time zone",
+        value={
+            "send_at": [
+                "Give a time zone: an offset such as 2026-05-01T09:00:00+01:00, or Z for UTC."
+            ]
+        },
+    ),
+]
 REFUSED = OpenApiResponse(
-    ErrorDetailSerializer,
+    PolymorphicProxySerializer(
+        component_name="CampaignRefusal",
+        serializers=[FieldErrorsSerializer, ErrorDetailSerializer],
+        resource_type_field_name=None,
+    ),
     description=(
-        "The service refused: invalid content, or a step the campaign's status doesn't allow. "
-        "Nothing was written. Malformed fields give DRF's {field: [messages]} instead."
+        "Nothing was written. A malformed field (unknown kind, a bad segment, a send_at that is "
+        "not a date-time with a time zone) is {field: [messages]}; a refusal of the service "
+        "(purpose not the kind's, a time in the past, a step the campaign's status doesn't "
+        'allow) is {"detail": message}.'
     ),
     examples=[
+        *FIELD_ERROR_EXAMPLES,
         OpenApiExample(
             "Purpose does not match the kind",
             value={
@@ -76,11 +106,49 @@ REFUSED = OpenApiResponse(
         ),
     ],
 )
+STEP_REFUSED = OpenApiResponse(
+    ErrorDetailSerializer,
+    description="The campaign's status doesn't allow this step. Nothing was changed.",
+    examples=[OpenApiExample("Status conflict", value={"detail": "Can't pause a draft campaign."})],
+)
 FORBIDDEN = OpenApiResponse(
     ErrorDetailSerializer,
     description="Not logged in, not staff, or without the permission the action needs.",
 )
-NOT_FOUND = OpenApiResponse(ErrorDetailSerializer, description="No such campaign.")
+NO_SUCH_CAMPAIGN = OpenApiExample("No such campaign", value={"detail": "No such campaign."})
+INVALID_CURSOR = OpenApiExample("Invalid cursor", value={"detail": "Invalid cursor"})
+NOT_FOUND = OpenApiResponse(
+    ErrorDetailSerializer,
+    description="No such campaign, or one the caller may not see (the same answer).",
+    examples=[NO_SUCH_CAMPAIGN],
+)
+LIST_NOT_FOUND = OpenApiResponse(
+    ErrorDetailSerializer,
+    description="The cursor is not one this list gave out (take it from next or previous).",
+    examples=[INVALID_CURSOR],
+)
+DELIVERIES_NOT_FOUND = OpenApiResponse(
+    ErrorDetailSerializer,
+    description=(
+        "No such campaign (or one the caller may not see), or a cursor this list did not give out."
+    ),
+    examples=[NO_SUCH_CAMPAIGN, INVALID_CURSOR],
+)
+BAD_FILTER = OpenApiResponse(
+    FieldErrorsSerializer,
+    description="An unknown status, or an empty status= (leave it out for every status).",
+    examples=[
+        OpenApiExample(
+            "Empty status",
+            value={
+                "status": [
+                    '"" is not a status of campaigns: choose one of draft, scheduled, sending, '
+                    "paused, cancelled, completed, or leave status out for every status."
+                ]
+            },
+        )
+    ],
+)
 
 
 class NewestFirst(CursorPagination):
@@ -107,8 +175,17 @@ def _require_send_permission(request: Request) -> None:
     list=extend_schema(
         operation_id="campaigns_list",
         summary="Campaigns, newest first",
-        description="Needs staff status and `communications.view_campaign`.",
-        responses={200: CampaignSerializer(many=True), 403: FORBIDDEN},
+        description=(
+            "Needs staff status and `communications.view_campaign`. `status` narrows the list to "
+            "one status; an empty `status=` is refused, not read as every status."
+        ),
+        parameters=[CampaignListQuerySerializer],
+        responses={
+            200: CampaignSerializer(many=True),
+            400: BAD_FILTER,
+            403: FORBIDDEN,
+            404: LIST_NOT_FOUND,
+        },
         tags=TAGS,
     ),
     retrieve=extend_schema(
@@ -158,7 +235,12 @@ class CampaignViewSet(viewsets.GenericViewSet):
     # --- Reading and writing -----------------------------------------------------------------
 
     def list(self, request: Request) -> Response:
-        page = self.paginate_queryset(self.get_queryset())
+        query = CampaignListQuerySerializer(data=request.query_params)
+        query.is_valid(raise_exception=True)
+        campaigns = self.get_queryset()
+        if status_filter := query.validated_data.get("status"):
+            campaigns = campaigns.filter(status=status_filter)
+        page = self.paginate_queryset(campaigns)
         return self.get_paginated_response(CampaignSerializer(page, many=True).data)
 
     def retrieve(self, request: Request, pk: str) -> Response:
@@ -249,9 +331,12 @@ class CampaignViewSet(viewsets.GenericViewSet):
         parameters=[CampaignDeliveryQuerySerializer],
         responses={
             200: CampaignDeliverySerializer(many=True),
-            400: OpenApiResponse(description="Unknown status filter."),
+            400: OpenApiResponse(
+                FieldErrorsSerializer,
+                description="An unknown status, or an empty status= (leave it out for all).",
+            ),
             403: FORBIDDEN,
-            404: NOT_FOUND,
+            404: DELIVERIES_NOT_FOUND,
         },
         tags=TAGS,
     )
@@ -295,7 +380,7 @@ class CampaignViewSet(viewsets.GenericViewSet):
             "Needs `communications.send_campaign`."
         ),
         request=None,
-        responses={200: CampaignSerializer, 400: REFUSED, 403: FORBIDDEN, 404: NOT_FOUND},
+        responses={200: CampaignSerializer, 400: STEP_REFUSED, 403: FORBIDDEN, 404: NOT_FOUND},
         tags=TAGS,
     )
     @action(detail=True, methods=["post"])
@@ -310,7 +395,7 @@ class CampaignViewSet(viewsets.GenericViewSet):
             "Needs `communications.send_campaign`."
         ),
         request=None,
-        responses={200: CampaignSerializer, 400: REFUSED, 403: FORBIDDEN, 404: NOT_FOUND},
+        responses={200: CampaignSerializer, 400: STEP_REFUSED, 403: FORBIDDEN, 404: NOT_FOUND},
         tags=TAGS,
     )
     @action(detail=True, methods=["post"])
@@ -322,7 +407,7 @@ class CampaignViewSet(viewsets.GenericViewSet):
         summary="Resume a paused campaign",
         description="Needs `communications.send_campaign`.",
         request=None,
-        responses={200: CampaignSerializer, 400: REFUSED, 403: FORBIDDEN, 404: NOT_FOUND},
+        responses={200: CampaignSerializer, 400: STEP_REFUSED, 403: FORBIDDEN, 404: NOT_FOUND},
         tags=TAGS,
     )
     @action(detail=True, methods=["post"])
@@ -338,7 +423,7 @@ class CampaignViewSet(viewsets.GenericViewSet):
             "Needs `communications.send_campaign`."
         ),
         request=None,
-        responses={200: CampaignSerializer, 400: REFUSED, 403: FORBIDDEN, 404: NOT_FOUND},
+        responses={200: CampaignSerializer, 400: STEP_REFUSED, 403: FORBIDDEN, 404: NOT_FOUND},
         tags=TAGS,
     )
     @action(detail=True, methods=["post"])

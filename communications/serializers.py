@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
+from drf_spectacular.extensions import OpenApiSerializerExtension
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
@@ -203,7 +204,63 @@ class CampaignDeliverySerializer(serializers.Serializer):
         return mask_addresses_in(delivery.last_error)
 
 
-class CampaignDeliveryQuerySerializer(serializers.Serializer):
-    status = serializers.ChoiceField(
-        choices=Delivery.Status.choices, required=False, help_text="Only rows in this status."
+class QueryChoiceField(serializers.ChoiceField):
+    """A choice from the query string where an empty value is a value: DRF reads ``status=``
+    on an optional field as if it were left out, which for a filter means everything."""
+
+    def get_value(self, dictionary):
+        return dictionary.get(self.field_name, serializers.empty)
+
+
+def status_filter(choices: list[tuple[str, str]], *, of: str) -> serializers.ChoiceField:
+    """An optional ``status`` query parameter. Given empty (``status=``) it is refused like any
+    other unknown status, never read as "every status": a client that lost its value must not
+    get the whole list back as if it had asked for it."""
+    values = ", ".join(value for value, _ in choices)
+    return QueryChoiceField(
+        choices=choices,
+        required=False,
+        help_text=f"Only {of} in this status; leave it out for every status.",
+        error_messages={
+            "invalid_choice": (
+                f'"{{input}}" is not a status of {of}: choose one of {values}, or leave status '
+                "out for every status."
+            )
+        },
     )
+
+
+class CampaignListQuerySerializer(serializers.Serializer):
+    status = status_filter(Campaign.Status.choices, of="campaigns")
+
+
+class CampaignDeliveryQuerySerializer(serializers.Serializer):
+    status = status_filter(Delivery.Status.choices, of="deliveries")
+
+
+# --- Error shapes, for the schema ---------------------------------------------------------------
+
+
+class FieldErrorsSerializer(serializers.Serializer):
+    """DRF's ``400`` for malformed input: each field named maps to its messages (an object of
+    the same shape for a field holding an object). Documentation only: see the extension below."""
+
+
+class FieldErrorsExtension(OpenApiSerializerExtension):
+    """The schema of ``FieldErrorsSerializer``: an object of any field names, which a serializer
+    with declared fields can't express."""
+
+    target_class = FieldErrorsSerializer
+
+    def map_serializer(self, auto_schema, direction) -> dict:
+        messages = {"type": "array", "items": {"type": "string"}}
+        return {
+            "type": "object",
+            "description": (
+                "Each field named maps to a list of messages, or, for a field holding an "
+                "object, to an object of the same shape per key."
+            ),
+            "additionalProperties": {
+                "oneOf": [messages, {"type": "object", "additionalProperties": messages}]
+            },
+        }

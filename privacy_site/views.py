@@ -3,6 +3,8 @@ from django.shortcuts import render
 from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
+from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
+from rest_framework.renderers import JSONRenderer
 
 from . import health
 
@@ -55,3 +57,27 @@ def server_error(request: HttpRequest) -> HttpResponse:
     if _is_api(request):
         return JsonResponse({"detail": "A server error occurred."}, status=500)
     return defaults.server_error(request)
+
+
+# --- The OpenAPI schema and its documentation page ----------------------------------------------
+
+
+class JsonErrors:
+    """Errors of a DRF view whose renderer is not JSON (the schema's YAML, the docs page's
+    HTML) are rendered as JSON, as every other API error is: a ``POST`` to ``/api/docs/``
+    answered a bare text "405 Method Not Allowed", and to ``/api/schema/`` a YAML one."""
+
+    def handle_exception(self, exc: Exception):
+        response = super().handle_exception(exc)
+        self.request.accepted_renderer = JSONRenderer()
+        self.request.accepted_media_type = JSONRenderer.media_type
+        return response
+
+
+class ApiSchemaView(JsonErrors, SpectacularAPIView):
+    pass
+
+
+class ApiDocsView(JsonErrors, SpectacularSwaggerSplitView):
+    """Swagger UI from our own static files (drf-spectacular-sidecar), its start-up script a
+    file of its own (``?script``), so the page needs no inline script under the CSP."""
