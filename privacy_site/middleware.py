@@ -9,27 +9,27 @@ from django.http import HttpRequest, HttpResponse, HttpResponseBadRequest, JsonR
 NUL = "\x00"
 NUL_MESSAGE = "The request contains a NUL character, which is not allowed."
 FORM_CONTENT_TYPE = "application/x-www-form-urlencoded"
+MULTIPART_CONTENT_TYPE = "multipart/form-data"
+
+
+def _holds_nul(data) -> bool:
+    return any(NUL in key or any(NUL in value for value in values) for key, values in data.lists())
 
 
 def _has_nul(request: HttpRequest) -> bool:
     if NUL in request.path:
         return True
     # Keys and values, decoded: "%00" in the query string arrives here as a NUL.
-    if any(
-        NUL in key or any(NUL in value for value in values) for key, values in request.GET.lists()
-    ):
+    if _holds_nul(request.GET):
         return True
-    # Only urlencoded forms: a multipart upload may carry NUL bytes in a file legitimately.
+    # Urlencoded forms here; multipart ones in process_view, once the view is known.
     if request.method == "POST" and request.content_type == FORM_CONTENT_TYPE:
-        return any(
-            NUL in key or any(NUL in value for value in values)
-            for key, values in request.POST.lists()
-        )
+        return _holds_nul(request.POST)
     return False
 
 
 class RejectNulCharactersMiddleware:
-    """Answer 400 to a request whose path, query string or urlencoded form holds a NUL.
+    """Answer 400 to a request whose path, query string or form fields hold a NUL.
 
     PostgreSQL text can't hold one, so such input would otherwise reach a query (an admin list
     filter, an API filter) and end as a 500. Nothing downstream sees the request."""
@@ -39,10 +39,28 @@ class RejectNulCharactersMiddleware:
 
     def __call__(self, request: HttpRequest) -> HttpResponse:
         if _has_nul(request):
-            if request.path.startswith("/api/"):
-                return JsonResponse({"detail": NUL_MESSAGE}, status=400)
-            return HttpResponseBadRequest(NUL_MESSAGE, content_type="text/plain; charset=utf-8")
+            return _refuse(request)
         return self.get_response(request)
+
+    def process_view(self, request: HttpRequest, view_func, view_args, view_kwargs):
+        """A multipart form's fields (its files may hold NUL bytes and are not looked at), for
+        the views Django's CSRF check reads ``request.POST`` of anyway: not the ``csrf_exempt``
+        ones (the API, the provider webhooks), which parse their own bodies, some from the raw
+        bytes that reading ``request.POST`` first would consume."""
+        if (
+            request.method == "POST"
+            and request.content_type == MULTIPART_CONTENT_TYPE
+            and not getattr(view_func, "csrf_exempt", False)
+            and _holds_nul(request.POST)
+        ):
+            return _refuse(request)
+        return None
+
+
+def _refuse(request: HttpRequest) -> HttpResponse:
+    if request.path.startswith("/api/"):
+        return JsonResponse({"detail": NUL_MESSAGE}, status=400)
+    return HttpResponseBadRequest(NUL_MESSAGE, content_type="text/plain; charset=utf-8")
 
 
 class NoStoreByDefaultMiddleware:
