@@ -1,7 +1,8 @@
 """Staff views of purposes, policy versions and the consent ledger.
 
 The ledger and the cookie-choice log are read-only here as everywhere: no add, change or delete.
-A new policy version is published through ``publish_policy_version``; a published one is proof
+Policy versions are read-only too: a new one is drafted and published as a policy draft
+(communications' ``publish_policy_change``, which starts its notices); a published one is proof
 of what people were shown and is never edited. A purpose's words are changed only through
 ``reword_purpose``, which keeps every version.
 """
@@ -38,7 +39,6 @@ from consent.models import (
 from consent.services import (
     ConsentError,
     create_purpose,
-    publish_policy_version,
     reword_purpose,
 )
 
@@ -247,60 +247,16 @@ class PurposeAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/consent/purpose/reword.html", context)
 
 
-class PolicyVersionAddForm(forms.ModelForm):
-    class Meta:
-        model = PolicyVersion
-        fields = ("text", "summary", "change_type", "effective_date")
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        self.fields["summary"].required = True
-        self.fields["effective_date"].initial = timezone.localdate
-
-
 @admin.register(PolicyVersion)
-class PolicyVersionAdmin(admin.ModelAdmin):
+class PolicyVersionAdmin(ReadOnlyAdmin):
+    """Published versions, read-only. A new version is drafted, previewed and published as a
+    policy draft (``publish_policy_change``), which starts the notices its change type calls
+    for; adding a version here would publish it with none, so nobody adds one here."""
+
     list_display = ("number", "effective_date", "change_type", "is_current", "created_at")
     list_filter = ("change_type",)
     fields = ("number", "effective_date", "change_type", "is_current", "summary", "text")
-
-    def get_form(self, request: HttpRequest, obj: PolicyVersion | None = None, **kwargs):
-        if obj is None:
-            kwargs["form"] = PolicyVersionAddForm
-            kwargs["fields"] = PolicyVersionAddForm.Meta.fields
-        return super().get_form(request, obj, **kwargs)
-
-    def get_fields(self, request: HttpRequest, obj: PolicyVersion | None = None) -> tuple:
-        return self.fields if obj is not None else PolicyVersionAddForm.Meta.fields
-
-    def get_readonly_fields(self, request: HttpRequest, obj: PolicyVersion | None = None):
-        return self.fields if obj is not None else ()
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        # A published version is what people agreed to: showing it is fine, changing it is not.
-        return obj is None and super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def save_model(self, request: HttpRequest, obj: PolicyVersion, form, change: bool) -> None:
-        if change:
-            raise PermissionDenied("A published policy version can't be changed.")
-        try:
-            published = publish_policy_version(
-                text=form.cleaned_data["text"],
-                summary=form.cleaned_data["summary"],
-                change_type=form.cleaned_data["change_type"],
-                effective_date=form.cleaned_data["effective_date"],
-            )
-        except ConsentError as exc:
-            # The form validated what the service checks; this is a race or a new rule.
-            raise PermissionDenied(str(exc)) from exc
-        # The admin goes on with ``obj`` (message, log entry, redirect): make it the saved row.
-        for field in PolicyVersion._meta.concrete_fields:
-            setattr(obj, field.attname, getattr(published, field.attname))
-        obj._state.adding = False
-        obj._state.db = published._state.db
+    change_list_template = "admin/consent/policyversion/change_list.html"
 
 
 class _Echo:

@@ -536,8 +536,10 @@ def test_a_published_policy_version_cannot_be_changed_or_deleted(root):
     assert (version.text, version.summary, version.effective_date, version.change_type) == before
 
 
-def test_adding_a_policy_version_publishes_the_next_number_as_current(root):
-    response = root.post(
+@pytest.mark.parametrize("method", ["get", "post"])
+def test_the_old_add_a_policy_version_path_is_refused(root, method):
+    # Publishing here would start no notice: versions are published from drafts instead.
+    response = getattr(root, method)(
         "/admin/consent/policyversion/add/",
         {
             "text": "Version two of the policy.",
@@ -547,43 +549,39 @@ def test_adding_a_policy_version_publishes_the_next_number_as_current(root):
         },
     )
 
-    assert response.status_code == 302
-    new = PolicyVersion.objects.get(is_current=True)
-    assert (new.number, new.text, new.change_type) == (
-        2,
-        "Version two of the policy.",
-        "practice_change",
+    assert response.status_code == 403
+    assert list(PolicyVersion.objects.values_list("number", "is_current")) == [(1, True)]
+
+
+def test_the_policy_version_list_offers_a_draft_instead_of_an_add_button(root):
+    page = root.get("/admin/consent/policyversion/").content.decode()
+
+    assert "/admin/consent/policyversion/add/" not in page
+    assert 'href="/admin/consent/policydraft/add/"' in page
+
+
+def test_staff_with_every_policy_version_permission_still_cannot_add_one(make_user):
+    client = staff_client(
+        make_user,
+        "temp@jessops.example",
+        "view_policyversion",
+        "add_policyversion",
+        "change_policyversion",
+        "delete_policyversion",
     )
-    assert str(new.effective_date) == "2026-06-01"
-    old = PolicyVersion.objects.get(number=1)
-    assert old.is_current is False
-    assert old.text.strip()
-    assert response["Location"] == "/admin/consent/policyversion/"
+    version = PolicyVersion.objects.get(number=1)
 
-
-def test_a_policy_version_without_a_summary_is_not_published(root):
-    response = root.post(
-        "/admin/consent/policyversion/add/",
-        {
-            "text": "Version two.",
-            "summary": "",
-            "change_type": "editorial",
-            "effective_date": "2026-06-01",
-        },
-    )
-
-    assert response.status_code == 200
-    assert response.context["adminform"].form.errors["summary"]
-    assert PolicyVersion.objects.count() == 1
-
-
-def test_staff_without_the_add_permission_cannot_publish_a_policy_version(make_user):
-    client = staff_client(make_user, "temp@jessops.example", "view_policyversion")
-
-    response = client.post(
+    added = client.post(
         "/admin/consent/policyversion/add/",
         {"text": "v2", "summary": "s", "change_type": "editorial", "effective_date": "2026-06-01"},
     )
+    changed = client.post(
+        f"/admin/consent/policyversion/{version.pk}/change/",
+        {"text": "v1, rewritten", "summary": "s", "change_type": "editorial"},
+    )
 
-    assert response.status_code == 403
+    assert (added.status_code, changed.status_code) == (403, 403)
+    assert client.get(f"/admin/consent/policyversion/{version.pk}/change/").status_code == 200
     assert PolicyVersion.objects.count() == 1
+    version.refresh_from_db()
+    assert version.text != "v1, rewritten"
