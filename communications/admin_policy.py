@@ -7,6 +7,7 @@ from __future__ import annotations
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
+from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
@@ -18,10 +19,14 @@ from communications.services.policy_changes import (
     PolicyChangeError,
     publish_policy_change,
     record_business_transition,
+    transition_problems,
 )
-from consent.models import PolicyDraft
+from consent.models import PolicyDraft, PolicyVersion
 from consent.policy_diff import policy_diff
 from consent.services import ConsentError, current_policy_version, save_policy_draft
+
+# A version is only ever added by publishing a draft, so adding one is the right to publish.
+PUBLISH_PERMISSION = "consent.add_policyversion"
 
 
 class PublishForm(forms.Form):
@@ -32,13 +37,60 @@ class PublishForm(forms.Form):
     )
 
 
+class _DryRun(Exception):
+    """Rolls back a service call made only to learn whether it would refuse."""
+
+
+class PolicyDraftForm(forms.ModelForm):
+    """Shows what ``save_policy_draft`` refuses as a form error: the service is tried in a
+    savepoint that is always rolled back, so its rules stay in one place and ``save_model``
+    makes the one real call."""
+
+    class Meta:
+        model = PolicyDraft
+        fields = ("text", "summary", "change_type", "new_purposes")
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if self.errors:
+            return data
+        try:
+            with transaction.atomic():
+                save_policy_draft(
+                    actor=self.actor,
+                    text=data["text"],
+                    summary=data["summary"],
+                    change_type=data["change_type"],
+                    new_purposes=data["new_purposes"],
+                    draft=self.instance if self.instance.pk else None,
+                )
+                raise _DryRun
+        except _DryRun:
+            pass
+        except ConsentError as exc:
+            raise forms.ValidationError(str(exc)) from exc
+        return data
+
+
 @admin.register(PolicyDraft)
 class PolicyDraftAdmin(admin.ModelAdmin):
+    """Draft, preview, publish. Drafting needs the draft permissions; publishing needs
+    ``consent.add_policyversion`` (a version is only ever added by publishing a draft)."""
+
+    form = PolicyDraftForm
     list_display = ("__str__", "change_type", "created_by", "updated_at", "published_version")
     fields = ("text", "summary", "change_type", "new_purposes")
+    change_form_template = "admin/consent/policydraft/change_form.html"
 
-    def get_readonly_fields(self, request: HttpRequest, obj: PolicyDraft | None = None):
-        return self.fields if obj is not None and obj.published_version_id else ()
+    def get_form(self, request: HttpRequest, obj: PolicyDraft | None = None, **kwargs):
+        form = super().get_form(request, obj, **kwargs)
+        return type(form.__name__, (form,), {"actor": request.user})
+
+    def has_change_permission(self, request: HttpRequest, obj: PolicyDraft | None = None) -> bool:
+        # A published draft is what the version was made from: shown, never changed.
+        if obj is not None and obj.published_version_id is not None:
+            return False
+        return super().has_change_permission(request, obj)
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
@@ -54,9 +106,12 @@ class PolicyDraftAdmin(admin.ModelAdmin):
                 draft=obj if change else None,
             )
         except ConsentError as exc:
+            # The form tried the same call: this is a race (published meanwhile).
             raise PermissionDenied(str(exc)) from exc
-        obj.pk = saved.pk
+        for field in PolicyDraft._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(saved, field.attname))
         obj._state.adding = False
+        obj._state.db = saved._state.db
 
     def get_urls(self):
         return [
@@ -93,7 +148,7 @@ class PolicyDraftAdmin(admin.ModelAdmin):
         return TemplateResponse(request, "admin/consent/policydraft/preview.html", context)
 
     def publish_view(self, request: HttpRequest, pk: int) -> HttpResponse:
-        if not request.user.has_perm("consent.add_policyversion"):
+        if not (self.has_view_permission(request) and request.user.has_perm(PUBLISH_PERMISSION)):
             raise PermissionDenied
         draft = get_object_or_404(PolicyDraft, pk=pk)
         form = PublishForm(request.POST or None)
@@ -108,12 +163,25 @@ class PolicyDraftAdmin(admin.ModelAdmin):
             except PolicyChangeError as exc:
                 form.add_error(None, str(exc))
             else:
-                messages.success(request, publication.started)
-                return redirect(
-                    reverse("admin:communications_policypublication_change", args=[publication.pk])
+                # Also in the draft's admin history, beside the publication record.
+                self.log_change(
+                    request, draft, f"Published as version {publication.version.number}."
                 )
+                messages.success(request, publication.started)
+                publications = self.admin_site._registry[PolicyPublication]
+                if publications.has_view_permission(request, publication):
+                    return redirect(
+                        reverse(
+                            "admin:communications_policypublication_change",
+                            args=[publication.pk],
+                        )
+                    )
+                return redirect(reverse("admin:consent_policydraft_changelist"))
+        status = 400 if form.errors else 200
         context = {**self._context(request, draft, "Publish this version"), "form": form}
-        return TemplateResponse(request, "admin/consent/policydraft/publish.html", context)
+        return TemplateResponse(
+            request, "admin/consent/policydraft/publish.html", context, status=status
+        )
 
 
 @admin.register(PolicyPublication)
@@ -133,6 +201,9 @@ class PolicyPublicationAdmin(admin.ModelAdmin):
 
 
 class TransitionForm(forms.ModelForm):
+    """Shows what ``record_business_transition`` refuses (``transition_problems``: the 30-day
+    rule among them) as errors on the fields at fault."""
+
     email_opted_in = forms.BooleanField(
         required=False, label="Also email people opted in to communications"
     )
@@ -148,36 +219,54 @@ class TransitionForm(forms.ModelForm):
             "use_change_version",
         )
 
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if "use_change_version" in self.fields:
+            self.fields["use_change_version"].queryset = PolicyVersion.objects.filter(
+                change_type=PolicyVersion.ChangeType.USE_CHANGE
+            )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if self.errors:
+            return data
+        fields = {name: data.get(name) for name in TransitionForm.Meta.fields}
+        for field, problem in transition_problems(**fields).items():
+            self.add_error(field, problem)
+        return data
+
 
 @admin.register(BusinessTransition)
 class BusinessTransitionAdmin(admin.ModelAdmin):
+    """Recorded through ``record_business_transition``; a recorded transition is history,
+    shown and never changed or deleted."""
+
     form = TransitionForm
     list_display = ("counterparty", "kind", "announced_on", "effective_on", "recorded_by")
 
     def get_readonly_fields(self, request, obj=None):
         return [f.name for f in BusinessTransition._meta.fields] if obj is not None else ()
 
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return obj is None and super().has_change_permission(request, obj)
+
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
-
-    def get_form(self, request, obj=None, **kwargs):
-        form = super().get_form(request, obj, **kwargs)
-        admin_view = self
-
-        class Checked(form):
-            def clean(self):
-                data = super().clean()
-                if obj is None and not self.errors:
-                    try:
-                        self.instance = record_business_transition(actor=request.user, **data)
-                    except PolicyChangeError as exc:
-                        raise forms.ValidationError(str(exc)) from exc
-                    admin_view._recorded = self.instance
-                return data
-
-        return Checked
 
     def save_model(self, request, obj, form, change) -> None:
         if change:
             raise PermissionDenied("A recorded transition is kept as it was.")
-        # Recorded by the service when the form was checked.
+        data = form.cleaned_data
+        try:
+            recorded = record_business_transition(
+                actor=request.user,
+                email_opted_in=data["email_opted_in"],
+                **{name: data[name] for name in TransitionForm.Meta.fields},
+            )
+        except PolicyChangeError as exc:
+            # The form checked the same rules: this is a race or a new rule.
+            raise PermissionDenied(str(exc)) from exc
+        for field in BusinessTransition._meta.concrete_fields:
+            setattr(obj, field.attname, getattr(recorded, field.attname))
+        obj._state.adding = False
+        obj._state.db = recorded._state.db

@@ -129,18 +129,40 @@ def publish_policy_change(
 # --- Business transitions ------------------------------------------------------------------------
 
 
-def transition_problems(*, announced_on: datetime.date, effective_on: datetime.date) -> list[str]:
-    """Why these dates can't be recorded, in words staff act on; empty when they can."""
+def transition_problems(
+    *,
+    kind: str,
+    counterparty: str,
+    description: str,
+    announced_on: datetime.date,
+    effective_on: datetime.date,
+    use_change_version: PolicyVersion | None = None,
+) -> dict[str, str]:
+    """Why this transition can't be recorded, by the field at fault, in words staff act on;
+    empty when it can. ``record_business_transition`` refuses exactly these."""
+    problems = {}
+    if kind not in BusinessTransition.Kind.values:
+        problems["kind"] = f"Unknown kind of transition {kind!r}."
+    if not counterparty.strip():
+        problems["counterparty"] = "Name the counterparty."
+    if not description.strip():
+        problems["description"] = "Say what happens: the notice shows it."
+    if announced_on < timezone.localdate():
+        problems["announced_on"] = "The announcement can't be in the past: the notice starts then."
     notice = (effective_on - announced_on).days
     if notice < TRANSITION_NOTICE_DAYS:
         earliest = announced_on + datetime.timedelta(days=TRANSITION_NOTICE_DAYS)
-        return [
+        problems["effective_on"] = (
             f"The effective date is {notice} days after the announcement; the privacy policy "
             f"promises a notice on the site for {TRANSITION_NOTICE_DAYS} days before a change "
             f"of ownership or control. Announced on {announced_on:%-d %B %Y}, the earliest "
             f"effective date is {earliest:%-d %B %Y}."
-        ]
-    return []
+        )
+    if use_change_version is not None and use_change_version.change_type != ChangeType.USE_CHANGE:
+        problems["use_change_version"] = (
+            "Link a use-change version: only a use change asks people before a new use."
+        )
+    return problems
 
 
 @transaction.atomic
@@ -159,19 +181,16 @@ def record_business_transition(
     ``email_opted_in`` also emails people opted in to communications (kind
     ``business_transition``). Raises ``PolicyChangeError`` saying why, and records nothing."""
     _check_staff(actor)
-    if kind not in BusinessTransition.Kind.values:
-        raise PolicyChangeError(f"Unknown kind of transition {kind!r}.")
-    if not counterparty.strip() or not description.strip():
-        raise PolicyChangeError("Name the counterparty and say what happens.")
-    problems = transition_problems(announced_on=announced_on, effective_on=effective_on)
+    problems = transition_problems(
+        kind=kind,
+        counterparty=counterparty,
+        description=description,
+        announced_on=announced_on,
+        effective_on=effective_on,
+        use_change_version=use_change_version,
+    )
     if problems:
-        raise PolicyChangeError(" ".join(problems))
-    if announced_on < timezone.localdate():
-        raise PolicyChangeError("The announcement can't be in the past: the notice starts then.")
-    if use_change_version is not None and use_change_version.change_type != ChangeType.USE_CHANGE:
-        raise PolicyChangeError(
-            "Link a use-change version: only a use change asks people before a new use."
-        )
+        raise PolicyChangeError(" ".join(problems.values()))
     transition = BusinessTransition.objects.create(
         kind=kind,
         counterparty=counterparty.strip(),
