@@ -73,6 +73,12 @@ class CampaignProgressSerializer(serializers.Serializer):
     skipped_unverified = serializers.IntegerField(
         help_text="Signed up but never followed the verification link."
     )
+    skipped_audience = serializers.IntegerField(
+        help_text=(
+            "Policy and business-transition notices: no longer in the notice's audience at "
+            "send time (for example opted out of all communication after it was queued)."
+        )
+    )
     cancelled = serializers.IntegerField()
     unsubscribed = serializers.IntegerField(
         help_text="Recipients who unsubscribed through this campaign's link."
