@@ -221,7 +221,16 @@ AXES_RESET_ON_SUCCESS = False
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True
 AXES_ENABLE_ACCESS_FAILURE_LOG = True  # every failure kept for staff (Axes → Access failures)
 AXES_DISABLE_ACCESS_LOG = False
-AXES_SENSITIVE_PARAMETERS = ["password", "password1", "password2", "oldpassword"]
+# Masked in axes' log lines and in the form data it keeps; the address typed stays in the
+# attempt's username column, where staff look for it.
+AXES_SENSITIVE_PARAMETERS = [
+    "password",
+    "password1",
+    "password2",
+    "oldpassword",
+    "username",
+    "login",
+]
 ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 # --- Internationalisation ----------------------------------------------------------------------

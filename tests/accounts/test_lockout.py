@@ -140,6 +140,64 @@ def test_failures_below_the_limit_are_forgotten_by_a_successful_login(ann, setti
     ).exists()
 
 
+def test_logging_in_to_ones_own_account_keeps_the_count_of_guesses_at_others(
+    ann, make_user, settings
+):
+    # given a guesser with an account of their own, one guess short of locking Ann's account
+    mallory = make_user("mallory@example.com")
+    EmailAddress.objects.create(user=mallory, email=mallory.email, verified=True, primary=True)
+    guesser = Client(REMOTE_ADDR="198.51.100.10")
+    for _ in range(settings.AXES_FAILURE_LIMIT - 1):
+        customer_login(guesser, "ann@example.com", "wrong password 1")
+
+    # when they log in to their own account from the same address, and out again
+    assert customer_login(guesser, "mallory@example.com", TEST_PASSWORD).status_code == 302
+    guesser.post("/accounts/logout/")
+
+    # then their guesses at Ann still count: the next one locks
+    assert customer_login(guesser, "ann@example.com", "wrong password 1").status_code == 429
+
+
+def test_an_ipv6_client_is_counted_by_its_network(ann, settings):
+    for n in range(settings.AXES_FAILURE_LIMIT):
+        customer_login(
+            Client(REMOTE_ADDR=f"2001:db8:1:2::{n + 1:x}"), f"x{n}@example.com", "wrong 1"
+        )
+
+    # another address in the same /64 is the same client
+    same_network = Client(REMOTE_ADDR="2001:db8:1:2:ffff::1")
+    assert customer_login(same_network, "ann@example.com", TEST_PASSWORD).status_code == 429
+    # another network is not
+    elsewhere = Client(REMOTE_ADDR="2001:db8:1:3::1")
+    assert customer_login(elsewhere, "ann@example.com", TEST_PASSWORD).status_code == 302
+
+
+def test_behind_a_trusted_proxy_the_visitor_is_counted_not_the_proxy(ann, settings):
+    settings.ALLAUTH_TRUSTED_PROXY_COUNT = 1
+    for n in range(settings.AXES_FAILURE_LIMIT):
+        Client(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.20").post(
+            LOGIN, {"login": f"y{n}@example.com", "password": "wrong 1"}
+        )
+
+    # the guessing visitor is paused; another visitor through the same proxy is not
+    guesser = Client(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="198.51.100.20")
+    other = Client(REMOTE_ADDR="10.0.0.2", HTTP_X_FORWARDED_FOR="203.0.113.20")
+    assert customer_login(guesser, "ann@example.com", TEST_PASSWORD).status_code == 429
+    assert customer_login(other, "ann@example.com", TEST_PASSWORD).status_code == 302
+
+
+def test_the_address_typed_is_not_written_to_the_logs(ann, settings, caplog):
+    caplog.set_level("INFO", logger="axes")
+    for _ in range(settings.AXES_FAILURE_LIMIT):
+        customer_login(Client(REMOTE_ADDR="198.51.100.11"), "ann@example.com", "wrong 1")
+
+    assert "AXES" in caplog.text
+    assert "ann@example.com" not in caplog.text
+    # staff still find it in the attempt, whose kept form data has neither it nor the password
+    attempt = AccessAttempt.objects.get(username="ann@example.com")
+    assert "ann@example.com" not in attempt.post_data and "wrong 1" not in attempt.post_data
+
+
 def test_staff_can_see_lockouts_in_the_admin(boss, ann, settings):
     for _ in range(settings.AXES_FAILURE_LIMIT):
         customer_login(Client(REMOTE_ADDR="198.51.100.4"), "ann@example.com", "wrong 1")
