@@ -1,14 +1,28 @@
-"""The Celery application: configured from Django settings (``CELERY_*``), tasks autodiscovered."""
+"""The Celery application: configured from Django settings (``CELERY_*``), tasks autodiscovered.
+
+Two kinds of process publish tasks. A web process (and a management command) publishes after a
+commit, when the outbox row is already the promise that the work will be done: it must never
+wait on an unreachable broker, so it connects and waits for a reply at most
+``CELERY_PUBLISH_TIMEOUT`` seconds, tries once, and never subscribes to a result it will not
+read (``privacy_site.broker.RedisResultBackend``); the outbox sweep relays what did not go. A
+worker or beat has no one waiting on it, so it keeps Celery's retries and timeouts
+(``_background_process`` below).
+"""
 
 import os
 
-from celery import Celery
+from celery import Celery, signals
 
 os.environ.setdefault("DJANGO_SETTINGS_MODULE", "privacy_site.settings")
 
 app = Celery("privacy_site")
 app.config_from_object("django.conf:settings", namespace="CELERY")
 app.autodiscover_tasks()
+# A redis:// result store is Celery's, minus the subscription as each task is sent.
+app.loader.override_backends = {
+    "redis": "privacy_site.broker:RedisResultBackend",
+    "rediss": "privacy_site.broker:RedisResultBackend",
+}
 
 
 @app.on_after_configure.connect
@@ -18,6 +32,44 @@ def _prepare_filesystem_broker(sender: Celery, **kwargs: object) -> None:
     for key in ("data_folder_in", "data_folder_out", "processed_folder", "control_folder"):
         if options.get(key):
             os.makedirs(options[key], exist_ok=True)
+
+
+def _web_broker_options(timeout: float) -> dict[str, float]:
+    """What a web process adds to the Redis transport's options: connect once (kombu's
+    ``max_retries``; without it a lost connection is retried for ``broker_connection_timeout``,
+    4 s), and give up on a connect or a reply after ``timeout`` seconds."""
+    return {"max_retries": 0, "socket_connect_timeout": timeout, "socket_timeout": timeout}
+
+
+@app.on_after_configure.connect
+def _publish_without_waiting(sender: Celery, **kwargs: object) -> None:
+    from django.conf import settings
+
+    conf = sender.conf
+    if conf.broker_url and conf.broker_url.startswith(("redis://", "rediss://")):
+        conf.broker_transport_options = {
+            **(conf.broker_transport_options or {}),
+            **_web_broker_options(settings.CELERY_PUBLISH_TIMEOUT),
+        }
+
+
+def _background_process(conf) -> None:
+    """A worker or beat: retry publishing, and wait on the broker as long as Celery does."""
+    conf.task_publish_retry = True
+    options = dict(conf.broker_transport_options or {})
+    for key in _web_broker_options(0):
+        options.pop(key, None)
+    conf.broker_transport_options = options
+
+
+@signals.celeryd_init.connect
+def _worker_keeps_retrying(conf, **kwargs: object) -> None:
+    _background_process(conf)
+
+
+@signals.beat_init.connect
+def _beat_keeps_retrying(sender, **kwargs: object) -> None:
+    _background_process(sender.app.conf)
 
 
 @app.task(name="privacy_site.ping")

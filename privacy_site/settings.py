@@ -333,6 +333,15 @@ else:
     CELERY_BROKER_TRANSPORT_OPTIONS = {
         "visibility_timeout": env.int("CELERY_VISIBILITY_TIMEOUT", default=3600),
     }
+    if CELERY_BROKER_URL.startswith("redis://"):
+        # kombu's Redis transport, minus a crash of the worker when the broker goes away
+        # (privacy_site/broker.py).
+        CELERY_BROKER_TRANSPORT = "privacy_site.broker:Transport"
+# A process serving web requests never waits on the broker: a publish gives up after
+# CELERY_PUBLISH_TIMEOUT seconds (connect or reply), once, and the outbox row waits for the
+# sweep. Workers and beat keep retrying (privacy_site/celery.py sets both).
+CELERY_PUBLISH_TIMEOUT = env.float("CELERY_PUBLISH_TIMEOUT", default=0.25)
+CELERY_TASK_PUBLISH_RETRY = False
 CELERY_RESULT_BACKEND = env.str(
     "CELERY_RESULT_BACKEND", default=f"file://{VAR_DIR / 'celery-results'}"
 )
