@@ -11,21 +11,17 @@ block of ``privacy_site/settings.py``; docs/OPERATIONS.md "Security" has the rul
 
 from __future__ import annotations
 
-import ipaddress
 from datetime import timedelta
 
-from allauth.account.adapter import get_adapter
 from axes.helpers import get_cool_off
 from axes.utils import reset
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 
+from privacy_site.clients import client_network
+
 # AccessAttempt.username is a 255-character column.
 NAME_LENGTH = 255
-# An IPv6 client usually holds a whole /64: count the network, or changing the last bits of
-# the address would give an attacker a fresh count for every guess.
-IPV6_PREFIX = 64
 
 
 def login_name(request: HttpRequest, credentials: dict | None = None) -> str | None:
@@ -47,17 +43,8 @@ def _account_key(value: object) -> str | None:
 
 
 def client_address(request: HttpRequest) -> str | None:
-    """The client's address as allauth finds it (``ALLAUTH_TRUSTED_PROXY_COUNT`` proxies
-    trusted in ``X-Forwarded-For``), so allauth's rate limits and the lockout agree on who the
-    client is; an IPv6 address is counted by its /64 network."""
-    try:
-        address = get_adapter(request).get_client_ip(request)
-    except PermissionDenied:  # no address at all (a request built in code, not from a client)
-        return None
-    parsed = ipaddress.ip_address(address)
-    if parsed.version == 6 and parsed.ipv4_mapped is None:
-        return str(ipaddress.ip_network(f"{parsed}/{IPV6_PREFIX}", strict=False))
-    return str(parsed)
+    """The client as every limit counts it (``privacy_site.clients``), IPv6 by /64."""
+    return client_network(request)
 
 
 def lockout_response(

@@ -9,32 +9,19 @@ let anyone lock a system out by sending its (non-secret) prefix with a wrong sec
 
 from __future__ import annotations
 
-import ipaddress
-
-from allauth.account.adapter import DefaultAccountAdapter
-from django.core.exceptions import PermissionDenied
 from rest_framework.exceptions import Throttled
 from rest_framework.request import Request
 from rest_framework.settings import api_settings
 from rest_framework.throttling import SimpleRateThrottle
 
-# An IPv6 client usually holds a whole /64: count the network, or changing the last bits of
-# the address would give an attacker a fresh allowance for every guess.
-IPV6_PREFIX = 64
+from privacy_site.clients import client_network
+
 UNKNOWN_CLIENT = "unknown"
 
 
 def client_address(request: Request) -> str:
-    """The client's address as allauth finds it (``ALLAUTH_TRUSTED_PROXY_COUNT`` proxies trusted
-    in ``X-Forwarded-For``, else ``REMOTE_ADDR``): the same client the login lockout counts."""
-    try:
-        address = DefaultAccountAdapter(request).get_client_ip(request)
-        parsed = ipaddress.ip_address(address)
-    except (PermissionDenied, ValueError):  # no usable address (a request built in code)
-        return UNKNOWN_CLIENT
-    if parsed.version == 6 and parsed.ipv4_mapped is None:
-        return str(ipaddress.ip_network(f"{parsed}/{IPV6_PREFIX}", strict=False))
-    return str(parsed)
+    """The client as the login lockout counts it (``privacy_site.clients``)."""
+    return client_network(request) or UNKNOWN_CLIENT
 
 
 class TooManyFailedKeys(Throttled):

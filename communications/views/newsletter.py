@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from allauth.account.adapter import get_adapter
-from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -21,6 +19,7 @@ from consent.services import (
     read_newsletter_request,
 )
 from consent.tokens import TokenError, TokenUse, make_token
+from privacy_site.clients import client_ip
 
 from .preferences import token_invalid
 
@@ -40,7 +39,7 @@ def signup(request: HttpRequest) -> HttpResponse:
                 first_name=form.cleaned_data["first_name"],
                 last_name=form.cleaned_data["last_name"],
                 provenance=Provenance.from_request(request),
-                client=_client_ip(request),
+                client=client_ip(request),
             )
         except TooManyNewsletterRequests as refused:
             response = render(request, "consent/newsletter_too_many.html", status=429)
@@ -86,13 +85,3 @@ def already_confirmed(request: HttpRequest) -> HttpResponse:
     """A used link changes nothing and hands out nothing (no preference-centre link): whoever
     holds an old email learns only that it was used."""
     return render(request, "consent/newsletter_already_confirmed.html")
-
-
-def _client_ip(request: HttpRequest) -> str | None:
-    """The client as the login lockout and allauth count it (``TRUSTED_PROXY_COUNT`` proxies
-    trusted in ``X-Forwarded-For``), so a deployment behind a proxy limits each visitor, not
-    the proxy."""
-    try:
-        return get_adapter(request).get_client_ip(request)
-    except PermissionDenied:  # no address at all: a request built in code
-        return None

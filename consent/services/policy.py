@@ -14,6 +14,16 @@ from consent.services.ledger import ConsentError
 from consent.services.purposes import create_purpose
 
 
+def _check_version(*, text: str, summary: str, change_type: str) -> None:
+    """What every version needs, drafted or published; ``ConsentError`` names what is missing."""
+    if change_type not in PolicyVersion.ChangeType.values:
+        raise ConsentError(f"Unknown change type {change_type!r}.")
+    if not text.strip():
+        raise ConsentError("The policy text is empty.")
+    if not summary.strip():
+        raise ConsentError("Say what changed: the summary is empty.")
+
+
 @transaction.atomic
 def publish_policy_version(
     *,
@@ -23,12 +33,7 @@ def publish_policy_version(
     effective_date: datetime.date | None = None,
 ) -> PolicyVersion:
     """Add the next version and make it the one in force; earlier versions stay as they were."""
-    if change_type not in PolicyVersion.ChangeType.values:
-        raise ConsentError(f"Unknown change type {change_type!r}.")
-    if not text.strip():
-        raise ConsentError("The policy text is empty.")
-    if not summary.strip():
-        raise ConsentError("Say what changed: the summary is empty.")
+    _check_version(text=text, summary=summary, change_type=change_type)
     # Lock the current row so two publishers can't both become version N+1.
     list(PolicyVersion.objects.select_for_update().filter(is_current=True))
     number = (PolicyVersion.objects.aggregate(top=Max("number"))["top"] or 0) + 1
@@ -81,12 +86,7 @@ def save_policy_draft(
     draft: PolicyDraft | None = None,
 ) -> PolicyDraft:
     """Create a draft (``draft`` None) or change one; a published draft can't change."""
-    if change_type not in PolicyVersion.ChangeType.values:
-        raise ConsentError(f"Unknown change type {change_type!r}.")
-    if not text.strip():
-        raise ConsentError("The policy text is empty.")
-    if not summary.strip():
-        raise ConsentError("Say what changed: the summary is empty.")
+    _check_version(text=text, summary=summary, change_type=change_type)
     purposes = _check_new_purposes(change_type, new_purposes or [])
     if draft is not None:
         draft = PolicyDraft.objects.select_for_update().get(pk=draft.pk)
