@@ -16,7 +16,8 @@ from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from consent.admin import ReadOnlyAdmin
+from privacy_site.admin_tools import ReadOnlyAdmin
+from privacy_site.downloads import json_download
 
 from .forms import ProfileForm
 from .models import AddressVerification, AuditEvent, PrivacyRequest, Profile, User
@@ -40,7 +41,6 @@ from .services.requests import (
     refuse_privacy_request,
     request_problems,
 )
-from .views import json_download
 
 
 class UserCreationForm(AdminUserCreationForm):

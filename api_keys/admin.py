@@ -20,6 +20,7 @@ from rest_framework_api_key.models import APIKey
 
 from api_keys.models import APIKeyEvent, Scope, SystemAPIKey
 from api_keys.services import issue_api_key, revoke_api_key
+from privacy_site.admin_tools import ReadOnlyAdmin, adopt_saved
 
 if admin.site.is_registered(APIKey):
     admin.site.unregister(APIKey)
@@ -128,10 +129,7 @@ class SystemAPIKeyAdmin(admin.ModelAdmin):
             expires_at=form.cleaned_data["expiry_date"],
             actor=request.user,
         )
-        for field in SystemAPIKey._meta.concrete_fields:
-            setattr(obj, field.attname, getattr(issued, field.attname))
-        obj._state.adding = False
-        obj._state.db = issued._state.db
+        adopt_saved(obj, issued)
         # Shown once by response_add, never stored.
         obj.issued_secret = secret
 
@@ -194,7 +192,7 @@ class SystemAPIKeyAdmin(admin.ModelAdmin):
 
 
 @admin.register(APIKeyEvent)
-class APIKeyEventAdmin(admin.ModelAdmin):
+class APIKeyEventAdmin(ReadOnlyAdmin):
     """Who issued or revoked which key, every key refused and every address blocked:
     read-only, as the rows are append-only."""
 
@@ -213,12 +211,3 @@ class APIKeyEventAdmin(admin.ModelAdmin):
     fields = (*list_display, "scopes")
     readonly_fields = fields
     show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False

@@ -40,7 +40,7 @@ from communications.services import (
 )
 from communications.services.campaigns import EDITABLE, describe_recipient
 from communications.services.suppression import SuppressionError, lift_suppression
-from consent.admin import ReadOnlyAdmin
+from privacy_site.admin_tools import ReadOnlyAdmin
 
 CampaignStatus = Campaign.Status
 DeliveryStatus = Delivery.Status
