@@ -1,6 +1,5 @@
-"""Admin for the Privacy Officer: draft a policy version, preview its differences, publish it
-(``publish_policy_change``); see what each publication started; record business transitions
-(``record_business_transition``, which refuses less than 30 days' notice and says why)."""
+"""Policy drafts for the Privacy Officer: draft a version, preview its differences from the
+version in force, publish it (``publish_policy_change``); and what each publication started."""
 
 from __future__ import annotations
 
@@ -14,16 +13,12 @@ from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
-from communications.models import BusinessTransition, PolicyPublication
-from communications.services.policy_changes import (
-    PolicyChangeError,
-    publish_policy_change,
-    record_business_transition,
-    transition_problems,
-)
-from consent.models import PolicyDraft, PolicyVersion
+from communications.models import PolicyPublication
+from communications.services.policy_changes import PolicyChangeError, publish_policy_change
+from consent.models import PolicyDraft
 from consent.policy_diff import policy_diff
 from consent.services import ConsentError, current_policy_version, save_policy_draft
+from privacy_site.admin_tools import adopt_saved
 
 # A version is only ever added by publishing a draft, so adding one is the right to publish.
 PUBLISH_PERMISSION = "consent.add_policyversion"
@@ -108,10 +103,7 @@ class PolicyDraftAdmin(admin.ModelAdmin):
         except ConsentError as exc:
             # The form tried the same call: this is a race (published meanwhile).
             raise PermissionDenied(str(exc)) from exc
-        for field in PolicyDraft._meta.concrete_fields:
-            setattr(obj, field.attname, getattr(saved, field.attname))
-        obj._state.adding = False
-        obj._state.db = saved._state.db
+        adopt_saved(obj, saved)
 
     def get_urls(self):
         return [
@@ -198,75 +190,3 @@ class PolicyPublicationAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
-
-
-class TransitionForm(forms.ModelForm):
-    """Shows what ``record_business_transition`` refuses (``transition_problems``: the 30-day
-    rule among them) as errors on the fields at fault."""
-
-    email_opted_in = forms.BooleanField(
-        required=False, label="Also email people opted in to communications"
-    )
-
-    class Meta:
-        model = BusinessTransition
-        fields = (
-            "kind",
-            "counterparty",
-            "description",
-            "announced_on",
-            "effective_on",
-            "use_change_version",
-        )
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        if "use_change_version" in self.fields:
-            self.fields["use_change_version"].queryset = PolicyVersion.objects.filter(
-                change_type=PolicyVersion.ChangeType.USE_CHANGE
-            )
-
-    def clean(self) -> dict:
-        data = super().clean()
-        if self.errors:
-            return data
-        fields = {name: data.get(name) for name in TransitionForm.Meta.fields}
-        for field, problem in transition_problems(**fields).items():
-            self.add_error(field, problem)
-        return data
-
-
-@admin.register(BusinessTransition)
-class BusinessTransitionAdmin(admin.ModelAdmin):
-    """Recorded through ``record_business_transition``; a recorded transition is history,
-    shown and never changed or deleted."""
-
-    form = TransitionForm
-    list_display = ("counterparty", "kind", "announced_on", "effective_on", "recorded_by")
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in BusinessTransition._meta.fields] if obj is not None else ()
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return obj is None and super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def save_model(self, request, obj, form, change) -> None:
-        if change:
-            raise PermissionDenied("A recorded transition is kept as it was.")
-        data = form.cleaned_data
-        try:
-            recorded = record_business_transition(
-                actor=request.user,
-                email_opted_in=data["email_opted_in"],
-                **{name: data[name] for name in TransitionForm.Meta.fields},
-            )
-        except PolicyChangeError as exc:
-            # The form checked the same rules: this is a race or a new rule.
-            raise PermissionDenied(str(exc)) from exc
-        for field in BusinessTransition._meta.concrete_fields:
-            setattr(obj, field.attname, getattr(recorded, field.attname))
-        obj._state.adding = False
-        obj._state.db = recorded._state.db
