@@ -13,14 +13,13 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from rest_framework_api_key.models import APIKey
 
 from api_keys.models import APIKeyEvent, Scope, SystemAPIKey
 from api_keys.services import issue_api_key, revoke_api_key
-from privacy_site.admin_tools import ReadOnlyAdmin, adopt_saved
+from privacy_site.admin_tools import AddOnlyAdmin, ReadOnlyAdmin, adopt_saved, object_page
 
 if admin.site.is_registered(APIKey):
     admin.site.unregister(APIKey)
@@ -55,7 +54,11 @@ class IssueKeyForm(forms.ModelForm):
 
 
 @admin.register(SystemAPIKey)
-class SystemAPIKeyAdmin(admin.ModelAdmin):
+class SystemAPIKeyAdmin(AddOnlyAdmin):
+    """A key is issued through ``issue_api_key`` and never edited (a system needing other scopes
+    gets a new key) nor deleted (the audit rows point at it): it is revoked instead."""
+
+    add_form = IssueKeyForm
     list_display = (
         "name",
         "prefix",
@@ -70,40 +73,9 @@ class SystemAPIKeyAdmin(admin.ModelAdmin):
     search_fields = ("name", "prefix")
     list_select_related = ("created_by",)
     actions = ("revoke_action",)
-    fields = (
-        "name",
-        "prefix",
-        "scope_list",
-        "state",
-        "created",
-        "created_by",
-        "expiry_date",
-        "last_used_at",
-        "revoked_at",
-        "revoked_by",
-    )
+    fields = (*list_display, "revoked_at", "revoked_by")
     readonly_fields = fields
     change_form_template = "admin/api_keys/systemapikey/change_form.html"
-
-    def get_form(self, request: HttpRequest, obj: SystemAPIKey | None = None, **kwargs):
-        if obj is None:
-            kwargs["form"] = IssueKeyForm
-            kwargs["fields"] = IssueKeyForm.Meta.fields
-        return super().get_form(request, obj, **kwargs)
-
-    def get_fields(self, request: HttpRequest, obj: SystemAPIKey | None = None) -> tuple:
-        return self.fields if obj is not None else IssueKeyForm.Meta.fields
-
-    def get_readonly_fields(self, request: HttpRequest, obj: SystemAPIKey | None = None):
-        return self.readonly_fields if obj is not None else ()
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        # A key is never edited: a system needing other scopes gets a new key.
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        # Revoke instead: the audit rows point at the key.
-        return False
 
     def has_revoke_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
@@ -134,15 +106,15 @@ class SystemAPIKeyAdmin(admin.ModelAdmin):
         obj.issued_secret = secret
 
     def response_add(self, request: HttpRequest, obj: SystemAPIKey, post_url_continue=None):
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Key issued for {obj.name}",
-            "opts": self.opts,
-            "original": obj,
-            "secret": obj.issued_secret,
-            "keyword": "Api-Key",
-        }
-        response = TemplateResponse(request, "admin/api_keys/systemapikey/issued.html", context)
+        response = object_page(
+            self,
+            request,
+            "admin/api_keys/systemapikey/issued.html",
+            original=obj,
+            title=f"Key issued for {obj.name}",
+            secret=obj.issued_secret,
+            keyword="Api-Key",
+        )
         response["Cache-Control"] = "no-store"
         return response
 
@@ -181,14 +153,14 @@ class SystemAPIKeyAdmin(admin.ModelAdmin):
             else:
                 self.message_user(request, "It had already been revoked.", messages.WARNING)
             return HttpResponseRedirect(change_url)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Revoke the key of {key.name}",
-            "opts": self.opts,
-            "original": key,
-            "back": change_url,
-        }
-        return TemplateResponse(request, "admin/api_keys/systemapikey/revoke.html", context)
+        return object_page(
+            self,
+            request,
+            "admin/api_keys/systemapikey/revoke.html",
+            original=key,
+            title=f"Revoke the key of {key.name}",
+            back=change_url,
+        )
 
 
 @admin.register(APIKeyEvent)

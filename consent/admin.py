@@ -23,7 +23,6 @@ from django.http import (
     StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
@@ -40,7 +39,7 @@ from consent.services import (
     create_purpose,
     reword_purpose,
 )
-from privacy_site.admin_tools import ReadOnlyAdmin, ReadOnlyInline, adopt_saved
+from privacy_site.admin_tools import ReadOnlyAdmin, ReadOnlyInline, adopt_saved, object_page
 from privacy_site.downloads import csv_download
 
 CSV_HEADER = [
@@ -209,15 +208,15 @@ class PurposeAdmin(admin.ModelAdmin):
                         messages.SUCCESS,
                     )
                 return HttpResponseRedirect(back)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Change the words of {purpose.name}",
-            "opts": self.opts,
-            "original": purpose,
-            "form": form,
-            "back": back,
-        }
-        return TemplateResponse(request, "admin/consent/purpose/reword.html", context)
+        return object_page(
+            self,
+            request,
+            "admin/consent/purpose/reword.html",
+            original=purpose,
+            title=f"Change the words of {purpose.name}",
+            form=form,
+            back=back,
+        )
 
 
 @admin.register(PolicyVersion)

@@ -1,4 +1,5 @@
-"""What every app's admin shares: read-only record pages and adopting a row a service saved.
+"""What every app's admin shares: read-only records, rows only a service adds, adopting the row
+a service saved, and pages of our own about one row in the admin's frame.
 
 Every app's ``admin`` package may import this module, whatever its layer, because it imports
 nothing from the apps: only Django.
@@ -6,9 +7,11 @@ nothing from the apps: only Django.
 
 from __future__ import annotations
 
+from django import forms
 from django.contrib import admin
 from django.db.models import Model
 from django.http import HttpRequest
+from django.template.response import TemplateResponse
 
 
 class ReadOnlyPermissions:
@@ -39,6 +42,32 @@ class ReadOnlyInline(ReadOnlyPermissions):
     can_delete = False
 
 
+class AddOnlyAdmin(admin.ModelAdmin):
+    """Rows a service adds from ``add_form`` (``save_model`` calls it), then shown with every
+    one of ``fields`` read-only: never changed, never deleted (Django's delete would remove a
+    row the service recorded). Name ``fields`` as both ``fields`` and ``readonly_fields``."""
+
+    add_form: type[forms.ModelForm]
+
+    def get_form(self, request: HttpRequest, obj: Model | None = None, **kwargs):
+        if obj is None:
+            kwargs["form"] = self.add_form
+            kwargs["fields"] = self.add_form._meta.fields
+        return super().get_form(request, obj, **kwargs)
+
+    def get_fields(self, request: HttpRequest, obj: Model | None = None):
+        return self.fields if obj is not None else self.add_form._meta.fields
+
+    def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None):
+        return self.readonly_fields if obj is not None else ()
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
 def adopt_saved(obj: Model, saved: Model) -> None:
     """Make the admin's unsaved ``obj`` the row a service created or saved as ``saved``.
 
@@ -50,3 +79,25 @@ def adopt_saved(obj: Model, saved: Model) -> None:
         setattr(obj, field.attname, getattr(saved, field.attname))
     obj._state.adding = False
     obj._state.db = saved._state.db
+
+
+def object_page(
+    model_admin: admin.ModelAdmin,
+    request: HttpRequest,
+    template: str,
+    *,
+    original: Model,
+    title: str,
+    status: int = 200,
+    **context: object,
+) -> TemplateResponse:
+    """A page of our own about the row ``original`` (a preview, a step, a confirmation), in the
+    admin's frame: the header, breadcrumbs and sidebar get what Django's own pages get."""
+    page = {
+        **model_admin.admin_site.each_context(request),
+        "title": title,
+        "opts": model_admin.opts,
+        "original": original,
+        **context,
+    }
+    return TemplateResponse(request, template, page, status=status)

@@ -9,7 +9,6 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Case, IntegerField, Value, When
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -30,7 +29,7 @@ from accounts.services.requests import (
     refuse_privacy_request,
     request_problems,
 )
-from privacy_site.admin_tools import adopt_saved
+from privacy_site.admin_tools import adopt_saved, object_page
 from privacy_site.downloads import json_download
 
 STEPS = {
@@ -303,15 +302,15 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
                 if request.method == "POST"
                 else ProfileForm(initial=profile_values(privacy_request.subject))
             )
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"{STEPS[step]}: {privacy_request.reference}",
-            "opts": self.opts,
-            "original": privacy_request,
-            "step": step,
-            "step_label": STEPS[step],
-            "profile_form": profile_form,
-            "errors": errors,
-            "back": back,
-        }
-        return TemplateResponse(request, "admin/accounts/privacyrequest/act.html", context)
+        return object_page(
+            self,
+            request,
+            "admin/accounts/privacyrequest/act.html",
+            original=privacy_request,
+            title=f"{STEPS[step]}: {privacy_request.reference}",
+            step=step,
+            step_label=STEPS[step],
+            profile_form=profile_form,
+            errors=errors,
+            back=back,
+        )

@@ -71,6 +71,9 @@ class AddressVerificationInline(ReadOnlyInline, admin.TabularInline):
     fields = readonly_fields = ("created_at", "source", "verified", "postcode", "detail")
 
 
+DATES = ("last_login", "date_joined", "deactivated_at", "erasure_requested_at", "erased_at")
+
+
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     inlines = (ProfileInline, AddressVerificationInline)
@@ -80,15 +83,7 @@ class UserAdmin(BaseUserAdmin):
     list_display = ("email", "first_name", "last_name", "is_active", "is_staff", "date_joined")
     list_filter = ("is_active", "is_staff", "is_superuser")
     search_fields = ("email", "first_name", "last_name")
-    readonly_fields = (
-        "email",
-        "is_active",
-        "last_login",
-        "date_joined",
-        "deactivated_at",
-        "erasure_requested_at",
-        "erased_at",
-    )
+    readonly_fields = ("email", "is_active", *DATES)
     actions = ("reactivate_accounts", "deactivate_accounts")
     fieldsets = (
         (None, {"fields": ("email", "password")}),
@@ -97,18 +92,7 @@ class UserAdmin(BaseUserAdmin):
             "Permissions",
             {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
         ),
-        (
-            "Dates",
-            {
-                "fields": (
-                    "last_login",
-                    "date_joined",
-                    "deactivated_at",
-                    "erasure_requested_at",
-                    "erased_at",
-                )
-            },
-        ),
+        ("Dates", {"fields": DATES}),
     )
     add_fieldsets = (
         (

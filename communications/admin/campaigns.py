@@ -9,7 +9,6 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 from django.utils.html import format_html
@@ -32,7 +31,7 @@ from communications.services import (
     validate_segment,
 )
 from communications.services.campaigns import EDITABLE, describe_recipient
-from privacy_site.admin_tools import adopt_saved
+from privacy_site.admin_tools import adopt_saved, object_page
 
 CampaignStatus = Campaign.Status
 CSS = "css/admin-communications.css"
@@ -231,15 +230,15 @@ class CampaignAdmin(admin.ModelAdmin):
         campaign = get_object_or_404(Campaign.objects.select_related("purpose"), pk=object_id)
         if not self.has_view_permission(request, campaign):
             raise PermissionDenied
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Preview: {campaign.name}",
-            "opts": self.opts,
-            "original": campaign,
-            "rendered": preview_campaign(campaign=campaign),
-            "css": CSS,
-        }
-        return TemplateResponse(request, "admin/communications/campaign/preview.html", context)
+        return object_page(
+            self,
+            request,
+            "admin/communications/campaign/preview.html",
+            original=campaign,
+            title=f"Preview: {campaign.name}",
+            rendered=preview_campaign(campaign=campaign),
+            css=CSS,
+        )
 
     def transition_view(self, request: HttpRequest, object_id: int, step: str) -> HttpResponse:
         if request.method != "POST":

@@ -18,7 +18,7 @@ from communications.services.policy_changes import PolicyChangeError, publish_po
 from consent.models import PolicyDraft
 from consent.policy_diff import policy_diff
 from consent.services import ConsentError, current_policy_version, save_policy_draft
-from privacy_site.admin_tools import adopt_saved
+from privacy_site.admin_tools import adopt_saved, object_page
 
 # A version is only ever added by publishing a draft, so adding one is the right to publish.
 PUBLISH_PERMISSION = "consent.add_policyversion"
@@ -120,24 +120,33 @@ class PolicyDraftAdmin(admin.ModelAdmin):
             *super().get_urls(),
         ]
 
-    def _context(self, request: HttpRequest, draft: PolicyDraft, title: str) -> dict:
+    def _page(
+        self, request: HttpRequest, draft: PolicyDraft, template: str, title: str, **context
+    ) -> TemplateResponse:
+        """A page showing the draft's differences from the version in force."""
         current = current_policy_version()
-        return {
-            **self.admin_site.each_context(request),
-            "title": title,
-            "opts": self.opts,
-            "original": draft,
-            "draft": draft,
-            "current": current,
-            "hunks": policy_diff(current.text, draft.text),
-        }
+        return object_page(
+            self,
+            request,
+            template,
+            original=draft,
+            title=title,
+            draft=draft,
+            current=current,
+            hunks=policy_diff(current.text, draft.text),
+            **context,
+        )
 
     def preview_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
         draft = get_object_or_404(PolicyDraft, pk=pk)
-        context = self._context(request, draft, "Preview: differences from the version in force")
-        return TemplateResponse(request, "admin/consent/policydraft/preview.html", context)
+        return self._page(
+            request,
+            draft,
+            "admin/consent/policydraft/preview.html",
+            "Preview: differences from the version in force",
+        )
 
     def publish_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         if not (self.has_view_permission(request) and request.user.has_perm(PUBLISH_PERMISSION)):
@@ -169,10 +178,13 @@ class PolicyDraftAdmin(admin.ModelAdmin):
                         )
                     )
                 return redirect(reverse("admin:consent_policydraft_changelist"))
-        status = 400 if form.errors else 200
-        context = {**self._context(request, draft, "Publish this version"), "form": form}
-        return TemplateResponse(
-            request, "admin/consent/policydraft/publish.html", context, status=status
+        return self._page(
+            request,
+            draft,
+            "admin/consent/policydraft/publish.html",
+            "Publish this version",
+            form=form,
+            status=400 if form.errors else 200,
         )
 
 

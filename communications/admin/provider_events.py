@@ -5,6 +5,7 @@ from __future__ import annotations
 from django.contrib import admin
 
 from communications.addresses import mask_addresses_in
+from communications.admin.suppressions import short_hash
 from communications.models import ProviderEvent
 from privacy_site.admin_tools import ReadOnlyAdmin
 
@@ -46,7 +47,7 @@ class ProviderEventAdmin(ReadOnlyAdmin):
 
     @admin.display(description="recipient hash")
     def recipient_hash_prefix(self, obj: ProviderEvent) -> str:
-        return f"{obj.recipient_hash[:12]}…" if obj.recipient_hash else "—"
+        return short_hash(obj.recipient_hash)
 
     @admin.display(description="description")
     def redacted_description(self, obj: ProviderEvent) -> str:

@@ -9,14 +9,18 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
 from django.urls import path, reverse
 
 from communications.addresses import address_hash
 from communications.models import Suppression, SuppressionLift
 from communications.services import suppress_address
 from communications.services.suppression import SuppressionError, lift_suppression
-from privacy_site.admin_tools import ReadOnlyAdmin, adopt_saved
+from privacy_site.admin_tools import AddOnlyAdmin, ReadOnlyAdmin, adopt_saved, object_page
+
+
+def short_hash(value: str) -> str:
+    """The start of an address hash: enough to match rows together, never the address."""
+    return f"{value[:12]}…" if value else "—"
 
 
 class SuppressionAddForm(forms.ModelForm):
@@ -58,11 +62,13 @@ class LiftSuppressionForm(forms.Form):
 
 
 @admin.register(Suppression)
-class SuppressionAdmin(admin.ModelAdmin):
+class SuppressionAdmin(AddOnlyAdmin):
     """Addresses never to be emailed again, by hash. A suppression is lifted only through
     ``lift_suppression`` (its own page, with the person's address and a reason), which
-    records who lifted it and why; Django's delete is not offered."""
+    records who lifted it and why; Django's delete (and the bulk delete action), which would
+    remove the row unrecorded, is not offered."""
 
+    add_form = SuppressionAddForm
     list_display = ("hash_prefix", "reason", "detail", "created_at")
     list_filter = ("reason",)
     fields = ("hash_prefix", "reason", "detail", "created_at")
@@ -70,31 +76,12 @@ class SuppressionAdmin(admin.ModelAdmin):
     show_full_result_count = False
     change_form_template = "admin/communications/suppression/change_form.html"
 
-    def get_form(self, request: HttpRequest, obj: Suppression | None = None, **kwargs):
-        if obj is None:
-            kwargs["form"] = SuppressionAddForm
-            kwargs["fields"] = SuppressionAddForm.Meta.fields
-        return super().get_form(request, obj, **kwargs)
-
-    def get_fields(self, request: HttpRequest, obj: Suppression | None = None) -> tuple:
-        return self.fields if obj is not None else SuppressionAddForm.Meta.fields
-
-    def get_readonly_fields(self, request: HttpRequest, obj: Suppression | None = None):
-        return self.readonly_fields if obj is not None else ()
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        # Django's delete (and the bulk delete action) would remove the row unrecorded.
-        return False
-
     def has_lift_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(f"{self.opts.app_label}.delete_{self.opts.model_name}")
 
     @admin.display(description="address hash")
     def hash_prefix(self, obj: Suppression) -> str:
-        return f"{obj.address_hash[:12]}…"
+        return short_hash(obj.address_hash)
 
     def save_model(self, request: HttpRequest, obj: Suppression, form, change: bool) -> None:
         if change:
@@ -144,15 +131,15 @@ class SuppressionAdmin(admin.ModelAdmin):
                         request, "Suppression lifted; the lift is recorded.", messages.SUCCESS
                     )
                 return HttpResponseRedirect(reverse("admin:communications_suppression_changelist"))
-        context = {
-            **self.admin_site.each_context(request),
-            "title": "Lift a suppression",
-            "opts": self.opts,
-            "original": suppression,
-            "form": form,
-            "back": reverse("admin:communications_suppression_change", args=(suppression.pk,)),
-        }
-        return TemplateResponse(request, "admin/communications/suppression/lift.html", context)
+        return object_page(
+            self,
+            request,
+            "admin/communications/suppression/lift.html",
+            original=suppression,
+            title="Lift a suppression",
+            form=form,
+            back=reverse("admin:communications_suppression_change", args=(suppression.pk,)),
+        )
 
 
 @admin.register(SuppressionLift)
@@ -176,4 +163,4 @@ class SuppressionLiftAdmin(ReadOnlyAdmin):
 
     @admin.display(description="address hash")
     def hash_prefix(self, obj: SuppressionLift) -> str:
-        return f"{obj.address_hash[:12]}…"
+        return short_hash(obj.address_hash)
