@@ -13,13 +13,19 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from rest_framework_api_key.models import APIKey
 
 from api_keys.models import APIKeyEvent, Scope, SystemAPIKey
 from api_keys.services import issue_api_key, revoke_api_key
-from privacy_site.admin_tools import AddOnlyAdmin, ReadOnlyAdmin, adopt_saved, object_page
+from privacy_site.admin_tools import (
+    AddOnlyAdmin,
+    ReadOnlyAdmin,
+    admin_path,
+    adopt_saved,
+    object_page,
+)
 
 if admin.site.is_registered(APIKey):
     admin.site.unregister(APIKey)
@@ -126,11 +132,7 @@ class SystemAPIKeyAdmin(AddOnlyAdmin):
         self.message_user(request, f"{revoked} key(s) revoked.", messages.SUCCESS)
 
     def get_urls(self):
-        revoke = path(
-            "<path:object_id>/revoke/",
-            self.admin_site.admin_view(self.revoke_view),
-            name="api_keys_systemapikey_revoke",
-        )
+        revoke = admin_path(self, "<path:object_id>/revoke/", self.revoke_view, "revoke")
         return [revoke, *super().get_urls()]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):

@@ -23,7 +23,7 @@ from django.http import (
     StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 
 from consent.models import (
@@ -39,7 +39,13 @@ from consent.services import (
     create_purpose,
     reword_purpose,
 )
-from privacy_site.admin_tools import ReadOnlyAdmin, ReadOnlyInline, adopt_saved, object_page
+from privacy_site.admin_tools import (
+    ReadOnlyAdmin,
+    ReadOnlyInline,
+    admin_path,
+    adopt_saved,
+    object_page,
+)
 from privacy_site.downloads import csv_download
 
 CSV_HEADER = [
@@ -169,11 +175,7 @@ class PurposeAdmin(admin.ModelAdmin):
         adopt_saved(obj, created)
 
     def get_urls(self):
-        reword = path(
-            "<int:object_id>/reword/",
-            self.admin_site.admin_view(self.reword_view),
-            name="consent_purpose_reword",
-        )
+        reword = admin_path(self, "<int:object_id>/reword/", self.reword_view, "reword")
         return [reword, *super().get_urls()]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -282,11 +284,7 @@ class ConsentEventAdmin(ReadOnlyAdmin):
         return obj.policy_version.number
 
     def get_urls(self):
-        export = path(
-            "export-csv/",
-            self.admin_site.admin_view(self.export_csv_view),
-            name="consent_consentevent_export_csv",
-        )
+        export = admin_path(self, "export-csv/", self.export_csv_view, "export_csv")
         return [export, *super().get_urls()]
 
     def export_csv_view(self, request: HttpRequest) -> StreamingHttpResponse:

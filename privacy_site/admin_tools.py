@@ -1,5 +1,6 @@
 """What every app's admin shares: read-only records, rows only a service adds, adopting the row
-a service saved, and pages of our own about one row in the admin's frame.
+a service saved, and views of our own (their URLs, and pages about one row in the admin's
+frame).
 
 Every app's ``admin`` package may import this module, whatever its layer, because it imports
 nothing from the apps: only Django.
@@ -7,24 +8,31 @@ nothing from the apps: only Django.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from django import forms
 from django.contrib import admin
 from django.db.models import Model
-from django.http import HttpRequest
+from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
+from django.urls import URLPattern, path
 
 
-class ReadOnlyPermissions:
-    """Nobody adds, changes or deletes here, superusers included; the view permission decides
-    who sees the rows. For ledgers, audit trails and rows only a service writes."""
-
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
+class KeptAsRecorded:
+    """Nobody changes or deletes a row here, superusers included."""
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+
+class ReadOnlyPermissions(KeptAsRecorded):
+    """Nobody adds, changes or deletes here, superusers included; the view permission decides
+    who sees the rows. For ledgers, audit trails and rows only a service writes."""
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
 
 
@@ -42,7 +50,7 @@ class ReadOnlyInline(ReadOnlyPermissions):
     can_delete = False
 
 
-class AddOnlyAdmin(admin.ModelAdmin):
+class AddOnlyAdmin(KeptAsRecorded, admin.ModelAdmin):
     """Rows a service adds from ``add_form`` (``save_model`` calls it), then shown with every
     one of ``fields`` read-only: never changed, never deleted (Django's delete would remove a
     row the service recorded). Name ``fields`` as both ``fields`` and ``readonly_fields``."""
@@ -61,12 +69,6 @@ class AddOnlyAdmin(admin.ModelAdmin):
     def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None):
         return self.readonly_fields if obj is not None else ()
 
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
 
 def adopt_saved(obj: Model, saved: Model) -> None:
     """Make the admin's unsaved ``obj`` the row a service created or saved as ``saved``.
@@ -79,6 +81,19 @@ def adopt_saved(obj: Model, saved: Model) -> None:
         setattr(obj, field.attname, getattr(saved, field.attname))
     obj._state.adding = False
     obj._state.db = saved._state.db
+
+
+def admin_path(
+    model_admin: admin.ModelAdmin, route: str, view: Callable[..., HttpResponse], action: str
+) -> URLPattern:
+    """A view of our own in ``get_urls``, behind the admin's login and staff check, named
+    ``admin:<app>_<model>_<action>`` like Django's own admin URLs."""
+    opts = model_admin.opts
+    return path(
+        route,
+        model_admin.admin_site.admin_view(view),
+        name=f"{opts.app_label}_{opts.model_name}_{action}",
+    )
 
 
 def object_page(

@@ -9,7 +9,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Case, IntegerField, Value, When
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
@@ -29,7 +29,7 @@ from accounts.services.requests import (
     refuse_privacy_request,
     request_problems,
 )
-from privacy_site.admin_tools import adopt_saved, object_page
+from privacy_site.admin_tools import admin_path, adopt_saved, object_page
 from privacy_site.downloads import json_download
 
 STEPS = {
@@ -182,15 +182,8 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
         return request.user.has_perm("accounts.fulfil_privacyrequest")
 
     def get_urls(self):
-        info = self.opts.app_label, self.opts.model_name
-        return [
-            path(
-                "<int:object_id>/act/<slug:step>/",
-                self.admin_site.admin_view(self.act_view),
-                name="{}_{}_act".format(*info),
-            ),
-            *super().get_urls(),
-        ]
+        act = admin_path(self, "<int:object_id>/act/<slug:step>/", self.act_view, "act")
+        return [act, *super().get_urls()]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = extra_context or {}

@@ -9,7 +9,7 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
@@ -31,7 +31,7 @@ from communications.services import (
     validate_segment,
 )
 from communications.services.campaigns import EDITABLE, describe_recipient
-from privacy_site.admin_tools import adopt_saved, object_page
+from privacy_site.admin_tools import admin_path, adopt_saved, object_page
 
 CampaignStatus = Campaign.Status
 CSS = "css/admin-communications.css"
@@ -207,17 +207,13 @@ class CampaignAdmin(admin.ModelAdmin):
     # --- Preview and status changes ----------------------------------------------------------
 
     def get_urls(self):
-        info = self.opts.app_label, self.opts.model_name
         return [
-            path(
-                "<int:object_id>/preview/",
-                self.admin_site.admin_view(self.preview_view),
-                name="{}_{}_preview".format(*info),
-            ),
-            path(
+            admin_path(self, "<int:object_id>/preview/", self.preview_view, "preview"),
+            admin_path(
+                self,
                 "<int:object_id>/transition/<slug:step>/",
-                self.admin_site.admin_view(self.transition_view),
-                name="{}_{}_transition".format(*info),
+                self.transition_view,
+                "transition",
             ),
             *super().get_urls(),
         ]

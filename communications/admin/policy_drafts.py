@@ -10,7 +10,7 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 
 from communications.models import PolicyPublication
@@ -18,7 +18,7 @@ from communications.services.policy_changes import PolicyChangeError, publish_po
 from consent.models import PolicyDraft
 from consent.policy_diff import policy_diff
 from consent.services import ConsentError, current_policy_version, save_policy_draft
-from privacy_site.admin_tools import adopt_saved, object_page
+from privacy_site.admin_tools import admin_path, adopt_saved, object_page
 
 # A version is only ever added by publishing a draft, so adding one is the right to publish.
 PUBLISH_PERMISSION = "consent.add_policyversion"
@@ -107,16 +107,8 @@ class PolicyDraftAdmin(admin.ModelAdmin):
 
     def get_urls(self):
         return [
-            path(
-                "<int:pk>/preview/",
-                self.admin_site.admin_view(self.preview_view),
-                name="consent_policydraft_preview",
-            ),
-            path(
-                "<int:pk>/publish/",
-                self.admin_site.admin_view(self.publish_view),
-                name="consent_policydraft_publish",
-            ),
+            admin_path(self, "<int:pk>/preview/", self.preview_view, "preview"),
+            admin_path(self, "<int:pk>/publish/", self.publish_view, "publish"),
             *super().get_urls(),
         ]
 

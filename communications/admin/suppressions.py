@@ -9,13 +9,19 @@ from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.urls import path, reverse
+from django.urls import reverse
 
 from communications.addresses import address_hash
 from communications.models import Suppression, SuppressionLift
 from communications.services import suppress_address
 from communications.services.suppression import SuppressionError, lift_suppression
-from privacy_site.admin_tools import AddOnlyAdmin, ReadOnlyAdmin, adopt_saved, object_page
+from privacy_site.admin_tools import (
+    AddOnlyAdmin,
+    ReadOnlyAdmin,
+    admin_path,
+    adopt_saved,
+    object_page,
+)
 
 
 def short_hash(value: str) -> str:
@@ -94,11 +100,7 @@ class SuppressionAdmin(AddOnlyAdmin):
         adopt_saved(obj, saved)
 
     def get_urls(self):
-        lift = path(
-            "<int:object_id>/lift/",
-            self.admin_site.admin_view(self.lift_view),
-            name="communications_suppression_lift",
-        )
+        lift = admin_path(self, "<int:object_id>/lift/", self.lift_view, "lift")
         return [lift, *super().get_urls()]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
