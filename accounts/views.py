@@ -3,8 +3,6 @@ naming another person, so nobody can read or change someone else's data through 
 
 from __future__ import annotations
 
-import json
-
 from allauth.account import views as allauth_views
 from django.conf import settings
 from django.contrib import messages
@@ -35,6 +33,7 @@ from accounts.services.privacy import (
     kept_on_erasure,
     request_erasure,
 )
+from privacy_site.downloads import json_download
 
 RECENT_CHANGES = 20
 DELETE_WINDOW = 15 * 60
@@ -63,17 +62,6 @@ def profile(request: HttpRequest) -> HttpResponse:
     else:
         messages.info(request, "Nothing changed.")
     return HttpResponseRedirect(reverse("account_profile"))
-
-
-def json_download(data: dict, filename: str) -> HttpResponse:
-    """A copy of someone's data as a JSON file to save; never cached along the way."""
-    response = HttpResponse(
-        json.dumps(data, indent=2, ensure_ascii=False),
-        content_type="application/json; charset=utf-8",
-    )
-    response["Content-Disposition"] = f'attachment; filename="{filename}"'
-    response["Cache-Control"] = "no-store"
-    return response
 
 
 def _page(request: HttpRequest, form: ProfileForm, *, status: int = 200) -> HttpResponse:

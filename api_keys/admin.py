@@ -13,13 +13,19 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from rest_framework_api_key.models import APIKey
 
 from api_keys.models import APIKeyEvent, Scope, SystemAPIKey
 from api_keys.services import issue_api_key, revoke_api_key
+from privacy_site.admin_tools import (
+    AddOnlyAdmin,
+    ReadOnlyAdmin,
+    admin_path,
+    adopt_saved,
+    object_page,
+)
 
 if admin.site.is_registered(APIKey):
     admin.site.unregister(APIKey)
@@ -54,7 +60,11 @@ class IssueKeyForm(forms.ModelForm):
 
 
 @admin.register(SystemAPIKey)
-class SystemAPIKeyAdmin(admin.ModelAdmin):
+class SystemAPIKeyAdmin(AddOnlyAdmin):
+    """A key is issued through ``issue_api_key`` and never edited (a system needing other scopes
+    gets a new key) nor deleted (the audit rows point at it): it is revoked instead."""
+
+    add_form = IssueKeyForm
     list_display = (
         "name",
         "prefix",
@@ -69,40 +79,9 @@ class SystemAPIKeyAdmin(admin.ModelAdmin):
     search_fields = ("name", "prefix")
     list_select_related = ("created_by",)
     actions = ("revoke_action",)
-    fields = (
-        "name",
-        "prefix",
-        "scope_list",
-        "state",
-        "created",
-        "created_by",
-        "expiry_date",
-        "last_used_at",
-        "revoked_at",
-        "revoked_by",
-    )
+    fields = (*list_display, "revoked_at", "revoked_by")
     readonly_fields = fields
     change_form_template = "admin/api_keys/systemapikey/change_form.html"
-
-    def get_form(self, request: HttpRequest, obj: SystemAPIKey | None = None, **kwargs):
-        if obj is None:
-            kwargs["form"] = IssueKeyForm
-            kwargs["fields"] = IssueKeyForm.Meta.fields
-        return super().get_form(request, obj, **kwargs)
-
-    def get_fields(self, request: HttpRequest, obj: SystemAPIKey | None = None) -> tuple:
-        return self.fields if obj is not None else IssueKeyForm.Meta.fields
-
-    def get_readonly_fields(self, request: HttpRequest, obj: SystemAPIKey | None = None):
-        return self.readonly_fields if obj is not None else ()
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        # A key is never edited: a system needing other scopes gets a new key.
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        # Revoke instead: the audit rows point at the key.
-        return False
 
     def has_revoke_permission(self, request: HttpRequest) -> bool:
         return request.user.has_perm(f"{self.opts.app_label}.change_{self.opts.model_name}")
@@ -128,23 +107,20 @@ class SystemAPIKeyAdmin(admin.ModelAdmin):
             expires_at=form.cleaned_data["expiry_date"],
             actor=request.user,
         )
-        for field in SystemAPIKey._meta.concrete_fields:
-            setattr(obj, field.attname, getattr(issued, field.attname))
-        obj._state.adding = False
-        obj._state.db = issued._state.db
+        adopt_saved(obj, issued)
         # Shown once by response_add, never stored.
         obj.issued_secret = secret
 
     def response_add(self, request: HttpRequest, obj: SystemAPIKey, post_url_continue=None):
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Key issued for {obj.name}",
-            "opts": self.opts,
-            "original": obj,
-            "secret": obj.issued_secret,
-            "keyword": "Api-Key",
-        }
-        response = TemplateResponse(request, "admin/api_keys/systemapikey/issued.html", context)
+        response = object_page(
+            self,
+            request,
+            "admin/api_keys/systemapikey/issued.html",
+            original=obj,
+            title=f"Key issued for {obj.name}",
+            secret=obj.issued_secret,
+            keyword="Api-Key",
+        )
         response["Cache-Control"] = "no-store"
         return response
 
@@ -156,11 +132,7 @@ class SystemAPIKeyAdmin(admin.ModelAdmin):
         self.message_user(request, f"{revoked} key(s) revoked.", messages.SUCCESS)
 
     def get_urls(self):
-        revoke = path(
-            "<path:object_id>/revoke/",
-            self.admin_site.admin_view(self.revoke_view),
-            name="api_keys_systemapikey_revoke",
-        )
+        revoke = admin_path(self, "<path:object_id>/revoke/", self.revoke_view, "revoke")
         return [revoke, *super().get_urls()]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -183,18 +155,18 @@ class SystemAPIKeyAdmin(admin.ModelAdmin):
             else:
                 self.message_user(request, "It had already been revoked.", messages.WARNING)
             return HttpResponseRedirect(change_url)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Revoke the key of {key.name}",
-            "opts": self.opts,
-            "original": key,
-            "back": change_url,
-        }
-        return TemplateResponse(request, "admin/api_keys/systemapikey/revoke.html", context)
+        return object_page(
+            self,
+            request,
+            "admin/api_keys/systemapikey/revoke.html",
+            original=key,
+            title=f"Revoke the key of {key.name}",
+            back=change_url,
+        )
 
 
 @admin.register(APIKeyEvent)
-class APIKeyEventAdmin(admin.ModelAdmin):
+class APIKeyEventAdmin(ReadOnlyAdmin):
     """Who issued or revoked which key, every key refused and every address blocked:
     read-only, as the rows are append-only."""
 
@@ -213,12 +185,3 @@ class APIKeyEventAdmin(admin.ModelAdmin):
     fields = (*list_display, "scopes")
     readonly_fields = fields
     show_full_result_count = False
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False

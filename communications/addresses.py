@@ -5,6 +5,8 @@ from __future__ import annotations
 import hashlib
 import re
 
+from privacy_site.masking import mask_address
+
 # A fixed prefix, not the SECRET_KEY: rotating the key must not empty the suppression list.
 _PREFIX = b"privacy-site.suppression.v1:"
 
@@ -16,12 +18,6 @@ def normalise_address(address: str) -> str:
 def address_hash(address: str) -> str:
     """The SHA-256 of the normalised address: the same for every spelling of its case."""
     return hashlib.sha256(_PREFIX + normalise_address(address).encode()).hexdigest()
-
-
-def mask_address(address: str) -> str:
-    """``j***@example.com``: enough to follow a log line or an admin list, not to learn it."""
-    local, _, domain = address.partition("@")
-    return f"{local[:1]}***@{domain}" if domain else "***"
 
 
 _ADDRESS_IN_TEXT = re.compile(r"[^\s<>\"'(),;:\[\]]+@[A-Za-z0-9.-]+\.[A-Za-z]{2,}")

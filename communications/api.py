@@ -32,7 +32,6 @@ from communications.permissions import (
     SEND_CAMPAIGN,
     CampaignPermission,
     campaign_get,
-    is_campaign_staff,
 )
 from communications.selectors import deliveries_for
 from communications.serializers import (
@@ -56,6 +55,7 @@ from communications.services import (
     send_campaign_test,
 )
 from consent.serializers import ErrorDetailSerializer
+from privacy_site.staff import is_active_staff
 
 TAGS = ["campaigns"]
 CONTENT_FIELDS = ("name", "kind", "subject", "body", "body_format", "segment")
@@ -167,7 +167,7 @@ def _refused(error: CampaignError) -> Response:
 
 
 def _require_send_permission(request: Request) -> None:
-    if not is_campaign_staff(request.user, SEND_CAMPAIGN):
+    if not is_active_staff(request.user, SEND_CAMPAIGN):
         raise PermissionDenied("Scheduling needs the communications.send_campaign permission.")
 
 

@@ -13,6 +13,7 @@ from django.http import Http404
 from rest_framework.permissions import BasePermission
 
 from communications.models import Campaign
+from privacy_site.staff import is_active_staff
 
 VIEW_CAMPAIGN = "communications.view_campaign"
 ADD_CAMPAIGN = "communications.add_campaign"
@@ -38,17 +39,6 @@ ACTION_PERMISSIONS: dict[str, tuple[str, ...]] = {
 }
 
 
-def is_campaign_staff(user: AbstractBaseUser | None, *perms: str) -> bool:
-    """An active, logged-in member of staff holding every one of ``perms``."""
-    return bool(
-        user is not None
-        and user.is_authenticated
-        and user.is_active
-        and user.is_staff
-        and user.has_perms(perms)
-    )
-
-
 class CampaignPermission(BasePermission):
     """Staff status plus the model permissions ``ACTION_PERMISSIONS`` names for the action."""
 
@@ -60,7 +50,7 @@ class CampaignPermission(BasePermission):
 
     def has_permission(self, request, view) -> bool:
         perms = ACTION_PERMISSIONS.get(getattr(view, "action", None) or "")
-        return perms is not None and is_campaign_staff(request.user, *perms)
+        return perms is not None and is_active_staff(request.user, *perms)
 
 
 def campaign_get(*, id: int | str, actor: AbstractBaseUser) -> Campaign:
@@ -68,7 +58,7 @@ def campaign_get(*, id: int | str, actor: AbstractBaseUser) -> Campaign:
 
     Missing and forbidden look the same (404), so a refused caller learns nothing.
     """
-    if not is_campaign_staff(actor, VIEW_CAMPAIGN) or not str(id).isdigit():
+    if not is_active_staff(actor, VIEW_CAMPAIGN) or not str(id).isdigit():
         raise Http404("No such campaign.")
     campaign = Campaign.objects.select_related("purpose").filter(pk=id).first()
     if campaign is None:

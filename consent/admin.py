@@ -9,7 +9,6 @@ of what people were shown and is never edited. A purpose's words are changed onl
 
 from __future__ import annotations
 
-import csv
 from collections.abc import Iterable, Iterator
 
 from django import forms
@@ -24,8 +23,7 @@ from django.http import (
     StreamingHttpResponse,
 )
 from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 
 from consent.models import (
@@ -41,6 +39,14 @@ from consent.services import (
     create_purpose,
     reword_purpose,
 )
+from privacy_site.admin_tools import (
+    ReadOnlyAdmin,
+    ReadOnlyInline,
+    admin_path,
+    adopt_saved,
+    object_page,
+)
+from privacy_site.downloads import csv_download
 
 CSV_HEADER = [
     "occurred_at",
@@ -57,19 +63,6 @@ CSV_HEADER = [
 # A spreadsheet runs a cell starting with one of these as a formula: an email address such as
 # "=HYPERLINK(...)@example.com" is valid, so such cells are prefixed with an apostrophe.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Visible to staff holding the view permission; nobody adds, changes or deletes."""
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 class PurposeAddForm(forms.ModelForm):
@@ -114,13 +107,10 @@ class RewordPurposeForm(forms.Form):
     )
 
 
-class PurposeTextInline(admin.TabularInline):
+class PurposeTextInline(ReadOnlyInline, admin.TabularInline):
     """Every version of the purpose's words, newest first: read-only, append-only."""
 
     model = PurposeText
-    extra = 0
-    max_num = 0
-    can_delete = False
     ordering = ("-id",)
     fields = readonly_fields = (
         "created_at",
@@ -131,15 +121,6 @@ class PurposeTextInline(admin.TabularInline):
         "policy_version",
         "changed_by",
     )
-
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 @admin.register(Purpose)
@@ -191,17 +172,10 @@ class PurposeAdmin(admin.ModelAdmin):
         except ConsentError as exc:
             # The form validated what the service checks; this is a race or a new rule.
             raise PermissionDenied(str(exc)) from exc
-        for field in Purpose._meta.concrete_fields:
-            setattr(obj, field.attname, getattr(created, field.attname))
-        obj._state.adding = False
-        obj._state.db = created._state.db
+        adopt_saved(obj, created)
 
     def get_urls(self):
-        reword = path(
-            "<int:object_id>/reword/",
-            self.admin_site.admin_view(self.reword_view),
-            name="consent_purpose_reword",
-        )
+        reword = admin_path(self, "<int:object_id>/reword/", self.reword_view, "reword")
         return [reword, *super().get_urls()]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
@@ -236,15 +210,15 @@ class PurposeAdmin(admin.ModelAdmin):
                         messages.SUCCESS,
                     )
                 return HttpResponseRedirect(back)
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"Change the words of {purpose.name}",
-            "opts": self.opts,
-            "original": purpose,
-            "form": form,
-            "back": back,
-        }
-        return TemplateResponse(request, "admin/consent/purpose/reword.html", context)
+        return object_page(
+            self,
+            request,
+            "admin/consent/purpose/reword.html",
+            original=purpose,
+            title=f"Change the words of {purpose.name}",
+            form=form,
+            back=back,
+        )
 
 
 @admin.register(PolicyVersion)
@@ -257,13 +231,6 @@ class PolicyVersionAdmin(ReadOnlyAdmin):
     list_filter = ("change_type",)
     fields = ("number", "effective_date", "change_type", "is_current", "summary", "text")
     change_list_template = "admin/consent/policyversion/change_list.html"
-
-
-class _Echo:
-    """A file-like object whose write() hands the line back, so csv.writer can stream."""
-
-    def write(self, value: str) -> str:
-        return value
 
 
 def _cell(value: object) -> object:
@@ -317,11 +284,7 @@ class ConsentEventAdmin(ReadOnlyAdmin):
         return obj.policy_version.number
 
     def get_urls(self):
-        export = path(
-            "export-csv/",
-            self.admin_site.admin_view(self.export_csv_view),
-            name="consent_consentevent_export_csv",
-        )
+        export = admin_path(self, "export-csv/", self.export_csv_view, "export_csv")
         return [export, *super().get_urls()]
 
     def export_csv_view(self, request: HttpRequest) -> StreamingHttpResponse:
@@ -333,14 +296,8 @@ class ConsentEventAdmin(ReadOnlyAdmin):
         except IncorrectLookupParameters:
             return HttpResponseBadRequest("Unknown filter.")
         events = changelist.get_queryset(request).iterator(chunk_size=self.csv_chunk_size)
-        writer = csv.writer(_Echo())
-        response = StreamingHttpResponse(
-            (writer.writerow(row) for row in ledger_csv_rows(events)),
-            content_type="text/csv; charset=utf-8",
-        )
         stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-        response["Content-Disposition"] = f'attachment; filename="consent-ledger-{stamp}.csv"'
-        return response
+        return csv_download(ledger_csv_rows(events), f"consent-ledger-{stamp}.csv")
 
 
 @admin.register(CurrentConsent)

@@ -13,6 +13,7 @@ from django.http import Http404
 
 from api_keys.models import Scope, SystemAPIKey
 from api_keys.permissions import APIKeyScopePermission, api_key_of
+from privacy_site.staff import is_active_staff
 
 VIEW_LEDGER = "consent.view_consentevent"
 
@@ -24,13 +25,7 @@ def may_view_consent_records(
     a usable system key holding ``consents:read``."""
     if isinstance(api_key, SystemAPIKey) and api_key.has_scope(CanViewConsentRecords.api_key_scope):
         return True
-    return bool(
-        user is not None
-        and user.is_authenticated
-        and user.is_active
-        and user.is_staff
-        and user.has_perm(VIEW_LEDGER)
-    )
+    return is_active_staff(user, VIEW_LEDGER)
 
 
 class CanViewConsentRecords(APIKeyScopePermission):

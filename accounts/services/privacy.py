@@ -38,6 +38,7 @@ from accounts.models import AddressVerification, PrivacyRequest, Profile, User
 from communications.kinds import MessageKind
 from communications.models import Delivery
 from communications.services import enqueue_email, send_delivery
+from privacy_site.staff import is_active_staff
 
 from .audit import FieldChange, Source, audit_events_for, record_changes, redact_audit_values_for
 from .profile import FIELD_LABELS
@@ -176,7 +177,7 @@ def create_account_by_staff(
     """An account made in the admin (a colleague, or a customer on the phone): its details
     are recorded in the audit trail with the staff member as actor, the password only as
     set. ``password=None`` makes an account that cannot log in until a password is set."""
-    if not (actor.is_active and actor.is_staff):
+    if not is_active_staff(actor):
         raise PrivacyError("Only a member of staff may create an account here.")
     user = User.objects.create_user(
         email, password, first_name=first_name.strip(), last_name=last_name.strip()

@@ -35,6 +35,7 @@ from accounts.address import (
     normalise_postcode,
 )
 from accounts.models import AddressVerification, Profile, User
+from privacy_site.staff import is_active_staff
 
 from .audit import FieldChange, Source, record_changes
 
@@ -171,7 +172,7 @@ def update_profile(
     unknown = sorted(set(fields) - set(EDITABLE_FIELDS))
     if unknown:
         raise TypeError(f"update_profile() got unknown fields: {', '.join(unknown)}")
-    if actor.pk != user.pk and not (actor.is_active and actor.is_staff):
+    if actor.pk != user.pk and not is_active_staff(actor):
         raise PermissionDenied("Only the person or a member of staff may change a profile.")
     current = profile_values(user)
     wanted = normalise_profile_fields({**current, **fields})

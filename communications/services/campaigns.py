@@ -28,7 +28,6 @@ from django.db.models import Count, Exists, F, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
-from communications.addresses import mask_address
 from communications.audiences import notice_subjects
 from communications.gate import gate_batch
 from communications.kinds import CAMPAIGN_KINDS, MessageKind, rule_for
@@ -58,6 +57,7 @@ from communications.services.claims import (
 )
 from consent.models import ConsentEvent, Purpose
 from consent.selectors import audience_for
+from privacy_site.masking import mask_address
 
 from .outbox import enqueue_email
 

@@ -15,11 +15,12 @@ from collections.abc import Iterable
 from django.db import transaction
 from django.utils import timezone
 
-from communications.addresses import mask_address, normalise_address
+from communications.addresses import normalise_address
 from communications.kinds import rule_for
 from communications.models import Delivery
 from communications.rendering import unsubscribe_mailto
 from consent.services import Source, withdraw_all_marketing, withdraw_consent
+from privacy_site.masking import mask_address
 
 logger = logging.getLogger(__name__)
 

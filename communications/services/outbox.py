@@ -12,7 +12,6 @@ from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
-from communications.addresses import mask_address
 from communications.gate import may_send
 from communications.kinds import rule_for
 from communications.models import Delivery, SendingClaim
@@ -28,6 +27,7 @@ from communications.services.claims import (
     release,
     resolve_abandoned_claims,
 )
+from privacy_site.masking import mask_address
 
 logger = logging.getLogger(__name__)
 

@@ -27,6 +27,7 @@ from communications.kinds import MessageKind
 from communications.models import BusinessTransition, Campaign, PolicyPublication
 from consent.models import PolicyDraft, PolicyVersion
 from consent.services import ConsentError, publish_policy_draft
+from privacy_site.staff import is_active_staff
 
 from .campaigns import save_campaign, send_campaign_now
 
@@ -40,7 +41,7 @@ class PolicyChangeError(ValueError):
 
 
 def _check_staff(actor: AbstractBaseUser) -> None:
-    if actor is None or not (actor.is_active and actor.is_staff):
+    if not is_active_staff(actor):
         raise PolicyChangeError("Only a member of staff may do this.")
 
 

@@ -8,6 +8,7 @@ from django.utils import timezone
 
 from communications.addresses import address_hash
 from communications.models import Suppression, SuppressionLift
+from privacy_site.staff import is_active_staff
 
 
 def suppress_address_hash(hashed: str, *, reason: str, detail: str = "") -> Suppression | None:
@@ -41,7 +42,7 @@ def lift_suppression(
     reason = reason.strip()
     if not reason:
         raise SuppressionError("Say why the suppression is lifted: who asked, and how.")
-    if actor is None or not (actor.is_active and actor.is_staff):
+    if not is_active_staff(actor):
         raise SuppressionError("Only a member of staff may lift a suppression.")
     suppression = (
         Suppression.objects.select_for_update().filter(address_hash=address_hash(address)).first()

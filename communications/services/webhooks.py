@@ -18,10 +18,11 @@ from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
-from communications.addresses import address_hash, mask_address, mask_addresses_in
+from communications.addresses import address_hash, mask_addresses_in
 from communications.kinds import rule_for
 from communications.models import Delivery, ProviderEvent, Suppression, delivery_id_from_message_id
 from consent.services import Source, withdraw_all_marketing, withdraw_consent
+from privacy_site.masking import mask_address
 
 from .suppression import suppress_address_hash
 

@@ -40,6 +40,7 @@ from consent.names import is_valid_person_name, validate_person_name
 from consent.provenance import Provenance
 from consent.services.ledger import Source, current_policy_version, grant_consent
 from consent.tokens import TokenError
+from privacy_site.masking import mask_address
 
 logger = logging.getLogger(__name__)
 
@@ -74,12 +75,6 @@ class NewsletterRequest:
     wording: str
     # The ledger row behind the newsletter state in force when the link was made; 0 for none.
     issued_against: int = 0
-
-
-def mask_email(email: str) -> str:
-    """``j***@example.com``: enough to follow a log line, not enough to learn the address."""
-    local, _, domain = email.partition("@")
-    return f"{local[:1]}***@{domain}"
 
 
 @transaction.atomic
@@ -120,7 +115,7 @@ def request_newsletter_subscription(
     issued_against, subscribed = _newsletter_state_of(address)
     if not first_in_interval or subscribed:
         reason = "already subscribed" if subscribed else "one was sent within the interval"
-        logger.info("newsletter confirmation for %s not sent: %s", mask_email(address), reason)
+        logger.info("newsletter confirmation for %s not sent: %s", mask_address(address), reason)
         return None
     newsletter = Purpose.objects.get(code=Purpose.NEWSLETTER)
     payload = {
@@ -136,7 +131,7 @@ def request_newsletter_subscription(
     # The caller emails the link (communications.services.request_newsletter). It is not
     # logged: the token is signed, not encrypted, so the URL would give the full address away
     # to anyone reading the logs.
-    logger.info("newsletter confirmation link made for %s", mask_email(address))
+    logger.info("newsletter confirmation link made for %s", mask_address(address))
     return url
 
 
@@ -266,7 +261,7 @@ def confirm_newsletter_subscription(
     # the second sees the first's ledger row and is refused.
     list(get_user_model().objects.select_for_update().filter(pk=subscriber.pk).values_list("pk"))
     if newsletter_request_used(asked):
-        logger.info("newsletter confirmation link for %s used again", mask_email(asked.email))
+        logger.info("newsletter confirmation link for %s used again", mask_address(asked.email))
         raise NewsletterAlreadyConfirmed
     # Confirmed: the address's request is no longer pending, so a later request (after a
     # withdrawal, say) is not held back by this one.

@@ -12,6 +12,7 @@ from django.utils import timezone
 
 from consent.models import PolicyVersion, Purpose, PurposeText
 from consent.services.ledger import ConsentError, current_policy_version
+from privacy_site.staff import is_active_staff
 
 
 def _check_words(*, name: str, wording: str, is_optional: bool, mandatory_reason: str) -> None:
@@ -24,7 +25,7 @@ def _check_words(*, name: str, wording: str, is_optional: bool, mandatory_reason
 
 
 def _check_staff(actor: AbstractBaseUser | None) -> None:
-    if actor is None or not (actor.is_active and actor.is_staff):
+    if not is_active_staff(actor):
         raise ConsentError("Only a member of staff may set a purpose's words.")
 
 

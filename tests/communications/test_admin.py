@@ -185,7 +185,7 @@ def test_progress_shows_as_a_bar_with_text_in_the_list_and_on_the_page(root, dra
 
 
 def test_the_bar_is_drawn_without_inline_style():
-    from communications.admin import progress_bar
+    from communications.admin.progress import progress_bar
 
     progress = dict.fromkeys(Delivery.Status.values, 0)
     progress.update(total=4, sent=2, failed=1, queued=1)

@@ -1,6 +1,5 @@
-"""Admin for the Privacy Officer: draft a policy version, preview its differences, publish it
-(``publish_policy_change``); see what each publication started; record business transitions
-(``record_business_transition``, which refuses less than 30 days' notice and says why)."""
+"""Policy drafts for the Privacy Officer: draft a version, preview its differences from the
+version in force, publish it (``publish_policy_change``); and what each publication started."""
 
 from __future__ import annotations
 
@@ -11,19 +10,15 @@ from django.db import transaction
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import get_object_or_404, redirect
 from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 
-from communications.models import BusinessTransition, PolicyPublication
-from communications.services.policy_changes import (
-    PolicyChangeError,
-    publish_policy_change,
-    record_business_transition,
-    transition_problems,
-)
-from consent.models import PolicyDraft, PolicyVersion
+from communications.models import PolicyPublication
+from communications.services.policy_changes import PolicyChangeError, publish_policy_change
+from consent.models import PolicyDraft
 from consent.policy_diff import policy_diff
 from consent.services import ConsentError, current_policy_version, save_policy_draft
+from privacy_site.admin_tools import admin_path, adopt_saved, object_page
 
 # A version is only ever added by publishing a draft, so adding one is the right to publish.
 PUBLISH_PERMISSION = "consent.add_policyversion"
@@ -108,44 +103,42 @@ class PolicyDraftAdmin(admin.ModelAdmin):
         except ConsentError as exc:
             # The form tried the same call: this is a race (published meanwhile).
             raise PermissionDenied(str(exc)) from exc
-        for field in PolicyDraft._meta.concrete_fields:
-            setattr(obj, field.attname, getattr(saved, field.attname))
-        obj._state.adding = False
-        obj._state.db = saved._state.db
+        adopt_saved(obj, saved)
 
     def get_urls(self):
         return [
-            path(
-                "<int:pk>/preview/",
-                self.admin_site.admin_view(self.preview_view),
-                name="consent_policydraft_preview",
-            ),
-            path(
-                "<int:pk>/publish/",
-                self.admin_site.admin_view(self.publish_view),
-                name="consent_policydraft_publish",
-            ),
+            admin_path(self, "<int:pk>/preview/", self.preview_view, "preview"),
+            admin_path(self, "<int:pk>/publish/", self.publish_view, "publish"),
             *super().get_urls(),
         ]
 
-    def _context(self, request: HttpRequest, draft: PolicyDraft, title: str) -> dict:
+    def _page(
+        self, request: HttpRequest, draft: PolicyDraft, template: str, title: str, **context
+    ) -> TemplateResponse:
+        """A page showing the draft's differences from the version in force."""
         current = current_policy_version()
-        return {
-            **self.admin_site.each_context(request),
-            "title": title,
-            "opts": self.opts,
-            "original": draft,
-            "draft": draft,
-            "current": current,
-            "hunks": policy_diff(current.text, draft.text),
-        }
+        return object_page(
+            self,
+            request,
+            template,
+            original=draft,
+            title=title,
+            draft=draft,
+            current=current,
+            hunks=policy_diff(current.text, draft.text),
+            **context,
+        )
 
     def preview_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
         draft = get_object_or_404(PolicyDraft, pk=pk)
-        context = self._context(request, draft, "Preview: differences from the version in force")
-        return TemplateResponse(request, "admin/consent/policydraft/preview.html", context)
+        return self._page(
+            request,
+            draft,
+            "admin/consent/policydraft/preview.html",
+            "Preview: differences from the version in force",
+        )
 
     def publish_view(self, request: HttpRequest, pk: int) -> HttpResponse:
         if not (self.has_view_permission(request) and request.user.has_perm(PUBLISH_PERMISSION)):
@@ -177,10 +170,13 @@ class PolicyDraftAdmin(admin.ModelAdmin):
                         )
                     )
                 return redirect(reverse("admin:consent_policydraft_changelist"))
-        status = 400 if form.errors else 200
-        context = {**self._context(request, draft, "Publish this version"), "form": form}
-        return TemplateResponse(
-            request, "admin/consent/policydraft/publish.html", context, status=status
+        return self._page(
+            request,
+            draft,
+            "admin/consent/policydraft/publish.html",
+            "Publish this version",
+            form=form,
+            status=400 if form.errors else 200,
         )
 
 
@@ -198,75 +194,3 @@ class PolicyPublicationAdmin(admin.ModelAdmin):
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
-
-
-class TransitionForm(forms.ModelForm):
-    """Shows what ``record_business_transition`` refuses (``transition_problems``: the 30-day
-    rule among them) as errors on the fields at fault."""
-
-    email_opted_in = forms.BooleanField(
-        required=False, label="Also email people opted in to communications"
-    )
-
-    class Meta:
-        model = BusinessTransition
-        fields = (
-            "kind",
-            "counterparty",
-            "description",
-            "announced_on",
-            "effective_on",
-            "use_change_version",
-        )
-
-    def __init__(self, *args, **kwargs) -> None:
-        super().__init__(*args, **kwargs)
-        if "use_change_version" in self.fields:
-            self.fields["use_change_version"].queryset = PolicyVersion.objects.filter(
-                change_type=PolicyVersion.ChangeType.USE_CHANGE
-            )
-
-    def clean(self) -> dict:
-        data = super().clean()
-        if self.errors:
-            return data
-        fields = {name: data.get(name) for name in TransitionForm.Meta.fields}
-        for field, problem in transition_problems(**fields).items():
-            self.add_error(field, problem)
-        return data
-
-
-@admin.register(BusinessTransition)
-class BusinessTransitionAdmin(admin.ModelAdmin):
-    """Recorded through ``record_business_transition``; a recorded transition is history,
-    shown and never changed or deleted."""
-
-    form = TransitionForm
-    list_display = ("counterparty", "kind", "announced_on", "effective_on", "recorded_by")
-
-    def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in BusinessTransition._meta.fields] if obj is not None else ()
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return obj is None and super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def save_model(self, request, obj, form, change) -> None:
-        if change:
-            raise PermissionDenied("A recorded transition is kept as it was.")
-        data = form.cleaned_data
-        try:
-            recorded = record_business_transition(
-                actor=request.user,
-                email_opted_in=data["email_opted_in"],
-                **{name: data[name] for name in TransitionForm.Meta.fields},
-            )
-        except PolicyChangeError as exc:
-            # The form checked the same rules: this is a race or a new rule.
-            raise PermissionDenied(str(exc)) from exc
-        for field in BusinessTransition._meta.concrete_fields:
-            setattr(obj, field.attname, getattr(recorded, field.attname))
-        obj._state.adding = False
-        obj._state.db = recorded._state.db

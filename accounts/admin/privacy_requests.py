@@ -1,34 +1,23 @@
+"""Privacy requests made by email, phone or post, and self-service erasures: logged through
+``log_privacy_request``, then acted on step by step (link, identity check, extension, refusal,
+fulfilment), each step a service that records who acted."""
+
 from __future__ import annotations
 
-import allauth.account.admin  # noqa: F401  (allauth's admin registered first, replaced below)
-from allauth.account.models import EmailAddress
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
-from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.contrib.auth.forms import AdminUserCreationForm, UserChangeForm
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db import transaction
 from django.db.models import Case, IntegerField, Value, When
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
-from django.template.response import TemplateResponse
-from django.urls import path, reverse
+from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
-from consent.admin import ReadOnlyAdmin
-
-from .forms import ProfileForm
-from .models import AddressVerification, AuditEvent, PrivacyRequest, Profile, User
-from .services import profile_values, update_profile
-from .services.audit import Source, record_secret_change
-from .services.privacy import (
-    PrivacyError,
-    create_account_by_staff,
-    deactivate_account,
-    reactivate_account,
-)
-from .services.requests import (
+from accounts.forms import ProfileForm
+from accounts.models import PrivacyRequest, User
+from accounts.services import profile_values
+from accounts.services.privacy import PrivacyError
+from accounts.services.requests import (
     extend_privacy_request,
     fulfil_access_request,
     fulfil_erasure_request,
@@ -40,246 +29,8 @@ from .services.requests import (
     refuse_privacy_request,
     request_problems,
 )
-from .views import json_download
-
-
-class UserCreationForm(AdminUserCreationForm):
-    class Meta:
-        model = User
-        fields = ("email", "first_name", "last_name")
-
-
-class UserEditForm(UserChangeForm):
-    """What staff may edit directly: the name (saved through ``update_profile``, audited) and
-    staff roles. The address is the login and changes only through its owner's verified
-    email change; whether the account is active changes only through the actions, which
-    call the deactivation services."""
-
-    class Meta:
-        model = User
-        fields = (
-            "password",
-            "first_name",
-            "last_name",
-            "is_staff",
-            "is_superuser",
-            "groups",
-            "user_permissions",
-        )
-
-
-class ProfileInline(admin.StackedInline):
-    """Read-only here: changes go through ``update_profile`` so they reach the audit trail."""
-
-    model = Profile
-    can_delete = False
-    extra = 0
-    max_num = 0
-    fields = readonly_fields = (
-        "address_line_1",
-        "address_line_2",
-        "town",
-        "postcode",
-        "phone",
-        "contact_channel",
-        "updated_at",
-    )
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-
-class AddressVerificationInline(admin.TabularInline):
-    model = AddressVerification
-    can_delete = False
-    extra = 0
-    max_num = 0
-    ordering = ("-id",)
-    fields = readonly_fields = ("created_at", "source", "verified", "postcode", "detail")
-
-    def has_add_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-
-@admin.register(User)
-class UserAdmin(BaseUserAdmin):
-    inlines = (ProfileInline, AddressVerificationInline)
-    form = UserEditForm
-    add_form = UserCreationForm
-    ordering = ("email",)
-    list_display = ("email", "first_name", "last_name", "is_active", "is_staff", "date_joined")
-    list_filter = ("is_active", "is_staff", "is_superuser")
-    search_fields = ("email", "first_name", "last_name")
-    readonly_fields = (
-        "email",
-        "is_active",
-        "last_login",
-        "date_joined",
-        "deactivated_at",
-        "erasure_requested_at",
-        "erased_at",
-    )
-    actions = ("reactivate_accounts", "deactivate_accounts")
-    fieldsets = (
-        (None, {"fields": ("email", "password")}),
-        ("Name", {"fields": ("first_name", "last_name")}),
-        (
-            "Permissions",
-            {"fields": ("is_active", "is_staff", "is_superuser", "groups", "user_permissions")},
-        ),
-        (
-            "Dates",
-            {
-                "fields": (
-                    "last_login",
-                    "date_joined",
-                    "deactivated_at",
-                    "erasure_requested_at",
-                    "erased_at",
-                )
-            },
-        ),
-    )
-    add_fieldsets = (
-        (
-            None,
-            {
-                "classes": ("wide",),
-                "fields": ("email", "first_name", "last_name", "password1", "password2"),
-            },
-        ),
-    )
-
-    def get_readonly_fields(self, request: HttpRequest, obj: User | None = None) -> tuple:
-        return self.readonly_fields if obj is not None else ()
-
-    def has_change_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
-        # An erased account, or one being erased, is a pseudonymous record: shown, never
-        # edited (no name, no roles, no password).
-        if obj is not None and (obj.erased_at or obj.erasure_requested_at):
-            return False
-        return super().has_change_permission(request, obj)
-
-    def has_delete_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
-        # Deleting would lose the subject of the ledger and the audit trail: erasure (a
-        # privacy request) is the way to remove a person's data.
-        return False
-
-    def save_model(self, request: HttpRequest, obj: User, form, change: bool) -> None:
-        if not change:
-            data = form.cleaned_data
-            created = create_account_by_staff(
-                email=data["email"],
-                first_name=data.get("first_name", ""),
-                last_name=data.get("last_name", ""),
-                password=data.get("password1") if data.get("set_usable_password", True) else None,
-                actor=request.user,
-            )
-            for field in User._meta.concrete_fields:
-                setattr(obj, field.attname, getattr(created, field.attname))
-            obj._state.adding = False
-            obj._state.db = created._state.db
-            return
-        roles = [name for name in ("is_staff", "is_superuser") if name in form.changed_data]
-        if roles:
-            obj.save(update_fields=roles)
-        names = {n: form.cleaned_data[n] for n in ("first_name", "last_name")}
-        try:
-            update_profile(user=obj, actor=request.user, source=Source.STAFF, **names)
-        except ValidationError as error:
-            # The form's own checks passed; the service refusing is a new rule or a race.
-            raise PermissionDenied("; ".join(error.messages)) from error
-
-    def user_change_password(self, request: HttpRequest, id: str, form_url: str = ""):
-        """Django's set-password page, with the audit row written in the same transaction as
-        the new password (or the password disabled)."""
-        with transaction.atomic():
-            before = self.get_object(request, unquote(id))
-            response = super().user_change_password(request, id, form_url)
-            if before is not None and request.method == "POST" and response.status_code == 302:
-                user = User.objects.get(pk=before.pk)
-                if user.password != before.password:
-                    record_secret_change(
-                        subject=user, actor=request.user, field="password", source=Source.STAFF
-                    )
-        return response
-
-    @admin.action(description="Reactivate selected accounts (support)", permissions=["change"])
-    def reactivate_accounts(self, request: HttpRequest, queryset) -> None:
-        done = refused = 0
-        for user in queryset:
-            try:
-                done += reactivate_account(user=user, actor=request.user, source=Source.STAFF)
-            except PrivacyError:
-                refused += 1
-        self.message_user(request, f"{done} reactivated.", messages.SUCCESS)
-        if refused:
-            self.message_user(
-                request, f"{refused} erased, which cannot be reactivated.", messages.WARNING
-            )
-
-    @admin.action(description="Deactivate selected accounts", permissions=["change"])
-    def deactivate_accounts(self, request: HttpRequest, queryset) -> None:
-        done = sum(
-            deactivate_account(user=user, actor=request.user, source=Source.STAFF)
-            for user in queryset
-        )
-        self.message_user(request, f"{done} deactivated.", messages.SUCCESS)
-
-
-# allauth's own admin lets staff add an address to someone's account, make it primary and mark
-# it verified, unaudited: a way to take an account over by its password reset. Addresses change
-# only through their owner's verified email change; here they are shown, never written.
-if admin.site.is_registered(EmailAddress):
-    admin.site.unregister(EmailAddress)
-
-
-@admin.register(EmailAddress)
-class EmailAddressAdmin(ReadOnlyAdmin):
-    list_display = ("email", "user", "primary", "verified")
-    list_filter = ("primary", "verified")
-    search_fields = ("email", "user__email")
-    list_select_related = ("user",)
-    fields = readonly_fields = ("email", "user", "primary", "verified")
-
-
-@admin.register(AuditEvent)
-class AuditEventAdmin(admin.ModelAdmin):
-    """The audit trail, read-only: nobody adds, edits or deletes a row here."""
-
-    list_display = ("occurred_at", "subject", "field", "old_value", "new_value", "actor", "source")
-    list_filter = ("source", "field", "is_secret")
-    search_fields = ("subject__email", "actor__email", "field")
-    list_select_related = ("subject", "actor")
-    date_hierarchy = "occurred_at"
-    readonly_fields = (
-        "subject",
-        "actor",
-        "change_id",
-        "field",
-        "is_secret",
-        "old_value",
-        "new_value",
-        "values_redacted",
-        "source",
-        "occurred_at",
-    )
-
-    def has_add_permission(self, request) -> bool:
-        return False
-
-    def has_change_permission(self, request, obj=None) -> bool:
-        return False
-
-    def has_delete_permission(self, request, obj=None) -> bool:
-        return False
-
+from privacy_site.admin_tools import admin_path, adopt_saved, object_page
+from privacy_site.downloads import json_download
 
 STEPS = {
     "link": "Link to the account",
@@ -405,8 +156,7 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
             requester_contact=obj.requester_contact,
             details=obj.details,
         )
-        obj.pk = created.pk
-        obj.due_on = created.due_on
+        adopt_saved(obj, created)
 
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
@@ -432,15 +182,8 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
         return request.user.has_perm("accounts.fulfil_privacyrequest")
 
     def get_urls(self):
-        info = self.opts.app_label, self.opts.model_name
-        return [
-            path(
-                "<int:object_id>/act/<slug:step>/",
-                self.admin_site.admin_view(self.act_view),
-                name="{}_{}_act".format(*info),
-            ),
-            *super().get_urls(),
-        ]
+        act = admin_path(self, "<int:object_id>/act/<slug:step>/", self.act_view, "act")
+        return [act, *super().get_urls()]
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = extra_context or {}
@@ -552,15 +295,15 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
                 if request.method == "POST"
                 else ProfileForm(initial=profile_values(privacy_request.subject))
             )
-        context = {
-            **self.admin_site.each_context(request),
-            "title": f"{STEPS[step]}: {privacy_request.reference}",
-            "opts": self.opts,
-            "original": privacy_request,
-            "step": step,
-            "step_label": STEPS[step],
-            "profile_form": profile_form,
-            "errors": errors,
-            "back": back,
-        }
-        return TemplateResponse(request, "admin/accounts/privacyrequest/act.html", context)
+        return object_page(
+            self,
+            request,
+            "admin/accounts/privacyrequest/act.html",
+            original=privacy_request,
+            title=f"{STEPS[step]}: {privacy_request.reference}",
+            step=step,
+            step_label=STEPS[step],
+            profile_form=profile_form,
+            errors=errors,
+            back=back,
+        )

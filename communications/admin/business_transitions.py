@@ -1,0 +1,88 @@
+"""Business transitions (a sale, merger or transfer of the business), recorded through
+``record_business_transition``, which refuses less than 30 days' notice and says why; a recorded
+transition is history, shown and never changed or deleted."""
+
+from __future__ import annotations
+
+from django import forms
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest
+
+from communications.models import BusinessTransition
+from communications.services.policy_changes import (
+    PolicyChangeError,
+    record_business_transition,
+    transition_problems,
+)
+from consent.models import PolicyVersion
+from privacy_site.admin_tools import adopt_saved
+
+
+class TransitionForm(forms.ModelForm):
+    """Shows what ``record_business_transition`` refuses (``transition_problems``: the 30-day
+    rule among them) as errors on the fields at fault."""
+
+    email_opted_in = forms.BooleanField(
+        required=False, label="Also email people opted in to communications"
+    )
+
+    class Meta:
+        model = BusinessTransition
+        fields = (
+            "kind",
+            "counterparty",
+            "description",
+            "announced_on",
+            "effective_on",
+            "use_change_version",
+        )
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if "use_change_version" in self.fields:
+            self.fields["use_change_version"].queryset = PolicyVersion.objects.filter(
+                change_type=PolicyVersion.ChangeType.USE_CHANGE
+            )
+
+    def clean(self) -> dict:
+        data = super().clean()
+        if self.errors:
+            return data
+        fields = {name: data.get(name) for name in TransitionForm.Meta.fields}
+        for field, problem in transition_problems(**fields).items():
+            self.add_error(field, problem)
+        return data
+
+
+@admin.register(BusinessTransition)
+class BusinessTransitionAdmin(admin.ModelAdmin):
+    """Recorded through ``record_business_transition``; a recorded transition is history,
+    shown and never changed or deleted."""
+
+    form = TransitionForm
+    list_display = ("counterparty", "kind", "announced_on", "effective_on", "recorded_by")
+
+    def get_readonly_fields(self, request, obj=None):
+        return [f.name for f in BusinessTransition._meta.fields] if obj is not None else ()
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return obj is None and super().has_change_permission(request, obj)
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return False
+
+    def save_model(self, request, obj, form, change) -> None:
+        if change:
+            raise PermissionDenied("A recorded transition is kept as it was.")
+        data = form.cleaned_data
+        try:
+            recorded = record_business_transition(
+                actor=request.user,
+                email_opted_in=data["email_opted_in"],
+                **{name: data[name] for name in TransitionForm.Meta.fields},
+            )
+        except PolicyChangeError as exc:
+            # The form checked the same rules: this is a race or a new rule.
+            raise PermissionDenied(str(exc)) from exc
+        adopt_saved(obj, recorded)

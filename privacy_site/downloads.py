@@ -1,0 +1,47 @@
+"""Files handed to the browser to save: a person's data as JSON, a list as streamed CSV.
+
+Any app's views or admin may use these; the module imports nothing from the apps.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+from collections.abc import Iterable
+
+from django.http import HttpResponse, StreamingHttpResponse
+
+
+def _attachment(response: HttpResponse | StreamingHttpResponse, filename: str) -> None:
+    response["Content-Disposition"] = f'attachment; filename="{filename}"'
+
+
+def json_download(data: dict, filename: str) -> HttpResponse:
+    """A copy of someone's data as a JSON file to save; never cached along the way."""
+    response = HttpResponse(
+        json.dumps(data, indent=2, ensure_ascii=False),
+        content_type="application/json; charset=utf-8",
+    )
+    _attachment(response, filename)
+    response["Cache-Control"] = "no-store"
+    return response
+
+
+class _Echo:
+    """A file-like object whose write() hands the line back, so csv.writer can stream."""
+
+    def write(self, value: str) -> str:
+        return value
+
+
+def csv_download(rows: Iterable[Iterable[object]], filename: str) -> StreamingHttpResponse:
+    """``rows`` (the header first) as a CSV file to save, written row by row as the response
+    streams, so a long list is never held in memory. The caller escapes cells a spreadsheet
+    would run as formulas."""
+    writer = csv.writer(_Echo())
+    response = StreamingHttpResponse(
+        (writer.writerow(row) for row in rows),
+        content_type="text/csv; charset=utf-8",
+    )
+    _attachment(response, filename)
+    return response
