@@ -74,3 +74,9 @@ def disclose(officer):
         return record_disclosure(**arguments)
 
     return make
+
+
+@pytest.fixture
+def superuser_client(django_user_model) -> Client:
+    root = django_user_model.objects.create_superuser("root@jessops.example", "a long password")
+    return staff_client(root)
