@@ -89,7 +89,9 @@ def test_the_categories_are_kept_once_each_in_the_register_order(ann, disclose):
 
 
 def test_one_of_the_shops_systems_discloses_by_its_api_key(ann, officer, disclose):
-    key, _ = issue_api_key(name="Checkout", scopes=[Scope.CONSENTS_READ], expires_at=None, actor=officer)
+    key, _ = issue_api_key(
+        name="Checkout", scopes=[Scope.CONSENTS_READ], expires_at=None, actor=officer
+    )
 
     disclosure = disclose(
         ann,
@@ -269,7 +271,9 @@ def test_someone_must_be_named_as_disclosing(ann, disclose):
 
 
 def test_staff_and_a_system_at_once_are_refused(ann, officer, disclose):
-    key, _ = issue_api_key(name="Checkout", scopes=[Scope.CONSENTS_READ], expires_at=None, actor=officer)
+    key, _ = issue_api_key(
+        name="Checkout", scopes=[Scope.CONSENTS_READ], expires_at=None, actor=officer
+    )
 
     refused(Rule.ACTOR_REQUIRED, disclose, ann, system=key)
 
@@ -279,7 +283,9 @@ def test_a_customer_cannot_be_the_one_disclosing(ann, make_user, disclose):
 
 
 def test_a_revoked_system_key_cannot_disclose(ann, officer, disclose):
-    key, _ = issue_api_key(name="Old checkout", scopes=[Scope.CONSENTS_READ], expires_at=None, actor=officer)
+    key, _ = issue_api_key(
+        name="Old checkout", scopes=[Scope.CONSENTS_READ], expires_at=None, actor=officer
+    )
     revoke_api_key(key=key, actor=officer)
 
     error = refused(Rule.SYSTEM_KEY_NOT_USABLE, disclose, ann, actor=None, system=key)
