@@ -51,7 +51,7 @@ PARTIES = [
             "Provides the Jessops Photo online printing service and takes payment for its "
             "orders. CEWE may use the data only to provide that service."
         ),
-        "categories": ["name", "email", "postal_address", "phone"],
+        "categories": ["name", "postal_address", "email", "phone"],
         "retention_promise": (
             "Uses personally identifiable information only to provide the Jessops Photo "
             "service (policy: Jessops Photo). Emails and online marketing can be refused "

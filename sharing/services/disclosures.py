@@ -225,6 +225,11 @@ def record_disclosures(
     locked = list(
         get_user_model().objects.select_for_update(no_key=True).filter(pk__in=ids).order_by("pk")
     )
+    missing = sorted(set(ids) - {person.pk for person in locked})
+    if missing:
+        raise DisclosureRefused(
+            Rule.PERSON_GONE, f"no account {', '.join(map(str, missing))} exists."
+        )
     _check_people(current, people=locked, legal_basis=legal_basis)
     rows = [
         Disclosure(

@@ -196,6 +196,16 @@ def test_a_deactivated_or_erased_person_is_refused(ann, disclose, closed_by):
     assert f"the account {ann.pk} is deactivated or erased" in str(error)
 
 
+def test_an_account_that_does_not_exist_is_refused(make_user, disclose):
+    from django.contrib.auth import get_user_model
+
+    ghost = get_user_model()(pk=987654, email="ghost@example.com")
+
+    error = refused(Rule.PERSON_GONE, disclose, ghost)
+
+    assert "no account 987654 exists" in str(error)
+
+
 def test_the_check_reads_the_account_as_it_is_now_not_as_the_caller_saw_it(ann, disclose):
     from django.contrib.auth import get_user_model
 

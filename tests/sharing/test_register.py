@@ -152,16 +152,16 @@ def test_a_change_records_only_the_fields_that_changed_before_and_after(officer)
     assert dpd.active_until == date(2026, 12, 31)
 
 
-def test_a_change_that_changes_nothing_records_nothing(officer):
-    bank = party(BANK)
+@pytest.mark.parametrize("name", [BANK, PARCELFORCE, CEWE, SPONSORS, ADVERTISERS, COURTS])
+def test_saving_a_seeded_party_unchanged_records_nothing(officer, name):
+    seeded = party(name)
 
-    assert (
-        change_third_party(
-            party=bank, details=PartyDetails.of(bank), actor=officer, reason="Checked."
-        )
-        is None
+    change = change_third_party(
+        party=seeded, details=PartyDetails.of(seeded), actor=officer, reason="Checked."
     )
-    assert ThirdPartyChange.objects.filter(party=bank).count() == 1
+
+    assert change is None
+    assert ThirdPartyChange.objects.filter(party=seeded).count() == 1
 
 
 @pytest.mark.parametrize(
