@@ -26,4 +26,5 @@ urlpatterns = [
     path("anymail/", include("communications.webhook_urls")),
     path("", include("consent.urls")),
     path("", include("communications.urls")),
+    path("", include("sharing.urls")),
 ]

@@ -1,0 +1,90 @@
+"""The record of processing activities for sharing (UK GDPR Article 30(1)(b)-(f)), built from
+the register: for each recipient, what (kinds of data), why (purposes), to whom, and how long
+(what the recipient promises about keeping it)."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date
+
+from django.utils import timezone
+
+from sharing.selectors import register_parties
+
+CSV_HEADER = [
+    "recipient",
+    "role",
+    "purposes",
+    "what_they_do_with_it",
+    "consent_purposes",
+    "kinds_of_data",
+    "retention",
+    "active_from",
+    "active_until",
+    "active_today",
+    "contract_reference",
+    "privacy_contact",
+]
+# A spreadsheet runs a cell starting with one of these as a formula, so such cells are
+# prefixed with an apostrophe (the register's text is typed by staff).
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+@dataclass(frozen=True)
+class ProcessingActivity:
+    """One recipient in the register, as the record of processing describes it."""
+
+    recipient: str
+    role: str
+    purposes: list[str]
+    what_they_do_with_it: str
+    consent_purposes: list[str]
+    kinds_of_data: list[str]
+    retention: str
+    active_from: date
+    active_until: date | None
+    active_today: bool
+    contract_reference: str
+    privacy_contact: str
+
+
+def record_of_processing() -> list[ProcessingActivity]:
+    """Every party in the register (ended ones too, with their dates), by name."""
+    today = timezone.localdate()
+    return [
+        ProcessingActivity(
+            recipient=party.name,
+            role=party.get_role_display(),
+            purposes=party.purpose_labels(),
+            what_they_do_with_it=party.purpose_description,
+            consent_purposes=[purpose.name for purpose in party.consent_purposes.all()],
+            kinds_of_data=party.category_labels(),
+            retention=party.retention_promise,
+            active_from=party.active_from,
+            active_until=party.active_until,
+            active_today=party.is_active_on(today),
+            contract_reference=party.contract_reference,
+            privacy_contact=party.privacy_contact,
+        )
+        for party in register_parties()
+    ]
+
+
+def _cell(value: object) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "yes" if value else "no"
+    if isinstance(value, list):
+        value = "; ".join(value)
+    elif isinstance(value, date):
+        value = value.isoformat()
+    text = str(value)
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def record_csv_rows(activities: Iterable[ProcessingActivity]) -> Iterator[list[str]]:
+    yield CSV_HEADER
+    for activity in activities:
+        yield [_cell(getattr(activity, column)) for column in CSV_HEADER]

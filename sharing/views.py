@@ -1,0 +1,21 @@
+"""The person's own view of who received their data."""
+
+from __future__ import annotations
+
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import render
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_safe
+
+from sharing.selectors import disclosures_by_party
+
+
+@require_safe
+@never_cache
+@login_required
+def my_data(request: HttpRequest) -> HttpResponse:
+    """Who received the logged-in person's data, what, why and when, grouped by recipient."""
+    return render(
+        request, "sharing/my_data.html", {"recipients": disclosures_by_party(user=request.user)}
+    )
