@@ -34,7 +34,7 @@ from communications.permissions import (
     campaign_get,
     is_campaign_staff,
 )
-from communications.selectors import deliveries_for
+from communications.selectors import campaigns_with_progress, deliveries_for
 from communications.serializers import (
     CampaignDeliveryQuerySerializer,
     CampaignDeliverySerializer,
@@ -44,16 +44,17 @@ from communications.serializers import (
     CampaignSerializer,
     FieldErrorsSerializer,
 )
-from communications.services import (
+from communications.services.campaigns.lifecycle import (
     CampaignError,
     cancel_campaign,
+    create_campaign,
     pause_campaign,
     preview_campaign,
     resume_campaign,
-    save_campaign,
     schedule_campaign,
     send_campaign_now,
     send_campaign_test,
+    update_campaign,
 )
 from consent.serializers import ErrorDetailSerializer
 
@@ -237,7 +238,7 @@ class CampaignViewSet(viewsets.GenericViewSet):
     def list(self, request: Request) -> Response:
         query = CampaignListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        campaigns = self.get_queryset()
+        campaigns = campaigns_with_progress(self.get_queryset())
         if status_filter := query.validated_data.get("status"):
             campaigns = campaigns.filter(status=status_filter)
         page = self.paginate_queryset(campaigns)
@@ -254,7 +255,7 @@ class CampaignViewSet(viewsets.GenericViewSet):
         if send_at is not None:
             _require_send_permission(request)
         try:
-            campaign = save_campaign(
+            campaign = create_campaign(
                 actor=request.user,
                 purpose=data.get("purpose") or None,
                 send_at=send_at,
@@ -273,8 +274,7 @@ class CampaignViewSet(viewsets.GenericViewSet):
         if send_at is not None:
             _require_send_permission(request)
         try:
-            campaign = save_campaign(
-                actor=request.user,
+            campaign = update_campaign(
                 campaign=campaign,
                 purpose=data.get("purpose") or None,
                 send_at=send_at,

@@ -110,6 +110,11 @@ class SendingClaim(models.Model):
         return f"claim {self.pk} by {self.worker}"
 
 
+# How ``last_error`` begins on a row handed over without an answer: the message may have
+# arrived, so the row is never sent again (``services.claims``).
+UNCERTAIN_PREFIX = "uncertain:"
+
+
 class DeliveryQuerySet(models.QuerySet):
     def pending(self) -> DeliveryQuerySet:
         return self.filter(status__in=[Delivery.Status.QUEUED, Delivery.Status.SENDING])

@@ -31,8 +31,8 @@ from communications.sending import (
     smtp_merge_available,
 )
 from communications.services import (
+    create_campaign,
     populate_campaign,
-    save_campaign,
     send_campaign_batch,
     send_campaign_now,
 )
@@ -74,7 +74,7 @@ def no_broker():
 def campaign_of(
     kind: str, body: str = "Hello {{ first_name }}, **new lenses** are in."
 ) -> Campaign:
-    return save_campaign(
+    return create_campaign(
         actor=None, name=kind, kind=kind, subject="News for {{ first_name }} & co", body=body
     )
 
