@@ -14,6 +14,8 @@ from django.db.models import Q
 
 from .kinds import CAMPAIGN_KINDS, MessageKind
 
+UNCERTAIN_PREFIX = "uncertain:"  # ``last_error`` of a row that may have gone: never resent
+
 
 class Campaign(models.Model):
     class Status(models.TextChoices):
@@ -108,11 +110,6 @@ class SendingClaim(models.Model):
 
     def __str__(self) -> str:
         return f"claim {self.pk} by {self.worker}"
-
-
-# How ``last_error`` begins on a row handed over without an answer: the message may have
-# arrived, so the row is never sent again (``services.claims``).
-UNCERTAIN_PREFIX = "uncertain:"
 
 
 class DeliveryQuerySet(models.QuerySet):

@@ -30,14 +30,9 @@ from communications.rendering import (
     link_prefixes,
     recipient_values,
 )
-from communications.sending import (
-    BatchRecipient,
-    Result,
-    batch_sending_enabled,
-    individual_hand_over,
-    send_as_batch,
-)
+from communications.sending import BatchRecipient, Result, batch_sending_enabled, send_as_batch
 from communications.services.claims import ClaimProgress, RowOutcome, open_claim
+from communications.smtp_fast_path import individual_hand_over
 
 CampaignStatus = Campaign.Status
 Status = Delivery.Status
