@@ -3,9 +3,14 @@ of each message a caller may meet."""
 
 from __future__ import annotations
 
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, PolymorphicProxySerializer
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
 
-from communications.serializers import FieldErrorsSerializer
+from communications.serializers import CampaignSerializer, FieldErrorsSerializer
 from consent.serializers import ErrorDetailSerializer
 
 TAGS = ["campaigns"]
@@ -99,3 +104,23 @@ BAD_FILTER = OpenApiResponse(
         )
     ],
 )
+
+
+def status_change(
+    *,
+    operation_id: str,
+    summary: str,
+    description: str,
+    request: type | None = None,
+    refused: OpenApiResponse = STEP_REFUSED,
+):
+    """The schema of an endpoint that moves a campaign on: the campaign as it now is, or
+    ``refused`` when its status doesn't allow the step."""
+    return extend_schema(
+        operation_id=operation_id,
+        summary=summary,
+        description=description,
+        request=request,
+        responses={200: CampaignSerializer, 400: refused, 403: FORBIDDEN, 404: NOT_FOUND},
+        tags=TAGS,
+    )

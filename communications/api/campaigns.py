@@ -57,8 +57,8 @@ from .campaign_schema import (
     LIST_NOT_FOUND,
     NOT_FOUND,
     REFUSED,
-    STEP_REFUSED,
     TAGS,
+    status_change,
 )
 
 CONTENT_FIELDS = ("name", "kind", "subject", "body", "body_format", "segment")
@@ -270,13 +270,12 @@ class CampaignViewSet(viewsets.GenericViewSet):
             return _refused(error)
         return Response(CampaignSerializer(campaign).data)
 
-    @extend_schema(
+    @status_change(
         operation_id="campaigns_schedule",
         summary="Schedule (or reschedule) a draft or scheduled campaign",
         description="Needs `communications.send_campaign`. `send_at` must be in the future.",
         request=CampaignScheduleSerializer,
-        responses={200: CampaignSerializer, 400: REFUSED, 403: FORBIDDEN, 404: NOT_FOUND},
-        tags=TAGS,
+        refused=REFUSED,
     )
     @action(detail=True, methods=["post"])
     def schedule(self, request: Request, pk: str) -> Response:
@@ -284,49 +283,40 @@ class CampaignViewSet(viewsets.GenericViewSet):
         serializer.is_valid(raise_exception=True)
         return self._change(schedule_campaign, send_at=serializer.validated_data["send_at"])
 
-    @extend_schema(
+    @status_change(
         operation_id="campaigns_send",
         summary="Send a draft or scheduled campaign now",
         description=(
             "Moves the campaign to `sending`; workers then write and send its deliveries. "
             "Needs `communications.send_campaign`."
         ),
-        request=None,
-        responses={200: CampaignSerializer, 400: STEP_REFUSED, 403: FORBIDDEN, 404: NOT_FOUND},
-        tags=TAGS,
     )
     @action(detail=True, methods=["post"])
     def send(self, request: Request, pk: str) -> Response:
         return self._change(send_campaign_now)
 
-    @extend_schema(
+    @status_change(
         operation_id="campaigns_pause",
         summary="Pause a sending campaign",
         description=(
             "Batches already handed to the provider finish; no new batch starts. "
             "Needs `communications.send_campaign`."
         ),
-        request=None,
-        responses={200: CampaignSerializer, 400: STEP_REFUSED, 403: FORBIDDEN, 404: NOT_FOUND},
-        tags=TAGS,
     )
     @action(detail=True, methods=["post"])
     def pause(self, request: Request, pk: str) -> Response:
         return self._change(pause_campaign)
 
-    @extend_schema(
+    @status_change(
         operation_id="campaigns_resume",
         summary="Resume a paused campaign",
         description="Needs `communications.send_campaign`.",
-        request=None,
-        responses={200: CampaignSerializer, 400: STEP_REFUSED, 403: FORBIDDEN, 404: NOT_FOUND},
-        tags=TAGS,
     )
     @action(detail=True, methods=["post"])
     def resume(self, request: Request, pk: str) -> Response:
         return self._change(resume_campaign)
 
-    @extend_schema(
+    @status_change(
         operation_id="campaigns_cancel",
         summary="Cancel a campaign for good",
         description=(
@@ -334,9 +324,6 @@ class CampaignViewSet(viewsets.GenericViewSet):
             "A completed or cancelled campaign can't be cancelled. "
             "Needs `communications.send_campaign`."
         ),
-        request=None,
-        responses={200: CampaignSerializer, 400: STEP_REFUSED, 403: FORBIDDEN, 404: NOT_FOUND},
-        tags=TAGS,
     )
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str) -> Response:
