@@ -40,7 +40,7 @@ Status = Delivery.Status
 
 
 @dataclass(frozen=True)
-class Decision:
+class SendDecision:
     allowed: bool
     # The status a delivery row takes: queued when allowed, else why it was not sent.
     status: str
@@ -50,23 +50,23 @@ class Decision:
         return self.allowed
 
 
-ALLOWED = Decision(True, Status.QUEUED)
-NO_ACCOUNT = Decision(False, Status.SKIPPED_INACTIVE, "no account")
-INACTIVE = Decision(False, Status.SKIPPED_INACTIVE, "account deactivated")
-SUPPRESSED = Decision(False, Status.SUPPRESSED, "address suppressed")
-UNVERIFIED = Decision(False, Status.SKIPPED_UNVERIFIED, "address not verified yet")
-NO_CONSENT = Decision(False, Status.SKIPPED_NO_CONSENT, "no current consent for the purpose")
+ALLOWED = SendDecision(True, Status.QUEUED)
+NO_ACCOUNT = SendDecision(False, Status.SKIPPED_INACTIVE, "no account")
+INACTIVE = SendDecision(False, Status.SKIPPED_INACTIVE, "account deactivated")
+SUPPRESSED = SendDecision(False, Status.SUPPRESSED, "address suppressed")
+UNVERIFIED = SendDecision(False, Status.SKIPPED_UNVERIFIED, "address not verified yet")
+NO_CONSENT = SendDecision(False, Status.SKIPPED_NO_CONSENT, "no current consent for the purpose")
 NOT_IN_AUDIENCE = {
-    NoticeAudience.OPTED_IN: Decision(
+    NoticeAudience.OPTED_IN: SendDecision(
         False, Status.SKIPPED_AUDIENCE, "not opted in to communications"
     ),
-    NoticeAudience.NOT_OPTED_OUT: Decision(
+    NoticeAudience.NOT_OPTED_OUT: SendDecision(
         False, Status.SKIPPED_AUDIENCE, "opted out of all communication"
     ),
 }
 
 
-def may_send(kind: str, user: AbstractBaseUser | None, *, email: str = "") -> Decision:
+def may_send(kind: str, user: AbstractBaseUser | None, *, email: str = "") -> SendDecision:
     """Whether ``kind`` may go to ``user`` (or, for address-only kinds, to ``email``).
 
     ``email`` overrides the account's address (a transactional message written to the address
@@ -86,11 +86,11 @@ def gate_batch(
     users: Sequence[AbstractBaseUser],
     *,
     emails: dict[int, str] | None = None,
-) -> dict[int, Decision]:
+) -> dict[int, SendDecision]:
     """The decision for each user, by id, in a few queries whatever the batch size."""
     rule = rule_for(kind)
     emails = emails or {}
-    decisions: dict[int, Decision] = {}
+    decisions: dict[int, SendDecision] = {}
     candidates = []
     for user in users:
         if not user.is_active:

@@ -14,6 +14,8 @@ from django.db.models import Q
 
 from .kinds import CAMPAIGN_KINDS, MessageKind
 
+UNCERTAIN_PREFIX = "uncertain:"  # ``last_error`` of a row that may have gone: never resent
+
 
 class Campaign(models.Model):
     class Status(models.TextChoices):

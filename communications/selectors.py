@@ -2,12 +2,61 @@
 
 from __future__ import annotations
 
-from django.db.models import QuerySet
+from django.db.models import Count, Q, QuerySet
 
-from communications.models import Campaign, Delivery
+from communications.models import UNCERTAIN_PREFIX, Campaign, Delivery
+from privacy_site.masking import mask_address
+
+Status = Delivery.Status
+# Where ``campaigns_with_progress`` puts each count on a campaign: progress_queued, ...
+_ANNOTATION = "progress_"
 
 
 def deliveries_for(*, campaign: Campaign, status: str | None = None) -> QuerySet[Delivery]:
     """A campaign's delivery rows, optionally of one status, with their recipients."""
     rows = Delivery.objects.filter(campaign=campaign).select_related("user")
     return rows.filter(status=status) if status else rows
+
+
+def _progress_counts(rows: str = "") -> dict[str, Count]:
+    """The counts of ``campaign_progress`` as aggregates over delivery rows, reached by the
+    path ``rows`` ("" counting deliveries themselves, "deliveries__" from campaigns)."""
+
+    def count(**condition) -> Count:
+        return Count(
+            f"{rows}id", filter=Q(**{rows + key: value for key, value in condition.items()})
+        )
+
+    counts = {status: count(status=status) for status in Status.values}
+    counts["unsubscribed"] = count(unsubscribed_at__isnull=False)
+    counts["uncertain"] = count(last_error__startswith=UNCERTAIN_PREFIX)
+    return counts
+
+
+def campaigns_with_progress(campaigns: QuerySet[Campaign]) -> QuerySet[Campaign]:
+    """``campaigns``, each carrying the counts of ``campaign_progress``, for a list: one query
+    for all the rows, not one per campaign."""
+    return campaigns.annotate(
+        **{_ANNOTATION + name: count for name, count in _progress_counts("deliveries__").items()}
+    )
+
+
+def campaign_progress(*, campaign: Campaign) -> dict[str, int]:
+    """Rows by status, plus how many recipients unsubscribed through this campaign and how
+    many rows are uncertain (their worker stopped mid-send), and the total. Read from the
+    counts ``campaigns_with_progress`` put on the campaign, or else counted now, in one pass
+    over its rows."""
+    names = [*Status.values, "unsubscribed", "uncertain"]
+    if hasattr(campaign, _ANNOTATION + Status.QUEUED):
+        counts = {name: getattr(campaign, _ANNOTATION + name) for name in names}
+    else:
+        counts = Delivery.objects.filter(campaign=campaign).aggregate(**_progress_counts())
+    progress = {name: counts[name] for name in names}
+    progress["total"] = sum(progress[status] for status in Status.values)
+    return progress
+
+
+def describe_recipient(delivery: Delivery) -> str:
+    """How staff see a recipient: masked, since marketing staff must not see addresses."""
+    address = delivery.to_email or (delivery.user.email if delivery.user_id else "")
+    return mask_address(address) if address else "—"

@@ -18,11 +18,10 @@ from rest_framework import serializers
 from communications.addresses import mask_addresses_in
 from communications.kinds import CAMPAIGN_KINDS, MessageKind
 from communications.models import Campaign, Delivery
-from communications.services import campaign_progress
-from communications.services.campaigns import (
+from communications.selectors import campaign_progress, describe_recipient
+from communications.services.campaigns.lifecycle import (
     SEGMENT_KEYS,
     CampaignError,
-    describe_recipient,
     validate_segment,
 )
 
@@ -54,7 +53,7 @@ class PurposeCodeField(serializers.CharField):
 
 
 class CampaignProgressSerializer(serializers.Serializer):
-    """Delivery rows of the campaign by status (``communications.services.campaign_progress``)."""
+    """Delivery rows of the campaign by status (``communications.selectors.campaign_progress``)."""
 
     total = serializers.IntegerField(help_text="Delivery rows written so far.")
     queued = serializers.IntegerField()

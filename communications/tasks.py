@@ -4,38 +4,42 @@ from __future__ import annotations
 
 from celery import shared_task
 
-from . import services
+from .services.campaigns.audience import populate_campaign
+from .services.campaigns.batches import send_campaign_batch
+from .services.campaigns.sweeps import run_due_campaigns, sweep_campaigns
+from .services.outbox import send_delivery, sweep_outbox
+from .services.webhooks import process_provider_event, requeue_provider_events
 
 
 @shared_task(name="communications.send_delivery")
 def send_delivery_task(delivery_id: int) -> str:
-    return services.send_delivery(delivery_id=delivery_id)
+    return send_delivery(delivery_id=delivery_id)
 
 
 @shared_task(name="communications.populate_campaign")
 def populate_campaign_task(campaign_id: int) -> int:
-    return services.populate_campaign(campaign_id=campaign_id)
+    return populate_campaign(campaign_id=campaign_id)
 
 
 @shared_task(name="communications.send_campaign_batch")
 def send_campaign_batch_task(campaign_id: int, chain: bool = False) -> int:
-    return services.send_campaign_batch(campaign_id=campaign_id, chain=chain)
+    return send_campaign_batch(campaign_id=campaign_id, chain=chain)
 
 
 @shared_task(name="communications.process_provider_event")
 def process_provider_event_task(event_id: int) -> str:
-    return services.process_provider_event(event_id=event_id)
+    return process_provider_event(event_id=event_id)
 
 
 @shared_task(name="communications.run_due_campaigns")
 def run_due_campaigns_task() -> list[int]:
-    return services.run_due_campaigns()
+    return run_due_campaigns()
 
 
 @shared_task(name="communications.sweep_outbox")
 def sweep_outbox_task() -> dict:
     """The periodic sweep: transactional rows left behind, stuck rows, stalled campaigns."""
-    swept = services.sweep_outbox()
-    swept["campaigns_restarted"] = len(services.sweep_campaigns())
-    swept["provider_events_requeued"] = services.requeue_provider_events()
+    swept = sweep_outbox()
+    swept["campaigns_restarted"] = len(sweep_campaigns())
+    swept["provider_events_requeued"] = requeue_provider_events()
     return swept

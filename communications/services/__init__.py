@@ -1,24 +1,25 @@
-"""Every write of the communications app. Import from here: ``from communications.services
-import ...``."""
+"""Every write of the communications app, each in the module named for what it does
+(``campaigns.lifecycle``, ``outbox``, ``webhooks`` ...). The names below are re-exported for
+callers that import them from here."""
 
-from .campaigns import (
+from communications.selectors import campaign_progress
+
+from .campaigns.audience import populate_campaign
+from .campaigns.batches import complete_if_done, send_campaign_batch
+from .campaigns.lifecycle import (
     CampaignError,
-    campaign_progress,
     cancel_campaign,
-    complete_if_done,
+    create_campaign,
     pause_campaign,
-    populate_campaign,
     preview_campaign,
     resume_campaign,
-    run_due_campaigns,
-    save_campaign,
     schedule_campaign,
-    send_campaign_batch,
     send_campaign_now,
     send_campaign_test,
-    sweep_campaigns,
+    update_campaign,
     validate_segment,
 )
+from .campaigns.sweeps import run_due_campaigns, sweep_campaigns
 from .outbox import enqueue_email, send_delivery, sweep_outbox
 from .suppression import lift_suppression, suppress_address, suppress_address_hash
 from .webhooks import process_provider_event, record_provider_event, requeue_provider_events
@@ -28,6 +29,7 @@ __all__ = [
     "campaign_progress",
     "cancel_campaign",
     "complete_if_done",
+    "create_campaign",
     "enqueue_email",
     "lift_suppression",
     "pause_campaign",
@@ -38,7 +40,6 @@ __all__ = [
     "requeue_provider_events",
     "resume_campaign",
     "run_due_campaigns",
-    "save_campaign",
     "schedule_campaign",
     "send_campaign_batch",
     "send_campaign_now",
@@ -48,5 +49,6 @@ __all__ = [
     "suppress_address_hash",
     "sweep_campaigns",
     "sweep_outbox",
+    "update_campaign",
     "validate_segment",
 ]

@@ -31,13 +31,18 @@ from django.db.models import F, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
-from communications.models import Campaign, Delivery, SendingClaim, message_id_for
+from communications.models import (
+    UNCERTAIN_PREFIX,
+    Campaign,
+    Delivery,
+    SendingClaim,
+    message_id_for,
+)
 from communications.sending import Failure, Result
 
 logger = logging.getLogger(__name__)
 
 Status = Delivery.Status
-UNCERTAIN_PREFIX = "uncertain:"
 UNCERTAIN = f"{UNCERTAIN_PREFIX} the worker stopped while sending; it may or may not have gone"
 
 # (delivery id, status, provider message id, error, next attempt, 1 if the try doesn't count)

@@ -13,14 +13,14 @@ import re
 from collections.abc import Iterable
 
 from django.db import transaction
-from django.utils import timezone
 
 from communications.addresses import normalise_address
-from communications.kinds import rule_for
 from communications.models import Delivery
 from communications.rendering import unsubscribe_mailto
-from consent.services import Source, withdraw_all_marketing, withdraw_consent
+from consent.services import Source
 from privacy_site.masking import mask_address
+
+from .unsubscribe import unsubscribe_from_delivery
 
 logger = logging.getLogger(__name__)
 
@@ -47,14 +47,7 @@ def unsubscribe_by_email(*, sender: str, recipients: Iterable[str], subject: str
             mask_address(sender),
         )
         return "sender is not the recipient"
-    rule = rule_for(delivery.kind)
-    if rule.is_marketing:
-        withdraw_consent(subject=user, purpose=rule.purpose, source=Source.MAILTO_UNSUBSCRIBE)
-        outcome = f"unsubscribed from {rule.purpose}"
-    else:
-        withdraw_all_marketing(subject=user, source=Source.MAILTO_UNSUBSCRIBE)
-        outcome = "unsubscribed from all marketing"
-    Delivery.objects.filter(pk=delivery.pk, unsubscribed_at__isnull=True).update(
-        unsubscribed_at=timezone.now()
+    unsubscribed = unsubscribe_from_delivery(
+        subject=user, source=Source.MAILTO_UNSUBSCRIBE, delivery_id=delivery.pk
     )
-    return outcome
+    return str(unsubscribed)

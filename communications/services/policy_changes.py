@@ -29,7 +29,7 @@ from consent.models import PolicyDraft, PolicyVersion
 from consent.services import ConsentError, publish_policy_draft
 from privacy_site.staff import is_active_staff
 
-from .campaigns import save_campaign, send_campaign_now
+from .campaigns.lifecycle import create_campaign, send_campaign_now
 
 ChangeType = PolicyVersion.ChangeType
 # The policy's words: "a prominent notice on our Web site for 30 days prior".
@@ -58,7 +58,7 @@ def _notice_body(version: PolicyVersion) -> str:
 
 
 def _notice_campaign(*, kind: str, name: str, subject: str, body: str, actor) -> Campaign:
-    campaign = save_campaign(actor=actor, name=name, kind=kind, subject=subject, body=body)
+    campaign = create_campaign(actor=actor, name=name, kind=kind, subject=subject, body=body)
     return send_campaign_now(campaign=campaign)
 
 

@@ -26,7 +26,6 @@ from consent.services import (
     record_decisions,
     request_newsletter_subscription,
     withdraw_all_marketing,
-    withdraw_consent,
 )
 
 from .outbox import enqueue_email
@@ -75,35 +74,6 @@ def withdraw_all_with_receipt(
 ) -> list[ConsentEvent]:
     changed = withdraw_all_marketing(subject=subject, source=source, provenance=provenance)
     send_consent_receipt(subject=subject, events=changed)
-    return changed
-
-
-@transaction.atomic
-def unsubscribe(
-    *,
-    subject: AbstractBaseUser,
-    purpose: Purpose | None,
-    source: str,
-    provenance: Provenance,
-    ref: str = "",
-) -> list[ConsentEvent]:
-    """Withdraw one purpose (or all marketing when ``purpose`` is None), and mark the email the
-    link came from as the one the person unsubscribed from.
-
-    No receipt is emailed: the person has just asked us to stop writing, and the page they
-    see is the confirmation.
-    """
-    if purpose is None:
-        changed = withdraw_all_marketing(subject=subject, source=source, provenance=provenance)
-    else:
-        event = withdraw_consent(
-            subject=subject, purpose=purpose.code, source=source, provenance=provenance
-        )
-        changed = [event] if event else []
-    if ref.isdigit():
-        Delivery.objects.filter(pk=int(ref), user=subject, unsubscribed_at__isnull=True).update(
-            unsubscribed_at=timezone.now()
-        )
     return changed
 
 

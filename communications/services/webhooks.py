@@ -19,12 +19,13 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from communications.addresses import address_hash, mask_addresses_in
-from communications.kinds import rule_for
 from communications.models import Delivery, ProviderEvent, Suppression, delivery_id_from_message_id
-from consent.services import Source, withdraw_all_marketing, withdraw_consent
+from consent.services import Source
+from consent.tokens import ALL_PURPOSES
 from privacy_site.masking import mask_address
 
 from .suppression import suppress_address_hash
+from .unsubscribe import unsubscribe_from_delivery
 
 logger = logging.getLogger(__name__)
 
@@ -187,7 +188,10 @@ def _act(event: ProviderEvent, *, delivery: Delivery | None, user, address: str)
         suppress_address_hash(address, reason=Suppression.Reason.COMPLAINT, detail=detail)
         _mark(delivery, Delivery.Status.COMPLAINED, event.description)
         if user is not None:
-            withdraw_all_marketing(subject=user, source=Source.PROVIDER_COMPLAINT)
+            # All marketing, whatever the email: its row says complained, not unsubscribed.
+            unsubscribe_from_delivery(
+                subject=user, source=Source.PROVIDER_COMPLAINT, purpose=ALL_PURPOSES
+            )
         return "complaint: address suppressed, marketing consent withdrawn"
     if event.event_type == "unsubscribed":
         return _unsubscribe(delivery=delivery, user=user)
@@ -235,16 +239,12 @@ def _soft_bounce(event: ProviderEvent, *, address: str, detail: str) -> str:
 def _unsubscribe(*, delivery: Delivery | None, user) -> str:
     if user is None:
         return "unsubscribe: no account found"
-    rule = rule_for(delivery.kind) if delivery is not None else None
-    if delivery is not None and delivery.unsubscribed_at is None:
-        delivery.unsubscribed_at = timezone.now()
-        delivery.save(update_fields=["unsubscribed_at", "updated_at"])
-    if rule is not None and rule.is_marketing:
-        withdraw_consent(subject=user, purpose=rule.purpose, source=Source.PROVIDER_UNSUBSCRIBE)
-        return f"unsubscribed from {rule.purpose}"
-    # We can't tell which list the person left: honour it as widely as it could be meant.
-    withdraw_all_marketing(subject=user, source=Source.PROVIDER_UNSUBSCRIBE)
-    return "unsubscribed from all marketing"
+    unsubscribed = unsubscribe_from_delivery(
+        subject=user,
+        source=Source.PROVIDER_UNSUBSCRIBE,
+        delivery_id=delivery.pk if delivery is not None else None,
+    )
+    return str(unsubscribed)
 
 
 def _mark(delivery: Delivery | None, status: str, error: str) -> None:

@@ -13,13 +13,8 @@ from django.urls import reverse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
-from communications.services.preferences import (
-    save_preferences,
-    withdraw_all_with_receipt,
-)
-from communications.services.preferences import (
-    unsubscribe as unsubscribe_subject,
-)
+from communications.services.preferences import save_preferences, withdraw_all_with_receipt
+from communications.services.unsubscribe import unsubscribe_from_delivery
 from consent.forms import PreferencesForm
 from consent.models import ConsentEvent
 from consent.provenance import Provenance
@@ -122,12 +117,12 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         return render(request, "consent/unsubscribe.html", context)
     one_click = request.POST.get(ONE_CLICK_BODY[0]) == ONE_CLICK_BODY[1]
     source = Source.ONE_CLICK if one_click else Source.UNSUBSCRIBE_LINK
-    unsubscribe_subject(
+    unsubscribe_from_delivery(
         subject=subject,
-        purpose=purpose,
         source=source,
+        purpose=claim.purpose,
+        delivery_id=int(claim.ref) if claim.ref.isdigit() else None,
         provenance=Provenance.from_request(request),
-        ref=claim.ref,
     )
     preferences_url = reverse(
         "preferences-token", args=[make_token(subject=subject, use=TokenUse.PREFERENCES)]

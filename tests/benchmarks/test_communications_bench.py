@@ -44,7 +44,7 @@ from communications.addresses import address_hash
 from communications.gate import gate_batch
 from communications.models import Campaign, Suppression
 from communications.rendering import campaign_template, list_unsubscribe_headers, merge_values
-from communications.services import campaign_progress, save_campaign, send_campaign_now
+from communications.services import campaign_progress, create_campaign, send_campaign_now
 from consent.models import Purpose
 from consent.selectors import audience_for
 from tests.harness import anymail_sink, smtp_sink
@@ -315,7 +315,7 @@ def sink_redis(redis_client) -> redis.Redis:
 
 
 def _campaign(name: str) -> Campaign:
-    return save_campaign(
+    return create_campaign(
         actor=None,
         name=name,
         kind="newsletter",

@@ -21,7 +21,7 @@ import os
 import pytest
 
 from communications.models import Campaign
-from communications.services import save_campaign
+from communications.services import create_campaign
 from communications.services.policy_changes import _notice_body
 from consent.services import current_policy_version
 from tests.benchmarks import test_communications_bench as campaign_bench
@@ -39,7 +39,7 @@ RATE_CHECKED_FROM = 100_000
 def _notice(name: str) -> Campaign:
     """The notice ``publish_policy_change`` starts for a practice change, on its body."""
     version = current_policy_version()
-    return save_campaign(
+    return create_campaign(
         actor=None,
         name=name,
         kind="policy_change",

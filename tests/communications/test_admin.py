@@ -17,9 +17,9 @@ from communications.kinds import MessageKind
 from communications.models import Campaign, Delivery, ProviderEvent, Suppression, SuppressionLift
 from communications.services import (
     complete_if_done,
+    create_campaign,
     populate_campaign,
     record_provider_event,
-    save_campaign,
     send_campaign_now,
     suppress_address,
 )
@@ -59,7 +59,7 @@ def staff_client(make_user, email: str, *codenames: str) -> Client:
 
 @pytest.fixture
 def draft(superuser) -> Campaign:
-    return save_campaign(
+    return create_campaign(
         actor=superuser,
         name="Spring newsletter",
         kind=MessageKind.NEWSLETTER,
@@ -270,7 +270,7 @@ def test_schedule_in_the_past_is_refused_with_a_message(root, draft):
 
 
 def test_the_changelist_actions_report_each_refusal(root, draft, superuser):
-    other = save_campaign(
+    other = create_campaign(
         actor=superuser, name="Other", kind="newsletter", subject="S", body="Body"
     )
     send_campaign_now(campaign=other)

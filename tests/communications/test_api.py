@@ -7,6 +7,8 @@ from datetime import timedelta
 
 import pytest
 from django.contrib.auth.models import Permission
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from drf_spectacular.drainage import GENERATOR_STATS
 from drf_spectacular.generators import SchemaGenerator
@@ -16,9 +18,10 @@ from rest_framework.test import APIClient
 from communications.kinds import MessageKind
 from communications.models import Campaign, Delivery
 from communications.services import (
+    cancel_campaign,
     complete_if_done,
+    create_campaign,
     populate_campaign,
-    save_campaign,
     send_campaign_now,
 )
 from consent.services import Source, grant_consent
@@ -56,7 +59,7 @@ def api(marketer) -> APIClient:
 
 @pytest.fixture
 def draft(marketer) -> Campaign:
-    return save_campaign(
+    return create_campaign(
         actor=marketer,
         name="Spring newsletter",
         kind=MessageKind.NEWSLETTER,
@@ -200,6 +203,47 @@ def test_the_list_and_detail_carry_progress(api, draft):
     assert one.status_code == 200
     assert one.json()["progress"]["sent"] == 0
     assert api.get(f"{CAMPAIGNS}999999/").status_code == 404
+
+
+def test_the_list_counts_every_campaigns_progress_in_one_query(api, marketer, make_user):
+    # given: three subscribers, and one campaign with a row for each
+    for n in range(3):
+        reader = make_user(f"reader{n}@example.com")
+        grant_consent(subject=reader, purpose="newsletter", source=Source.SIGNUP_FORM)
+
+    def campaign(name: str, *, started: bool = False) -> Campaign:
+        made = create_campaign(
+            actor=marketer, name=name, kind=MessageKind.NEWSLETTER, subject="Hi", body="Hello"
+        )
+        if started:
+            send_campaign_now(campaign=made)
+            populate_campaign(campaign_id=made.pk)
+        return made
+
+    campaign("first", started=True)
+    api.get(CAMPAIGNS)  # the session and permissions, read once whatever the list
+    with CaptureQueriesContext(connection) as one_campaign:
+        api.get(CAMPAIGNS)
+
+    # when: five more, in other states
+    for n in range(3):
+        campaign(f"sending {n}", started=True)
+    cancel_campaign(campaign=campaign("cancelled", started=True))
+    campaign("draft")
+    with CaptureQueriesContext(connection) as six_campaigns:
+        response = api.get(CAMPAIGNS)
+
+    # then: as many queries for six as for one, and each campaign's own counts
+    assert len(six_campaigns) == len(one_campaign), [q["sql"] for q in six_campaigns]
+    progress = {listed["name"]: listed["progress"] for listed in response.json()["results"]}
+    assert len(progress) == 6
+    assert (progress["first"]["queued"], progress["first"]["total"]) == (3, 3)
+    assert progress["sending 2"]["queued"] == 3
+    assert (progress["cancelled"]["cancelled"], progress["cancelled"]["queued"]) == (3, 0)
+    assert progress["draft"]["total"] == 0
+    assert (
+        progress["first"] == api.get(detail(Campaign.objects.get(name="first"))).json()["progress"]
+    )
 
 
 def test_patch_changes_only_the_fields_given(api, draft):

@@ -16,16 +16,17 @@ from communications.services import (
     CampaignError,
     campaign_progress,
     cancel_campaign,
+    create_campaign,
     pause_campaign,
     populate_campaign,
     resume_campaign,
     run_due_campaigns,
-    save_campaign,
     schedule_campaign,
     send_campaign_batch,
     send_campaign_now,
     sweep_campaigns,
     sweep_outbox,
+    update_campaign,
 )
 from consent.services import LegalBasis, Source, grant_consent
 
@@ -55,7 +56,7 @@ def subscribers(db, make_user):
 
 
 def newsletter(**fields) -> Campaign:
-    return save_campaign(
+    return create_campaign(
         actor=None, name="n", kind="newsletter", subject="Hi", body="Hello", **fields
     )
 
@@ -145,7 +146,7 @@ def test_a_bad_segment_is_refused_with_a_clear_message_and_nothing_saved(db, seg
 
 def test_a_service_announcement_goes_to_every_active_account(subscribers, make_user):
     inactive = make_user("gone@example.com", is_active=False)
-    campaign = save_campaign(
+    campaign = create_campaign(
         actor=None, name="s", kind="service_announcement", subject="Outage", body="Sorry"
     )
 
@@ -178,22 +179,17 @@ def test_a_started_campaign_keeps_its_kind_and_segment_but_may_fix_a_typo(subscr
     pause_campaign(campaign=campaign)
 
     with pytest.raises(CampaignError, match="keeps its kind and segment"):
-        save_campaign(
-            actor=None, name="n", kind="special_offer", subject="Hi", body="x", campaign=campaign
-        )
+        update_campaign(campaign=campaign, name="n", kind="special_offer", subject="Hi", body="x")
     with pytest.raises(CampaignError, match="keeps its kind and segment"):
-        save_campaign(
-            actor=None,
+        update_campaign(
+            campaign=campaign,
             name="n",
             kind="newsletter",
             subject="Hi",
             body="x",
             segment={"joined_after": "2020-01-01"},
-            campaign=campaign,
         )
-    save_campaign(
-        actor=None, name="n", kind="newsletter", subject="Hi!", body="Fixed", campaign=campaign
-    )
+    update_campaign(campaign=campaign, name="n", kind="newsletter", subject="Hi!", body="Fixed")
     campaign.refresh_from_db()
     assert (campaign.subject, campaign.kind) == ("Hi!", "newsletter")
 
@@ -243,7 +239,7 @@ def test_rows_are_put_back_when_the_batch_fails_before_anything_is_handed_over(s
 
     with (
         mock.patch(
-            "communications.services.campaigns.campaign_template",
+            "communications.services.campaigns.batches.campaign_template",
             side_effect=RuntimeError("template broken"),
         ),
         pytest.raises(RuntimeError),
@@ -301,7 +297,7 @@ def test_a_subject_with_a_line_break_is_refused_before_anything_is_saved(db):
 
 
 def newsletter_with_subject(subject: str) -> Campaign:
-    return save_campaign(actor=None, name="n", kind="newsletter", subject=subject, body="b")
+    return create_campaign(actor=None, name="n", kind="newsletter", subject=subject, body="b")
 
 
 def test_a_name_with_markup_or_line_breaks_is_made_safe_for_batch_merge_data(db, make_user):

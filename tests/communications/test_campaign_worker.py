@@ -16,8 +16,8 @@ from django.test import Client
 from communications.models import Campaign, Delivery, Suppression, delivery_id_from_message_id
 from communications.services import (
     campaign_progress,
+    create_campaign,
     populate_campaign,
-    save_campaign,
     send_campaign_now,
     suppress_address,
     sweep_campaigns,
@@ -58,7 +58,7 @@ def subscribers(make_user, count: int, *, prefix: str = "reader") -> list:
 
 
 def newsletter(subject: str = "Spring news") -> Campaign:
-    return save_campaign(
+    return create_campaign(
         actor=None,
         name=subject,
         kind="newsletter",

@@ -20,7 +20,7 @@ from communications.rendering import (
     render_transactional,
     sanitise_body,
 )
-from communications.services import enqueue_email, save_campaign, send_delivery
+from communications.services import create_campaign, enqueue_email, send_delivery
 from communications.services.preferences import save_preferences
 from consent.models import ConsentEvent, Purpose
 from consent.provenance import NO_PROVENANCE
@@ -108,7 +108,7 @@ def test_every_transactional_kind_renders_with_its_context(db, make_user, kind):
 @pytest.mark.parametrize("kind", sorted(CAMPAIGN_KINDS))
 def test_every_campaign_kind_renders_and_marketing_ones_carry_unsubscribe(db, make_user, kind):
     user = make_user("ann@example.com", first_name="Ann")
-    campaign = save_campaign(
+    campaign = create_campaign(
         actor=None, name="c", kind=kind, subject="News for {{ first_name }}", body="**Hello**"
     )
 
@@ -172,7 +172,7 @@ def test_markdown_becomes_html_and_links_keep_their_url_in_the_text_version():
 
 def test_a_first_name_is_escaped_in_html_and_plain_in_text(db, make_user):
     user = make_user("ann@example.com", first_name="Ann & <b>Bob</b>")
-    campaign = save_campaign(actor=None, name="c", kind="newsletter", subject="Hi", body="x")
+    campaign = create_campaign(actor=None, name="c", kind="newsletter", subject="Hi", body="x")
 
     rendered = personalise(campaign_template(campaign), user=user, ref="1")
 
@@ -446,7 +446,7 @@ def test_unsubscribing_sends_nothing_more_and_marks_the_email_it_came_from(
 ):
     user = make_user("ann@example.com")
     grant_consent(subject=user, purpose="newsletter", source=Source.SIGNUP_FORM)
-    campaign = save_campaign(actor=None, name="c", kind="newsletter", subject="s", body="b")
+    campaign = create_campaign(actor=None, name="c", kind="newsletter", subject="s", body="b")
     delivery = Delivery.objects.create(
         kind="newsletter", campaign=campaign, user=user, status=Status.SENT
     )

@@ -11,7 +11,7 @@ from anymail.inbound import AnymailInboundMessage
 from anymail.signals import AnymailInboundEvent, inbound
 
 from communications.models import Delivery
-from communications.services import save_campaign
+from communications.services import create_campaign
 from consent.models import ConsentEvent
 from consent.services import Source, consent_status, grant_consent
 
@@ -21,7 +21,7 @@ def delivery(db, make_user):
     user = make_user("ann@example.com")
     for purpose in ("newsletter", "special_offers"):
         grant_consent(subject=user, purpose=purpose, source=Source.SIGNUP_FORM)
-    campaign = save_campaign(actor=None, name="c", kind="newsletter", subject="s", body="b")
+    campaign = create_campaign(actor=None, name="c", kind="newsletter", subject="s", body="b")
     return Delivery.objects.create(
         kind="newsletter", campaign=campaign, user=user, status=Delivery.Status.SENT
     )

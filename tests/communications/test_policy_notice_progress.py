@@ -9,7 +9,7 @@ from django.contrib.auth.models import Permission
 from rest_framework.test import APIClient
 
 from communications.models import Delivery
-from communications.services import populate_campaign, save_campaign, send_campaign_now
+from communications.services import create_campaign, populate_campaign, send_campaign_now
 from communications.tasks import send_campaign_batch_task
 from consent.models import Purpose
 from consent.services import Source, grant_consent, withdraw_all_marketing
@@ -31,7 +31,7 @@ def test_a_notice_skipped_for_someone_who_left_its_audience_is_counted(
 ):
     # given a practice-change notice queued for Ann and Bob, its batches not yet relayed
     ann, bob = opted_in(make_user, "ann@example.com"), opted_in(make_user, "bob@example.com")
-    campaign = save_campaign(
+    campaign = create_campaign(
         actor=None,
         name="Policy version 2",
         kind="policy_change",

@@ -11,8 +11,8 @@ import pytest
 from communications.models import Campaign, Delivery
 from communications.services import (
     campaign_progress,
+    create_campaign,
     populate_campaign,
-    save_campaign,
     send_campaign_now,
 )
 from communications.tasks import send_campaign_batch_task
@@ -45,7 +45,7 @@ def wait_until_completed(campaign: Campaign, *, timeout: float = 20) -> Campaign
 
 
 def notice(kind: str = "policy_change") -> Campaign:
-    return save_campaign(
+    return create_campaign(
         actor=None,
         name="Policy version 2",
         kind=kind,

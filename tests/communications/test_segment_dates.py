@@ -14,7 +14,7 @@ from rest_framework.test import APIClient
 
 from communications.kinds import MessageKind
 from communications.models import Campaign
-from communications.services import save_campaign
+from communications.services import create_campaign
 
 pytestmark = pytest.mark.django_db
 
@@ -51,7 +51,7 @@ def admin_client_for(marketer) -> Client:
 
 @pytest.fixture
 def draft(marketer) -> Campaign:
-    return save_campaign(
+    return create_campaign(
         actor=marketer,
         name="Spring newsletter",
         kind=MessageKind.NEWSLETTER,

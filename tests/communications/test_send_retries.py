@@ -17,9 +17,9 @@ from communications.kinds import MessageKind
 from communications.models import Campaign, Delivery, SendingClaim
 from communications.services import (
     campaign_progress,
+    create_campaign,
     enqueue_email,
     populate_campaign,
-    save_campaign,
     send_campaign_batch,
     send_campaign_now,
     send_delivery,
@@ -63,7 +63,7 @@ def subscribers(make_user, count: int) -> list:
 
 
 def started_newsletter() -> Campaign:
-    campaign = save_campaign(
+    campaign = create_campaign(
         actor=None, name="n", kind="newsletter", subject="Hi {{ first_name }}", body="Hello"
     )
     send_campaign_now(campaign=campaign)
@@ -267,7 +267,7 @@ def test_the_sweep_resolves_a_claim_whose_database_session_ended(db, settings, m
     assert Delivery.objects.get(pk=ids[3]).attempts == 0
     assert list(SendingClaim.objects.all()) == [live]
     # and the campaign is sent on at once, not after it has stalled
-    with mock.patch("communications.services.campaigns._restart") as restart:
+    with mock.patch("communications.services.campaigns.sweeps.restart_sending") as restart:
         assert sweep_campaigns() == [campaign.pk]
     restart.assert_called_once_with(campaign.pk)
 

@@ -15,8 +15,8 @@ from communications.kinds import MessageKind
 from communications.models import Campaign, Delivery, SendingClaim
 from communications.services import (
     campaign_progress,
+    create_campaign,
     enqueue_email,
-    save_campaign,
     send_campaign_now,
     sweep_campaigns,
     sweep_outbox,
@@ -47,7 +47,7 @@ def subscribers(make_user, count: int) -> set[str]:
 
 
 def newsletter() -> Campaign:
-    return save_campaign(
+    return create_campaign(
         actor=None, name="n", kind="newsletter", subject="News, {{ first_name }}", body="Hello"
     )
 

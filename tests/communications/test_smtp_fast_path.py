@@ -1,6 +1,7 @@
 """A campaign over Django's SMTP backend is serialised once per batch and each recipient's
-values are written into the bytes (``communications.sending.send_merged``): the messages that
-arrive must be the ones Django would have built, and every row must be recorded as before."""
+values are written into the bytes (``communications.smtp_fast_path.send_merged``): the
+messages that arrive must be the ones Django would have built, and every row must be recorded
+as before."""
 
 from __future__ import annotations
 
@@ -19,22 +20,19 @@ from django.core.mail.message import sanitize_address
 from communications.kinds import rule_for
 from communications.models import Campaign, Delivery, message_id_for
 from communications.rendering import campaign_template, list_unsubscribe_headers, merge_values
-from communications.sending import (
-    BatchRecipient,
+from communications.sending import BatchRecipient, Outgoing, Result, build_message
+from communications.services import (
+    create_campaign,
+    populate_campaign,
+    send_campaign_batch,
+    send_campaign_now,
+)
+from communications.smtp_fast_path import (
     MergedMessage,
-    Outgoing,
-    Result,
     _envelope_address,
-    build_message,
     individual_hand_over,
     rendered_for,
     smtp_merge_available,
-)
-from communications.services import (
-    populate_campaign,
-    save_campaign,
-    send_campaign_batch,
-    send_campaign_now,
 )
 from consent.services import Source, grant_consent
 from tests.harness.smtp import ReceivedMessage, SMTPServer, _free_port
@@ -74,7 +72,7 @@ def no_broker():
 def campaign_of(
     kind: str, body: str = "Hello {{ first_name }}, **new lenses** are in."
 ) -> Campaign:
-    return save_campaign(
+    return create_campaign(
         actor=None, name=kind, kind=kind, subject="News for {{ first_name }} & co", body=body
     )
 

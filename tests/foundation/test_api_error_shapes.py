@@ -10,7 +10,7 @@ from django.contrib.auth.models import Permission
 from rest_framework.test import APIClient
 
 from communications.kinds import MessageKind
-from communications.services import cancel_campaign, save_campaign
+from communications.services import cancel_campaign, create_campaign
 
 pytestmark = pytest.mark.django_db
 
@@ -37,7 +37,7 @@ def api(marketer) -> APIClient:
 
 
 def campaign(actor, name: str):
-    return save_campaign(
+    return create_campaign(
         actor=actor, name=name, kind=MessageKind.NEWSLETTER, subject=name, body="Hello"
     )
 

@@ -9,7 +9,7 @@ from django.test import Client
 
 from communications.kinds import MessageKind
 from communications.models import Campaign
-from communications.services import save_campaign
+from communications.services import create_campaign
 
 pytestmark = pytest.mark.django_db
 
@@ -30,7 +30,7 @@ def staff(root) -> Client:
 
 
 def test_an_admin_action_on_a_selection_with_a_nul_is_a_400_and_changes_nothing(staff, root):
-    draft = save_campaign(
+    draft = create_campaign(
         actor=root, name="Spring", kind=MessageKind.NEWSLETTER, subject="Hi", body="Hello"
     )
     # when (multipart: the test client's default, as a browser may send it)

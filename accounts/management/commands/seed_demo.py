@@ -9,7 +9,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from communications.models import Campaign
-from communications.services import save_campaign
+from communications.services import create_campaign
 from consent.models import Purpose
 from consent.services import Source, record_decisions
 
@@ -67,7 +67,7 @@ class Command(BaseCommand):
         existing = Campaign.objects.filter(name=DEMO_CAMPAIGN).first()
         if existing is not None:
             return existing
-        return save_campaign(
+        return create_campaign(
             actor=admin,
             name=DEMO_CAMPAIGN,
             kind="newsletter",

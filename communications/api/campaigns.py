@@ -1,5 +1,5 @@
-"""REST endpoints for campaigns, under /api/v1/campaigns/: each translates, calls a service,
-renders.
+"""Campaigns through the REST API, under /api/v1/campaigns/: each endpoint translates, calls
+a service, renders. What each one answers, for the OpenAPI schema, is in ``campaign_schema``.
 
 Every refusal from ``communications.services`` (``CampaignError``: a bad kind or purpose, a time
 in the past, a step the campaign's status doesn't allow) is a ``400`` with ``{"detail": message}``,
@@ -11,13 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from drf_spectacular.utils import (
-    OpenApiExample,
-    OpenApiResponse,
-    PolymorphicProxySerializer,
-    extend_schema,
-    extend_schema_view,
-)
+from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_view
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
@@ -25,7 +19,6 @@ from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.routers import SimpleRouter
 
 from communications.models import Campaign
 from communications.permissions import (
@@ -33,7 +26,7 @@ from communications.permissions import (
     CampaignPermission,
     campaign_get,
 )
-from communications.selectors import deliveries_for
+from communications.selectors import campaigns_with_progress, deliveries_for
 from communications.serializers import (
     CampaignDeliveryQuerySerializer,
     CampaignDeliverySerializer,
@@ -43,112 +36,32 @@ from communications.serializers import (
     CampaignSerializer,
     FieldErrorsSerializer,
 )
-from communications.services import (
+from communications.services.campaigns.lifecycle import (
     CampaignError,
     cancel_campaign,
+    create_campaign,
     pause_campaign,
     preview_campaign,
     resume_campaign,
-    save_campaign,
     schedule_campaign,
     send_campaign_now,
     send_campaign_test,
+    update_campaign,
 )
-from consent.serializers import ErrorDetailSerializer
 from privacy_site.staff import is_active_staff
 
-TAGS = ["campaigns"]
-CONTENT_FIELDS = ("name", "kind", "subject", "body", "body_format", "segment")
+from .campaign_schema import (
+    BAD_FILTER,
+    DELIVERIES_NOT_FOUND,
+    FORBIDDEN,
+    LIST_NOT_FOUND,
+    NOT_FOUND,
+    REFUSED,
+    TAGS,
+    status_change,
+)
 
-FIELD_ERROR_EXAMPLES = [
-    OpenApiExample(
-        "A segment date not in the calendar",
-        value={
-            "segment": [
-                "joined_after must be a real date from 1900 on, written YYYY-MM-DD, "
-                "not '2024-02-30'."
-            ]
-        },
-    ),
-    OpenApiExample(
-        "A time without a time zone",
-        value={
-            "send_at": [
-                "Give a time zone: an offset such as 2026-05-01T09:00:00+01:00, or Z for UTC."
-            ]
-        },
-    ),
-]
-REFUSED = OpenApiResponse(
-    PolymorphicProxySerializer(
-        component_name="CampaignRefusal",
-        serializers=[FieldErrorsSerializer, ErrorDetailSerializer],
-        resource_type_field_name=None,
-    ),
-    description=(
-        "Nothing was written. A malformed field (unknown kind, a bad segment, a send_at that is "
-        "not a date-time with a time zone) is {field: [messages]}; a refusal of the service "
-        "(purpose not the kind's, a time in the past, a step the campaign's status doesn't "
-        'allow) is {"detail": message}.'
-    ),
-    examples=[
-        *FIELD_ERROR_EXAMPLES,
-        OpenApiExample(
-            "Purpose does not match the kind",
-            value={
-                "detail": "A newsletter campaign goes to the 'newsletter' purpose, not 'surveys'."
-            },
-        ),
-        OpenApiExample("Status conflict", value={"detail": "Can't pause a draft campaign."}),
-        OpenApiExample(
-            "Time in the past",
-            value={"detail": "send_at must be in the future; use send now instead."},
-        ),
-    ],
-)
-STEP_REFUSED = OpenApiResponse(
-    ErrorDetailSerializer,
-    description="The campaign's status doesn't allow this step. Nothing was changed.",
-    examples=[OpenApiExample("Status conflict", value={"detail": "Can't pause a draft campaign."})],
-)
-FORBIDDEN = OpenApiResponse(
-    ErrorDetailSerializer,
-    description="Not logged in, not staff, or without the permission the action needs.",
-)
-NO_SUCH_CAMPAIGN = OpenApiExample("No such campaign", value={"detail": "No such campaign."})
-INVALID_CURSOR = OpenApiExample("Invalid cursor", value={"detail": "Invalid cursor"})
-NOT_FOUND = OpenApiResponse(
-    ErrorDetailSerializer,
-    description="No such campaign, or one the caller may not see (the same answer).",
-    examples=[NO_SUCH_CAMPAIGN],
-)
-LIST_NOT_FOUND = OpenApiResponse(
-    ErrorDetailSerializer,
-    description="The cursor is not one this list gave out (take it from next or previous).",
-    examples=[INVALID_CURSOR],
-)
-DELIVERIES_NOT_FOUND = OpenApiResponse(
-    ErrorDetailSerializer,
-    description=(
-        "No such campaign (or one the caller may not see), or a cursor this list did not give out."
-    ),
-    examples=[NO_SUCH_CAMPAIGN, INVALID_CURSOR],
-)
-BAD_FILTER = OpenApiResponse(
-    FieldErrorsSerializer,
-    description="An unknown status, or an empty status= (leave it out for every status).",
-    examples=[
-        OpenApiExample(
-            "Empty status",
-            value={
-                "status": [
-                    '"" is not a status of campaigns: choose one of draft, scheduled, sending, '
-                    "paused, cancelled, completed, or leave status out for every status."
-                ]
-            },
-        )
-    ],
-)
+CONTENT_FIELDS = ("name", "kind", "subject", "body", "body_format", "segment")
 
 
 class NewestFirst(CursorPagination):
@@ -237,7 +150,7 @@ class CampaignViewSet(viewsets.GenericViewSet):
     def list(self, request: Request) -> Response:
         query = CampaignListQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
-        campaigns = self.get_queryset()
+        campaigns = campaigns_with_progress(self.get_queryset())
         if status_filter := query.validated_data.get("status"):
             campaigns = campaigns.filter(status=status_filter)
         page = self.paginate_queryset(campaigns)
@@ -254,7 +167,7 @@ class CampaignViewSet(viewsets.GenericViewSet):
         if send_at is not None:
             _require_send_permission(request)
         try:
-            campaign = save_campaign(
+            campaign = create_campaign(
                 actor=request.user,
                 purpose=data.get("purpose") or None,
                 send_at=send_at,
@@ -273,8 +186,7 @@ class CampaignViewSet(viewsets.GenericViewSet):
         if send_at is not None:
             _require_send_permission(request)
         try:
-            campaign = save_campaign(
-                actor=request.user,
+            campaign = update_campaign(
                 campaign=campaign,
                 purpose=data.get("purpose") or None,
                 send_at=send_at,
@@ -358,13 +270,12 @@ class CampaignViewSet(viewsets.GenericViewSet):
             return _refused(error)
         return Response(CampaignSerializer(campaign).data)
 
-    @extend_schema(
+    @status_change(
         operation_id="campaigns_schedule",
         summary="Schedule (or reschedule) a draft or scheduled campaign",
         description="Needs `communications.send_campaign`. `send_at` must be in the future.",
         request=CampaignScheduleSerializer,
-        responses={200: CampaignSerializer, 400: REFUSED, 403: FORBIDDEN, 404: NOT_FOUND},
-        tags=TAGS,
+        refused=REFUSED,
     )
     @action(detail=True, methods=["post"])
     def schedule(self, request: Request, pk: str) -> Response:
@@ -372,49 +283,40 @@ class CampaignViewSet(viewsets.GenericViewSet):
         serializer.is_valid(raise_exception=True)
         return self._change(schedule_campaign, send_at=serializer.validated_data["send_at"])
 
-    @extend_schema(
+    @status_change(
         operation_id="campaigns_send",
         summary="Send a draft or scheduled campaign now",
         description=(
             "Moves the campaign to `sending`; workers then write and send its deliveries. "
             "Needs `communications.send_campaign`."
         ),
-        request=None,
-        responses={200: CampaignSerializer, 400: STEP_REFUSED, 403: FORBIDDEN, 404: NOT_FOUND},
-        tags=TAGS,
     )
     @action(detail=True, methods=["post"])
     def send(self, request: Request, pk: str) -> Response:
         return self._change(send_campaign_now)
 
-    @extend_schema(
+    @status_change(
         operation_id="campaigns_pause",
         summary="Pause a sending campaign",
         description=(
             "Batches already handed to the provider finish; no new batch starts. "
             "Needs `communications.send_campaign`."
         ),
-        request=None,
-        responses={200: CampaignSerializer, 400: STEP_REFUSED, 403: FORBIDDEN, 404: NOT_FOUND},
-        tags=TAGS,
     )
     @action(detail=True, methods=["post"])
     def pause(self, request: Request, pk: str) -> Response:
         return self._change(pause_campaign)
 
-    @extend_schema(
+    @status_change(
         operation_id="campaigns_resume",
         summary="Resume a paused campaign",
         description="Needs `communications.send_campaign`.",
-        request=None,
-        responses={200: CampaignSerializer, 400: STEP_REFUSED, 403: FORBIDDEN, 404: NOT_FOUND},
-        tags=TAGS,
     )
     @action(detail=True, methods=["post"])
     def resume(self, request: Request, pk: str) -> Response:
         return self._change(resume_campaign)
 
-    @extend_schema(
+    @status_change(
         operation_id="campaigns_cancel",
         summary="Cancel a campaign for good",
         description=(
@@ -422,16 +324,7 @@ class CampaignViewSet(viewsets.GenericViewSet):
             "A completed or cancelled campaign can't be cancelled. "
             "Needs `communications.send_campaign`."
         ),
-        request=None,
-        responses={200: CampaignSerializer, 400: STEP_REFUSED, 403: FORBIDDEN, 404: NOT_FOUND},
-        tags=TAGS,
     )
     @action(detail=True, methods=["post"])
     def cancel(self, request: Request, pk: str) -> Response:
         return self._change(cancel_campaign)
-
-
-router = SimpleRouter()
-router.register("campaigns", CampaignViewSet, basename="api-campaign")
-
-urlpatterns = router.urls

@@ -1,0 +1,148 @@
+"""Talking SMTP so that a failure says whether the server may have the message.
+
+``smtplib.SMTP.sendmail`` raises the same errors whether the connection broke before the
+message was handed over (safe to send again) or after its final "." (the server may have
+kept it). ``phased_sendmail`` drives the conversation step by step to tell the two apart, and
+the connection helpers make every message through a connection, Django's own sends included,
+go that way; a connection that broke, or may still hold a late answer, is dropped without
+QUIT and opened again for the next message.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import re
+import smtplib
+from collections.abc import Sequence
+
+logger = logging.getLogger(__name__)
+
+
+class NotHandedOver(smtplib.SMTPException):
+    """The connection failed before the end of the message was sent: the server drops a
+    message it did not get whole, so it can be sent again."""
+
+
+class NoAnswerAfterData(smtplib.SMTPException):
+    """The whole message was sent, and no answer came: the server may have kept it."""
+
+
+_LEADING_DOT = re.compile(rb"(?m)^\.")
+
+
+def phased_sendmail(
+    smtp: smtplib.SMTP,
+    from_addr: str,
+    to_addrs: str | Sequence[str],
+    msg: bytes | str,
+    mail_options: Sequence[str] = (),
+    rcpt_options: Sequence[str] = (),
+) -> dict:
+    """``smtplib.SMTP.sendmail``, step by step, telling apart where a failure happened: a
+    refusal raises smtplib's own exception (the server's code says temporary or not); the
+    connection failing before the message's final "." raises ``NotHandedOver``; no answer
+    after it, ``NoAnswerAfterData``. Like sendmail, a 421 closes the connection and another
+    refusal resets it."""
+    if isinstance(msg, str):
+        msg = re.sub(r"(?:\r\n|\n|\r(?!\n))", "\r\n", msg).encode("ascii")
+    recipients = [to_addrs] if isinstance(to_addrs, str) else list(to_addrs)
+    try:
+        smtp.ehlo_or_helo_if_needed()
+        options = []
+        if smtp.does_esmtp:
+            if smtp.has_extn("size"):
+                options.append(f"size={len(msg)}")
+            options.extend(mail_options)
+        code, reply = smtp.mail(from_addr, options)
+        if code != 250:
+            _after_refusal(smtp, code)
+            raise smtplib.SMTPSenderRefused(code, reply, from_addr)
+        refused = {}
+        for address in recipients:
+            code, reply = smtp.rcpt(address, rcpt_options)
+            if code not in (250, 251):
+                refused[address] = (code, reply)
+            if code == 421:
+                smtp.close()
+                raise smtplib.SMTPRecipientsRefused(refused)
+        if len(refused) == len(recipients):
+            _after_refusal(smtp, 0)
+            raise smtplib.SMTPRecipientsRefused(refused)
+        code, reply = smtp.docmd("data")
+        if code != 354:
+            _after_refusal(smtp, code)
+            raise smtplib.SMTPDataError(code, reply)
+        data = _LEADING_DOT.sub(b"..", msg)
+        if not data.endswith(b"\r\n"):
+            data += b"\r\n"
+        smtp.send(data + b".\r\n")
+    except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused):
+        raise  # the server's answer: its code says what it means
+    except OSError as error:  # smtplib's own errors are OSErrors too, disconnection included
+        smtp.close()
+        raise NotHandedOver(f"{type(error).__name__}: {error}") from error
+    try:
+        code, reply = smtp.getreply()
+    except Exception as error:  # a timeout, a reset, the task's time limit
+        smtp.close()
+        raise NoAnswerAfterData(
+            f"no answer after the message was sent ({type(error).__name__}: {error})"
+        ) from error
+    if code != 250:
+        _after_refusal(smtp, code)
+        raise smtplib.SMTPDataError(code, reply)
+    return refused
+
+
+def _after_refusal(smtp: smtplib.SMTP, code: int) -> None:
+    if code == 421:
+        smtp.close()
+        return
+    with contextlib.suppress(smtplib.SMTPServerDisconnected):
+        smtp.rset()
+
+
+# --- The connection a batch sends over ---------------------------------------------------------
+
+
+def open_connection(connection) -> None:
+    """Open an email backend's connection; over SMTP, every message through it then goes
+    step by step (``phased_sendmail``)."""
+    connection.open()
+    smtp = _smtp_of(connection)
+    if smtp is not None:
+        smtp.sendmail = lambda *args, **kwargs: phased_sendmail(smtp, *args, **kwargs)
+
+
+def _smtp_of(connection) -> smtplib.SMTP | None:
+    from django.core.mail.backends.smtp import EmailBackend
+
+    if isinstance(connection, EmailBackend) and isinstance(connection.connection, smtplib.SMTP):
+        return connection.connection
+    return None
+
+
+def usable(connection) -> bool:
+    from django.core.mail.backends.smtp import EmailBackend
+
+    if isinstance(connection, EmailBackend):
+        smtp = connection.connection
+        return smtp is not None and getattr(smtp, "sock", None) is not None
+    return True
+
+
+def drop(connection) -> None:
+    """Forget a connection that broke or may hold a late answer, without saying QUIT (which
+    would wait for that answer)."""
+    from django.core.mail.backends.smtp import EmailBackend
+
+    try:
+        if isinstance(connection, EmailBackend):
+            smtp, connection.connection = connection.connection, None
+            if smtp is not None:
+                smtp.close()
+        else:
+            connection.close()
+    except Exception:
+        logger.debug("dropping the email connection failed", exc_info=True)
