@@ -10,6 +10,7 @@ from collections.abc import Iterator
 import pytest
 from django.conf import settings
 
+from tests.factories import SuperuserFactory, UserFactory
 from tests.harness.services import (
     IN_CI,
     chromium_problem,
@@ -204,14 +205,19 @@ def page(browser, live_server):
 
 # --- Users -------------------------------------------------------------------------------------
 
-TEST_PASSWORD = "a long test password"
+
+@pytest.fixture
+def make_user(db):
+    """Create a user with ``TEST_PASSWORD``: ``make_user("ann@example.com", first_name="Ann")``.
+    Takes what ``UserFactory`` takes: ``consents=[...]``, ``verified=True``,
+    ``permissions=[...]``."""
+
+    def make(email: str, **fields):
+        return UserFactory(email=email, **fields)
+
+    return make
 
 
 @pytest.fixture
-def make_user(django_user_model):
-    """Create a user with ``TEST_PASSWORD``: ``make_user("ann@example.com", first_name="Ann")``."""
-
-    def make(email: str, **fields):
-        return django_user_model.objects.create_user(email, TEST_PASSWORD, **fields)
-
-    return make
+def superuser(db):
+    return SuperuserFactory(email="root@jessops.example")

@@ -14,7 +14,7 @@ from django.test import Client
 
 from accounts.models import AuditEvent
 from communications.models import Delivery
-from tests.conftest import TEST_PASSWORD
+from tests.factories import TEST_PASSWORD
 from tests.harness.http import text
 
 LOGIN = "/accounts/login/"

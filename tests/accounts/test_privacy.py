@@ -32,7 +32,7 @@ from consent.models import ConsentEvent, CurrentConsent, Purpose
 from consent.provenance import Provenance
 from consent.services import Source, grant_consent, record_decisions
 from consent.tokens import TokenError, TokenUse, make_token, read_token
-from tests.conftest import TEST_PASSWORD
+from tests.factories import TEST_PASSWORD
 from tests.harness.http import text
 
 EXPORT = "/accounts/export/"

@@ -16,7 +16,7 @@ from communications.kinds import MessageKind
 from communications.models import Delivery
 from consent.models import ConsentEvent, CurrentConsent, PolicyVersion, Purpose
 from consent.services import Source, grant_consent
-from tests.conftest import TEST_PASSWORD
+from tests.factories import TEST_PASSWORD
 from tests.harness.http import text
 
 SIGNUP = "/accounts/signup/"

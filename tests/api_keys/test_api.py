@@ -18,7 +18,7 @@ from api_keys.models import APIKeyEvent, SystemAPIKey
 from api_keys.services import revoke_api_key
 from consent.models import ConsentEvent
 from consent.services import Source, grant_consent
-from tests.conftest import TEST_PASSWORD
+from tests.factories import TEST_PASSWORD
 
 pytestmark = pytest.mark.django_db
 

@@ -16,7 +16,7 @@ from consent.models import ConsentEvent, Purpose
 from consent.selectors import may_use_for_purpose
 from consent.services import Source, current_policy_version, grant_consent, save_policy_draft
 from tests.accounts.test_browser_account import wait_for_mail
-from tests.conftest import TEST_PASSWORD
+from tests.factories import TEST_PASSWORD
 from tests.harness.smtp import SMTPServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("clean_cache")]
