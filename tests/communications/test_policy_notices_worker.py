@@ -63,9 +63,9 @@ def received(smtp: SMTPServer) -> Counter[str]:
     [("policy_change", "practice_change"), ("policy_use_change", "use_change")],
 )
 def test_each_notice_reaches_exactly_its_audience_once(
-    smtp: SMTPServer, celery_worker, make_user, kind, change_type
+    smtp: SMTPServer, celery_worker, kind, change_type
 ):
-    people = people_in_every_state(make_user)
+    people = people_in_every_state()
     smtp.clear()
 
     campaign = notice(kind)
@@ -77,10 +77,10 @@ def test_each_notice_reaches_exactly_its_audience_once(
 
 
 def test_opting_out_after_queueing_before_sending_a_practice_change_email_is_not_sent(
-    smtp: SMTPServer, celery_worker, make_user, monkeypatch
+    smtp: SMTPServer, celery_worker, monkeypatch
 ):
     # given a practice-change notice whose rows are queued, its batch tasks not yet relayed
-    people = people_in_every_state(make_user)
+    people = people_in_every_state()
     smtp.clear()
     campaign = notice()
     held_walk, held_batches = _Held(), _Held()
