@@ -16,12 +16,11 @@ from communications.models import Campaign, Delivery, SendingClaim
 from communications.services import (
     campaign_progress,
     enqueue_email,
-    save_campaign,
     send_campaign_now,
     sweep_campaigns,
     sweep_outbox,
 )
-from consent.services import Source, grant_consent
+from tests.factories import CampaignFactory, subscribers
 from tests.harness.smtp import SMTPServer
 from tests.harness.worker import WorkerProcess
 
@@ -39,17 +38,8 @@ def own_workers(celery_worker_session: WorkerProcess, worker_factory) -> Iterato
         )
 
 
-def subscribers(make_user, count: int) -> set[str]:
-    users = [make_user(f"reader{i:03}@example.com", first_name=f"R{i}") for i in range(count)]
-    for user in users:
-        grant_consent(subject=user, purpose="newsletter", source=Source.SIGNUP_FORM)
-    return {user.email for user in users}
-
-
 def newsletter() -> Campaign:
-    return save_campaign(
-        actor=None, name="n", kind="newsletter", subject="News, {{ first_name }}", body="Hello"
-    )
+    return CampaignFactory(subject="News, {{ first_name }}", body="Hello")
 
 
 def received(smtp: SMTPServer) -> Counter[str]:
@@ -67,10 +57,10 @@ def wait_until_completed(campaign: Campaign, *, timeout: float) -> None:
 
 
 def test_a_campaign_through_a_server_that_refuses_the_first_message_once_reaches_everyone_once(
-    smtp: SMTPServer, own_workers, make_user
+    smtp: SMTPServer, own_workers
 ):
     # given 50 subscribers and a server that answers the first message 421 and hangs up
-    everyone = subscribers(make_user, 50)
+    everyone = {user.email for user in subscribers(50)}
     campaign = newsletter()
     smtp.refuse_next("421 4.3.2 Service shutting down", hang_up=True)
     own_workers(EMAIL_RETRY_BACKOFF="0.5")
@@ -87,10 +77,10 @@ def test_a_campaign_through_a_server_that_refuses_the_first_message_once_reaches
 
 
 def test_a_worker_killed_mid_batch_leaves_at_most_the_message_in_flight_uncertain(
-    smtp: SMTPServer, own_workers, make_user
+    smtp: SMTPServer, own_workers
 ):
     # given a worker sending one batch of 300 over one connection, 10 ms a message
-    everyone = subscribers(make_user, 300)
+    everyone = {user.email for user in subscribers(300)}
     campaign = newsletter()
     worker = own_workers(name="doomed", EMAIL_BATCH_SIZE=500)
     smtp.delay = 0.01
