@@ -73,7 +73,7 @@ def test_a_campaign_goes_to_the_consenting_accounts_once_each(subscribers):
 
 
 def test_the_audience_is_written_in_chunks_and_one_batch_task_per_batch(
-    subscribers, settings, no_broker
+    subscribers, settings, no_broker, django_capture_on_commit_callbacks
 ):
     settings.EMAIL_AUDIENCE_CHUNK = 4
     settings.EMAIL_BATCH_SIZE = 2
@@ -81,7 +81,7 @@ def test_the_audience_is_written_in_chunks_and_one_batch_task_per_batch(
     campaign = CampaignFactory()
     send_campaign_now(campaign=campaign)
 
-    with mock.patch("django.db.transaction.on_commit", side_effect=lambda f, robust=False: f()):
+    with django_capture_on_commit_callbacks(execute=True):
         assert populate_campaign(campaign_id=campaign.pk) == 6
 
     assert batch.call_count == 3  # 4 rows → 2 tasks, 2 rows → 1 task
@@ -197,7 +197,9 @@ def test_cancelling_cancels_the_rows_not_yet_sent(subscribers):
         send_campaign_now(campaign=campaign)
 
 
-def test_a_scheduled_campaign_starts_when_due_and_not_before(subscribers, no_broker):
+def test_a_scheduled_campaign_starts_when_due_and_not_before(
+    subscribers, no_broker, django_capture_on_commit_callbacks
+):
     populate, _ = no_broker
     campaign = CampaignFactory()
     schedule_campaign(campaign=campaign, send_at=timezone.now() + timedelta(hours=1))
@@ -205,7 +207,7 @@ def test_a_scheduled_campaign_starts_when_due_and_not_before(subscribers, no_bro
     assert run_due_campaigns() == []
 
     Campaign.objects.filter(pk=campaign.pk).update(send_at=timezone.now() - timedelta(seconds=1))
-    with mock.patch("django.db.transaction.on_commit", side_effect=lambda f, robust=False: f()):
+    with django_capture_on_commit_callbacks(execute=True):
         assert run_due_campaigns() == [campaign.pk]
     assert run_due_campaigns() == []
     campaign.refresh_from_db()
@@ -239,7 +241,7 @@ def test_rows_are_put_back_when_the_batch_fails_before_anything_is_handed_over(s
 
 
 def test_the_sweep_restarts_a_stalled_campaign_and_reports_rows_stuck_sending(
-    subscribers, settings, no_broker
+    subscribers, settings, no_broker, django_capture_on_commit_callbacks
 ):
     _, batch = no_broker
     settings.EMAIL_CAMPAIGN_STALL_AFTER = 60
@@ -254,7 +256,7 @@ def test_the_sweep_restarts_a_stalled_campaign_and_reports_rows_stuck_sending(
     Campaign.objects.filter(pk=campaign.pk).update(last_batch_at=long_ago)
 
     assert sweep_outbox()["uncertain"] == 2
-    with mock.patch("django.db.transaction.on_commit", side_effect=lambda f, robust=False: f()):
+    with django_capture_on_commit_callbacks(execute=True):
         assert sweep_campaigns() == [campaign.pk]
     assert sweep_campaigns() == []  # it moved just now
     assert batch.called
