@@ -9,8 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 from django.conf import settings
+from django.test import Client
 
 from tests.factories import SuperuserFactory, UserFactory
+from tests.harness.http import logged_in
 from tests.harness.services import (
     IN_CI,
     chromium_problem,
@@ -221,3 +223,9 @@ def make_user(db):
 @pytest.fixture
 def superuser(db):
     return SuperuserFactory(email="root@jessops.example")
+
+
+@pytest.fixture
+def root(superuser) -> Client:
+    """A browser logged in as ``superuser``."""
+    return logged_in(superuser)
