@@ -6,22 +6,19 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.utils import timezone
 from drf_spectacular.drainage import GENERATOR_STATS
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.validation import validate_schema
 from rest_framework.test import APIClient
 
-from communications.kinds import MessageKind
 from communications.models import Campaign, Delivery
 from communications.services import (
     complete_if_done,
     populate_campaign,
-    save_campaign,
     send_campaign_now,
 )
-from consent.services import Source, grant_consent
+from tests.factories import CampaignFactory, StaffFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -29,12 +26,9 @@ CAMPAIGNS = "/api/v1/campaigns/"
 ALL_PERMS = ("view_campaign", "add_campaign", "change_campaign", "send_campaign", "view_delivery")
 
 
-def staff_with(make_user, email: str, *codenames: str):
-    user = make_user(email, is_staff=True, first_name="Mia")
-    user.user_permissions.set(
-        Permission.objects.filter(content_type__app_label="communications", codename__in=codenames)
-    )
-    return user
+def staff_with(email: str, *codenames: str):
+    permissions = [f"communications.{codename}" for codename in codenames]
+    return StaffFactory(email=email, first_name="Mia", permissions=permissions)
 
 
 def client_for(user=None) -> APIClient:
@@ -45,8 +39,8 @@ def client_for(user=None) -> APIClient:
 
 
 @pytest.fixture
-def marketer(make_user):
-    return staff_with(make_user, "mia@jessops.example", *ALL_PERMS)
+def marketer():
+    return staff_with("mia@jessops.example", *ALL_PERMS)
 
 
 @pytest.fixture
@@ -56,10 +50,9 @@ def api(marketer) -> APIClient:
 
 @pytest.fixture
 def draft(marketer) -> Campaign:
-    return save_campaign(
+    return CampaignFactory(
         actor=marketer,
         name="Spring newsletter",
-        kind=MessageKind.NEWSLETTER,
         subject="Spring is here, {{ first_name }}",
         body="Hello **{{ first_name }}**, our spring lenses are in.",
     )
@@ -136,7 +129,7 @@ def test_invalid_input_is_refused_with_a_clear_message_and_nothing_written(
 
 
 def test_a_staff_member_who_may_add_but_not_send_cannot_schedule_on_create(make_user):
-    writer = staff_with(make_user, "writer@jessops.example", "view_campaign", "add_campaign")
+    writer = staff_with("writer@jessops.example", "view_campaign", "add_campaign")
     send_at = (timezone.now() + timedelta(days=1)).isoformat()
 
     response = client_for(writer).post(CAMPAIGNS, valid_body(send_at=send_at), format="json")
@@ -165,9 +158,8 @@ def test_a_staff_member_who_may_add_but_not_send_cannot_schedule_on_create(make_
 )
 def test_each_action_refuses_anyone_without_its_permission(make_user, draft, method, step, needs):
     customer = make_user("ann@example.com")
-    lacking = staff_with(make_user, "clerk@jessops.example", *[p for p in ALL_PERMS if p != needs])
-    customer_with_perms = make_user("bob@example.com")
-    customer_with_perms.user_permissions.set(Permission.objects.filter(codename__in=ALL_PERMS))
+    lacking = staff_with("clerk@jessops.example", *[p for p in ALL_PERMS if p != needs])
+    customer_with_perms = make_user("bob@example.com", permissions=ALL_PERMS)
 
     for user in (None, customer, customer_with_perms, lacking):
         response = getattr(client_for(user), method)(detail(draft, step), {}, format="json")
@@ -178,8 +170,8 @@ def test_each_action_refuses_anyone_without_its_permission(make_user, draft, met
 
 
 def test_listing_and_creating_need_their_permissions(make_user):
-    viewer = staff_with(make_user, "viewer@jessops.example", "view_campaign")
-    writer = staff_with(make_user, "writer@jessops.example", "add_campaign")
+    viewer = staff_with("viewer@jessops.example", "view_campaign")
+    writer = staff_with("writer@jessops.example", "add_campaign")
 
     assert client_for().get(CAMPAIGNS).status_code == 403
     assert client_for(writer).get(CAMPAIGNS).status_code == 403
@@ -320,7 +312,7 @@ def test_a_test_send_queues_a_campaign_test_to_the_requesting_staff_member(api, 
 
 def test_deliveries_are_listed_with_addresses_masked(api, make_user, draft):
     for email in ("ann.jones@example.com", "bob.smith@example.org"):
-        grant_consent(subject=make_user(email), purpose="newsletter", source=Source.SIGNUP_FORM)
+        make_user(email, consents=["newsletter"])
     send_campaign_now(campaign=draft)
     populate_campaign(campaign_id=draft.pk)
 

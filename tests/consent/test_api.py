@@ -5,7 +5,6 @@ tests/communications/test_preferences_api.py."""
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from drf_spectacular.drainage import GENERATOR_STATS
 from drf_spectacular.generators import SchemaGenerator
@@ -15,6 +14,7 @@ from rest_framework.test import APIClient
 from api_keys.models import Scope
 from api_keys.services import issue_api_key
 from consent.services import Source, grant_consent, record_decisions, withdraw_consent
+from tests.harness.http import logged_in
 
 pytestmark = pytest.mark.django_db
 
@@ -38,15 +38,9 @@ def as_customer(api, customer) -> APIClient:
     return api
 
 
-def staff_with(make_user, email: str, *codenames: str):
-    user = make_user(email, is_staff=True)
-    user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
-    return user
-
-
 @pytest.fixture
 def officer(make_user):
-    return staff_with(make_user, "officer@jessops.example", "view_consentevent")
+    return make_user("officer@jessops.example", is_staff=True, permissions=["view_consentevent"])
 
 
 def by_code(purposes: list[dict]) -> dict[str, dict]:
@@ -96,8 +90,7 @@ def test_staff_with_permission_read_a_persons_state_and_full_history(
 
 def test_the_history_shows_the_truncated_ip_address(api, officer, customer, as_customer):
     as_customer.put(PREFERENCES, {"choices": {"newsletter": True}}, format="json")
-    staff_api = APIClient()
-    staff_api.force_login(officer)
+    staff_api = logged_in(officer, APIClient)
 
     response = staff_api.get(CONSENTS, {"email": customer.email})
 
@@ -146,9 +139,7 @@ def test_an_unknown_email_is_a_404(api, officer):
 )
 def test_the_wrong_user_is_refused_a_consent_record(api, make_user, customer, is_staff, codenames):
     grant_consent(subject=customer, purpose="newsletter", source=Source.SIGNUP_FORM)
-    user = make_user("someone@jessops.example", is_staff=is_staff)
-    user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
-    api.force_login(user)
+    api.force_login(make_user("someone@jessops.example", is_staff=is_staff, permissions=codenames))
 
     known = api.get(CONSENTS, {"email": customer.email})
     unknown = api.get(CONSENTS, {"email": "nobody@example.com"})

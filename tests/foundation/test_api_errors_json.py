@@ -9,6 +9,7 @@ from django.test import Client
 from django.urls import include, path
 
 from privacy_site import views
+from tests.harness.http import logged_in
 
 pytestmark = pytest.mark.django_db
 
@@ -17,9 +18,7 @@ pytestmark = pytest.mark.django_db
 def marketer(make_user) -> Client:
     user = make_user("marketer@jessops.example", is_staff=True)
     user.user_permissions.set(Permission.objects.filter(content_type__app_label="communications"))
-    client = Client(raise_request_exception=False)
-    client.force_login(user)
-    return client
+    return logged_in(user, raise_request_exception=False)
 
 
 @pytest.mark.parametrize(
