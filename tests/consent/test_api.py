@@ -11,9 +11,8 @@ from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.validation import validate_schema
 from rest_framework.test import APIClient
 
-from api_keys.models import Scope
-from api_keys.services import issue_api_key
 from consent.services import Source, grant_consent, record_decisions, withdraw_consent
+from tests.factories import APIKeyFactory
 from tests.harness.http import logged_in
 
 pytestmark = pytest.mark.django_db
@@ -162,7 +161,7 @@ def test_a_system_key_with_consents_read_reads_a_record_without_a_session(
     api, officer, customer, clean_cache
 ):
     grant_consent(subject=customer, purpose="newsletter", source=Source.SIGNUP_FORM)
-    _, secret = issue_api_key(name="Checkout", scopes=[Scope.CONSENTS_READ], actor=officer)
+    secret = APIKeyFactory(actor=officer).secret
 
     known = api.get(CONSENTS, {"email": customer.email}, HTTP_AUTHORIZATION=f"Api-Key {secret}")
     unknown = api.get(
