@@ -427,7 +427,7 @@ def test_django_delete_no_longer_removes_a_suppression(root):
     assert not SuppressionLift.objects.exists()
 
 
-def test_staff_without_the_delete_permission_cannot_lift(make_user):
+def test_staff_without_the_delete_permission_cannot_lift():
     suppression = suppressed()
     client = staff_client("temp@jessops.example", "view_suppression")
 

@@ -128,7 +128,7 @@ def test_invalid_input_is_refused_with_a_clear_message_and_nothing_written(
     assert not Campaign.objects.exists()
 
 
-def test_a_staff_member_who_may_add_but_not_send_cannot_schedule_on_create(make_user):
+def test_a_staff_member_who_may_add_but_not_send_cannot_schedule_on_create():
     writer = staff_with("writer@jessops.example", "view_campaign", "add_campaign")
     send_at = (timezone.now() + timedelta(days=1)).isoformat()
 
@@ -169,7 +169,7 @@ def test_each_action_refuses_anyone_without_its_permission(make_user, draft, met
     assert not Delivery.objects.exists()
 
 
-def test_listing_and_creating_need_their_permissions(make_user):
+def test_listing_and_creating_need_their_permissions():
     viewer = staff_with("viewer@jessops.example", "view_campaign")
     writer = staff_with("writer@jessops.example", "add_campaign")
 

@@ -319,7 +319,7 @@ def test_a_recorded_transition_cant_be_changed_or_deleted(officer, admin_client_
     assert recorded.counterparty == "Big Camera plc"
 
 
-def test_staff_without_the_transition_permission_cannot_record_one(make_user):
+def test_staff_without_the_transition_permission_cannot_record_one():
     today = timezone.localdate()
     clerk = logged_in(staff("clerk@jessops.example", "view_businesstransition"))
 

@@ -4,26 +4,22 @@ left the notice's audience between queueing and sending (``skipped_audience``)."
 from __future__ import annotations
 
 import pytest
-from allauth.account.models import EmailAddress
-from django.contrib.auth.models import Permission
 from rest_framework.test import APIClient
 
 from communications.models import Delivery
 from communications.services import populate_campaign, save_campaign, send_campaign_now
 from communications.tasks import send_campaign_batch_task
 from consent.models import Purpose
-from consent.services import Source, grant_consent, withdraw_all_marketing
+from consent.services import Source, withdraw_all_marketing
 from tests.communications.test_policy_notices_worker import _Held, wait_until_completed
+from tests.harness.http import logged_in
 from tests.harness.smtp import SMTPServer
 
 pytestmark = [pytest.mark.worker, pytest.mark.smtp]
 
 
 def opted_in(make_user, email: str):
-    user = make_user(email)
-    EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
-    grant_consent(subject=user, purpose=Purpose.NEWSLETTER, source=Source.SIGNUP_FORM)
-    return user
+    return make_user(email, verified=True, consents=[Purpose.NEWSLETTER])
 
 
 def test_a_notice_skipped_for_someone_who_left_its_audience_is_counted(
@@ -51,12 +47,10 @@ def test_a_notice_skipped_for_someone_who_left_its_audience_is_counted(
     wait_until_completed(campaign)
 
     # then the API's progress counts her row as skipped_audience, and Bob's as sent
-    staff = make_user("mia@jessops.example", is_staff=True)
-    staff.user_permissions.set(
-        Permission.objects.filter(codename__in=("view_campaign", "change_campaign"))
+    staff = make_user(
+        "mia@jessops.example", is_staff=True, permissions=["view_campaign", "change_campaign"]
     )
-    api = APIClient()
-    api.force_login(staff)
+    api = logged_in(staff, APIClient)
     progress = api.get(f"/api/v1/campaigns/{campaign.pk}/").json()["progress"]
     assert (progress["skipped_audience"], progress["sent"], progress["total"]) == (1, 1, 2)
     assert Delivery.objects.get(user=bob, campaign=campaign).status == Delivery.Status.SENT

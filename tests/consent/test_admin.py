@@ -393,7 +393,7 @@ def test_new_words_need_a_reason_and_change_nothing_without_one(root):
     assert purpose.wording == before
 
 
-def test_staff_without_the_change_permission_cannot_change_the_words(make_user):
+def test_staff_without_the_change_permission_cannot_change_the_words():
     client = staff_client("temp@jessops.example", "view_purpose")
     purpose = Purpose.objects.get(code="newsletter")
     url = f"/admin/consent/purpose/{purpose.pk}/reword/"
@@ -479,7 +479,7 @@ def test_a_purpose_cannot_be_deleted(root):
     assert Purpose.objects.filter(pk=purpose.pk).exists()
 
 
-def test_staff_without_permission_cannot_change_a_purpose(make_user):
+def test_staff_without_permission_cannot_change_a_purpose():
     client = staff_client("temp@jessops.example", "view_purpose")
     purpose = Purpose.objects.get(code="newsletter")
 
@@ -544,7 +544,7 @@ def test_the_policy_version_list_offers_a_draft_instead_of_an_add_button(root):
     assert 'href="/admin/consent/policydraft/add/"' in page
 
 
-def test_staff_with_every_policy_version_permission_still_cannot_add_one(make_user):
+def test_staff_with_every_policy_version_permission_still_cannot_add_one():
     client = staff_client(
         "temp@jessops.example",
         "view_policyversion",
