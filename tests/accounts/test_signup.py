@@ -15,8 +15,8 @@ from django.test import Client
 from communications.kinds import MessageKind
 from communications.models import Delivery
 from consent.models import ConsentEvent, CurrentConsent, PolicyVersion, Purpose
-from consent.services import Source, grant_consent
-from tests.factories import TEST_PASSWORD
+from consent.services import Source
+from tests.factories import TEST_PASSWORD, NewsletterSubscriberFactory
 from tests.harness.http import text
 
 SIGNUP = "/accounts/signup/"
@@ -241,9 +241,7 @@ def test_a_password_change_ends_every_session(db, make_user):
 
 @pytest.fixture
 def subscriber(db):
-    user = get_user_model().objects.create_user("sub@example.com")  # unusable password
-    grant_consent(subject=user, purpose=Purpose.NEWSLETTER, source=Source.NEWSLETTER_FORM)
-    return user
+    return NewsletterSubscriberFactory(email="sub@example.com")  # unusable password
 
 
 def test_signing_up_with_a_subscribers_address_takes_nothing_over(subscriber):

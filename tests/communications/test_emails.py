@@ -26,6 +26,7 @@ from consent.models import ConsentEvent, Purpose
 from consent.provenance import NO_PROVENANCE
 from consent.services import Source, consent_status, grant_consent
 from consent.tokens import TokenUse, make_token, read_token
+from tests.factories import DeliveryFactory
 from tests.harness.http import text
 
 Status = Delivery.Status
@@ -444,12 +445,8 @@ def test_the_preference_link_in_a_receipt_works_without_login(client, db, make_u
 def test_unsubscribing_sends_nothing_more_and_marks_the_email_it_came_from(
     client, db, make_user, relay_off
 ):
-    user = make_user("ann@example.com")
-    grant_consent(subject=user, purpose="newsletter", source=Source.SIGNUP_FORM)
-    campaign = save_campaign(actor=None, name="c", kind="newsletter", subject="s", body="b")
-    delivery = Delivery.objects.create(
-        kind="newsletter", campaign=campaign, user=user, status=Status.SENT
-    )
+    user = make_user("ann@example.com", consents=["newsletter"])
+    delivery = DeliveryFactory(user=user)
     token = make_token(
         subject=user, use=TokenUse.UNSUBSCRIBE, purpose="newsletter", ref=str(delivery.pk)
     )

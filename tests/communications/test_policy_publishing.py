@@ -102,9 +102,8 @@ def test_a_use_change_keeps_the_new_use_off_until_a_yes_given_on_the_choice_page
     officer, make_user
 ):
     # given people opted in before the change
-    ann, bob = make_user("ann@example.com"), make_user("bob@example.com")
-    for person in (ann, bob):
-        grant_consent(subject=person, purpose="newsletter", source=Source.SIGNUP_FORM)
+    ann = make_user("ann@example.com", consents=["newsletter"])
+    bob = make_user("bob@example.com", consents=["newsletter"])
     publication = publish_policy_change(draft=draft(officer, "use_change"), actor=officer)
     purpose = Purpose.objects.get(code=NEW_USE["code"])
     assert publication.campaign.kind == MessageKind.POLICY_USE_CHANGE

@@ -26,7 +26,7 @@ from consent.services import (
     withdraw_all_marketing,
     withdraw_consent,
 )
-from tests.factories import UserFactory
+from tests.factories import UserFactory, subscribers
 
 OPTIONAL = [Purpose.NEWSLETTER, Purpose.SPECIAL_OFFERS, Purpose.SURVEYS, Purpose.PARTNER_PHOTO]
 
@@ -348,9 +348,7 @@ def test_the_orm_cannot_update_or_delete_ledger_rows_either(ledger_row):
 @pytest.mark.django_db
 def test_audience_for_walks_granted_active_subjects_in_ascending_keyset_batches(make_user):
     newsletter = purpose("newsletter")
-    users = [make_user(f"reader{i}@example.com") for i in range(7)]
-    for user in users:
-        grant_consent(subject=user, purpose="newsletter", source=Source.SIGNUP_FORM)
+    users = subscribers(7, prefix="reader")
     withdraw_consent(subject=users[2], purpose="newsletter", source=Source.UNSUBSCRIBE_LINK)
     users[4].is_active = False
     users[4].save(update_fields=["is_active"])
