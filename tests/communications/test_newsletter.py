@@ -15,10 +15,9 @@ from consent.provenance import Provenance
 from consent.services import (
     Source,
     consent_status,
-    publish_policy_version,
     request_newsletter_subscription,
 )
-from tests.factories import UserFactory
+from tests.factories import PolicyVersionFactory, UserFactory
 from tests.harness.http import made_days_ago, text
 
 DAY = 24 * 3600
@@ -229,7 +228,7 @@ def test_a_six_day_old_confirmation_link_still_works(client, db, settings, monke
 
 def test_a_link_made_under_an_earlier_policy_version_is_refused(client, db, caplog):
     path = ask()
-    publish_policy_version(text="Version two.", summary="Changes.", change_type="use_change")
+    PolicyVersionFactory(change_type="use_change")
 
     response = client.post(path)
 

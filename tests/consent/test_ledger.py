@@ -21,12 +21,11 @@ from consent.services import (
     consent_status,
     current_policy_version,
     grant_consent,
-    publish_policy_version,
     record_decisions,
     withdraw_all_marketing,
     withdraw_consent,
 )
-from tests.factories import UserFactory, subscribers
+from tests.factories import PolicyVersionFactory, UserFactory, subscribers
 
 OPTIONAL = [Purpose.NEWSLETTER, Purpose.SPECIAL_OFFERS, Purpose.SURVEYS, Purpose.PARTNER_PHOTO]
 
@@ -174,9 +173,7 @@ def test_an_order_form_opt_in_is_recorded_as_soft_opt_in(customer):
 def test_the_row_records_the_policy_version_in_force_and_the_exact_wording(customer):
     newsletter = purpose("newsletter")
     first = grant_consent(subject=customer, purpose="newsletter", source=Source.SIGNUP_FORM)
-    v2 = publish_policy_version(
-        text="Version two.", summary="Clarified newsletters.", change_type="editorial"
-    )
+    v2 = PolicyVersionFactory()
 
     second = withdraw_consent(subject=customer, purpose="newsletter", source=Source.API)
     shown = "Send me the old newsletter wording."
