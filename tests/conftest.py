@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from tests.factories import SuperuserFactory, UserFactory
+from tests.factories import StaffFactory, SuperuserFactory, UserFactory
 from tests.harness.http import logged_in
 from tests.harness.services import (
     IN_CI,
@@ -223,6 +223,22 @@ def make_user(db):
 @pytest.fixture
 def superuser(db):
     return SuperuserFactory(email="root@jessops.example")
+
+
+@pytest.fixture
+def marketer(db):
+    """Mia, in Marketing: writes, sends and follows campaigns; never sees an address."""
+    return StaffFactory(
+        email="mia@jessops.example",
+        first_name="Mia",
+        permissions=[
+            "communications.view_campaign",
+            "communications.add_campaign",
+            "communications.change_campaign",
+            "communications.send_campaign",
+            "communications.view_delivery",
+        ],
+    )
 
 
 @pytest.fixture

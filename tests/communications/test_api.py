@@ -39,11 +39,6 @@ def client_for(user=None) -> APIClient:
 
 
 @pytest.fixture
-def marketer():
-    return staff_with("mia@jessops.example", *ALL_PERMS)
-
-
-@pytest.fixture
 def api(marketer) -> APIClient:
     return client_for(marketer)
 

@@ -58,20 +58,7 @@ SAMPLE_CONTEXT = {
 }
 
 
-@pytest.fixture(autouse=True)
-def locmem_email(settings):
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    settings.SITE_URL = "https://shop.example"
-
-
-@pytest.fixture
-def relay_off():
-    """Relays are Celery tasks; here the tests call the service themselves."""
-    with (
-        mock.patch("communications.tasks.send_delivery_task.delay") as delay,
-        mock.patch("communications.tasks.send_delivery_task.apply_async"),
-    ):
-        yield delay
+pytestmark = pytest.mark.usefixtures("locmem_email")
 
 
 # --- Templates ---------------------------------------------------------------------------------

@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import threading
 import time
-from unittest import mock
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -30,20 +29,7 @@ CHECK_INBOX = "Check your inbox"
 ALREADY = "Already confirmed"
 
 
-@pytest.fixture(autouse=True)
-def locmem_email(settings):
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    settings.SITE_URL = "https://shop.example"
-
-
-@pytest.fixture
-def relay_off():
-    """Relays are Celery tasks; here the tests send the rows themselves."""
-    with (
-        mock.patch("communications.tasks.send_delivery_task.delay") as delay,
-        mock.patch("communications.tasks.send_delivery_task.apply_async"),
-    ):
-        yield delay
+pytestmark = pytest.mark.usefixtures("locmem_email")
 
 
 def confirmations() -> list[Delivery]:

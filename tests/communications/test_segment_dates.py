@@ -13,7 +13,7 @@ from rest_framework.test import APIClient
 
 from communications.kinds import MessageKind
 from communications.models import Campaign
-from tests.factories import CampaignFactory, StaffFactory
+from tests.factories import CampaignFactory
 from tests.harness.http import logged_in
 
 pytestmark = pytest.mark.django_db
@@ -21,18 +21,6 @@ pytestmark = pytest.mark.django_db
 API = "/api/v1/campaigns/"
 ADMIN = "/admin/communications/campaign/"
 NOT_IN_THE_CALENDAR = ["2024-02-30", "2024-13-45", "0000-01-01", "2023-02-29", "2024-04-31"]
-
-
-@pytest.fixture
-def marketer():
-    return StaffFactory(
-        email="mia@jessops.example",
-        permissions=[
-            "communications.view_campaign",
-            "communications.add_campaign",
-            "communications.change_campaign",
-        ],
-    )
 
 
 @pytest.fixture

@@ -9,24 +9,12 @@ import yaml
 from rest_framework.test import APIClient
 
 from communications.services import cancel_campaign
-from tests.factories import CampaignFactory, StaffFactory
+from tests.factories import CampaignFactory
 from tests.harness.http import logged_in
 
 pytestmark = pytest.mark.django_db
 
 CAMPAIGNS = "/api/v1/campaigns/"
-
-
-@pytest.fixture
-def marketer():
-    return StaffFactory(
-        email="mia@jessops.example",
-        permissions=[
-            "communications.view_campaign",
-            "communications.add_campaign",
-            "communications.view_delivery",
-        ],
-    )
 
 
 @pytest.fixture
