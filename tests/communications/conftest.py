@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
 from unittest import mock
 
 import pytest
 
 from tests.communications.people import people_in_every_state
+from tests.harness.worker import WorkerProcess
 
 
 @pytest.fixture
@@ -31,3 +33,14 @@ def relay_off():
         mock.patch("communications.tasks.send_delivery_task.apply_async"),
     ):
         yield delay
+
+
+@pytest.fixture
+def own_workers(celery_worker_session: WorkerProcess, worker_factory) -> Iterator[Callable]:
+    """Start workers with settings of their own, ``own_workers(EMAIL_BATCH_SIZE=20)``
+    (``name=``, ``concurrency=`` 2 unless told), while the session worker stands aside, so
+    every task of the test runs with those settings."""
+    with celery_worker_session.paused():
+        yield lambda name="campaign", concurrency=2, **env: worker_factory(
+            name=name, concurrency=concurrency, extra_env={k: str(v) for k, v in env.items()}
+        )

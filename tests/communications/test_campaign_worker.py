@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -25,9 +25,9 @@ from communications.services import (
 from communications.tasks import send_campaign_batch_task
 from consent.models import ConsentEvent
 from consent.services import Source, consent_status, grant_consent, withdraw_consent
+from tests.communications.campaigns import HeldTask, wait_until_completed
 from tests.factories import CampaignFactory, subscribers
 from tests.harness.smtp import ReceivedMessage, SMTPServer
-from tests.harness.worker import WorkerProcess
 
 pytestmark = [pytest.mark.worker, pytest.mark.smtp]
 
@@ -36,28 +36,6 @@ NEWSLETTER = "newsletter"
 
 
 # --- Helpers -----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def own_workers(celery_worker_session: WorkerProcess, worker_factory) -> Iterator[Callable]:
-    """Start workers with settings of their own (``EMAIL_BATCH_SIZE`` ...) while the session
-    worker stands aside, so every task of the test runs with those settings."""
-    with celery_worker_session.paused():
-        yield lambda name="campaign", concurrency=2, **env: worker_factory(
-            name=name, concurrency=concurrency, extra_env={k: str(v) for k, v in env.items()}
-        )
-
-
-def wait_until_completed(campaign: Campaign, *, timeout: float = 20) -> Campaign:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        campaign.refresh_from_db()
-        if campaign.status == Campaign.Status.COMPLETED:
-            return campaign
-        time.sleep(0.05)
-    raise AssertionError(
-        f"campaign still {campaign.status} after {timeout}s: {campaign_progress(campaign=campaign)}"
-    )
 
 
 def statuses(campaign: Campaign) -> dict[str, str]:
@@ -76,16 +54,6 @@ def list_unsubscribe(message: ReceivedMessage) -> tuple[str, str]:
     mailto = [url for url in urls if url.startswith("mailto:")]
     assert len(web) == 1 and len(mailto) == 1, f"List-Unsubscribe: {urls}"
     return web[0], mailto[0]
-
-
-class _Held:
-    """Stands in for a task while a test holds its relay back; counts what was asked for."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple] = []
-
-    def delay(self, *args) -> None:
-        self.calls.append(args)
 
 
 # --- Who gets the campaign ----------------------------------------------------------------------
@@ -190,7 +158,7 @@ def test_people_who_opt_out_after_their_rows_are_queued_are_sent_nothing(
     # given a campaign whose rows are all queued, its batch tasks not yet relayed
     readers = subscribers(20)
     campaign = CampaignFactory()
-    held_walk, held_batches = _Held(), _Held()
+    held_walk, held_batches = HeldTask(), HeldTask()
     monkeypatch.setattr("communications.tasks.populate_campaign_task", held_walk)
     monkeypatch.setattr("communications.tasks.send_campaign_batch_task", held_batches)
     send_campaign_now(campaign=campaign)

@@ -11,7 +11,7 @@ from communications.services import populate_campaign, save_campaign, send_campa
 from communications.tasks import send_campaign_batch_task
 from consent.models import Purpose
 from consent.services import Source, withdraw_all_marketing
-from tests.communications.test_policy_notices_worker import _Held, wait_until_completed
+from tests.communications.campaigns import HeldTask, wait_until_completed
 from tests.harness.http import logged_in
 from tests.harness.smtp import SMTPServer
 
@@ -34,8 +34,8 @@ def test_a_notice_skipped_for_someone_who_left_its_audience_is_counted(
         subject="Our privacy policy has changed",
         body="We now keep order records for seven years.",
     )
-    batches = _Held()
-    monkeypatch.setattr("communications.tasks.populate_campaign_task", _Held())
+    batches = HeldTask()
+    monkeypatch.setattr("communications.tasks.populate_campaign_task", HeldTask())
     monkeypatch.setattr("communications.tasks.send_campaign_batch_task", batches)
     send_campaign_now(campaign=campaign)
     assert populate_campaign(campaign_id=campaign.pk) == 2
