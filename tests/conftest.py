@@ -221,6 +221,12 @@ def make_user(db):
 
 
 @pytest.fixture
+def customer(make_user):
+    """Ann, a customer with an account and no choices made yet."""
+    return make_user("ann@example.com", first_name="Ann")
+
+
+@pytest.fixture
 def superuser(db):
     return SuperuserFactory(email="root@jessops.example")
 

@@ -35,11 +35,6 @@ def issue(key_admin):
 
 
 @pytest.fixture
-def customer(make_user):
-    return make_user("ann@example.com")
-
-
-@pytest.fixture
 def system(clean_cache) -> APIClient:
     """A machine client, with the failure counts of the cache emptied around the test."""
     return APIClient(REMOTE_ADDR=ADDRESS)

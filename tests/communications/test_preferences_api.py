@@ -22,11 +22,6 @@ PREFERENCES = "/api/v1/me/preferences/"
 
 
 @pytest.fixture
-def customer(make_user):
-    return make_user("ann@example.com", first_name="Ann")
-
-
-@pytest.fixture
 def api() -> APIClient:
     return APIClient(REMOTE_ADDR="198.51.100.23", HTTP_USER_AGENT="shop-client/1.0")
 

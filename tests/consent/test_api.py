@@ -22,11 +22,6 @@ CONSENTS = "/api/v1/consents/"
 
 
 @pytest.fixture
-def customer(make_user):
-    return make_user("ann@example.com")
-
-
-@pytest.fixture
 def api() -> APIClient:
     return APIClient(REMOTE_ADDR="198.51.100.23", HTTP_USER_AGENT="shop-client/1.0")
 

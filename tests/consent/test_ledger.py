@@ -30,11 +30,6 @@ from tests.factories import PolicyVersionFactory, UserFactory, subscribers
 OPTIONAL = [Purpose.NEWSLETTER, Purpose.SPECIAL_OFFERS, Purpose.SURVEYS, Purpose.PARTNER_PHOTO]
 
 
-@pytest.fixture
-def customer(make_user):
-    return make_user("ann@example.com")
-
-
 def purpose(code: str) -> Purpose:
     return Purpose.objects.get(code=code)
 
