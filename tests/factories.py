@@ -264,8 +264,8 @@ class DeliveryFactory(DjangoModelFactory):
 
 
 class OutboxEmailFactory(DjangoModelFactory):
-    """A transactional email written to the outbox by ``enqueue_email`` (the gate asked, the
-    relay enqueued when the test's transaction commits): a welcome email unless told."""
+    """A transactional email written to the outbox by ``enqueue_email`` (the gate asked; the
+    relay waits for the transaction to commit): a welcome email unless told."""
 
     class Meta:
         model = Delivery
