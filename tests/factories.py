@@ -131,8 +131,7 @@ class SuperuserFactory(UserFactory):
 
 class NewsletterSubscriberFactory(UserFactory):
     """What confirming the newsletter's double opt-in leaves: an account with no usable
-    password holding the newsletter, granted from the newsletter form. ``consents`` adds
-    more purposes, from the same form."""
+    password holding the newsletter, granted from the newsletter form."""
 
     email = factory.Sequence(lambda n: f"subscriber{n}@example.com")
     password = None
