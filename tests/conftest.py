@@ -9,7 +9,10 @@ from collections.abc import Iterator
 
 import pytest
 from django.conf import settings
+from django.test import Client
 
+from tests.factories import StaffFactory, SuperuserFactory, UserFactory
+from tests.harness.http import logged_in
 from tests.harness.services import (
     IN_CI,
     chromium_problem,
@@ -204,14 +207,47 @@ def page(browser, live_server):
 
 # --- Users -------------------------------------------------------------------------------------
 
-TEST_PASSWORD = "a long test password"
+
+@pytest.fixture
+def make_user(db):
+    """Create a user with ``TEST_PASSWORD``: ``make_user("ann@example.com", first_name="Ann")``.
+    Takes what ``UserFactory`` takes: ``consents=[...]``, ``verified=True``,
+    ``permissions=[...]``."""
+
+    def make(email: str, **fields):
+        return UserFactory(email=email, **fields)
+
+    return make
 
 
 @pytest.fixture
-def make_user(django_user_model):
-    """Create a user with ``TEST_PASSWORD``: ``make_user("ann@example.com", first_name="Ann")``."""
+def customer(make_user):
+    """Ann, a customer with an account and no choices made yet."""
+    return make_user("ann@example.com", first_name="Ann")
 
-    def make(email: str, **fields):
-        return django_user_model.objects.create_user(email, TEST_PASSWORD, **fields)
 
-    return make
+@pytest.fixture
+def superuser(db):
+    return SuperuserFactory(email="root@jessops.example")
+
+
+@pytest.fixture
+def marketer(db):
+    """Mia, in Marketing: writes, sends and follows campaigns; never sees an address."""
+    return StaffFactory(
+        email="mia@jessops.example",
+        first_name="Mia",
+        permissions=[
+            "communications.view_campaign",
+            "communications.add_campaign",
+            "communications.change_campaign",
+            "communications.send_campaign",
+            "communications.view_delivery",
+        ],
+    )
+
+
+@pytest.fixture
+def root(superuser) -> Client:
+    """A browser logged in as ``superuser``."""
+    return logged_in(superuser)

@@ -14,7 +14,7 @@ from django.test import Client
 
 from accounts.models import AuditEvent
 from communications.models import Delivery
-from tests.conftest import TEST_PASSWORD
+from tests.factories import TEST_PASSWORD, SuperuserFactory
 from tests.harness.http import text
 
 LOGIN = "/accounts/login/"
@@ -25,15 +25,13 @@ pytestmark = pytest.mark.usefixtures("clean_cache")
 
 
 @pytest.fixture
-def ann(db, make_user):
-    user = make_user("ann@example.com")
-    EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
-    return user
+def ann(make_user):
+    return make_user("ann@example.com", verified=True)
 
 
 @pytest.fixture
-def boss(db, django_user_model):
-    return django_user_model.objects.create_superuser("boss@example.com", TEST_PASSWORD)
+def boss(db):
+    return SuperuserFactory(email="boss@example.com")
 
 
 def customer_login(client: Client, email: str, password: str):
@@ -144,8 +142,7 @@ def test_logging_in_to_ones_own_account_keeps_the_count_of_guesses_at_others(
     ann, make_user, settings
 ):
     # given a guesser with an account of their own, one guess short of locking Ann's account
-    mallory = make_user("mallory@example.com")
-    EmailAddress.objects.create(user=mallory, email=mallory.email, verified=True, primary=True)
+    make_user("mallory@example.com", verified=True)
     guesser = Client(REMOTE_ADDR="198.51.100.10")
     for _ in range(settings.AXES_FAILURE_LIMIT - 1):
         customer_login(guesser, "ann@example.com", "wrong password 1")

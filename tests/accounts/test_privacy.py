@@ -32,7 +32,7 @@ from consent.models import ConsentEvent, CurrentConsent, Purpose
 from consent.provenance import Provenance
 from consent.services import Source, grant_consent, record_decisions
 from consent.tokens import TokenError, TokenUse, make_token, read_token
-from tests.conftest import TEST_PASSWORD
+from tests.factories import TEST_PASSWORD
 from tests.harness.http import text
 
 EXPORT = "/accounts/export/"
@@ -47,8 +47,7 @@ Status = Delivery.Status
 @pytest.fixture
 def ann(make_user):
     """A verified customer with a profile, choices, an email sent and a change history."""
-    user = make_user("ann@example.com", first_name="Ann", last_name="Lee")
-    EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+    user = make_user("ann@example.com", first_name="Ann", last_name="Lee", verified=True)
     update_profile(
         user=user,
         actor=user,

@@ -9,7 +9,6 @@ import json
 from datetime import date, timedelta
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.utils import timezone
 
 from accounts.models import AuditEvent, PrivacyRequest, add_calendar_months
@@ -26,6 +25,7 @@ from communications.kinds import MessageKind
 from communications.models import Delivery
 from consent.models import ConsentEvent, CurrentConsent, Purpose
 from consent.services import Source, grant_consent
+from tests.factories import StaffFactory
 
 ADMIN = "/admin/accounts/privacyrequest/"
 Type = PrivacyRequest.Type
@@ -51,22 +51,16 @@ def test_an_extension_adds_two_more_calendar_months():
 
 
 @pytest.fixture
-def staff(django_user_model):
-    user = django_user_model.objects.create_user(
-        "dpo@shop.example", "a long test password", is_staff=True
+def staff(db):
+    return StaffFactory(
+        email="dpo@shop.example",
+        permissions=[
+            "accounts.view_privacyrequest",
+            "accounts.add_privacyrequest",
+            "accounts.change_privacyrequest",
+            "accounts.fulfil_privacyrequest",
+        ],
     )
-    user.user_permissions.add(
-        *Permission.objects.filter(
-            content_type__app_label="accounts",
-            codename__in=[
-                "view_privacyrequest",
-                "add_privacyrequest",
-                "change_privacyrequest",
-                "fulfil_privacyrequest",
-            ],
-        )
-    )
-    return django_user_model.objects.get(pk=user.pk)
 
 
 @pytest.fixture
@@ -311,10 +305,9 @@ def test_a_refusal_needs_a_reason_and_closes_the_request(db, client, staff, ann)
         record_identity_check(request=request, method="late", staff=staff)
 
 
-def test_staff_without_the_fulfil_permission_cannot_act(db, client, staff, ann, django_user_model):
+def test_staff_without_the_fulfil_permission_cannot_act(db, client, staff, ann):
     request = logged(ann, staff, Type.ERASURE)
-    clerk = django_user_model.objects.create_user("clerk@shop.example", "x" * 12, is_staff=True)
-    clerk.user_permissions.add(Permission.objects.get(codename="view_privacyrequest"))
+    clerk = StaffFactory(email="clerk@shop.example", permissions=["view_privacyrequest"])
     client.force_login(clerk)
 
     assert client.get(f"{ADMIN}{request.pk}/change/").status_code == 200
@@ -418,7 +411,7 @@ def test_linking_after_the_identity_check_is_refused(db, staff, ann):
     assert request.subject is None
 
 
-def test_staff_without_the_fulfil_permission_cannot_link(db, client, staff, ann, django_user_model):
+def test_staff_without_the_fulfil_permission_cannot_link(db, client, staff, ann):
     request = log_privacy_request(
         request_type=Type.ACCESS,
         channel=PrivacyRequest.Channel.PHONE,
@@ -426,9 +419,8 @@ def test_staff_without_the_fulfil_permission_cannot_link(db, client, staff, ann,
         logged_by=staff,
         requester_name="Ann Lee",
     )
-    clerk = django_user_model.objects.create_user("clerk@shop.example", "x" * 12, is_staff=True)
-    clerk.user_permissions.add(
-        *Permission.objects.filter(codename__in=["view_privacyrequest", "change_privacyrequest"])
+    clerk = StaffFactory(
+        email="clerk@shop.example", permissions=["view_privacyrequest", "change_privacyrequest"]
     )
     client.force_login(clerk)
 

@@ -15,8 +15,8 @@ from django.test import Client
 from communications.kinds import MessageKind
 from communications.models import Delivery
 from consent.models import ConsentEvent, CurrentConsent, PolicyVersion, Purpose
-from consent.services import Source, grant_consent
-from tests.conftest import TEST_PASSWORD
+from consent.services import Source
+from tests.factories import TEST_PASSWORD, NewsletterSubscriberFactory
 from tests.harness.http import text
 
 SIGNUP = "/accounts/signup/"
@@ -148,8 +148,7 @@ def test_login_is_refused_until_the_link_is_followed_then_works(db, client):
 
 def test_sign_up_with_a_taken_address_looks_the_same_and_creates_nothing(db, client, make_user):
     # given a verified customer
-    ann = make_user("ann@example.com")
-    EmailAddress.objects.create(user=ann, email=ann.email, verified=True, primary=True)
+    ann = make_user("ann@example.com", verified=True)
 
     # when someone signs up with their address (any case) and someone with a new address
     stranger, newcomer = Client(), Client()
@@ -187,8 +186,7 @@ def test_login_failure_says_the_same_for_known_and_unknown_addresses(db, client,
 
 
 def test_password_reset_looks_the_same_for_known_and_unknown_addresses(db, make_user):
-    ann = make_user("ann@example.com")
-    EmailAddress.objects.create(user=ann, email=ann.email, verified=True, primary=True)
+    ann = make_user("ann@example.com", verified=True)
 
     one, other = Client(), Client()
     known = one.post(RESET, {"email": "ann@example.com"})
@@ -204,8 +202,7 @@ def test_password_reset_looks_the_same_for_known_and_unknown_addresses(db, make_
 
 
 def test_the_reset_link_sets_a_new_password(db, make_user):
-    ann = make_user("ann@example.com")
-    EmailAddress.objects.create(user=ann, email=ann.email, verified=True, primary=True)
+    ann = make_user("ann@example.com", verified=True)
     client = Client()
     client.post(RESET, {"email": "ann@example.com"})
     body = Delivery.objects.get(user=ann).context["body"]
@@ -222,8 +219,7 @@ def test_the_reset_link_sets_a_new_password(db, make_user):
 
 
 def test_a_password_change_ends_every_session(db, make_user):
-    ann = make_user("ann@example.com")
-    EmailAddress.objects.create(user=ann, email=ann.email, verified=True, primary=True)
+    ann = make_user("ann@example.com", verified=True)
     here, elsewhere = Client(), Client()
     for client in (here, elsewhere):
         assert login(client, "ann@example.com", TEST_PASSWORD).status_code == 302
@@ -245,9 +241,7 @@ def test_a_password_change_ends_every_session(db, make_user):
 
 @pytest.fixture
 def subscriber(db):
-    user = get_user_model().objects.create_user("sub@example.com")  # unusable password
-    grant_consent(subject=user, purpose=Purpose.NEWSLETTER, source=Source.NEWSLETTER_FORM)
-    return user
+    return NewsletterSubscriberFactory(email="sub@example.com")  # unusable password
 
 
 def test_signing_up_with_a_subscribers_address_takes_nothing_over(subscriber):

@@ -6,7 +6,6 @@ not open to the form. An erased account is never re-activated, by any path."""
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.db import IntegrityError, transaction
 from django.test import Client
 
@@ -19,6 +18,8 @@ from accounts.services.privacy import (
     reactivate_account,
     request_erasure,
 )
+from tests.factories import StaffFactory
+from tests.harness.http import logged_in
 
 pytestmark = pytest.mark.django_db
 
@@ -31,22 +32,16 @@ def ann(make_user):
     return make_user("ann@example.com", first_name="Ann", last_name="Lee")
 
 
-def staff_member(make_user, email: str, *codenames: str) -> tuple[User, Client]:
-    user = make_user(email, is_staff=True)
-    user.user_permissions.set(
-        Permission.objects.filter(content_type__app_label="accounts", codename__in=codenames)
-    )
-    client = Client()
-    client.force_login(user)
-    return User.objects.get(pk=user.pk), client
+def staff_member(email: str, *codenames: str) -> tuple[User, Client]:
+    """Staff holding these permissions of the accounts app, and their logged-in browser."""
+    user = StaffFactory(email=email, permissions=[f"accounts.{name}" for name in codenames])
+    return user, logged_in(user)
 
 
 @pytest.fixture
-def support(make_user) -> tuple[User, Client]:
+def support(db) -> tuple[User, Client]:
     """Customer support: may view and change accounts (and view profiles)."""
-    return staff_member(
-        make_user, "support@jessops.example", "view_user", "change_user", "view_profile"
-    )
+    return staff_member("support@jessops.example", "view_user", "change_user", "view_profile")
 
 
 @pytest.fixture
@@ -125,8 +120,8 @@ def test_the_form_cannot_change_the_login_address_or_reactivate(ann, support):
     assert not AuditEvent.objects.filter(subject=ann, field="is_active", new_value="yes").exists()
 
 
-def test_staff_without_the_change_permission_are_refused(ann, make_user):
-    _, client = staff_member(make_user, "viewer@jessops.example", "view_user", "view_profile")
+def test_staff_without_the_change_permission_are_refused(ann):
+    _, client = staff_member("viewer@jessops.example", "view_user", "view_profile")
     data = {"first_name": "Hacked", "last_name": "Lee"}
 
     assert client.post(change_url(ann), data).status_code == 403
@@ -209,10 +204,8 @@ def test_a_refused_password_form_writes_nothing(ann, support):
 # --- Accounts made by staff ---------------------------------------------------------------------
 
 
-def test_an_account_added_by_staff_records_its_details(make_user):
-    staff, client = staff_member(
-        make_user, "hr@jessops.example", "view_user", "add_user", "change_user"
-    )
+def test_an_account_added_by_staff_records_its_details():
+    staff, client = staff_member("hr@jessops.example", "view_user", "add_user", "change_user")
 
     response = client.post(
         f"{USERS}add/",

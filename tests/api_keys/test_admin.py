@@ -10,22 +10,16 @@ import pytest
 from django.contrib.admin.models import LogEntry
 from django.contrib.admin.utils import quote
 from django.contrib.auth.models import Permission
-from django.test import Client
 from django.utils import timezone
 
 from api_keys.models import APIKeyEvent, SystemAPIKey
+from tests.harness.http import logged_in
 
 pytestmark = pytest.mark.django_db
 
 CHANGELIST = "/admin/api_keys/systemapikey/"
 ADD = CHANGELIST + "add/"
 CONSENTS = "/api/v1/consents/"
-
-
-def admin_client(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def page_of(key: SystemAPIKey, view: str = "change") -> str:
@@ -38,7 +32,7 @@ def shown_key(html: str) -> str:
 
 def test_staff_issue_a_key_that_is_shown_once_and_kept_only_as_a_hash(key_admin, system, customer):
     # when
-    response = admin_client(key_admin).post(
+    response = logged_in(key_admin).post(
         ADD, {"name": "Checkout (production)", "scopes": ["consents:read"]}
     )
     # then the page shows the key, and is not to be cached
@@ -56,7 +50,7 @@ def test_staff_issue_a_key_that_is_shown_once_and_kept_only_as_a_hash(key_admin,
     # the key works, and its page never shows it again
     ok = system.get(CONSENTS, {"email": customer.email}, HTTP_AUTHORIZATION=f"Api-Key {secret}")
     assert ok.status_code == 200
-    again = admin_client(key_admin).get(page_of(api_key))
+    again = logged_in(key_admin).get(page_of(api_key))
     assert again.status_code == 200
     assert secret.partition(".")[2] not in again.content.decode()
     # audited: who issued which key, with which scopes
@@ -89,7 +83,7 @@ def test_staff_issue_a_key_that_is_shown_once_and_kept_only_as_a_hash(key_admin,
     ],
 )
 def test_a_bad_issue_form_is_refused_and_issues_nothing(key_admin, data, field):
-    response = admin_client(key_admin).post(ADD, data)
+    response = logged_in(key_admin).post(ADD, data)
 
     assert response.status_code == 200
     assert field in response.context["adminform"].form.errors
@@ -100,7 +94,7 @@ def test_a_bad_issue_form_is_refused_and_issues_nothing(key_admin, data, field):
 def test_an_expiry_in_the_future_is_kept(key_admin):
     later = timezone.localtime() + timedelta(days=30)
 
-    admin_client(key_admin).post(
+    logged_in(key_admin).post(
         ADD,
         {
             "name": "Partner feed",
@@ -116,7 +110,7 @@ def test_an_expiry_in_the_future_is_kept(key_admin):
 def test_staff_revoke_a_key_on_its_page_and_it_stops_working(issue, key_admin, system, customer):
     # given
     api_key, secret = issue("Checkout")
-    client = admin_client(key_admin)
+    client = logged_in(key_admin)
     assert page_of(api_key, "revoke") in client.get(page_of(api_key)).content.decode()
     confirm = client.get(page_of(api_key, "revoke"))
     assert confirm.status_code == 200
@@ -142,7 +136,7 @@ def test_the_list_action_revokes_several_keys(issue, key_admin):
     first, _ = issue("Checkout")
     second, _ = issue("Warehouse")
 
-    admin_client(key_admin).post(
+    logged_in(key_admin).post(
         CHANGELIST,
         {"action": "revoke_action", "_selected_action": [first.pk, second.pk]},
     )
@@ -155,9 +149,8 @@ def test_the_list_action_revokes_several_keys(issue, key_admin):
 
 def test_staff_who_may_only_view_keys_can_neither_issue_nor_revoke(issue, make_user):
     api_key, _ = issue()
-    viewer = make_user("viewer@jessops.example", is_staff=True)
-    viewer.user_permissions.set(Permission.objects.filter(codename="view_systemapikey"))
-    client = admin_client(viewer)
+    viewer = make_user("viewer@jessops.example", is_staff=True, permissions=["view_systemapikey"])
+    client = logged_in(viewer)
 
     page = client.get(page_of(api_key))
     assert page.status_code == 200
@@ -170,7 +163,7 @@ def test_staff_who_may_only_view_keys_can_neither_issue_nor_revoke(issue, make_u
 
 def test_a_key_is_never_edited_or_deleted(issue, key_admin):
     api_key, _ = issue()
-    client = admin_client(key_admin)
+    client = logged_in(key_admin)
 
     client.post(page_of(api_key), {"name": "Renamed", "scopes": ["consents:read"]})
     deleted = client.post(page_of(api_key, "delete"), {"post": "yes"})
@@ -180,7 +173,7 @@ def test_a_key_is_never_edited_or_deleted(issue, key_admin):
 
 
 def test_the_librarys_unscoped_keys_are_not_in_the_admin(admin_user):
-    client = admin_client(admin_user)
+    client = logged_in(admin_user)
 
     assert client.get("/admin/rest_framework_api_key/apikey/add/").status_code == 404
     assert "rest_framework_api_key" not in client.get("/admin/").content.decode()
@@ -189,7 +182,7 @@ def test_the_librarys_unscoped_keys_are_not_in_the_admin(admin_user):
 def test_staff_see_refused_keys_and_blocked_addresses(key_admin, system):
     system.get(CONSENTS, HTTP_AUTHORIZATION="Api-Key Zz9Zz9Zz." + "x" * 32)
     key_admin.user_permissions.add(Permission.objects.get(codename="view_apikeyevent"))
-    client = admin_client(key_admin)
+    client = logged_in(key_admin)
 
     page = client.get("/admin/api_keys/apikeyevent/?kind__exact=refused")
 

@@ -9,7 +9,6 @@ import time
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.db import DatabaseError, transaction
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -18,7 +17,7 @@ from api_keys.models import APIKeyEvent, SystemAPIKey
 from api_keys.services import revoke_api_key
 from consent.models import ConsentEvent
 from consent.services import Source, grant_consent
-from tests.conftest import TEST_PASSWORD
+from tests.factories import TEST_PASSWORD, StaffFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -208,10 +207,7 @@ def test_after_ten_failures_an_address_gets_429_even_with_a_good_key(system, iss
     # another address, and the session, are not held back
     other = APIClient(REMOTE_ADDR="198.51.100.9")
     assert other.get(CONSENTS, {"email": customer.email}, **with_key(secret)).status_code == 200
-    officer = customer.__class__.objects.create_user(
-        "officer@jessops.example", TEST_PASSWORD, is_staff=True
-    )
-    officer.user_permissions.set(Permission.objects.filter(codename="view_consentevent"))
+    officer = StaffFactory(email="officer@jessops.example", permissions=["view_consentevent"])
     system.force_login(officer)
     assert system.get(CONSENTS, {"email": customer.email}).status_code == 200
 
@@ -255,8 +251,7 @@ def test_requests_without_a_key_never_count_as_failures(system, customer):
 
 def test_basic_credentials_authenticate_nothing(system, make_user, customer):
     # given the right passwords of a customer and of staff allowed to read consent records
-    officer = make_user("officer@jessops.example", is_staff=True)
-    officer.user_permissions.set(Permission.objects.filter(codename="view_consentevent"))
+    officer = make_user("officer@jessops.example", is_staff=True, permissions=["view_consentevent"])
     # when
     mine = system.get(PREFERENCES, **basic(customer.email, TEST_PASSWORD))
     record = system.get(CONSENTS, {"email": customer.email}, **basic(officer.email, TEST_PASSWORD))

@@ -2,19 +2,12 @@
 
 from __future__ import annotations
 
-from allauth.account.models import EmailAddress
-from django.contrib.auth import get_user_model
-
 from accounts.services.privacy import deactivate_account, erase_account, request_erasure
 from communications.models import Suppression
 from communications.services import suppress_address
 from consent.models import Purpose
-from consent.services import (
-    Source,
-    grant_consent,
-    withdraw_all_marketing,
-    withdraw_consent,
-)
+from consent.services import Source, withdraw_all_marketing, withdraw_consent
+from tests.factories import NewsletterSubscriberFactory, SuppressionFactory, UserFactory
 
 STATES = (
     "opted_in_one",
@@ -43,51 +36,49 @@ EMAILED = {
 }
 
 
-def _granted(make_user, email: str, *purposes: str):
-    user = make_user(email, first_name=email.split("@")[0].title())
-    for purpose in purposes or (Purpose.NEWSLETTER,):
-        grant_consent(subject=user, purpose=purpose, source=Source.SIGNUP_FORM)
-    return user
+def _granted(email: str, *purposes: str):
+    return UserFactory(
+        email=email,
+        first_name=email.split("@")[0].title(),
+        consents=purposes or (Purpose.NEWSLETTER,),
+    )
 
 
-def people_in_every_state(make_user) -> dict[str, object]:
+def people_in_every_state() -> dict[str, object]:
     """One person per state, by state name; each has their own address at example.com."""
     people = {
-        "opted_in_one": _granted(make_user, "one@example.com"),
-        "opted_in_several": _granted(
-            make_user, "several@example.com", Purpose.NEWSLETTER, Purpose.SURVEYS
-        ),
-        "never_asked": make_user("never@example.com", first_name="Never"),
+        "opted_in_one": _granted("one@example.com"),
+        "opted_in_several": _granted("several@example.com", Purpose.NEWSLETTER, Purpose.SURVEYS),
+        "never_asked": UserFactory(email="never@example.com", first_name="Never"),
     }
-    withdrew = _granted(make_user, "withdrew@example.com", Purpose.NEWSLETTER, Purpose.SURVEYS)
+    withdrew = _granted("withdrew@example.com", Purpose.NEWSLETTER, Purpose.SURVEYS)
     withdraw_all_marketing(subject=withdrew, source=Source.PREFERENCE_CENTRE)
     people["withdrew_everything"] = withdrew
-    one_click = _granted(make_user, "oneclick@example.com")
+    one_click = _granted("oneclick@example.com")
     withdraw_consent(subject=one_click, purpose=Purpose.NEWSLETTER, source=Source.ONE_CLICK)
     people["one_click"] = one_click
     # What the provider webhook does with a complaint.
-    complained = _granted(make_user, "complained@example.com")
+    complained = _granted("complained@example.com")
     suppress_address(complained.email, reason=Suppression.Reason.COMPLAINT)
     withdraw_all_marketing(subject=complained, source=Source.PROVIDER_COMPLAINT)
     people["complained"] = complained
-    quiet = make_user("complainednever@example.com", first_name="Quiet")
-    suppress_address(quiet.email, reason=Suppression.Reason.COMPLAINT)
+    quiet = UserFactory(email="complainednever@example.com", first_name="Quiet")
+    SuppressionFactory(address=quiet.email, reason=Suppression.Reason.COMPLAINT)
     people["complained_never_asked"] = quiet
-    # What confirming the newsletter's double opt-in leaves: an account without a usable
-    # password, holding the newsletter from the newsletter form.
-    subscriber = get_user_model().objects.create_user("subscriber@example.com", None)
-    grant_consent(subject=subscriber, purpose=Purpose.NEWSLETTER, source=Source.NEWSLETTER_FORM)
-    people["newsletter_only"] = subscriber
-    unverified = _granted(make_user, "unverified@example.com")
-    EmailAddress.objects.create(user=unverified, email=unverified.email, verified=False)
-    people["unverified"] = unverified
-    suppressed = _granted(make_user, "suppressed@example.com")
-    suppress_address(suppressed.email, reason=Suppression.Reason.HARD_BOUNCE)
+    people["newsletter_only"] = NewsletterSubscriberFactory(email="subscriber@example.com")
+    people["unverified"] = UserFactory(
+        email="unverified@example.com",
+        first_name="Unverified",
+        consents=[Purpose.NEWSLETTER],
+        verified=False,
+    )
+    suppressed = _granted("suppressed@example.com")
+    SuppressionFactory(address=suppressed.email, reason=Suppression.Reason.HARD_BOUNCE)
     people["suppressed"] = suppressed
-    deactivated = _granted(make_user, "deactivated@example.com")
+    deactivated = _granted("deactivated@example.com")
     deactivate_account(user=deactivated, actor=deactivated)
     people["deactivated"] = deactivated
-    erased = _granted(make_user, "erased@example.com")
+    erased = _granted("erased@example.com")
     request_erasure(user=erased, actor=erased)
     erase_account(user_id=erased.pk)
     erased.refresh_from_db()

@@ -7,13 +7,11 @@ import html
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.db import DatabaseError, connection, transaction
 from django.test import Client
 from django.utils import timezone
 
 from communications.addresses import address_hash
-from communications.kinds import MessageKind
 from communications.models import Campaign, Delivery, ProviderEvent, Suppression, SuppressionLift
 from communications.services import (
     complete_if_done,
@@ -21,48 +19,30 @@ from communications.services import (
     populate_campaign,
     record_provider_event,
     send_campaign_now,
-    suppress_address,
 )
 from communications.services.suppression import SuppressionError, lift_suppression
-from consent.services import Source, grant_consent
+from tests.factories import CampaignFactory, StaffFactory, SuppressionFactory
+from tests.harness.http import logged_in
 
 pytestmark = pytest.mark.django_db
 
-PASSWORD = "a long test password"
 CAMPAIGNS = "/admin/communications/campaign/"
 DELIVERIES = "/admin/communications/delivery/"
 SUPPRESSIONS = "/admin/communications/suppression/"
 EVENTS = "/admin/communications/providerevent/"
 
 
-@pytest.fixture
-def superuser(django_user_model):
-    return django_user_model.objects.create_superuser("root@jessops.example", PASSWORD)
-
-
-@pytest.fixture
-def root(superuser) -> Client:
-    client = Client()
-    client.force_login(superuser)
-    return client
-
-
-def staff_client(make_user, email: str, *codenames: str) -> Client:
-    user = make_user(email, is_staff=True)
-    user.user_permissions.set(
-        Permission.objects.filter(content_type__app_label="communications", codename__in=codenames)
-    )
-    client = Client()
-    client.force_login(user)
-    return client
+def staff_client(email: str, *codenames: str) -> Client:
+    """Staff holding these permissions of the communications app, logged in."""
+    permissions = [f"communications.{codename}" for codename in codenames]
+    return logged_in(StaffFactory(email=email, permissions=permissions))
 
 
 @pytest.fixture
 def draft(superuser) -> Campaign:
-    return create_campaign(
+    return CampaignFactory(
         actor=superuser,
         name="Spring newsletter",
-        kind=MessageKind.NEWSLETTER,
         subject="Spring is here",
         body="Hello {{ first_name }}, our **spring** lenses are in.",
     )
@@ -70,10 +50,10 @@ def draft(superuser) -> Campaign:
 
 @pytest.fixture
 def audience(make_user) -> list:
-    people = [make_user(e) for e in ("ann.jones@example.com", "bob.smith@example.org")]
-    for person in people:
-        grant_consent(subject=person, purpose="newsletter", source=Source.SIGNUP_FORM)
-    return people
+    return [
+        make_user(email, consents=["newsletter"])
+        for email in ("ann.jones@example.com", "bob.smith@example.org")
+    ]
 
 
 def change_url(campaign: Campaign) -> str:
@@ -298,8 +278,8 @@ def test_the_change_page_offers_buttons_for_the_status(root, draft):
 # --- Who is refused ---------------------------------------------------------------------------
 
 
-def test_staff_without_the_send_permission_cannot_press_a_button(make_user, draft):
-    viewer = staff_client(make_user, "viewer@jessops.example", "view_campaign", "change_campaign")
+def test_staff_without_the_send_permission_cannot_press_a_button(draft):
+    viewer = staff_client("viewer@jessops.example", "view_campaign", "change_campaign")
 
     page = viewer.get(change_url(draft)).content.decode()
     responses = [viewer.post(step_url(draft, step)) for step in ("send", "test", "cancel")]
@@ -311,8 +291,8 @@ def test_staff_without_the_send_permission_cannot_press_a_button(make_user, draf
     assert not Delivery.objects.exists()
 
 
-def test_staff_without_any_campaign_permission_see_nothing(make_user, draft):
-    nobody = staff_client(make_user, "clerk@jessops.example")
+def test_staff_without_any_campaign_permission_see_nothing(draft):
+    nobody = staff_client("clerk@jessops.example")
 
     assert nobody.get(CAMPAIGNS).status_code == 403
     assert nobody.get(f"{CAMPAIGNS}{draft.pk}/preview/").status_code == 403
@@ -321,8 +301,7 @@ def test_staff_without_any_campaign_permission_see_nothing(make_user, draft):
 
 
 def test_a_customer_is_sent_to_the_login_page(make_user, draft):
-    customer = Client()
-    customer.force_login(make_user("ann@example.com"))
+    customer = logged_in(make_user("ann@example.com"))
 
     response = customer.post(step_url(draft, "send"))
 
@@ -337,10 +316,10 @@ def test_buttons_only_take_post(root, draft):
 # --- Deliveries, suppressions, provider events ------------------------------------------------
 
 
-def test_deliveries_are_read_only_and_never_show_an_address(make_user, draft, audience):
+def test_deliveries_are_read_only_and_never_show_an_address(draft, audience):
     send_campaign_now(campaign=draft)
     populate_campaign(campaign_id=draft.pk)
-    marketing = staff_client(make_user, "mia@jessops.example", "view_campaign", "view_delivery")
+    marketing = staff_client("mia@jessops.example", "view_campaign", "view_delivery")
     delivery = Delivery.objects.order_by("id").first()
 
     listing = marketing.get(DELIVERIES, {"campaign__id__exact": draft.pk}).content.decode()
@@ -380,22 +359,19 @@ def test_adding_a_suppression_keeps_only_the_hash(root):
 
 
 def suppressed(address: str = "dan@example.com") -> Suppression:
-    return suppress_address(address, reason="manual", detail="asked by phone")
+    return SuppressionFactory(address=address, reason="manual", detail="asked by phone")
 
 
 def test_a_suppression_is_lifted_through_the_service_with_a_reason_and_the_staff_member(
     make_user,
 ):
     suppression = suppressed()
-    staff = make_user("privacy@jessops.example", is_staff=True)
-    staff.user_permissions.set(
-        Permission.objects.filter(
-            content_type__app_label="communications",
-            codename__in=["view_suppression", "delete_suppression"],
-        )
+    staff = make_user(
+        "privacy@jessops.example",
+        is_staff=True,
+        permissions=["communications.view_suppression", "communications.delete_suppression"],
     )
-    client = Client()
-    client.force_login(staff)
+    client = logged_in(staff)
 
     page = client.get(f"{SUPPRESSIONS}{suppression.pk}/change/").content.decode()
     form = client.get(f"{SUPPRESSIONS}{suppression.pk}/lift/")
@@ -451,9 +427,9 @@ def test_django_delete_no_longer_removes_a_suppression(root):
     assert not SuppressionLift.objects.exists()
 
 
-def test_staff_without_the_delete_permission_cannot_lift(make_user):
+def test_staff_without_the_delete_permission_cannot_lift():
     suppression = suppressed()
-    client = staff_client(make_user, "temp@jessops.example", "view_suppression")
+    client = staff_client("temp@jessops.example", "view_suppression")
 
     page = client.get(f"{SUPPRESSIONS}{suppression.pk}/change/").content.decode()
     response = client.post(

@@ -6,7 +6,6 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
@@ -15,16 +14,14 @@ from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.validation import validate_schema
 from rest_framework.test import APIClient
 
-from communications.kinds import MessageKind
 from communications.models import Campaign, Delivery
 from communications.services import (
     cancel_campaign,
     complete_if_done,
-    create_campaign,
     populate_campaign,
     send_campaign_now,
 )
-from consent.services import Source, grant_consent
+from tests.factories import CampaignFactory, StaffFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -32,12 +29,9 @@ CAMPAIGNS = "/api/v1/campaigns/"
 ALL_PERMS = ("view_campaign", "add_campaign", "change_campaign", "send_campaign", "view_delivery")
 
 
-def staff_with(make_user, email: str, *codenames: str):
-    user = make_user(email, is_staff=True, first_name="Mia")
-    user.user_permissions.set(
-        Permission.objects.filter(content_type__app_label="communications", codename__in=codenames)
-    )
-    return user
+def staff_with(email: str, *codenames: str):
+    permissions = [f"communications.{codename}" for codename in codenames]
+    return StaffFactory(email=email, first_name="Mia", permissions=permissions)
 
 
 def client_for(user=None) -> APIClient:
@@ -48,21 +42,15 @@ def client_for(user=None) -> APIClient:
 
 
 @pytest.fixture
-def marketer(make_user):
-    return staff_with(make_user, "mia@jessops.example", *ALL_PERMS)
-
-
-@pytest.fixture
 def api(marketer) -> APIClient:
     return client_for(marketer)
 
 
 @pytest.fixture
 def draft(marketer) -> Campaign:
-    return create_campaign(
+    return CampaignFactory(
         actor=marketer,
         name="Spring newsletter",
-        kind=MessageKind.NEWSLETTER,
         subject="Spring is here, {{ first_name }}",
         body="Hello **{{ first_name }}**, our spring lenses are in.",
     )
@@ -138,8 +126,8 @@ def test_invalid_input_is_refused_with_a_clear_message_and_nothing_written(
     assert not Campaign.objects.exists()
 
 
-def test_a_staff_member_who_may_add_but_not_send_cannot_schedule_on_create(make_user):
-    writer = staff_with(make_user, "writer@jessops.example", "view_campaign", "add_campaign")
+def test_a_staff_member_who_may_add_but_not_send_cannot_schedule_on_create():
+    writer = staff_with("writer@jessops.example", "view_campaign", "add_campaign")
     send_at = (timezone.now() + timedelta(days=1)).isoformat()
 
     response = client_for(writer).post(CAMPAIGNS, valid_body(send_at=send_at), format="json")
@@ -168,9 +156,8 @@ def test_a_staff_member_who_may_add_but_not_send_cannot_schedule_on_create(make_
 )
 def test_each_action_refuses_anyone_without_its_permission(make_user, draft, method, step, needs):
     customer = make_user("ann@example.com")
-    lacking = staff_with(make_user, "clerk@jessops.example", *[p for p in ALL_PERMS if p != needs])
-    customer_with_perms = make_user("bob@example.com")
-    customer_with_perms.user_permissions.set(Permission.objects.filter(codename__in=ALL_PERMS))
+    lacking = staff_with("clerk@jessops.example", *[p for p in ALL_PERMS if p != needs])
+    customer_with_perms = make_user("bob@example.com", permissions=ALL_PERMS)
 
     for user in (None, customer, customer_with_perms, lacking):
         response = getattr(client_for(user), method)(detail(draft, step), {}, format="json")
@@ -180,9 +167,9 @@ def test_each_action_refuses_anyone_without_its_permission(make_user, draft, met
     assert not Delivery.objects.exists()
 
 
-def test_listing_and_creating_need_their_permissions(make_user):
-    viewer = staff_with(make_user, "viewer@jessops.example", "view_campaign")
-    writer = staff_with(make_user, "writer@jessops.example", "add_campaign")
+def test_listing_and_creating_need_their_permissions():
+    viewer = staff_with("viewer@jessops.example", "view_campaign")
+    writer = staff_with("writer@jessops.example", "add_campaign")
 
     assert client_for().get(CAMPAIGNS).status_code == 403
     assert client_for(writer).get(CAMPAIGNS).status_code == 403
@@ -208,17 +195,12 @@ def test_the_list_and_detail_carry_progress(api, draft):
 def test_the_list_counts_every_campaigns_progress_in_one_query(api, marketer, make_user):
     # given: three subscribers, and one campaign with a row for each
     for n in range(3):
-        reader = make_user(f"reader{n}@example.com")
-        grant_consent(subject=reader, purpose="newsletter", source=Source.SIGNUP_FORM)
+        make_user(f"reader{n}@example.com", consents=["newsletter"])
 
     def campaign(name: str, *, started: bool = False) -> Campaign:
-        made = create_campaign(
-            actor=marketer, name=name, kind=MessageKind.NEWSLETTER, subject="Hi", body="Hello"
+        return CampaignFactory(
+            actor=marketer, name=name, subject="Hi", body="Hello", started=started
         )
-        if started:
-            send_campaign_now(campaign=made)
-            populate_campaign(campaign_id=made.pk)
-        return made
 
     campaign("first", started=True)
     api.get(CAMPAIGNS)  # the session and permissions, read once whatever the list
@@ -364,7 +346,7 @@ def test_a_test_send_queues_a_campaign_test_to_the_requesting_staff_member(api, 
 
 def test_deliveries_are_listed_with_addresses_masked(api, make_user, draft):
     for email in ("ann.jones@example.com", "bob.smith@example.org"):
-        grant_consent(subject=make_user(email), purpose="newsletter", source=Source.SIGNUP_FORM)
+        make_user(email, consents=["newsletter"])
     send_campaign_now(campaign=draft)
     populate_campaign(campaign_id=draft.pk)
 

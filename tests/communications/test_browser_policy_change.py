@@ -8,15 +8,14 @@ import re
 from urllib.parse import urlsplit
 
 import pytest
-from allauth.account.models import EmailAddress
 from playwright.sync_api import Page, expect
 
 from communications.services.policy_changes import publish_policy_change
 from consent.models import ConsentEvent, Purpose
 from consent.selectors import may_use_for_purpose
-from consent.services import Source, current_policy_version, grant_consent, save_policy_draft
+from consent.services import Source, current_policy_version, save_policy_draft
 from tests.accounts.test_browser_account import wait_for_mail
-from tests.conftest import TEST_PASSWORD
+from tests.factories import TEST_PASSWORD
 from tests.harness.smtp import SMTPServer
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("clean_cache")]
@@ -31,10 +30,7 @@ NOTICE = "Our privacy policy changed"
 
 def customer(make_user, email: str, first_name: str):
     """A verified account holding the newsletter (opted in to communications)."""
-    user = make_user(email, first_name=first_name)
-    EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
-    grant_consent(subject=user, purpose=Purpose.NEWSLETTER, source=Source.SIGNUP_FORM)
-    return user
+    return make_user(email, first_name=first_name, verified=True, consents=[Purpose.NEWSLETTER])
 
 
 def publish(change_type: str, summary: str, **draft):

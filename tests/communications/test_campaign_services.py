@@ -29,6 +29,8 @@ from communications.services import (
     update_campaign,
 )
 from consent.services import LegalBasis, Source, grant_consent
+from tests import factories
+from tests.factories import CampaignFactory, UserFactory
 
 Status = Delivery.Status
 
@@ -45,20 +47,10 @@ def no_broker(settings):
 
 
 @pytest.fixture
-def subscribers(db, make_user):
-    users = []
-    for i in range(6):
-        user = make_user(f"sub{i}@example.com", first_name=f"S{i}")
-        grant_consent(subject=user, purpose="newsletter", source=Source.SIGNUP_FORM)
-        users.append(user)
-    make_user("not-subscribed@example.com")
+def subscribers(db):
+    users = factories.subscribers(6)
+    UserFactory(email="not-subscribed@example.com")
     return users
-
-
-def newsletter(**fields) -> Campaign:
-    return create_campaign(
-        actor=None, name="n", kind="newsletter", subject="Hi", body="Hello", **fields
-    )
 
 
 def run(campaign: Campaign) -> None:
@@ -69,7 +61,7 @@ def run(campaign: Campaign) -> None:
 
 
 def test_a_campaign_goes_to_the_consenting_accounts_once_each(subscribers):
-    campaign = newsletter()
+    campaign = CampaignFactory()
 
     run(campaign)
     populate_campaign(campaign_id=campaign.pk)  # a second walker writes nothing
@@ -82,15 +74,15 @@ def test_a_campaign_goes_to_the_consenting_accounts_once_each(subscribers):
 
 
 def test_the_audience_is_written_in_chunks_and_one_batch_task_per_batch(
-    subscribers, settings, no_broker
+    subscribers, settings, no_broker, django_capture_on_commit_callbacks
 ):
     settings.EMAIL_AUDIENCE_CHUNK = 4
     settings.EMAIL_BATCH_SIZE = 2
     _, batch = no_broker
-    campaign = newsletter()
+    campaign = CampaignFactory()
     send_campaign_now(campaign=campaign)
 
-    with mock.patch("django.db.transaction.on_commit", side_effect=lambda f, robust=False: f()):
+    with django_capture_on_commit_callbacks(execute=True):
         assert populate_campaign(campaign_id=campaign.pk) == 6
 
     assert batch.call_count == 3  # 4 rows → 2 tasks, 2 rows → 1 task
@@ -104,7 +96,7 @@ def test_a_segment_narrows_the_audience(subscribers):
     for user in early:
         user.date_joined = timezone.now() - timedelta(days=400)
         user.save(update_fields=["date_joined"])
-    campaign = newsletter(
+    campaign = CampaignFactory(
         segment={"joined_before": (timezone.now() - timedelta(days=365)).date().isoformat()}
     )
 
@@ -124,7 +116,7 @@ def test_a_legal_basis_segment_picks_soft_opt_in_customers(db, make_user):
     fan = make_user("fan@example.com")
     grant_consent(subject=fan, purpose="newsletter", source=Source.NEWSLETTER_FORM)
 
-    run(newsletter(segment={"legal_basis": "soft_opt_in"}))
+    run(CampaignFactory(segment={"legal_basis": "soft_opt_in"}))
 
     assert [m.to[0] for m in mail.outbox] == ["buyer@example.com"]
 
@@ -140,15 +132,13 @@ def test_a_legal_basis_segment_picks_soft_opt_in_customers(db, make_user):
 )
 def test_a_bad_segment_is_refused_with_a_clear_message_and_nothing_saved(db, segment, message):
     with pytest.raises(CampaignError, match=message):
-        newsletter(segment=segment)
+        CampaignFactory(segment=segment)
     assert not Campaign.objects.exists()
 
 
 def test_a_service_announcement_goes_to_every_active_account(subscribers, make_user):
     inactive = make_user("gone@example.com", is_active=False)
-    campaign = create_campaign(
-        actor=None, name="s", kind="service_announcement", subject="Outage", body="Sorry"
-    )
+    campaign = CampaignFactory(kind="service_announcement", subject="Outage", body="Sorry")
 
     run(campaign)
 
@@ -159,9 +149,7 @@ def test_a_service_announcement_goes_to_every_active_account(subscribers, make_u
 
 
 def test_a_paused_campaign_sends_nothing_until_resumed(subscribers):
-    campaign = newsletter()
-    send_campaign_now(campaign=campaign)
-    populate_campaign(campaign_id=campaign.pk)
+    campaign = CampaignFactory(started=True)
     pause_campaign(campaign=campaign)
 
     assert send_campaign_batch(campaign_id=campaign.pk) == 0
@@ -174,7 +162,7 @@ def test_a_paused_campaign_sends_nothing_until_resumed(subscribers):
 
 
 def test_a_started_campaign_keeps_its_kind_and_segment_but_may_fix_a_typo(subscribers):
-    campaign = newsletter()
+    campaign = CampaignFactory()
     send_campaign_now(campaign=campaign)
     pause_campaign(campaign=campaign)
 
@@ -195,9 +183,7 @@ def test_a_started_campaign_keeps_its_kind_and_segment_but_may_fix_a_typo(subscr
 
 
 def test_cancelling_cancels_the_rows_not_yet_sent(subscribers):
-    campaign = newsletter()
-    send_campaign_now(campaign=campaign)
-    populate_campaign(campaign_id=campaign.pk)
+    campaign = CampaignFactory(started=True)
 
     cancel_campaign(campaign=campaign)
 
@@ -207,15 +193,17 @@ def test_cancelling_cancels_the_rows_not_yet_sent(subscribers):
         send_campaign_now(campaign=campaign)
 
 
-def test_a_scheduled_campaign_starts_when_due_and_not_before(subscribers, no_broker):
+def test_a_scheduled_campaign_starts_when_due_and_not_before(
+    subscribers, no_broker, django_capture_on_commit_callbacks
+):
     populate, _ = no_broker
-    campaign = newsletter()
+    campaign = CampaignFactory()
     schedule_campaign(campaign=campaign, send_at=timezone.now() + timedelta(hours=1))
 
     assert run_due_campaigns() == []
 
     Campaign.objects.filter(pk=campaign.pk).update(send_at=timezone.now() - timedelta(seconds=1))
-    with mock.patch("django.db.transaction.on_commit", side_effect=lambda f, robust=False: f()):
+    with django_capture_on_commit_callbacks(execute=True):
         assert run_due_campaigns() == [campaign.pk]
     assert run_due_campaigns() == []
     campaign.refresh_from_db()
@@ -224,7 +212,7 @@ def test_a_scheduled_campaign_starts_when_due_and_not_before(subscribers, no_bro
 
 
 def test_scheduling_in_the_past_or_without_a_time_zone_is_refused(db):
-    campaign = newsletter()
+    campaign = CampaignFactory()
 
     with pytest.raises(CampaignError, match="future"):
         schedule_campaign(campaign=campaign, send_at=timezone.now() - timedelta(minutes=1))
@@ -233,9 +221,7 @@ def test_scheduling_in_the_past_or_without_a_time_zone_is_refused(db):
 
 
 def test_rows_are_put_back_when_the_batch_fails_before_anything_is_handed_over(subscribers):
-    campaign = newsletter()
-    send_campaign_now(campaign=campaign)
-    populate_campaign(campaign_id=campaign.pk)
+    campaign = CampaignFactory(started=True)
 
     with (
         mock.patch(
@@ -251,14 +237,12 @@ def test_rows_are_put_back_when_the_batch_fails_before_anything_is_handed_over(s
 
 
 def test_the_sweep_restarts_a_stalled_campaign_and_reports_rows_stuck_sending(
-    subscribers, settings, no_broker
+    subscribers, settings, no_broker, django_capture_on_commit_callbacks
 ):
     _, batch = no_broker
     settings.EMAIL_CAMPAIGN_STALL_AFTER = 60
     settings.EMAIL_SENDING_TIMEOUT = 60
-    campaign = newsletter()
-    send_campaign_now(campaign=campaign)
-    populate_campaign(campaign_id=campaign.pk)
+    campaign = CampaignFactory(started=True)
     # a worker claimed two rows, then died
     stuck = list(Delivery.objects.filter(campaign=campaign).order_by("id")[:2])
     long_ago = timezone.now() - timedelta(minutes=5)
@@ -268,7 +252,7 @@ def test_the_sweep_restarts_a_stalled_campaign_and_reports_rows_stuck_sending(
     Campaign.objects.filter(pk=campaign.pk).update(last_batch_at=long_ago)
 
     assert sweep_outbox()["uncertain"] == 2
-    with mock.patch("django.db.transaction.on_commit", side_effect=lambda f, robust=False: f()):
+    with django_capture_on_commit_callbacks(execute=True):
         assert sweep_campaigns() == [campaign.pk]
     assert sweep_campaigns() == []  # it moved just now
     assert batch.called
@@ -314,9 +298,7 @@ def test_a_restart_starts_a_bounded_chain_of_batch_tasks(subscribers, settings, 
     _, batch = no_broker
     settings.EMAIL_BATCH_SIZE = 1
     settings.EMAIL_RESTART_TASKS = 2
-    campaign = newsletter()
-    send_campaign_now(campaign=campaign)
-    populate_campaign(campaign_id=campaign.pk)
+    campaign = CampaignFactory(started=True)
     batch.reset_mock()
     Campaign.objects.filter(pk=campaign.pk).update(
         last_batch_at=timezone.now() - timedelta(hours=1)
@@ -334,9 +316,7 @@ def test_a_restart_starts_a_bounded_chain_of_batch_tasks(subscribers, settings, 
 
 def test_a_batch_is_capped_at_a_minute_of_the_rate_limit(subscribers, settings):
     settings.EMAIL_RATE_LIMITS = {"locmem": 0.05}  # 3 a minute
-    campaign = newsletter()
-    send_campaign_now(campaign=campaign)
-    populate_campaign(campaign_id=campaign.pk)
+    campaign = CampaignFactory(started=True)
 
     with mock.patch("communications.ratelimit.acquire"):
         assert send_campaign_batch(campaign_id=campaign.pk) == 3

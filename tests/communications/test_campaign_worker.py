@@ -7,7 +7,7 @@ from __future__ import annotations
 import re
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
@@ -16,7 +16,6 @@ from django.test import Client
 from communications.models import Campaign, Delivery, Suppression, delivery_id_from_message_id
 from communications.services import (
     campaign_progress,
-    create_campaign,
     populate_campaign,
     send_campaign_now,
     suppress_address,
@@ -26,8 +25,9 @@ from communications.services import (
 from communications.tasks import send_campaign_batch_task
 from consent.models import ConsentEvent
 from consent.services import Source, consent_status, grant_consent, withdraw_consent
+from tests.communications.campaigns import HeldTask, wait_until_completed
+from tests.factories import CampaignFactory, subscribers
 from tests.harness.smtp import ReceivedMessage, SMTPServer
-from tests.harness.worker import WorkerProcess
 
 pytestmark = [pytest.mark.worker, pytest.mark.smtp]
 
@@ -36,47 +36,6 @@ NEWSLETTER = "newsletter"
 
 
 # --- Helpers -----------------------------------------------------------------------------------
-
-
-@pytest.fixture
-def own_workers(celery_worker_session: WorkerProcess, worker_factory) -> Iterator[Callable]:
-    """Start workers with settings of their own (``EMAIL_BATCH_SIZE`` ...) while the session
-    worker stands aside, so every task of the test runs with those settings."""
-    with celery_worker_session.paused():
-        yield lambda name="campaign", concurrency=2, **env: worker_factory(
-            name=name, concurrency=concurrency, extra_env={k: str(v) for k, v in env.items()}
-        )
-
-
-def subscribers(make_user, count: int, *, prefix: str = "reader") -> list:
-    users = [
-        make_user(f"{prefix}{i:03}@example.com", first_name=f"Reader{i}") for i in range(count)
-    ]
-    for user in users:
-        grant_consent(subject=user, purpose=NEWSLETTER, source=Source.SIGNUP_FORM)
-    return users
-
-
-def newsletter(subject: str = "Spring news") -> Campaign:
-    return create_campaign(
-        actor=None,
-        name=subject,
-        kind="newsletter",
-        subject=subject,
-        body="Hello {{ first_name }}, **new lenses** are in.",
-    )
-
-
-def wait_until_completed(campaign: Campaign, *, timeout: float = 20) -> Campaign:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        campaign.refresh_from_db()
-        if campaign.status == Campaign.Status.COMPLETED:
-            return campaign
-        time.sleep(0.05)
-    raise AssertionError(
-        f"campaign still {campaign.status} after {timeout}s: {campaign_progress(campaign=campaign)}"
-    )
 
 
 def statuses(campaign: Campaign) -> dict[str, str]:
@@ -97,16 +56,6 @@ def list_unsubscribe(message: ReceivedMessage) -> tuple[str, str]:
     return web[0], mailto[0]
 
 
-class _Held:
-    """Stands in for a task while a test holds its relay back; counts what was asked for."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple] = []
-
-    def delay(self, *args) -> None:
-        self.calls.append(args)
-
-
 # --- Who gets the campaign ----------------------------------------------------------------------
 
 
@@ -119,11 +68,11 @@ def test_a_campaign_reaches_every_consenting_active_unsuppressed_recipient_exact
     for person in consenting:
         grant_consent(subject=person, purpose=NEWSLETTER, source=Source.SIGNUP_FORM)
     # and a consenting account since deactivated, and a consenting address that hard-bounced
-    gone, bounced = subscribers(make_user, 2, prefix="special")
+    gone, bounced = subscribers(2, prefix="special")
     gone.is_active = False
     gone.save(update_fields=["is_active"])
     suppress_address(bounced.email.upper(), reason=Suppression.Reason.HARD_BOUNCE)
-    campaign = newsletter()
+    campaign = CampaignFactory()
     # and workers writing the audience in several chunks and sending several batches
     own_workers(EMAIL_BATCH_SIZE=40, EMAIL_AUDIENCE_CHUNK=100)
 
@@ -169,11 +118,11 @@ def test_a_campaign_reaches_every_consenting_active_unsuppressed_recipient_exact
 
 
 def test_one_click_unsubscribe_from_the_header_withdraws_consent_and_stops_later_campaigns(
-    smtp: SMTPServer, celery_worker, make_user
+    smtp: SMTPServer, celery_worker
 ):
     # given two subscribers who received a newsletter
-    ann, bob = subscribers(make_user, 2)
-    first = newsletter("May news")
+    ann, bob = subscribers(2)
+    first = CampaignFactory(subject="May news")
     send_campaign_now(campaign=first)
     wait_until_completed(first)
     (message,) = smtp.to(ann.email)
@@ -196,7 +145,7 @@ def test_one_click_unsubscribe_from_the_header_withdraws_consent_and_stops_later
 
     # and the next campaign goes to Bob only
     smtp.clear()
-    second = newsletter("June news")
+    second = CampaignFactory(subject="June news")
     send_campaign_now(campaign=second)
     wait_until_completed(second)
     assert recipients(smtp.messages) == Counter({bob.email: 1})
@@ -204,12 +153,12 @@ def test_one_click_unsubscribe_from_the_header_withdraws_consent_and_stops_later
 
 
 def test_people_who_opt_out_after_their_rows_are_queued_are_sent_nothing(
-    smtp: SMTPServer, celery_worker, make_user, monkeypatch
+    smtp: SMTPServer, celery_worker, monkeypatch
 ):
     # given a campaign whose rows are all queued, its batch tasks not yet relayed
-    readers = subscribers(make_user, 20)
-    campaign = newsletter()
-    held_walk, held_batches = _Held(), _Held()
+    readers = subscribers(20)
+    campaign = CampaignFactory()
+    held_walk, held_batches = HeldTask(), HeldTask()
     monkeypatch.setattr("communications.tasks.populate_campaign_task", held_walk)
     monkeypatch.setattr("communications.tasks.send_campaign_batch_task", held_batches)
     send_campaign_now(campaign=campaign)
@@ -249,13 +198,13 @@ def slow_smtp(smtp: SMTPServer) -> Iterator[SMTPServer]:
 
 
 def test_a_worker_killed_mid_batch_leaves_at_most_that_batch_uncertain_and_resends_nothing(
-    slow_smtp: SMTPServer, own_workers, make_user, settings
+    slow_smtp: SMTPServer, own_workers, settings
 ):
     batch = 20
     # given 200 subscribers and a worker sending one batch of 20 at a time
-    readers = subscribers(make_user, 200)
+    readers = subscribers(200)
     everyone = {reader.email for reader in readers}
-    campaign = newsletter()
+    campaign = CampaignFactory()
     worker = own_workers(name="crash", concurrency=1, EMAIL_BATCH_SIZE=batch)
 
     # when the worker is killed half-way through its third batch

@@ -26,6 +26,7 @@ from consent.models import ConsentEvent, Purpose
 from consent.provenance import NO_PROVENANCE
 from consent.services import Source, consent_status, grant_consent
 from consent.tokens import TokenUse, make_token, read_token
+from tests.factories import DeliveryFactory
 from tests.harness.http import text
 
 Status = Delivery.Status
@@ -57,20 +58,7 @@ SAMPLE_CONTEXT = {
 }
 
 
-@pytest.fixture(autouse=True)
-def locmem_email(settings):
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    settings.SITE_URL = "https://shop.example"
-
-
-@pytest.fixture
-def relay_off():
-    """Relays are Celery tasks; here the tests call the service themselves."""
-    with (
-        mock.patch("communications.tasks.send_delivery_task.delay") as delay,
-        mock.patch("communications.tasks.send_delivery_task.apply_async"),
-    ):
-        yield delay
+pytestmark = pytest.mark.usefixtures("locmem_email")
 
 
 # --- Templates ---------------------------------------------------------------------------------
@@ -444,12 +432,8 @@ def test_the_preference_link_in_a_receipt_works_without_login(client, db, make_u
 def test_unsubscribing_sends_nothing_more_and_marks_the_email_it_came_from(
     client, db, make_user, relay_off
 ):
-    user = make_user("ann@example.com")
-    grant_consent(subject=user, purpose="newsletter", source=Source.SIGNUP_FORM)
-    campaign = create_campaign(actor=None, name="c", kind="newsletter", subject="s", body="b")
-    delivery = Delivery.objects.create(
-        kind="newsletter", campaign=campaign, user=user, status=Status.SENT
-    )
+    user = make_user("ann@example.com", consents=["newsletter"])
+    delivery = DeliveryFactory(user=user)
     token = make_token(
         subject=user, use=TokenUse.UNSUBSCRIBE, purpose="newsletter", ref=str(delivery.pk)
     )

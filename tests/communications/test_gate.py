@@ -98,9 +98,7 @@ def test_service_and_transactional_kinds_go_to_every_active_account_without_cons
 
 @pytest.mark.parametrize("kind", sorted(MessageKind.values))
 def test_a_deactivated_account_gets_nothing_of_any_kind(db, make_user, kind):
-    user = make_user("ann@example.com")
-    for purpose in MARKETING.values():
-        grant_consent(subject=user, purpose=purpose, source=Source.API)
+    user = make_user("ann@example.com", consents=MARKETING.values())
     user.is_active = False
     user.save(update_fields=["is_active"])
 
@@ -112,9 +110,7 @@ def test_a_deactivated_account_gets_nothing_of_any_kind(db, make_user, kind):
 
 @pytest.mark.parametrize("kind", sorted(MessageKind.values))
 def test_a_suppressed_address_gets_nothing_of_any_kind(db, make_user, kind):
-    user = make_user("ann@example.com")
-    for purpose in MARKETING.values():
-        grant_consent(subject=user, purpose=purpose, source=Source.API)
+    user = make_user("ann@example.com", consents=MARKETING.values())
     suppress_address("ANN@example.com", reason="hard_bounce")
 
     decision = (
@@ -149,12 +145,10 @@ def test_a_deleted_account_is_no_recipient(db, make_user):
 
 
 def test_the_batch_gate_agrees_with_the_single_gate_for_a_mixed_batch(db, make_user):
-    users = []
-    for i in range(8):
-        user = make_user(f"user{i}@example.com")
-        if i % 2:
-            grant_consent(subject=user, purpose=Purpose.NEWSLETTER, source=Source.API)
-        users.append(user)
+    users = [
+        make_user(f"user{i}@example.com", consents=[Purpose.NEWSLETTER] if i % 2 else [])
+        for i in range(8)
+    ]
     users[1].is_active = False
     users[1].save(update_fields=["is_active"])
     suppress_address(users[3].email, reason="complaint")
@@ -188,9 +182,7 @@ def test_an_unknown_kind_is_an_error_not_a_silent_yes(db, make_user):
 def test_an_address_never_verified_gets_no_marketing_or_service_mail(db, make_user, kind):
     from allauth.account.models import EmailAddress
 
-    user = make_user("ann@example.com")
-    for purpose in MARKETING.values():
-        grant_consent(subject=user, purpose=purpose, source=Source.SIGNUP_FORM)
+    user = make_user("ann@example.com", consents=MARKETING.values())
     address = EmailAddress.objects.create(user=user, email=user.email, verified=False)
 
     decision = may_send(kind, user)
@@ -205,10 +197,7 @@ def test_an_address_never_verified_gets_no_marketing_or_service_mail(db, make_us
 
 @pytest.mark.parametrize("kind", sorted(TRANSACTIONAL))
 def test_transactional_mail_reaches_an_address_awaiting_verification(db, make_user, kind):
-    from allauth.account.models import EmailAddress
-
-    user = make_user("ann@example.com")
-    EmailAddress.objects.create(user=user, email=user.email, verified=False)
+    user = make_user("ann@example.com", verified=False)
 
     assert may_send(kind, user)
 
@@ -216,8 +205,7 @@ def test_transactional_mail_reaches_an_address_awaiting_verification(db, make_us
 def test_a_pending_new_address_does_not_hold_back_the_verified_one_in_use(db, make_user):
     from allauth.account.models import EmailAddress
 
-    user = make_user("ann@example.com")
-    EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
+    user = make_user("ann@example.com", verified=True)
     EmailAddress.objects.create(user=user, email="new@example.com", verified=False)
 
     assert may_send(MessageKind.SERVICE_ANNOUNCEMENT, user)

@@ -10,20 +10,16 @@ import pytest
 from anymail.inbound import AnymailInboundMessage
 from anymail.signals import AnymailInboundEvent, inbound
 
-from communications.models import Delivery
-from communications.services import create_campaign
 from consent.models import ConsentEvent
-from consent.services import Source, consent_status, grant_consent
+from consent.services import Source, consent_status
+from tests.factories import DeliveryFactory
 
 
 @pytest.fixture
 def delivery(db, make_user):
-    user = make_user("ann@example.com")
-    for purpose in ("newsletter", "special_offers"):
-        grant_consent(subject=user, purpose=purpose, source=Source.SIGNUP_FORM)
-    campaign = create_campaign(actor=None, name="c", kind="newsletter", subject="s", body="b")
-    return Delivery.objects.create(
-        kind="newsletter", campaign=campaign, user=user, status=Delivery.Status.SENT
+    """A newsletter sent to Ann, who takes the newsletter and special offers."""
+    return DeliveryFactory(
+        user=make_user("ann@example.com", consents=["newsletter", "special_offers"])
     )
 
 

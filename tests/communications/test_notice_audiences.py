@@ -18,15 +18,9 @@ from tests.communications.people import (
     OPTED_OUT_OF_ALL,
     STATES,
     names,
-    people_in_every_state,
 )
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def people(make_user, smtp):
-    return people_in_every_state(make_user)
 
 
 def ids(queryset) -> set[int]:

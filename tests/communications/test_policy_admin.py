@@ -9,7 +9,6 @@ import json
 
 import pytest
 from django.contrib.admin.models import LogEntry
-from django.contrib.auth.models import Permission
 from django.test import Client
 from django.utils import timezone
 
@@ -17,6 +16,8 @@ from communications.kinds import MessageKind
 from communications.models import BusinessTransition, PolicyPublication
 from consent.models import PolicyDraft, PolicyVersion, Purpose
 from consent.services import current_policy_version, save_policy_draft
+from tests.factories import StaffFactory
+from tests.harness.http import logged_in
 
 pytestmark = pytest.mark.django_db
 
@@ -35,26 +36,18 @@ OFFICER_PERMISSIONS = (
 )
 
 
-def staff(make_user, email: str, *codenames: str):
-    user = make_user(email, is_staff=True)
-    user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
-    return user
-
-
-def client_for(user) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
+def staff(email: str, *codenames: str):
+    return StaffFactory(email=email, permissions=codenames)
 
 
 @pytest.fixture
-def officer(make_user):
-    return staff(make_user, "officer@jessops.example", *OFFICER_PERMISSIONS)
+def officer():
+    return staff("officer@jessops.example", *OFFICER_PERMISSIONS)
 
 
 @pytest.fixture
 def admin_client_(officer) -> Client:
-    return client_for(officer)
+    return logged_in(officer)
 
 
 def a_draft(officer, change_type: str = "practice_change", **extra) -> PolicyDraft:
@@ -145,9 +138,9 @@ def test_a_draft_the_service_refuses_is_a_form_error_and_nothing_is_saved(
     assert not PolicyDraft.objects.exists()
 
 
-def test_staff_without_the_draft_permissions_are_refused(make_user, officer):
+def test_staff_without_the_draft_permissions_are_refused(officer):
     draft = a_draft(officer)
-    nobody = client_for(staff(make_user, "temp@jessops.example", "view_policyversion"))
+    nobody = logged_in(staff("temp@jessops.example", "view_policyversion"))
 
     assert nobody.get(f"{DRAFTS}{draft.pk}/preview/").status_code == 403
     added = nobody.post(f"{DRAFTS}add/", {"text": "T", "summary": "S", "change_type": "editorial"})
@@ -188,12 +181,10 @@ def test_publishing_is_recorded_with_who_when_and_what_it_started(officer, admin
     assert 'name="started"' not in page.content.decode()
 
 
-def test_staff_without_the_publish_permission_are_refused(make_user, officer):
+def test_staff_without_the_publish_permission_are_refused(officer):
     # given a clerk who may draft but not publish
     draft = a_draft(officer)
-    clerk = client_for(
-        staff(make_user, "clerk@jessops.example", "view_policydraft", "change_policydraft")
-    )
+    clerk = logged_in(staff("clerk@jessops.example", "view_policydraft", "change_policydraft"))
 
     # then the preview is open to them, publishing is not
     assert clerk.get(f"{DRAFTS}{draft.pk}/preview/").status_code == 200
@@ -328,9 +319,9 @@ def test_a_recorded_transition_cant_be_changed_or_deleted(officer, admin_client_
     assert recorded.counterparty == "Big Camera plc"
 
 
-def test_staff_without_the_transition_permission_cannot_record_one(make_user):
+def test_staff_without_the_transition_permission_cannot_record_one():
     today = timezone.localdate()
-    clerk = client_for(staff(make_user, "clerk@jessops.example", "view_businesstransition"))
+    clerk = logged_in(staff("clerk@jessops.example", "view_businesstransition"))
 
     response = clerk.post(f"{TRANSITIONS}add/", transition(today, today + datetime.timedelta(40)))
 

@@ -4,30 +4,26 @@ left the notice's audience between queueing and sending (``skipped_audience``)."
 from __future__ import annotations
 
 import pytest
-from allauth.account.models import EmailAddress
-from django.contrib.auth.models import Permission
 from rest_framework.test import APIClient
 
 from communications.models import Delivery
 from communications.services import create_campaign, populate_campaign, send_campaign_now
 from communications.tasks import send_campaign_batch_task
 from consent.models import Purpose
-from consent.services import Source, grant_consent, withdraw_all_marketing
-from tests.communications.test_policy_notices_worker import _Held, wait_until_completed
+from consent.services import Source, withdraw_all_marketing
+from tests.communications.campaigns import HeldTask, wait_until_completed
+from tests.harness.http import logged_in
 from tests.harness.smtp import SMTPServer
 
 pytestmark = [pytest.mark.worker, pytest.mark.smtp]
 
 
 def opted_in(make_user, email: str):
-    user = make_user(email)
-    EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
-    grant_consent(subject=user, purpose=Purpose.NEWSLETTER, source=Source.SIGNUP_FORM)
-    return user
+    return make_user(email, verified=True, consents=[Purpose.NEWSLETTER])
 
 
 def test_a_notice_skipped_for_someone_who_left_its_audience_is_counted(
-    smtp: SMTPServer, celery_worker, make_user, monkeypatch
+    smtp: SMTPServer, celery_worker, make_user, marketer, monkeypatch
 ):
     # given a practice-change notice queued for Ann and Bob, its batches not yet relayed
     ann, bob = opted_in(make_user, "ann@example.com"), opted_in(make_user, "bob@example.com")
@@ -38,8 +34,8 @@ def test_a_notice_skipped_for_someone_who_left_its_audience_is_counted(
         subject="Our privacy policy has changed",
         body="We now keep order records for seven years.",
     )
-    batches = _Held()
-    monkeypatch.setattr("communications.tasks.populate_campaign_task", _Held())
+    batches = HeldTask()
+    monkeypatch.setattr("communications.tasks.populate_campaign_task", HeldTask())
     monkeypatch.setattr("communications.tasks.send_campaign_batch_task", batches)
     send_campaign_now(campaign=campaign)
     assert populate_campaign(campaign_id=campaign.pk) == 2
@@ -51,12 +47,7 @@ def test_a_notice_skipped_for_someone_who_left_its_audience_is_counted(
     wait_until_completed(campaign)
 
     # then the API's progress counts her row as skipped_audience, and Bob's as sent
-    staff = make_user("mia@jessops.example", is_staff=True)
-    staff.user_permissions.set(
-        Permission.objects.filter(codename__in=("view_campaign", "change_campaign"))
-    )
-    api = APIClient()
-    api.force_login(staff)
+    api = logged_in(marketer, APIClient)
     progress = api.get(f"/api/v1/campaigns/{campaign.pk}/").json()["progress"]
     assert (progress["skipped_audience"], progress["sent"], progress["total"]) == (1, 1, 2)
     assert Delivery.objects.get(user=bob, campaign=campaign).status == Delivery.Status.SENT

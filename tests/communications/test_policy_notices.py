@@ -3,22 +3,15 @@ send time (docs/COMMUNICATIONS.md, "Notices of a policy change")."""
 
 from __future__ import annotations
 
-import pytest
-
 from communications.gate import gate_batch, may_send
 from communications.kinds import MessageKind
 from communications.models import Delivery
 from consent.services import Source, grant_consent, withdraw_all_marketing
-from tests.communications.people import EMAILED, names, people_in_every_state
+from tests.communications.people import EMAILED, names
 
 Status = Delivery.Status
 PRACTICE = MessageKind.POLICY_CHANGE
 USE = MessageKind.POLICY_USE_CHANGE
-
-
-@pytest.fixture
-def people(db, make_user, smtp):
-    return people_in_every_state(make_user)
 
 
 def allowed(kind: str, people: dict) -> set[str]:

@@ -3,45 +3,24 @@ each change type, and an opt-out between queueing and sending honoured."""
 
 from __future__ import annotations
 
-import time
 from collections import Counter
 
 import pytest
 
 from communications.models import Campaign, Delivery
 from communications.services import (
-    campaign_progress,
     create_campaign,
     populate_campaign,
     send_campaign_now,
 )
 from communications.tasks import send_campaign_batch_task
 from consent.services import Source, withdraw_all_marketing
+from tests.communications.campaigns import HeldTask, wait_until_completed
 from tests.communications.people import EMAILED, people_in_every_state
 from tests.harness.smtp import SMTPServer
 
 pytestmark = [pytest.mark.worker, pytest.mark.smtp]
 Status = Delivery.Status
-
-
-class _Held:
-    """Stands in for a task: records what would have been enqueued."""
-
-    def __init__(self) -> None:
-        self.calls: list[tuple] = []
-
-    def delay(self, *args, **kwargs) -> None:
-        self.calls.append(args)
-
-
-def wait_until_completed(campaign: Campaign, *, timeout: float = 20) -> Campaign:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        campaign.refresh_from_db()
-        if campaign.status == Campaign.Status.COMPLETED:
-            return campaign
-        time.sleep(0.05)
-    raise AssertionError(f"still {campaign.status}: {campaign_progress(campaign=campaign)}")
 
 
 def notice(kind: str = "policy_change") -> Campaign:
@@ -63,9 +42,9 @@ def received(smtp: SMTPServer) -> Counter[str]:
     [("policy_change", "practice_change"), ("policy_use_change", "use_change")],
 )
 def test_each_notice_reaches_exactly_its_audience_once(
-    smtp: SMTPServer, celery_worker, make_user, kind, change_type
+    smtp: SMTPServer, celery_worker, kind, change_type
 ):
-    people = people_in_every_state(make_user)
+    people = people_in_every_state()
     smtp.clear()
 
     campaign = notice(kind)
@@ -77,13 +56,13 @@ def test_each_notice_reaches_exactly_its_audience_once(
 
 
 def test_opting_out_after_queueing_before_sending_a_practice_change_email_is_not_sent(
-    smtp: SMTPServer, celery_worker, make_user, monkeypatch
+    smtp: SMTPServer, celery_worker, monkeypatch
 ):
     # given a practice-change notice whose rows are queued, its batch tasks not yet relayed
-    people = people_in_every_state(make_user)
+    people = people_in_every_state()
     smtp.clear()
     campaign = notice()
-    held_walk, held_batches = _Held(), _Held()
+    held_walk, held_batches = HeldTask(), HeldTask()
     monkeypatch.setattr("communications.tasks.populate_campaign_task", held_walk)
     monkeypatch.setattr("communications.tasks.send_campaign_batch_task", held_batches)
     send_campaign_now(campaign=campaign)

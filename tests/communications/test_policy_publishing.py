@@ -20,6 +20,7 @@ from communications.services.policy_changes import (
 from consent.models import ConsentEvent, Purpose
 from consent.selectors import may_use_for_purpose, usable_consents
 from consent.services import ConsentError, Source, grant_consent, save_policy_draft
+from tests.factories import PolicyVersionFactory, PurposeFactory
 
 pytestmark = pytest.mark.django_db
 NEW_USE = {"code": "partner_analytics", "name": "Shopping analysis", "wording": "We may ..."}
@@ -102,9 +103,8 @@ def test_a_use_change_keeps_the_new_use_off_until_a_yes_given_on_the_choice_page
     officer, make_user
 ):
     # given people opted in before the change
-    ann, bob = make_user("ann@example.com"), make_user("bob@example.com")
-    for person in (ann, bob):
-        grant_consent(subject=person, purpose="newsletter", source=Source.SIGNUP_FORM)
+    ann = make_user("ann@example.com", consents=["newsletter"])
+    bob = make_user("bob@example.com", consents=["newsletter"])
     publication = publish_policy_change(draft=draft(officer, "use_change"), actor=officer)
     purpose = Purpose.objects.get(code=NEW_USE["code"])
     assert publication.campaign.kind == MessageKind.POLICY_USE_CHANGE
@@ -213,7 +213,6 @@ def test_a_purpose_introduced_by_a_use_change_reaches_only_people_who_agreed_aft
 ):
     from consent.models import PolicyVersion
     from consent.selectors import audience_for
-    from consent.services import create_purpose, publish_policy_version
 
     # given a purpose written for version 2 while version 1 is still in force, and Ann
     # recorded as agreeing to it then (under version 1: she had not been told)
@@ -224,18 +223,11 @@ def test_a_purpose_introduced_by_a_use_change_reaches_only_people_who_agreed_aft
         summary="New use.",
         change_type="use_change",
     )
-    purpose = create_purpose(
-        code="new_use",
-        name="New use",
-        wording="We may ...",
-        is_optional=True,
-        introduced_in=v2,
-        actor=officer,
-    )
+    purpose = PurposeFactory(code="new_use", introduced_in=v2, actor=officer)
     ann, bob = make_user("ann@example.com"), make_user("bob@example.com")
     grant_consent(subject=ann, purpose="new_use", source=Source.API)
     # when a later version (3) is in force and Bob agrees under it
-    publish_policy_version(text="v3", summary="In force.", change_type="editorial")
+    PolicyVersionFactory()
     grant_consent(subject=bob, purpose="new_use", source=Source.RECONSENT)
 
     # then only Bob is in the campaign audience, and only Bob's data may be used

@@ -8,13 +8,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.test import Client
 from rest_framework.test import APIClient
 
 from communications.kinds import MessageKind
 from communications.models import Campaign
-from communications.services import create_campaign
+from tests.factories import CampaignFactory
+from tests.harness.http import logged_in
 
 pytestmark = pytest.mark.django_db
 
@@ -24,37 +24,20 @@ NOT_IN_THE_CALENDAR = ["2024-02-30", "2024-13-45", "0000-01-01", "2023-02-29", "
 
 
 @pytest.fixture
-def marketer(make_user):
-    user = make_user("mia@jessops.example", is_staff=True)
-    user.user_permissions.set(
-        Permission.objects.filter(
-            content_type__app_label="communications",
-            codename__in=("view_campaign", "add_campaign", "change_campaign"),
-        )
-    )
-    return user
-
-
-@pytest.fixture
 def api(marketer) -> APIClient:
-    client = APIClient()
-    client.force_login(marketer)
-    return client
+    return logged_in(marketer, APIClient)
 
 
 @pytest.fixture
 def admin_client_for(marketer) -> Client:
-    client = Client()
-    client.force_login(marketer)
-    return client
+    return logged_in(marketer)
 
 
 @pytest.fixture
 def draft(marketer) -> Campaign:
-    return create_campaign(
+    return CampaignFactory(
         actor=marketer,
         name="Spring newsletter",
-        kind=MessageKind.NEWSLETTER,
         subject="Spring is here",
         body="Hello {{ first_name }}",
         segment={"joined_after": "2024-01-01"},

@@ -17,16 +17,13 @@ from communications.kinds import MessageKind
 from communications.models import Campaign, Delivery, SendingClaim
 from communications.services import (
     campaign_progress,
-    create_campaign,
     enqueue_email,
-    populate_campaign,
     send_campaign_batch,
-    send_campaign_now,
     send_delivery,
     sweep_campaigns,
     sweep_outbox,
 )
-from consent.services import Source, grant_consent
+from tests.factories import CampaignFactory, subscribers
 from tests.harness.anymail_sink import FlakyBackend
 from tests.harness.smtp import SMTPServer
 
@@ -55,20 +52,8 @@ def quick(settings):
     settings.EMAIL_TIMEOUT = 1
 
 
-def subscribers(make_user, count: int) -> list:
-    users = [make_user(f"sub{i}@example.com", first_name=f"Sub{i}") for i in range(count)]
-    for user in users:
-        grant_consent(subject=user, purpose="newsletter", source=Source.SIGNUP_FORM)
-    return users
-
-
 def started_newsletter() -> Campaign:
-    campaign = create_campaign(
-        actor=None, name="n", kind="newsletter", subject="Hi {{ first_name }}", body="Hello"
-    )
-    send_campaign_now(campaign=campaign)
-    populate_campaign(campaign_id=campaign.pk)
-    return campaign
+    return CampaignFactory(subject="Hi {{ first_name }}", body="Hello", started=True)
 
 
 def run_batches(campaign: Campaign) -> None:
@@ -103,10 +88,10 @@ def rows(campaign: Campaign) -> dict[str, tuple[str, int]]:
     ],
 )
 def test_a_temporary_failure_on_the_first_message_delays_only_that_recipient(
-    db, smtp, quick, make_user, fault
+    db, smtp, quick, fault
 ):
     # given a server that refuses the first message once, or drops the connection
-    subscribers(make_user, 5)
+    subscribers(5)
     campaign = started_newsletter()
     fault(smtp)
 
@@ -131,10 +116,10 @@ def test_a_temporary_failure_on_the_first_message_delays_only_that_recipient(
 
 
 def test_a_deferred_row_is_not_tried_before_its_backoff_and_a_retry_is_enqueued_for_it(
-    db, smtp, settings, make_user, no_broker
+    db, smtp, settings, no_broker
 ):
     settings.EMAIL_RETRY_BACKOFF = 20
-    subscribers(make_user, 2)
+    subscribers(2)
     campaign = started_newsletter()
     smtp.refuse_next()
 
@@ -153,10 +138,10 @@ def test_a_deferred_row_is_not_tried_before_its_backoff_and_a_retry_is_enqueued_
 
 
 def test_a_server_that_keeps_refusing_stops_the_batch_and_the_rows_fail_after_the_last_try(
-    db, smtp, quick, settings, make_user
+    db, smtp, quick, settings
 ):
     settings.EMAIL_MAX_ATTEMPTS = 2
-    subscribers(make_user, 6)
+    subscribers(6)
     campaign = started_newsletter()
     smtp.refuse_next(count=100)
 
@@ -174,8 +159,8 @@ def test_a_server_that_keeps_refusing_stops_the_batch_and_the_rows_fail_after_th
     assert smtp.messages == []
 
 
-def test_a_5xx_at_the_end_of_the_data_fails_only_that_recipient(db, smtp, quick, make_user):
-    subscribers(make_user, 3)
+def test_a_5xx_at_the_end_of_the_data_fails_only_that_recipient(db, smtp, quick):
+    subscribers(3)
     campaign = started_newsletter()
     smtp.refuse_next("554 5.7.1 Message rejected as spam")
 
@@ -190,11 +175,9 @@ def test_a_5xx_at_the_end_of_the_data_fails_only_that_recipient(db, smtp, quick,
     assert campaign.status == Campaign.Status.COMPLETED
 
 
-def test_no_answer_after_the_data_makes_that_row_uncertain_and_it_is_never_resent(
-    db, smtp, quick, make_user
-):
+def test_no_answer_after_the_data_makes_that_row_uncertain_and_it_is_never_resent(db, smtp, quick):
     # given a server that keeps the first message but answers after the client gave up
-    subscribers(make_user, 3)
+    subscribers(3)
     campaign = started_newsletter()
     smtp.answer_late(2)
 
@@ -213,8 +196,8 @@ def test_no_answer_after_the_data_makes_that_row_uncertain_and_it_is_never_resen
     assert campaign.status == Campaign.Status.COMPLETED
 
 
-def test_a_connection_dropped_after_the_data_is_uncertain_too(db, smtp, quick, make_user):
-    subscribers(make_user, 2)
+def test_a_connection_dropped_after_the_data_is_uncertain_too(db, smtp, quick):
+    subscribers(2)
     campaign = started_newsletter()
     smtp.hang_up_next(at="data")
 
@@ -230,11 +213,11 @@ def test_a_connection_dropped_after_the_data_is_uncertain_too(db, smtp, quick, m
 # --- A worker gone mid-batch ----------------------------------------------------------------
 
 
-def test_the_sweep_resolves_a_claim_whose_database_session_ended(db, settings, make_user):
+def test_the_sweep_resolves_a_claim_whose_database_session_ended(db, settings):
     """What a killed worker leaves: the row it was handing over is uncertain, the finished
     ones stay recorded, the rest go back to the queue, at the next sweep."""
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    subscribers(make_user, 5)
+    subscribers(5)
     campaign = started_newsletter()
     ids = list(
         Delivery.objects.filter(campaign=campaign).order_by("id").values_list("pk", flat=True)
@@ -272,11 +255,9 @@ def test_the_sweep_resolves_a_claim_whose_database_session_ended(db, settings, m
     restart.assert_called_once_with(campaign.pk)
 
 
-def test_a_claim_older_than_the_sending_timeout_is_resolved_even_if_its_session_lives(
-    db, settings, make_user
-):
+def test_a_claim_older_than_the_sending_timeout_is_resolved_even_if_its_session_lives(db, settings):
     settings.EMAIL_SENDING_TIMEOUT = 60
-    subscribers(make_user, 2)
+    subscribers(2)
     campaign = started_newsletter()
     ids = list(
         Delivery.objects.filter(campaign=campaign).order_by("id").values_list("pk", flat=True)
@@ -310,11 +291,9 @@ def flaky_provider(settings):
 
 
 @pytest.mark.parametrize("status", [429, 503])
-def test_a_provider_rate_limiting_or_down_has_the_batch_tried_again(
-    db, flaky_provider, make_user, status
-):
+def test_a_provider_rate_limiting_or_down_has_the_batch_tried_again(db, flaky_provider, status):
     # given a provider answering the first batch call with an HTTP error
-    subscribers(make_user, 3)
+    subscribers(3)
     campaign = started_newsletter()
     flaky_provider.fail_next = [status]
 
@@ -331,8 +310,8 @@ def test_a_provider_rate_limiting_or_down_has_the_batch_tried_again(
     assert campaign.status == Campaign.Status.COMPLETED
 
 
-def test_a_provider_refusing_the_request_fails_the_batch(db, flaky_provider, make_user):
-    subscribers(make_user, 2)
+def test_a_provider_refusing_the_request_fails_the_batch(db, flaky_provider):
+    subscribers(2)
     campaign = started_newsletter()
     flaky_provider.fail_next = [422]
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator
 
 import pytest
 from django.db import transaction
@@ -15,65 +14,36 @@ from communications.kinds import MessageKind
 from communications.models import Campaign, Delivery, SendingClaim
 from communications.services import (
     campaign_progress,
-    create_campaign,
     enqueue_email,
     send_campaign_now,
     sweep_campaigns,
     sweep_outbox,
 )
-from consent.services import Source, grant_consent
+from tests.communications.campaigns import wait_until_completed
+from tests.factories import CampaignFactory, subscribers
 from tests.harness.smtp import SMTPServer
-from tests.harness.worker import WorkerProcess
 
 pytestmark = [pytest.mark.worker, pytest.mark.smtp]
 
 Status = Delivery.Status
 
 
-@pytest.fixture
-def own_workers(celery_worker_session: WorkerProcess, worker_factory) -> Iterator[Callable]:
-    """Workers with settings of their own while the session worker stands aside."""
-    with celery_worker_session.paused():
-        yield lambda name="faults", concurrency=1, **env: worker_factory(
-            name=name, concurrency=concurrency, extra_env={k: str(v) for k, v in env.items()}
-        )
-
-
-def subscribers(make_user, count: int) -> set[str]:
-    users = [make_user(f"reader{i:03}@example.com", first_name=f"R{i}") for i in range(count)]
-    for user in users:
-        grant_consent(subject=user, purpose="newsletter", source=Source.SIGNUP_FORM)
-    return {user.email for user in users}
-
-
 def newsletter() -> Campaign:
-    return create_campaign(
-        actor=None, name="n", kind="newsletter", subject="News, {{ first_name }}", body="Hello"
-    )
+    return CampaignFactory(subject="News, {{ first_name }}", body="Hello")
 
 
 def received(smtp: SMTPServer) -> Counter[str]:
     return Counter(address for message in smtp.messages for address in message.rcpt_tos)
 
 
-def wait_until_completed(campaign: Campaign, *, timeout: float) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        campaign.refresh_from_db()
-        if campaign.status == Campaign.Status.COMPLETED:
-            return
-        time.sleep(0.1)
-    raise AssertionError(f"still {campaign.status}: {campaign_progress(campaign=campaign)}")
-
-
 def test_a_campaign_through_a_server_that_refuses_the_first_message_once_reaches_everyone_once(
-    smtp: SMTPServer, own_workers, make_user
+    smtp: SMTPServer, own_workers
 ):
     # given 50 subscribers and a server that answers the first message 421 and hangs up
-    everyone = subscribers(make_user, 50)
+    everyone = {user.email for user in subscribers(50)}
     campaign = newsletter()
     smtp.refuse_next("421 4.3.2 Service shutting down", hang_up=True)
-    own_workers(EMAIL_RETRY_BACKOFF="0.5")
+    own_workers(name="faults", concurrency=1, EMAIL_RETRY_BACKOFF="0.5")
 
     # when
     send_campaign_now(campaign=campaign)
@@ -87,12 +57,12 @@ def test_a_campaign_through_a_server_that_refuses_the_first_message_once_reaches
 
 
 def test_a_worker_killed_mid_batch_leaves_at_most_the_message_in_flight_uncertain(
-    smtp: SMTPServer, own_workers, make_user
+    smtp: SMTPServer, own_workers
 ):
     # given a worker sending one batch of 300 over one connection, 10 ms a message
-    everyone = subscribers(make_user, 300)
+    everyone = {user.email for user in subscribers(300)}
     campaign = newsletter()
-    worker = own_workers(name="doomed", EMAIL_BATCH_SIZE=500)
+    worker = own_workers(name="doomed", concurrency=1, EMAIL_BATCH_SIZE=500)
     smtp.delay = 0.01
     try:
         # when it is killed a third of the way through
@@ -117,7 +87,7 @@ def test_a_worker_killed_mid_batch_leaves_at_most_the_message_in_flight_uncertai
     assert swept["campaigns_restarted"] == [campaign.pk]
 
     # and a new worker finishes the campaign, well within two minutes of the kill
-    own_workers(name="after")
+    own_workers(name="after", concurrency=1)
     wait_until_completed(campaign, timeout=60)
     assert time.monotonic() - killed_at < 120
     counts = received(smtp)
@@ -138,7 +108,7 @@ def test_a_welcome_email_answered_after_the_timeout_is_uncertain_and_not_sent_ag
     # given a server that keeps the message but answers 250 after the worker's timeout
     ada = make_user("ada@example.com", first_name="Ada")
     smtp.answer_late(3)
-    own_workers(EMAIL_TIMEOUT=1)
+    own_workers(name="faults", concurrency=1, EMAIL_TIMEOUT=1)
 
     # when the welcome email is sent, and the sweep runs afterwards
     with transaction.atomic():

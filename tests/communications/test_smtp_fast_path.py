@@ -34,7 +34,7 @@ from communications.smtp_fast_path import (
     rendered_for,
     smtp_merge_available,
 )
-from consent.services import Source, grant_consent
+from tests.factories import subscribers
 from tests.harness.smtp import ReceivedMessage, SMTPServer, _free_port
 
 pytestmark = pytest.mark.smtp
@@ -266,15 +266,8 @@ def send_campaign(campaign: Campaign) -> None:
         pass
 
 
-def subscribers(make_user, count: int) -> list:
-    users = [make_user(f"sub{i}@example.com", first_name=f"Sub{i}") for i in range(count)]
-    for user in users:
-        grant_consent(subject=user, purpose="newsletter", source=Source.SIGNUP_FORM)
-    return users
-
-
-def test_a_campaign_arrives_with_rfc_8058_headers_and_every_row_recorded_sent(db, smtp, make_user):
-    users = subscribers(make_user, 5)
+def test_a_campaign_arrives_with_rfc_8058_headers_and_every_row_recorded_sent(db, smtp):
+    users = subscribers(5)
     campaign = campaign_of("newsletter")
 
     send_campaign(campaign)
@@ -335,10 +328,10 @@ def picky_server(settings) -> Iterator:
         controller.stop()
 
 
-def test_a_refused_recipient_fails_only_its_own_row(db, picky_server, make_user, caplog):
+def test_a_refused_recipient_fails_only_its_own_row(db, picky_server, caplog):
     # given a server that refuses one of four addresses
     server = picky_server(refuse={"sub2@example.com"})
-    subscribers(make_user, 4)
+    subscribers(4)
     campaign = campaign_of("newsletter")
 
     # when
@@ -360,12 +353,10 @@ def test_a_refused_recipient_fails_only_its_own_row(db, picky_server, make_user,
     assert sorted(server.received) == ["sub0@example.com", "sub1@example.com", "sub3@example.com"]
 
 
-def test_after_the_server_hangs_up_mid_batch_no_later_recipient_is_reported_sent(
-    db, picky_server, make_user
-):
+def test_after_the_server_hangs_up_mid_batch_no_later_recipient_is_reported_sent(db, picky_server):
     # given a server that takes two messages, then closes the connection
     picky_server(hang_up_after=2)
-    users = subscribers(make_user, 5)
+    users = subscribers(5)
     campaign = campaign_of("newsletter")
     template = campaign_template(campaign)
     recipients = recipients_of(campaign, users)
@@ -378,10 +369,10 @@ def test_after_the_server_hangs_up_mid_batch_no_later_recipient_is_reported_sent
     assert all(isinstance(result, Result) and result.error for result in results[2:])
 
 
-def test_a_server_that_cannot_be_reached_fails_the_batch_for_certain(db, settings, make_user):
+def test_a_server_that_cannot_be_reached_fails_the_batch_for_certain(db, settings):
     settings.EMAIL_BACKEND = DJANGO_SMTP
     settings.EMAIL_HOST, settings.EMAIL_PORT = "127.0.0.1", _free_port("127.0.0.1")
-    users = subscribers(make_user, 3)
+    users = subscribers(3)
     campaign = campaign_of("newsletter")
 
     results = individual_hand_over(campaign_template(campaign), recipients_of(campaign, users))()

@@ -24,7 +24,6 @@ from django.core.checks import run_checks
 
 from communications.models import ProviderEvent, Suppression
 from consent.models import ConsentEvent
-from consent.services import Source, grant_consent
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore::anymail.exceptions.AnymailNotSupportedWarning",
@@ -236,10 +235,8 @@ EVERY_ANYMAIL_WEBHOOK = [
 
 
 @pytest.fixture
-def customer(db, make_user):
-    user = make_user("victim@example.com")
-    grant_consent(subject=user, purpose="newsletter", source=Source.SIGNUP_FORM)
-    return user
+def customer(make_user):
+    return make_user("victim@example.com", consents=["newsletter"])
 
 
 def assert_nothing_recorded() -> None:

@@ -25,7 +25,7 @@ from communications.kinds import MessageKind
 from communications.models import Delivery, ProviderEvent, Suppression, message_id_for
 from communications.services import enqueue_email, process_provider_event
 from consent.models import ConsentEvent, Purpose
-from consent.services import Source, consent_status, grant_consent
+from consent.services import Source, consent_status
 
 pytestmark = pytest.mark.filterwarnings(
     # anymail warns on every SendGrid request that it no longer supports SendGrid officially.
@@ -262,13 +262,6 @@ def webhooks(db, client, settings, monkeypatch, django_capture_on_commit_callbac
     return post
 
 
-def customer(make_user, email: str, *purposes: str):
-    user = make_user(email)
-    for purpose in purposes:
-        grant_consent(subject=user, purpose=purpose, source=Source.SIGNUP_FORM)
-    return user
-
-
 def granted(user) -> set[str]:
     return {code for code, state in consent_status(subject=user).items() if state.granted}
 
@@ -301,7 +294,7 @@ def test_a_postmark_hard_bounce_suppresses_the_address_and_marks_the_delivery_bo
     webhooks, make_user
 ):
     # given: a welcome email Postmark accepted
-    user = customer(make_user, "bounce@example.com")
+    user = make_user("bounce@example.com")
     delivery = enqueue_email(kind=MessageKind.WELCOME, user=user)
     sent_by_provider(delivery, "2706ee8a-737c-4285-b032-ccd317af53ed")
 
@@ -321,7 +314,7 @@ def test_a_postmark_hard_bounce_suppresses_the_address_and_marks_the_delivery_bo
 
 
 def test_the_webhook_request_only_records_the_event_and_queues_its_processing(webhooks, make_user):
-    user = customer(make_user, "bounce@example.com")
+    user = make_user("bounce@example.com")
 
     response = webhooks("postmark", postmark_bounce("bounce@example.com"), process=False)
 
@@ -367,7 +360,7 @@ def test_a_sendgrid_drop_for_an_invalid_address_suppresses_it(webhooks):
 
 
 def test_a_postmark_spam_complaint_suppresses_and_withdraws_all_marketing(webhooks, make_user):
-    user = customer(make_user, "spam@example.com", Purpose.NEWSLETTER, Purpose.SPECIAL_OFFERS)
+    user = make_user("spam@example.com", consents=[Purpose.NEWSLETTER, Purpose.SPECIAL_OFFERS])
 
     webhooks("postmark", postmark_spam_complaint("spam@example.com"))
 
@@ -381,7 +374,7 @@ def test_a_postmark_spam_complaint_suppresses_and_withdraws_all_marketing(webhoo
 
 
 def test_a_sendgrid_spamreport_marks_the_delivery_it_names_complained(webhooks, make_user):
-    user = customer(make_user, "example@test.com", Purpose.SPECIAL_OFFERS)
+    user = make_user("example@test.com", consents=[Purpose.SPECIAL_OFFERS])
     delivery = enqueue_email(kind=MessageKind.SPECIAL_OFFER, user=user)
 
     webhooks("sendgrid", [sendgrid_event("spamreport", delivery_id=str(delivery.pk))])
@@ -399,7 +392,7 @@ def test_a_mailgun_unsubscribe_from_a_known_newsletter_withdraws_only_the_newsle
     webhooks, make_user
 ):
     # given: a newsletter delivery; Mailgun echoes the Message-ID we set on it
-    user = customer(make_user, "recipient@example.com", Purpose.NEWSLETTER, Purpose.SPECIAL_OFFERS)
+    user = make_user("recipient@example.com", consents=[Purpose.NEWSLETTER, Purpose.SPECIAL_OFFERS])
     delivery = enqueue_email(kind=MessageKind.NEWSLETTER, user=user)
     our_message_id = message_id_for(delivery.pk).strip("<>")
 
@@ -419,7 +412,7 @@ def test_a_sendgrid_unsubscribe_naming_our_delivery_withdraws_that_purpose_only(
     webhooks, make_user
 ):
     # Our batch sends pass the delivery id as metadata; SendGrid returns it in the event.
-    user = customer(make_user, "example@test.com", Purpose.NEWSLETTER, Purpose.SPECIAL_OFFERS)
+    user = make_user("example@test.com", consents=[Purpose.NEWSLETTER, Purpose.SPECIAL_OFFERS])
     delivery = enqueue_email(kind=MessageKind.SPECIAL_OFFER, user=user)
 
     webhooks("sendgrid", [sendgrid_event("unsubscribe", delivery_id=str(delivery.pk))])
@@ -429,8 +422,9 @@ def test_a_sendgrid_unsubscribe_naming_our_delivery_withdraws_that_purpose_only(
 
 
 def test_an_unsubscribe_for_an_unknown_delivery_withdraws_all_marketing(webhooks, make_user):
-    user = customer(
-        make_user, "example@test.com", Purpose.NEWSLETTER, Purpose.SPECIAL_OFFERS, Purpose.SURVEYS
+    user = make_user(
+        "example@test.com",
+        consents=[Purpose.NEWSLETTER, Purpose.SPECIAL_OFFERS, Purpose.SURVEYS],
     )
 
     webhooks("sendgrid", [sendgrid_event("unsubscribe")])
@@ -455,7 +449,7 @@ def soft_bounce(email: str, n: int) -> dict:
 
 def test_soft_bounces_suppress_only_at_the_configured_limit(webhooks, make_user, settings):
     settings.EMAIL_SOFT_BOUNCE_LIMIT = 3
-    user = customer(make_user, "soft@example.com")
+    user = make_user("soft@example.com")
 
     webhooks("postmark", soft_bounce("soft@example.com", 1))
     webhooks("postmark", soft_bounce("soft@example.com", 2))
@@ -515,7 +509,7 @@ def test_retries_of_one_deferred_message_count_as_one_soft_bounce(webhooks, sett
 
 
 def test_the_same_complaint_posted_twice_changes_nothing_the_second_time(webhooks, make_user):
-    user = customer(make_user, "example@test.com", Purpose.NEWSLETTER)
+    user = make_user("example@test.com", consents=[Purpose.NEWSLETTER])
     payload = [sendgrid_event("spamreport")]
 
     first = webhooks("sendgrid", payload)
@@ -529,7 +523,7 @@ def test_the_same_complaint_posted_twice_changes_nothing_the_second_time(webhook
 
 
 def test_the_same_mailgun_unsubscribe_posted_twice_is_recorded_once(webhooks, make_user):
-    user = customer(make_user, "recipient@example.com", Purpose.NEWSLETTER)
+    user = make_user("recipient@example.com", consents=[Purpose.NEWSLETTER])
     payload = mailgun_unsubscribed("recipient@example.com", message_id="20130822232216.1@m.org")
 
     webhooks("mailgun", payload)
@@ -540,7 +534,7 @@ def test_the_same_mailgun_unsubscribe_posted_twice_is_recorded_once(webhooks, ma
 
 
 def test_processing_an_event_again_changes_nothing(webhooks, make_user):
-    customer(make_user, "bounce@example.com")
+    make_user("bounce@example.com")
     webhooks("postmark", postmark_bounce("bounce@example.com"))
     event = ProviderEvent.objects.get()
 
@@ -559,7 +553,7 @@ def test_processing_an_event_again_changes_nothing(webhooks, make_user):
 def test_a_postmark_post_without_the_right_basic_auth_is_refused_and_records_nothing(
     webhooks, make_user, auth
 ):
-    user = customer(make_user, "spam@example.com", Purpose.NEWSLETTER)
+    user = make_user("spam@example.com", consents=[Purpose.NEWSLETTER])
 
     response = webhooks("postmark", postmark_spam_complaint("spam@example.com"), auth=auth)
 
@@ -577,7 +571,7 @@ def test_a_sendgrid_post_with_a_wrong_secret_is_refused(webhooks):
 
 
 def test_a_mailgun_post_with_a_bad_signature_is_refused_and_records_nothing(webhooks, make_user):
-    user = customer(make_user, "recipient@example.com", Purpose.NEWSLETTER)
+    user = make_user("recipient@example.com", consents=[Purpose.NEWSLETTER])
     payload = mailgun_unsubscribed("recipient@example.com", message_id="20130822232216.1@m.org")
     signature = payload["signature"]
     signature["signature"] = mailgun_signature(
@@ -604,7 +598,7 @@ def test_a_mailgun_post_without_a_signature_is_refused(webhooks):
 
 def test_the_suppression_keeps_only_a_hash_and_outlives_the_account(webhooks, make_user):
     # given: a hard bounce for an account that is then deleted
-    user = customer(make_user, "bounce@example.com")
+    user = make_user("bounce@example.com")
     webhooks("postmark", postmark_bounce("bounce@example.com"))
     user.delete()
 
@@ -616,7 +610,7 @@ def test_the_suppression_keeps_only_a_hash_and_outlives_the_account(webhooks, ma
     assert ProviderEvent.objects.get().recipient == ""
 
     # and a new account for the same address, spelt in another case, is still suppressed
-    again = customer(make_user, "Bounce@EXAMPLE.com", Purpose.NEWSLETTER)
+    again = make_user("Bounce@EXAMPLE.com", consents=[Purpose.NEWSLETTER])
     assert may_send(MessageKind.WELCOME, again).status == Delivery.Status.SUPPRESSED
     assert may_send(MessageKind.NEWSLETTER, again).status == Delivery.Status.SUPPRESSED
 
@@ -625,7 +619,7 @@ def test_the_suppression_keeps_only_a_hash_and_outlives_the_account(webhooks, ma
 
 
 def test_opens_and_clicks_are_not_stored(webhooks, make_user):
-    customer(make_user, "recipient@example.com", Purpose.NEWSLETTER)
+    make_user("recipient@example.com", consents=[Purpose.NEWSLETTER])
     opened = mailgun_event(
         {"event": "opened", "timestamp": 1534109600.089676, "recipient": "recipient@example.com"},
         token="0c4a0f7c2e6d4e19b6a4c0f7a1d3e5b7c9e1f3a5b7d9e1f3a5",

@@ -6,7 +6,6 @@ import csv
 import io
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.db import DatabaseError, connection, transaction
 from django.test import Client
 from django.utils import timezone
@@ -28,10 +27,11 @@ from consent.services import (
     reword_purpose,
     withdraw_consent,
 )
+from tests.factories import StaffFactory
+from tests.harness.http import logged_in
 
 pytestmark = pytest.mark.django_db
 
-PASSWORD = "a long test password"
 LEDGER = "/admin/consent/consentevent/"
 EXPORT = "/admin/consent/consentevent/export-csv/"
 CHANGELISTS = [
@@ -43,24 +43,9 @@ CHANGELISTS = [
 ]
 
 
-@pytest.fixture
-def superuser(django_user_model):
-    return django_user_model.objects.create_superuser("root@jessops.example", PASSWORD)
-
-
-@pytest.fixture
-def root(superuser) -> Client:
-    client = Client()
-    client.force_login(superuser)
-    return client
-
-
-def staff_client(make_user, email: str, *codenames: str) -> Client:
-    user = make_user(email, is_staff=True)
-    user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
-    client = Client()
-    client.force_login(user)
-    return client
+def staff_client(email: str, *codenames: str) -> Client:
+    """Staff holding these permissions, logged in."""
+    return logged_in(StaffFactory(email=email, permissions=codenames))
 
 
 @pytest.fixture
@@ -100,15 +85,14 @@ def test_a_superuser_sees_every_consent_changelist(root, ledger, url):
 
 
 @pytest.mark.parametrize("url", CHANGELISTS)
-def test_staff_without_permissions_are_refused_every_changelist(make_user, url):
-    client = staff_client(make_user, "temp@jessops.example")
+def test_staff_without_permissions_are_refused_every_changelist(url):
+    client = staff_client("temp@jessops.example")
 
     assert client.get(url).status_code == 403
 
 
 def test_a_customer_is_sent_to_the_admin_login(make_user, ledger):
-    client = Client()
-    client.force_login(make_user("carol@example.com"))
+    client = logged_in(make_user("carol@example.com"))
 
     response = client.get(LEDGER)
 
@@ -224,8 +208,8 @@ def test_an_unknown_filter_on_the_export_is_a_400(root, ledger):
     assert root.get(EXPORT, {"subject__password": "x"}).status_code == 400
 
 
-def test_staff_without_the_view_permission_are_refused_the_csv(make_user, ledger):
-    client = staff_client(make_user, "temp@jessops.example", "view_purpose")
+def test_staff_without_the_view_permission_are_refused_the_csv(ledger):
+    client = staff_client("temp@jessops.example", "view_purpose")
 
     response = client.get(EXPORT)
 
@@ -233,8 +217,8 @@ def test_staff_without_the_view_permission_are_refused_the_csv(make_user, ledger
     assert not hasattr(response, "streaming_content")
 
 
-def test_staff_with_only_the_view_permission_may_read_and_export_the_ledger(make_user, ledger):
-    client = staff_client(make_user, "auditor@jessops.example", "view_consentevent")
+def test_staff_with_only_the_view_permission_may_read_and_export_the_ledger(ledger):
+    client = staff_client("auditor@jessops.example", "view_consentevent")
 
     assert client.get(LEDGER).status_code == 200
     assert len(read_csv(client.get(EXPORT))) == 3
@@ -409,8 +393,8 @@ def test_new_words_need_a_reason_and_change_nothing_without_one(root):
     assert purpose.wording == before
 
 
-def test_staff_without_the_change_permission_cannot_change_the_words(make_user):
-    client = staff_client(make_user, "temp@jessops.example", "view_purpose")
+def test_staff_without_the_change_permission_cannot_change_the_words():
+    client = staff_client("temp@jessops.example", "view_purpose")
     purpose = Purpose.objects.get(code="newsletter")
     url = f"/admin/consent/purpose/{purpose.pk}/reword/"
 
@@ -495,8 +479,8 @@ def test_a_purpose_cannot_be_deleted(root):
     assert Purpose.objects.filter(pk=purpose.pk).exists()
 
 
-def test_staff_without_permission_cannot_change_a_purpose(make_user):
-    client = staff_client(make_user, "temp@jessops.example", "view_purpose")
+def test_staff_without_permission_cannot_change_a_purpose():
+    client = staff_client("temp@jessops.example", "view_purpose")
     purpose = Purpose.objects.get(code="newsletter")
 
     response = client.post(
@@ -560,9 +544,8 @@ def test_the_policy_version_list_offers_a_draft_instead_of_an_add_button(root):
     assert 'href="/admin/consent/policydraft/add/"' in page
 
 
-def test_staff_with_every_policy_version_permission_still_cannot_add_one(make_user):
+def test_staff_with_every_policy_version_permission_still_cannot_add_one():
     client = staff_client(
-        make_user,
         "temp@jessops.example",
         "view_policyversion",
         "add_policyversion",

@@ -1,32 +1,24 @@
-"""The consent REST API: a person's own preferences, staff reading a consent record, the schema."""
+"""The consent REST API: staff and the shop's systems reading a consent record, and the schema.
+A person's own preferences (/api/v1/me/preferences/) are the communications app's:
+tests/communications/test_preferences_api.py."""
 
 from __future__ import annotations
 
-import base64
-
 import pytest
-from django.contrib.auth.models import Permission
 from django.core.management import call_command
 from drf_spectacular.drainage import GENERATOR_STATS
 from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.validation import validate_schema
 from rest_framework.test import APIClient
 
-from api_keys.models import Scope
-from api_keys.services import issue_api_key
-from consent.models import ConsentEvent, CurrentConsent
 from consent.services import Source, grant_consent, record_decisions, withdraw_consent
+from tests.factories import APIKeyFactory
+from tests.harness.http import logged_in
 
 pytestmark = pytest.mark.django_db
 
-PASSWORD = "a long test password"
 PREFERENCES = "/api/v1/me/preferences/"
 CONSENTS = "/api/v1/consents/"
-
-
-@pytest.fixture
-def customer(make_user):
-    return make_user("ann@example.com")
 
 
 @pytest.fixture
@@ -40,177 +32,13 @@ def as_customer(api, customer) -> APIClient:
     return api
 
 
-def staff_with(make_user, email: str, *codenames: str):
-    user = make_user(email, is_staff=True)
-    user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
-    return user
-
-
 @pytest.fixture
 def officer(make_user):
-    return staff_with(make_user, "officer@jessops.example", "view_consentevent")
+    return make_user("officer@jessops.example", is_staff=True, permissions=["view_consentevent"])
 
 
 def by_code(purposes: list[dict]) -> dict[str, dict]:
     return {p["code"]: p for p in purposes}
-
-
-# --- GET /api/v1/me/preferences/ -----------------------------------------------------------------
-
-
-def test_a_person_reads_every_purpose_with_their_state(as_customer, customer):
-    event = grant_consent(subject=customer, purpose="newsletter", source=Source.SIGNUP_FORM)
-
-    response = as_customer.get(PREFERENCES)
-
-    assert response.status_code == 200
-    purposes = by_code(response.json()["purposes"])
-    assert list(purposes) == [
-        "newsletter",
-        "special_offers",
-        "surveys",
-        "partner_photo",
-        "service_announcements",
-    ]
-    newsletter = purposes["newsletter"]
-    assert newsletter["name"] == "Newsletter"
-    assert newsletter["wording"].startswith("Send me the Jessops newsletter")
-    assert newsletter["optional"] is True
-    assert newsletter["granted"] is True
-    assert newsletter["legal_basis"] == "consent"
-    assert newsletter["since"].startswith(event.occurred_at.date().isoformat())
-    assert (purposes["surveys"]["granted"], purposes["surveys"]["since"]) == (False, None)
-    mandatory = purposes["service_announcements"]
-    assert (mandatory["optional"], mandatory["granted"]) == (False, True)
-    assert "deactivate" in mandatory["mandatory_reason"]
-
-
-@pytest.mark.parametrize("password", [PASSWORD, "wrong"])
-def test_basic_auth_no_longer_logs_anyone_in(api, customer, password):
-    # Customers use their session; the shop's systems use API keys (tests/api_keys).
-    token = base64.b64encode(f"{customer.email}:{password}".encode()).decode()
-
-    response = api.get(PREFERENCES, HTTP_AUTHORIZATION=f"Basic {token}")
-
-    # 403, not 401: session authentication comes first and sends no WWW-Authenticate challenge
-    assert response.status_code == 403
-    assert response.json() == {"detail": "Authentication credentials were not provided."}
-
-
-@pytest.mark.parametrize("method", ["get", "put"])
-def test_an_anonymous_caller_is_refused(api, method):
-    response = getattr(api, method)(PREFERENCES, {"choices": {"newsletter": True}}, format="json")
-
-    assert response.status_code == 403
-    assert response.json() == {"detail": "Authentication credentials were not provided."}
-    assert not ConsentEvent.objects.exists()
-
-
-# --- PUT /api/v1/me/preferences/ -----------------------------------------------------------------
-
-
-def test_a_person_changes_their_choices_and_sees_what_changed(as_customer, customer):
-    grant_consent(subject=customer, purpose="special_offers", source=Source.SIGNUP_FORM)
-
-    response = as_customer.put(
-        PREFERENCES,
-        {"choices": {"newsletter": True, "special_offers": False, "surveys": False}},
-        format="json",
-    )
-
-    assert response.status_code == 200
-    body = response.json()
-    changed = {c["purpose"]: c["granted"] for c in body["changed"]}
-    assert changed == {"newsletter": True, "special_offers": False}
-    purposes = by_code(body["purposes"])
-    assert purposes["newsletter"]["granted"] is True
-    assert purposes["special_offers"]["granted"] is False
-    # one call, one source, with where it came from (truncated IP address, user agent)
-    events = ConsentEvent.objects.filter(subject=customer, source=Source.API)
-    assert events.count() == 2
-    assert {(e.ip_address, e.user_agent, e.actor_id) for e in events} == {
-        ("198.51.100.0", "shop-client/1.0", None)
-    }
-
-
-def test_repeating_the_state_in_force_changes_nothing(as_customer, customer):
-    grant_consent(subject=customer, purpose="newsletter", source=Source.SIGNUP_FORM)
-
-    response = as_customer.put(PREFERENCES, {"choices": {"newsletter": True}}, format="json")
-
-    assert response.status_code == 200
-    assert response.json()["changed"] == []
-    assert ConsentEvent.objects.filter(subject=customer).count() == 1
-
-
-def test_put_calls_record_decisions_once(as_customer, customer, monkeypatch):
-    # The API saves through the same service as the preference centre (decision + receipt).
-    import communications.services.preferences as preferences
-
-    calls = []
-    real = preferences.record_decisions
-    monkeypatch.setattr(
-        preferences, "record_decisions", lambda **kw: calls.append(kw) or real(**kw)
-    )
-
-    as_customer.put(PREFERENCES, {"choices": {"newsletter": True, "surveys": True}}, format="json")
-
-    assert len(calls) == 1
-    assert calls[0]["subject"] == customer
-    assert calls[0]["source"] == Source.API
-    assert calls[0]["choices"] == {"newsletter": True, "surveys": True}
-
-
-@pytest.mark.parametrize(
-    ("choices", "message"),
-    [
-        ({"newsletter": True, "carrier_pigeon": True}, "Unknown purpose: carrier_pigeon."),
-        (
-            {"newsletter": True, "service_announcements": False},
-            "service_announcements is mandatory: there is no consent to give or withdraw.",
-        ),
-    ],
-)
-def test_an_unknown_or_mandatory_purpose_is_refused_and_nothing_is_written(
-    as_customer, choices, message
-):
-    response = as_customer.put(PREFERENCES, {"choices": choices}, format="json")
-
-    assert response.status_code == 400
-    assert response.json() == {"choices": [message]}
-    assert not ConsentEvent.objects.exists()
-    assert not CurrentConsent.objects.exists()
-
-
-@pytest.mark.parametrize("value", ["yes", 1, "true", None, [True]])
-def test_a_choice_that_is_not_a_json_boolean_is_refused(as_customer, value):
-    response = as_customer.put(
-        PREFERENCES, {"choices": {"surveys": True, "newsletter": value}}, format="json"
-    )
-
-    assert response.status_code == 400
-    assert list(response.json()["choices"]) == ["newsletter"]
-    assert not ConsentEvent.objects.exists()
-
-
-@pytest.mark.parametrize(
-    "body", [{}, {"choices": {}}, {"choices": ["newsletter"]}, {"newsletter": True}]
-)
-def test_a_body_without_choices_is_refused(as_customer, body):
-    response = as_customer.put(PREFERENCES, body, format="json")
-
-    assert response.status_code == 400
-    assert "choices" in response.json()
-    assert not ConsentEvent.objects.exists()
-
-
-def test_a_form_encoded_body_is_refused(as_customer):
-    response = as_customer.put(
-        PREFERENCES, "choices=newsletter", content_type="application/x-www-form-urlencoded"
-    )
-
-    assert response.status_code == 415
-    assert not ConsentEvent.objects.exists()
 
 
 # --- GET /api/v1/consents/?email= (staff) --------------------------------------------------------
@@ -256,8 +84,7 @@ def test_staff_with_permission_read_a_persons_state_and_full_history(
 
 def test_the_history_shows_the_truncated_ip_address(api, officer, customer, as_customer):
     as_customer.put(PREFERENCES, {"choices": {"newsletter": True}}, format="json")
-    staff_api = APIClient()
-    staff_api.force_login(officer)
+    staff_api = logged_in(officer, APIClient)
 
     response = staff_api.get(CONSENTS, {"email": customer.email})
 
@@ -306,9 +133,7 @@ def test_an_unknown_email_is_a_404(api, officer):
 )
 def test_the_wrong_user_is_refused_a_consent_record(api, make_user, customer, is_staff, codenames):
     grant_consent(subject=customer, purpose="newsletter", source=Source.SIGNUP_FORM)
-    user = make_user("someone@jessops.example", is_staff=is_staff)
-    user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
-    api.force_login(user)
+    api.force_login(make_user("someone@jessops.example", is_staff=is_staff, permissions=codenames))
 
     known = api.get(CONSENTS, {"email": customer.email})
     unknown = api.get(CONSENTS, {"email": "nobody@example.com"})
@@ -331,7 +156,7 @@ def test_a_system_key_with_consents_read_reads_a_record_without_a_session(
     api, officer, customer, clean_cache
 ):
     grant_consent(subject=customer, purpose="newsletter", source=Source.SIGNUP_FORM)
-    _, secret = issue_api_key(name="Checkout", scopes=[Scope.CONSENTS_READ], actor=officer)
+    secret = APIKeyFactory(actor=officer).secret
 
     known = api.get(CONSENTS, {"email": customer.email}, HTTP_AUTHORIZATION=f"Api-Key {secret}")
     unknown = api.get(
@@ -343,9 +168,8 @@ def test_a_system_key_with_consents_read_reads_a_record_without_a_session(
     assert unknown.status_code == 404
 
 
-def test_a_superuser_may_read_a_consent_record(api, django_user_model, customer):
-    root = django_user_model.objects.create_superuser("root@jessops.example", PASSWORD)
-    api.force_login(root)
+def test_a_superuser_may_read_a_consent_record(api, superuser, customer):
+    api.force_login(superuser)
 
     assert api.get(CONSENTS, {"email": customer.email}).status_code == 200
 

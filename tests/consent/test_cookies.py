@@ -18,9 +18,9 @@ from consent.services import (
     ConsentError,
     cookie_choice_for,
     current_policy_version,
-    publish_policy_version,
     record_cookie_choice,
 )
+from tests.factories import PolicyVersionFactory
 
 pytestmark = pytest.mark.django_db
 
@@ -355,7 +355,7 @@ def test_an_editorial_policy_change_does_not_ask_again(client):
     # given
     choose(client, "reject_all")
     # when
-    publish_policy_version(text="New words.", summary="Typos.", change_type=ChangeType.EDITORIAL)
+    PolicyVersionFactory(change_type=ChangeType.EDITORIAL)
     # then
     assert BANNER not in client.get("/").content.decode()
 
@@ -365,7 +365,7 @@ def test_a_material_policy_change_asks_again(client, change_type):
     # given
     choose(client, "reject_all")
     # when
-    publish_policy_version(text="New practice.", summary="Changed.", change_type=change_type)
+    PolicyVersionFactory(change_type=change_type)
     # then
     html = client.get("/").content.decode()
     assert BANNER in html
@@ -382,8 +382,8 @@ def only_row_version(client: Client) -> int:
 
 def test_a_material_change_hidden_behind_a_later_editorial_one_still_asks_again(client):
     choose(client, "reject_all")
-    publish_policy_version(text="v2", summary="Practice.", change_type=ChangeType.PRACTICE_CHANGE)
-    publish_policy_version(text="v3", summary="Typos.", change_type=ChangeType.EDITORIAL)
+    PolicyVersionFactory(change_type=ChangeType.PRACTICE_CHANGE)
+    PolicyVersionFactory(change_type=ChangeType.EDITORIAL)
     assert BANNER in client.get("/").content.decode()
 
 

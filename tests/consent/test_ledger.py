@@ -1,10 +1,15 @@
-"""The consent services' rules, the database's refusal to change the ledger, and audience_for."""
+"""The consent services' rules, one transaction per decision with the current state always the
+fold of the ledger, the database's refusal to change the ledger, and audience_for."""
 
 from __future__ import annotations
 
 import pytest
 from django.db import DatabaseError, connection, transaction
 from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
+from hypothesis import HealthCheck, given
+from hypothesis import settings as hypothesis_settings
+from hypothesis import strategies as st
 
 from consent.models import ConsentEvent, CurrentConsent, Purpose
 from consent.provenance import Provenance
@@ -16,16 +21,13 @@ from consent.services import (
     consent_status,
     current_policy_version,
     grant_consent,
-    publish_policy_version,
     record_decisions,
     withdraw_all_marketing,
     withdraw_consent,
 )
+from tests.factories import PolicyVersionFactory, UserFactory, subscribers
 
-
-@pytest.fixture
-def customer(make_user):
-    return make_user("ann@example.com")
+OPTIONAL = [Purpose.NEWSLETTER, Purpose.SPECIAL_OFFERS, Purpose.SURVEYS, Purpose.PARTNER_PHOTO]
 
 
 def purpose(code: str) -> Purpose:
@@ -166,9 +168,7 @@ def test_an_order_form_opt_in_is_recorded_as_soft_opt_in(customer):
 def test_the_row_records_the_policy_version_in_force_and_the_exact_wording(customer):
     newsletter = purpose("newsletter")
     first = grant_consent(subject=customer, purpose="newsletter", source=Source.SIGNUP_FORM)
-    v2 = publish_policy_version(
-        text="Version two.", summary="Clarified newsletters.", change_type="editorial"
-    )
+    v2 = PolicyVersionFactory()
 
     second = withdraw_consent(subject=customer, purpose="newsletter", source=Source.API)
     shown = "Send me the old newsletter wording."
@@ -214,6 +214,83 @@ def test_the_ip_address_is_stored_truncated(customer, remote_addr, stored):
     event.refresh_from_db()
     assert event.ip_address == stored
     assert event.user_agent == "Firefox/140"
+
+
+# --- One transaction, and the current state is the fold of the ledger ---------------------------
+
+
+TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
+
+
+def test_record_decisions_takes_at_most_five_queries_in_one_transaction(transactional_db):
+    # given someone with one choice already in force (outside any test transaction, so the
+    # service's atomic block is a real BEGIN/COMMIT rather than a savepoint)
+    user = UserFactory(consents=[Purpose.SURVEYS])
+    # when
+    with CaptureQueriesContext(connection) as captured:
+        events = record_decisions(
+            subject=user,
+            choices={
+                "newsletter": True,
+                "special_offers": True,
+                "surveys": False,
+                "partner_photo": True,
+            },
+            source=Source.PREFERENCE_CENTRE,
+        )
+    # then: Django logs BEGIN/COMMIT too; they are the one transaction, not work done in it
+    statements = [q["sql"] for q in captured.captured_queries]
+    work = [sql for sql in statements if not sql.startswith(TRANSACTION_CONTROL)]
+    assert len(work) <= 5, "\n".join(work)
+    assert [sql for sql in statements if sql.startswith(TRANSACTION_CONTROL)] == [
+        "BEGIN",
+        "COMMIT",
+    ]
+    assert len(events) == 4
+
+
+OPERATIONS = st.one_of(
+    st.tuples(st.just("grant"), st.integers(0, 1), st.sampled_from(OPTIONAL)),
+    st.tuples(st.just("withdraw"), st.integers(0, 1), st.sampled_from(OPTIONAL)),
+    st.tuples(
+        st.just("record"),
+        st.integers(0, 1),
+        st.dictionaries(st.sampled_from(OPTIONAL), st.booleans(), max_size=4),
+    ),
+    st.tuples(st.just("withdraw_all"), st.integers(0, 1), st.none()),
+)
+
+
+@hypothesis_settings(
+    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(operations=st.lists(OPERATIONS, max_size=15))
+def test_current_consent_is_always_the_fold_of_the_ledger(db, operations):
+    # given fresh people for each example: the ledger is append-only, so nothing is cleaned up
+    users = UserFactory.create_batch(2)
+    source = Source.PREFERENCE_CENTRE
+    # when
+    for name, index, argument in operations:
+        subject = users[index]
+        if name == "grant":
+            grant_consent(subject=subject, purpose=argument, source=source)
+        elif name == "withdraw":
+            withdraw_consent(subject=subject, purpose=argument, source=source)
+        elif name == "record":
+            record_decisions(subject=subject, choices=argument, source=source)
+        else:
+            withdraw_all_marketing(subject=subject, source=source)
+    # then
+    fold: dict[tuple[int, int], ConsentEvent] = {}
+    for event in ConsentEvent.objects.filter(subject__in=users).order_by("id"):
+        fold[(event.subject_id, event.purpose_id)] = event
+    current = {
+        (row.subject_id, row.purpose_id): (row.granted, row.legal_basis, row.event_id)
+        for row in CurrentConsent.objects.filter(subject__in=users)
+    }
+    assert current == {
+        key: (event.granted, event.legal_basis, event.id) for key, event in fold.items()
+    }
 
 
 # --- The database refuses to change the ledger ---------------------------------------------------
@@ -263,9 +340,7 @@ def test_the_orm_cannot_update_or_delete_ledger_rows_either(ledger_row):
 @pytest.mark.django_db
 def test_audience_for_walks_granted_active_subjects_in_ascending_keyset_batches(make_user):
     newsletter = purpose("newsletter")
-    users = [make_user(f"reader{i}@example.com") for i in range(7)]
-    for user in users:
-        grant_consent(subject=user, purpose="newsletter", source=Source.SIGNUP_FORM)
+    users = subscribers(7, prefix="reader")
     withdraw_consent(subject=users[2], purpose="newsletter", source=Source.UNSUBSCRIBE_LINK)
     users[4].is_active = False
     users[4].save(update_fields=["is_active"])

@@ -2,13 +2,13 @@
 
 import re
 
-from django.contrib.auth import get_user_model
 from django.core import mail
 
 from communications.models import Delivery
 from communications.services import send_delivery
 from consent.models import ConsentEvent, Purpose
-from consent.services import consent_status, grant_consent
+from consent.services import consent_status
+from tests.factories import NewsletterSubscriberFactory
 
 
 def test_a_subscriber_without_a_password_claims_the_account_by_password_reset_and_keeps_history(
@@ -16,9 +16,8 @@ def test_a_subscriber_without_a_password_claims_the_account_by_password_reset_an
 ):
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     # given: a newsletter-only subscriber, who has no usable password
-    subscriber = get_user_model().objects.create_user("sub@customers.example", None)
+    subscriber = NewsletterSubscriberFactory(email="sub@customers.example")
     assert not subscriber.has_usable_password()
-    grant_consent(subject=subscriber, purpose=Purpose.NEWSLETTER, source="newsletter_form")
 
     # when: they ask for a password reset and follow the emailed link
     response = client.post("/accounts/password/reset/", {"email": "SUB@customers.example"})

@@ -6,11 +6,11 @@ from __future__ import annotations
 
 import pytest
 import yaml
-from django.contrib.auth.models import Permission
 from rest_framework.test import APIClient
 
-from communications.kinds import MessageKind
-from communications.services import cancel_campaign, create_campaign
+from communications.services import cancel_campaign
+from tests.factories import CampaignFactory
+from tests.harness.http import logged_in
 
 pytestmark = pytest.mark.django_db
 
@@ -18,28 +18,12 @@ CAMPAIGNS = "/api/v1/campaigns/"
 
 
 @pytest.fixture
-def marketer(make_user):
-    user = make_user("mia@jessops.example", is_staff=True)
-    user.user_permissions.set(
-        Permission.objects.filter(
-            content_type__app_label="communications",
-            codename__in=("view_campaign", "add_campaign", "view_delivery"),
-        )
-    )
-    return user
-
-
-@pytest.fixture
 def api(marketer) -> APIClient:
-    client = APIClient()
-    client.force_login(marketer)
-    return client
+    return logged_in(marketer, APIClient)
 
 
 def campaign(actor, name: str):
-    return create_campaign(
-        actor=actor, name=name, kind=MessageKind.NEWSLETTER, subject=name, body="Hello"
-    )
+    return CampaignFactory(actor=actor, name=name, subject=name, body="Hello")
 
 
 # --- The schema and the docs page -----------------------------------------------------------------

@@ -3,32 +3,28 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.core.exceptions import PermissionDenied
 from django.test import Client
 from django.urls import include, path
 
 from privacy_site import views
+from tests.harness.http import logged_in
 
 pytestmark = pytest.mark.django_db
 
 
 @pytest.fixture
-def marketer(make_user) -> Client:
-    user = make_user("marketer@jessops.example", is_staff=True)
-    user.user_permissions.set(Permission.objects.filter(content_type__app_label="communications"))
-    client = Client(raise_request_exception=False)
-    client.force_login(user)
-    return client
+def marketing(marketer) -> Client:
+    return logged_in(marketer, raise_request_exception=False)
 
 
 @pytest.mark.parametrize(
     "url",
     ["/api/v1/campaigns/0.5/", "/api/v1/no-such-thing/", "/api/nothing", "/api/v2/campaigns/"],
 )
-def test_an_api_url_that_matches_nothing_is_a_json_404(marketer, url):
+def test_an_api_url_that_matches_nothing_is_a_json_404(marketing, url):
     # when
-    response = marketer.get(url)
+    response = marketing.get(url)
     # then
     assert response.status_code == 404
     assert response["Content-Type"] == "application/json"

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from tests.conftest import TEST_PASSWORD
+from tests.factories import TEST_PASSWORD
 
 pytestmark = pytest.mark.django_db
 
@@ -94,16 +94,15 @@ def admin_list_and_add_pages(superuser) -> list[str]:
 
 
 @pytest.mark.browser
-def test_the_admin_works_under_the_policy(watched_page, django_user_model):
+def test_the_admin_works_under_the_policy(watched_page, superuser):
     page = watched_page
-    root = django_user_model.objects.create_superuser("root@jessops.example", TEST_PASSWORD)
     # when staff log in and open every list and add page, and use an action
     page.goto("/admin/login/")
     page.fill("#id_username", "root@jessops.example")
     page.fill("#id_password", TEST_PASSWORD)
     page.click("input[type=submit]")
     page.wait_for_url("**/admin/")
-    for url in ["/admin/", *admin_list_and_add_pages(root)]:
+    for url in ["/admin/", *admin_list_and_add_pages(superuser)]:
         response = page.goto(url)
         assert response.status == 200, url
     # django-celery-beat's crontab help (its script now a static file) still appears

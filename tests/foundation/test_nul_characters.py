@@ -7,6 +7,7 @@ import pytest
 from django.test import Client
 
 from consent.models import ConsentEvent
+from tests.harness.http import logged_in
 
 pytestmark = pytest.mark.django_db
 
@@ -14,10 +15,8 @@ MESSAGE = "The request contains a NUL character, which is not allowed."
 
 
 @pytest.fixture
-def root(django_user_model) -> Client:
-    client = Client(raise_request_exception=False)
-    client.force_login(django_user_model.objects.create_superuser("root@jessops.example", "pw-x"))
-    return client
+def root(superuser) -> Client:
+    return logged_in(superuser, raise_request_exception=False)
 
 
 def test_an_admin_list_filter_with_a_nul_is_a_400(root):

@@ -7,9 +7,9 @@ from __future__ import annotations
 import pytest
 from django.test import Client
 
-from communications.kinds import MessageKind
 from communications.models import Campaign
-from communications.services import create_campaign
+from tests.factories import CampaignFactory
+from tests.harness.http import logged_in
 
 pytestmark = pytest.mark.django_db
 
@@ -18,21 +18,12 @@ CAMPAIGNS = "/admin/communications/campaign/"
 
 
 @pytest.fixture
-def root(django_user_model):
-    return django_user_model.objects.create_superuser("root@jessops.example", "pw-x")
+def staff(superuser) -> Client:
+    return logged_in(superuser, raise_request_exception=False)
 
 
-@pytest.fixture
-def staff(root) -> Client:
-    client = Client(raise_request_exception=False)
-    client.force_login(root)
-    return client
-
-
-def test_an_admin_action_on_a_selection_with_a_nul_is_a_400_and_changes_nothing(staff, root):
-    draft = create_campaign(
-        actor=root, name="Spring", kind=MessageKind.NEWSLETTER, subject="Hi", body="Hello"
-    )
+def test_an_admin_action_on_a_selection_with_a_nul_is_a_400_and_changes_nothing(staff, superuser):
+    draft = CampaignFactory(actor=superuser, name="Spring")
     # when (multipart: the test client's default, as a browser may send it)
     response = staff.post(
         CAMPAIGNS, {"action": "cancel_action", "_selected_action": [f"{draft.pk}\x00"]}

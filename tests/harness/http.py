@@ -8,6 +8,7 @@ from types import SimpleNamespace
 
 import pytest
 from django.core import signing
+from django.test import Client
 
 DAY = 24 * 3600
 
@@ -23,3 +24,10 @@ def made_days_ago(monkeypatch: pytest.MonkeyPatch, days: int, make: Callable[[],
 def text(response) -> str:
     """A response's body with its whitespace collapsed, for phrase assertions."""
     return " ".join(response.content.decode().split())
+
+
+def logged_in(user, client_class: type[Client] = Client, **defaults) -> Client:
+    """A test client (``APIClient`` too, as ``client_class``) with ``user`` logged in."""
+    client = client_class(**defaults)
+    client.force_login(user)
+    return client

@@ -8,7 +8,7 @@ from allauth.account.models import EmailAddress
 from django.contrib.auth.models import Permission
 
 from sharing.models import DisclosurePurpose
-from tests.conftest import TEST_PASSWORD
+from tests.factories import TEST_PASSWORD
 from tests.foundation.test_content_security_policy import refused, watched_page  # noqa: F401
 from tests.sharing.conftest import BANK, PARCELFORCE, party
 

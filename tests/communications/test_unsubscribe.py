@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.test import Client
 
 from consent.models import ConsentEvent
-from consent.services import Source, consent_status, grant_consent
+from consent.services import Source, consent_status
 from consent.tokens import ALL_PURPOSES, TokenUse, make_token
+from tests.factories import UserFactory
 from tests.harness.http import made_days_ago, text
 
 DAY = 24 * 3600
@@ -20,11 +20,8 @@ def granted(user) -> set[str]:
 
 
 @pytest.fixture
-def alice(db):
-    user = get_user_model().objects.create_user("alice@example.com")
-    for purpose in ("newsletter", "special_offers", "surveys"):
-        grant_consent(subject=user, purpose=purpose, source=Source.SIGNUP_FORM)
-    return user
+def alice(make_user):
+    return make_user("alice@example.com", consents=["newsletter", "special_offers", "surveys"])
 
 
 def link(user, purpose: str = "newsletter", use: TokenUse = TokenUse.UNSUBSCRIBE) -> str:
@@ -152,9 +149,8 @@ def test_other_methods_are_not_allowed(client, alice):
     assert "newsletter" in granted(alice)
 
 
-def test_a_link_for_one_person_never_unsubscribes_another(client, alice):
-    bob = get_user_model().objects.create_user("bob@example.com")
-    grant_consent(subject=bob, purpose="newsletter", source=Source.SIGNUP_FORM)
+def test_a_link_for_one_person_never_unsubscribes_another(client, alice, make_user):
+    bob = make_user("bob@example.com", consents=["newsletter"])
     client.force_login(bob)
 
     client.post(link(alice, ALL_PURPOSES))
@@ -230,7 +226,7 @@ def test_a_preference_link_cannot_unsubscribe(client, alice, caplog):
 
 
 def test_a_link_whose_person_is_gone_is_refused_with_404(client, alice, caplog):
-    gone = get_user_model().objects.create_user("gone@example.com")
+    gone = UserFactory(email="gone@example.com")
     url = link(gone)
     gone.delete()
     before = ConsentEvent.objects.count()

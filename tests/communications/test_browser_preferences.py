@@ -3,13 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from allauth.account.models import EmailAddress
-from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
 from consent.models import ConsentEvent, Purpose
 from consent.services import Source, consent_status
 from consent.tokens import TokenUse, make_token
+from tests.factories import TEST_PASSWORD, UserFactory
 
 pytestmark = pytest.mark.browser
 
@@ -18,15 +17,13 @@ def test_a_customer_chooses_the_newsletter_then_unsubscribes_by_link(
     page, live_server, transactional_db
 ):
     # given a customer with an account
-    customer = get_user_model().objects.create_user("kim@example.com", "a long passphrase 42")
-    # (login needs a verified address)
-    EmailAddress.objects.create(user=customer, email=customer.email, verified=True, primary=True)
+    customer = UserFactory(email="kim@example.com", verified=True)  # login needs a verified address
     newsletter = Purpose.objects.get(code=Purpose.NEWSLETTER)
 
     # when they log in and tick the newsletter in the preference centre
     page.goto("/accounts/login/")
     page.locator("input[name=login]").fill("kim@example.com")
-    page.locator("input[name=password]").fill("a long passphrase 42")
+    page.locator("input[name=password]").fill(TEST_PASSWORD)
     page.locator("form:has(input[name=password]) [type=submit]").click()
     page.wait_for_url(lambda url: "/accounts/login/" not in url)
     page.goto("/preferences/")
@@ -60,7 +57,7 @@ def test_a_customer_chooses_the_newsletter_then_unsubscribes_by_link(
 
 
 def test_the_preference_centre_fits_a_phone_screen(page, live_server, transactional_db):
-    customer = get_user_model().objects.create_user("pat@example.com")
+    customer = UserFactory(email="pat@example.com")
     page.set_viewport_size({"width": 360, "height": 740})
 
     page.goto(f"/preferences/{make_token(subject=customer, use=TokenUse.PREFERENCES)}/")

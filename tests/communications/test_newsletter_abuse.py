@@ -7,7 +7,6 @@ from __future__ import annotations
 import re
 import threading
 import time
-from unittest import mock
 
 import pytest
 from django.contrib.auth import get_user_model
@@ -22,6 +21,7 @@ from consent.models import ConsentEvent, Purpose
 from consent.services import Source, consent_status, current_policy_version, grant_consent
 from consent.services.newsletter import SALT
 from consent.tokens import TokenUse, make_token
+from tests.factories import UserFactory
 from tests.harness.http import text
 
 NIA = {"first_name": "Nia", "last_name": "Jones", "email": "nia@example.com"}
@@ -29,20 +29,7 @@ CHECK_INBOX = "Check your inbox"
 ALREADY = "Already confirmed"
 
 
-@pytest.fixture(autouse=True)
-def locmem_email(settings):
-    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
-    settings.SITE_URL = "https://shop.example"
-
-
-@pytest.fixture
-def relay_off():
-    """Relays are Celery tasks; here the tests send the rows themselves."""
-    with (
-        mock.patch("communications.tasks.send_delivery_task.delay") as delay,
-        mock.patch("communications.tasks.send_delivery_task.apply_async"),
-    ):
-        yield delay
+pytestmark = pytest.mark.usefixtures("locmem_email")
 
 
 def confirmations() -> list[Delivery]:
@@ -113,8 +100,7 @@ def test_after_the_interval_the_address_can_be_sent_a_link_again(db, relay_off, 
 
 
 def test_an_address_already_subscribed_gets_no_confirmation_and_the_same_page(db, relay_off):
-    subscriber = get_user_model().objects.create_user("nia@example.com")
-    grant_consent(subject=subscriber, purpose="newsletter", source=Source.SIGNUP_FORM)
+    UserFactory(email="nia@example.com", password=None, consents=["newsletter"])
     new = from_client("192.0.2.1").post("/newsletter/", {**NIA, "email": "new@example.com"})
 
     subscribed = from_client("192.0.2.2").post("/newsletter/", {**NIA, "email": "NIA@example.com"})
@@ -125,7 +111,7 @@ def test_an_address_already_subscribed_gets_no_confirmation_and_the_same_page(db
 
 
 def test_a_known_account_that_is_not_subscribed_is_sent_a_confirmation(db, relay_off):
-    get_user_model().objects.create_user("nia@example.com", "a long passphrase 42")
+    UserFactory(email="nia@example.com")
 
     from_client("192.0.2.1").post("/newsletter/", NIA)
 
@@ -323,7 +309,7 @@ def test_confirming_twice_sends_one_receipt(db, relay_off):
 
 
 def test_a_link_is_spent_by_a_later_decision_made_elsewhere(db, relay_off):
-    customer = get_user_model().objects.create_user("nia@example.com", "a long passphrase 42")
+    customer = UserFactory(email="nia@example.com")
     from_client("192.0.2.1").post("/newsletter/", NIA)
     link = confirmation_link(confirmations()[0])
     # the customer subscribes and unsubscribes in the preference centre before clicking

@@ -2,33 +2,23 @@
 
 from __future__ import annotations
 
-import uuid
 from html.parser import HTMLParser
 from unittest import mock
 
 import pytest
-from django.contrib.auth import get_user_model
-from django.db import connection
 from django.test import Client
-from django.test.utils import CaptureQueriesContext
-from hypothesis import HealthCheck, given
-from hypothesis import settings as hypothesis_settings
-from hypothesis import strategies as st
 
-from consent import services
-from consent.models import ConsentEvent, CurrentConsent, Purpose
+from consent.models import ConsentEvent, Purpose
 from consent.services import (
     Source,
     consent_status,
     grant_consent,
     record_decisions,
-    withdraw_all_marketing,
     withdraw_consent,
 )
 from consent.tokens import TokenUse, make_token
+from tests.factories import UserFactory
 from tests.harness.http import text
-
-OPTIONAL = ["newsletter", "special_offers", "surveys", "partner_photo"]
 
 
 class FormParser(HTMLParser):
@@ -76,18 +66,6 @@ def parse(response) -> FormParser:
     parser = FormParser()
     parser.feed(response.content.decode())
     return parser
-
-
-@pytest.fixture
-def make_user(db):
-    counter = iter(range(1, 10_000))
-
-    def make(email: str | None = None):
-        return get_user_model().objects.create_user(
-            email or f"customer{next(counter)}@example.com", "a long passphrase 42"
-        )
-
-    return make
 
 
 @pytest.fixture
@@ -275,9 +253,8 @@ def test_the_history_shows_what_when_how_and_under_which_policy_version(alice, a
     assert '<a href="/privacy/1/">Version 1</a>' in page
 
 
-def test_the_history_shows_only_the_persons_own_decisions(alice, alice_client, make_user):
-    other = make_user()
-    grant_consent(subject=other, purpose="surveys", source=Source.API)
+def test_the_history_shows_only_the_persons_own_decisions(alice, alice_client):
+    UserFactory(consents=["surveys"], consents__source=Source.API)
 
     page = text(alice_client.get("/preferences/"))
 
@@ -325,8 +302,7 @@ def test_a_preference_link_post_without_csrf_token_is_refused(alice):
 
 
 def test_a_link_for_one_person_never_changes_another(alice, make_user):
-    bob = make_user("bob@example.com")
-    grant_consent(subject=bob, purpose="newsletter", source=Source.SIGNUP_FORM)
+    bob = make_user("bob@example.com", consents=["newsletter"])
     bob_client = Client()
     bob_client.force_login(bob)
     token = make_token(subject=alice, use=TokenUse.PREFERENCES)
@@ -360,83 +336,3 @@ def test_a_tampered_preference_link_changes_nothing(alice, client, caplog):
     assert '/accounts/login/?next=/preferences/"' in response.content.decode()
     assert not ConsentEvent.objects.exists()
     assert any(r.name == "consent.tokens" and r.levelname == "WARNING" for r in caplog.records)
-
-
-# --- The services behind it --------------------------------------------------------------------
-
-
-TRANSACTION_CONTROL = ("BEGIN", "COMMIT", "ROLLBACK", "SAVEPOINT", "RELEASE SAVEPOINT")
-
-
-def test_record_decisions_takes_at_most_five_queries_in_one_transaction(transactional_db):
-    # given someone with one choice already in force (outside any test transaction, so the
-    # service's atomic block is a real BEGIN/COMMIT rather than a savepoint)
-    user = get_user_model().objects.create_user("quick@example.com")
-    grant_consent(subject=user, purpose="surveys", source=Source.SIGNUP_FORM)
-    # when
-    with CaptureQueriesContext(connection) as captured:
-        events = record_decisions(
-            subject=user,
-            choices={
-                "newsletter": True,
-                "special_offers": True,
-                "surveys": False,
-                "partner_photo": True,
-            },
-            source=Source.PREFERENCE_CENTRE,
-        )
-    # then: Django logs BEGIN/COMMIT too; they are the one transaction, not work done in it
-    statements = [q["sql"] for q in captured.captured_queries]
-    work = [sql for sql in statements if not sql.startswith(TRANSACTION_CONTROL)]
-    assert len(work) <= 5, "\n".join(work)
-    assert [sql for sql in statements if sql.startswith(TRANSACTION_CONTROL)] == [
-        "BEGIN",
-        "COMMIT",
-    ]
-    assert len(events) == 4
-
-
-OPERATIONS = st.one_of(
-    st.tuples(st.just("grant"), st.integers(0, 1), st.sampled_from(OPTIONAL)),
-    st.tuples(st.just("withdraw"), st.integers(0, 1), st.sampled_from(OPTIONAL)),
-    st.tuples(
-        st.just("record"),
-        st.integers(0, 1),
-        st.dictionaries(st.sampled_from(OPTIONAL), st.booleans(), max_size=4),
-    ),
-    st.tuples(st.just("withdraw_all"), st.integers(0, 1), st.none()),
-)
-
-
-@hypothesis_settings(
-    max_examples=30, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
-)
-@given(operations=st.lists(OPERATIONS, max_size=15))
-def test_current_consent_is_always_the_fold_of_the_ledger(db, operations):
-    # given fresh people for each example: the ledger is append-only, so nothing is cleaned up
-    users = [
-        get_user_model().objects.create_user(f"{uuid.uuid4().hex}@example.com") for _ in range(2)
-    ]
-    source = Source.PREFERENCE_CENTRE
-    # when
-    for name, index, argument in operations:
-        subject = users[index]
-        if name == "grant":
-            services.grant_consent(subject=subject, purpose=argument, source=source)
-        elif name == "withdraw":
-            services.withdraw_consent(subject=subject, purpose=argument, source=source)
-        elif name == "record":
-            services.record_decisions(subject=subject, choices=argument, source=source)
-        else:
-            withdraw_all_marketing(subject=subject, source=source)
-    # then
-    fold: dict[tuple[int, int], ConsentEvent] = {}
-    for event in ConsentEvent.objects.filter(subject__in=users).order_by("id"):
-        fold[(event.subject_id, event.purpose_id)] = event
-    current = {
-        (row.subject_id, row.purpose_id): (row.granted, row.legal_basis, row.event_id)
-        for row in CurrentConsent.objects.filter(subject__in=users)
-    }
-    assert current == {
-        key: (event.granted, event.legal_basis, event.id) for key, event in fold.items()
-    }
