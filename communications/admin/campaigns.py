@@ -14,7 +14,8 @@ from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.http import urlencode
 
-from communications.admin.progress import progress_bar, progress_details
+from communications.admin.charts import campaign_report
+from communications.admin.progress import progress_bar
 from communications.models import Campaign, Delivery
 from communications.permissions import SEND_CAMPAIGN, VIEW_DELIVERY
 from communications.services import (
@@ -169,7 +170,7 @@ class CampaignAdmin(admin.ModelAdmin):
 
     @admin.display(description="progress")
     def progress(self, obj: Campaign) -> str:
-        return progress_details(campaign_progress(campaign=obj))
+        return campaign_report(campaign=obj)
 
     @admin.display(description="deliveries")
     def deliveries_link(self, obj: Campaign) -> str:

@@ -13,6 +13,7 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
+from communications.admin.charts import CHARTS_CSS, campaign_report
 from communications.models import PolicyPublication
 from communications.services.policy_changes import PolicyChangeError, publish_policy_change
 from consent.models import PolicyDraft
@@ -183,14 +184,28 @@ class PolicyDraftAdmin(admin.ModelAdmin):
 @admin.register(PolicyPublication)
 class PolicyPublicationAdmin(admin.ModelAdmin):
     list_display = ("version", "published_by", "published_at", "site_notice", "campaign")
-    readonly_fields = ("version", "published_by", "published_at", "site_notice", "campaign")
-    fields = (*readonly_fields, "started")
+    fields = (
+        "version",
+        "published_by",
+        "published_at",
+        "site_notice",
+        "campaign",
+        "started",
+        "notice_progress",
+    )
+    readonly_fields = fields
 
-    def get_readonly_fields(self, request, obj=None):
-        return self.fields
+    class Media:
+        css = {"all": [CHARTS_CSS, "css/admin-extra.css"]}
 
     def has_add_permission(self, request: HttpRequest) -> bool:
         return False
 
     def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return False
+
+    @admin.display(description="progress of the notice")
+    def notice_progress(self, obj: PolicyPublication) -> str:
+        if obj.campaign_id is None:
+            return "No email was sent for this publication."
+        return campaign_report(campaign=obj.campaign)
