@@ -19,7 +19,7 @@ from communications.services.policy_changes import PolicyChangeError, publish_po
 from consent.models import PolicyDraft
 from consent.policy_diff import policy_diff
 from consent.services import ConsentError, current_policy_version, save_policy_draft
-from privacy_site.admin_tools import admin_path, adopt_saved, object_page
+from privacy_site.admin_tools import ReadOnlyAdmin, admin_path, adopt_saved, object_page
 
 # A version is only ever added by publishing a draft, so adding one is the right to publish.
 PUBLISH_PERMISSION = "consent.add_policyversion"
@@ -182,7 +182,11 @@ class PolicyDraftAdmin(admin.ModelAdmin):
 
 
 @admin.register(PolicyPublication)
-class PolicyPublicationAdmin(admin.ModelAdmin):
+class PolicyPublicationAdmin(ReadOnlyAdmin):
+    """The record of a publication, written by ``publish_policy_change``: shown to staff with
+    the view permission, with the progress of the notice it emailed; never added, changed or
+    deleted here."""
+
     list_display = ("version", "published_by", "published_at", "site_notice", "campaign")
     fields = (
         "version",
@@ -197,12 +201,6 @@ class PolicyPublicationAdmin(admin.ModelAdmin):
 
     class Media:
         css = {"all": [CHARTS_CSS, "css/admin-extra.css"]}
-
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
     @admin.display(description="progress of the notice")
     def notice_progress(self, obj: PolicyPublication) -> str:
