@@ -27,7 +27,10 @@ from communications.services import (
     send_campaign_now,
     suppress_address,
 )
-from communications.services.policy_changes import publish_policy_change
+from communications.services.policy_changes import (
+    publish_policy_change,
+    record_business_transition,
+)
 from consent.models import Purpose
 from consent.services import (
     Source,
@@ -291,3 +294,36 @@ def test_a_policy_change_notice_shows_its_charts_on_its_publication_and_campaign
         assert "3 of 3 sent, 3 of 3 finished" in page
         assert "css/admin-communications.css" in page
         assert "style=" not in page
+
+
+def test_a_business_transition_shows_the_progress_of_its_notice(
+    make_user, django_user_model, provider
+):
+    # given a transition announced by email to the two people opted in to communications
+    for name in ("ann", "bob"):
+        opted_in(make_user, f"{name}@example.com")
+    officer = django_user_model.objects.create_superuser("officer@jessops.example", PASSWORD)
+    today = timezone.localdate()
+    transition = record_business_transition(
+        actor=officer,
+        kind="merger",
+        counterparty="Big Camera plc",
+        description="We merge with Big Camera plc.",
+        announced_on=today,
+        effective_on=today + timedelta(days=31),
+        email_opted_in=True,
+    )
+    populate_campaign(campaign_id=transition.campaign_id)
+    send_batches_at(transition.campaign, T0)
+    client = Client()
+    client.force_login(officer)
+
+    # when the officer opens the transition's page
+    page = client.get(
+        f"/admin/communications/businesstransition/{transition.pk}/change/"
+    ).content.decode()
+
+    # then it shows the notice's progress and charts
+    assert "2 of 2 sent, 2 of 2 finished" in page
+    assert minute_bars(page) == [(hhmm(T0), 2, 128.0)]
+    assert outcome_rows(page) == {"sent": ("Sent", "2 (100%)")}
