@@ -9,6 +9,7 @@ from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest
 
+from communications.admin.charts import CHARTS_CSS, campaign_report
 from communications.models import BusinessTransition
 from communications.services.policy_changes import (
     PolicyChangeError,
@@ -63,8 +64,19 @@ class BusinessTransitionAdmin(admin.ModelAdmin):
     form = TransitionForm
     list_display = ("counterparty", "kind", "announced_on", "effective_on", "recorded_by")
 
+    class Media:
+        css = {"all": [CHARTS_CSS, "css/admin-extra.css"]}
+
     def get_readonly_fields(self, request, obj=None):
-        return [f.name for f in BusinessTransition._meta.fields] if obj is not None else ()
+        if obj is None:
+            return ()
+        return [*(f.name for f in BusinessTransition._meta.fields), "notice_progress"]
+
+    @admin.display(description="progress of the notice")
+    def notice_progress(self, obj: BusinessTransition) -> str:
+        if obj.campaign_id is None:
+            return "No email was sent for this transition."
+        return campaign_report(campaign=obj.campaign)
 
     def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
         return obj is None and super().has_change_permission(request, obj)

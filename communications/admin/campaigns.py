@@ -5,17 +5,28 @@ recipient's address."""
 
 from __future__ import annotations
 
+from csp.constants import NONE, SELF, UNSAFE_INLINE
+from csp.decorators import csp, csp_update
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
-from django.http import HttpRequest, HttpResponse, HttpResponseNotAllowed, HttpResponseRedirect
+from django.http import (
+    Http404,
+    HttpRequest,
+    HttpResponse,
+    HttpResponseNotAllowed,
+    HttpResponseRedirect,
+)
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.decorators import method_decorator
 from django.utils.html import format_html
 from django.utils.http import urlencode
+from django.views.decorators.clickjacking import xframe_options_sameorigin
 
-from communications.admin.progress import progress_bar, progress_details
+from communications.admin.charts import campaign_report
+from communications.admin.progress import progress_bar
 from communications.models import Campaign, Delivery
 from communications.permissions import SEND_CAMPAIGN, VIEW_DELIVERY
 from communications.selectors import campaigns_with_progress
@@ -57,6 +68,21 @@ TRANSITIONS: dict[str, tuple[str, set[str]]] = {
     ),
 }
 SCHEDULABLE = {CampaignStatus.DRAFT, CampaignStatus.SCHEDULED}
+
+# The email itself, as the preview page frames it. Emails carry their styles inline, which the
+# site's own policy refuses, so this one response has a policy of its own: inline styles and
+# images from us or inline, and nothing else (no script, no form, no fetch, no plugin), in a
+# sandbox even when opened on its own, framed only by our own pages.
+EMAIL_PREVIEW_POLICY: dict[str, list] = {
+    "default-src": [NONE],
+    "style-src": [UNSAFE_INLINE],
+    "img-src": [SELF, "data:"],
+    "script-src": [NONE],
+    "form-action": [NONE],
+    "base-uri": [NONE],
+    "frame-ancestors": [SELF],
+    "sandbox": [True],
+}
 
 
 class CampaignForm(forms.ModelForm):
@@ -178,7 +204,7 @@ class CampaignAdmin(admin.ModelAdmin):
 
     @admin.display(description="progress")
     def progress(self, obj: Campaign) -> str:
-        return progress_details(campaign_progress(campaign=obj))
+        return campaign_report(campaign=obj)
 
     @admin.display(description="deliveries")
     def deliveries_link(self, obj: Campaign) -> str:
@@ -219,6 +245,9 @@ class CampaignAdmin(admin.ModelAdmin):
         return [
             admin_path(self, "<int:object_id>/preview/", self.preview_view, "preview"),
             admin_path(
+                self, "<int:object_id>/preview/email/", self.preview_email_view, "preview_email"
+            ),
+            admin_path(
                 self,
                 "<int:object_id>/transition/<slug:step>/",
                 self.transition_view,
@@ -231,10 +260,19 @@ class CampaignAdmin(admin.ModelAdmin):
         name = f"admin:{self.opts.app_label}_{self.opts.model_name}_{view}"
         return reverse(name, args=(object_id, *args))
 
-    def preview_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
-        campaign = get_object_or_404(Campaign.objects.select_related("purpose"), pk=object_id)
-        if not self.has_view_permission(request, campaign):
+    def _previewed(self, request: HttpRequest, object_id: int) -> Campaign:
+        """The campaign, refused to whoever its change page refuses."""
+        campaign = self.get_object(request, str(object_id))
+        if not self.has_view_or_change_permission(request, campaign):
             raise PermissionDenied
+        if campaign is None:
+            raise Http404("No such campaign.")
+        return campaign
+
+    # The page frames the email from our own URL (``preview_email_view``).
+    @method_decorator(csp_update({"frame-src": [SELF]}))
+    def preview_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        campaign = self._previewed(request, object_id)
         return object_page(
             self,
             request,
@@ -242,8 +280,16 @@ class CampaignAdmin(admin.ModelAdmin):
             original=campaign,
             title=f"Preview: {campaign.name}",
             rendered=preview_campaign(campaign=campaign),
+            email_url=self._url("preview_email", campaign.pk),
             css=CSS,
         )
+
+    @method_decorator(xframe_options_sameorigin)
+    @method_decorator(csp(EMAIL_PREVIEW_POLICY))
+    def preview_email_view(self, request: HttpRequest, object_id: int) -> HttpResponse:
+        """The email's HTML alone, for the preview page's frame, under its own policy."""
+        campaign = self._previewed(request, object_id)
+        return HttpResponse(preview_campaign(campaign=campaign).html)
 
     def transition_view(self, request: HttpRequest, object_id: int, step: str) -> HttpResponse:
         if request.method != "POST":

@@ -13,12 +13,13 @@ from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 
+from communications.admin.charts import CHARTS_CSS, campaign_report
 from communications.models import PolicyPublication
 from communications.services.policy_changes import PolicyChangeError, publish_policy_change
 from consent.models import PolicyDraft
 from consent.policy_diff import policy_diff
 from consent.services import ConsentError, current_policy_version, save_policy_draft
-from privacy_site.admin_tools import admin_path, adopt_saved, object_page
+from privacy_site.admin_tools import ReadOnlyAdmin, admin_path, adopt_saved, object_page
 
 # A version is only ever added by publishing a draft, so adding one is the right to publish.
 PUBLISH_PERMISSION = "consent.add_policyversion"
@@ -181,16 +182,28 @@ class PolicyDraftAdmin(admin.ModelAdmin):
 
 
 @admin.register(PolicyPublication)
-class PolicyPublicationAdmin(admin.ModelAdmin):
+class PolicyPublicationAdmin(ReadOnlyAdmin):
+    """The record of a publication, written by ``publish_policy_change``: shown to staff with
+    the view permission, with the progress of the notice it emailed; never added, changed or
+    deleted here."""
+
     list_display = ("version", "published_by", "published_at", "site_notice", "campaign")
-    readonly_fields = ("version", "published_by", "published_at", "site_notice", "campaign")
-    fields = (*readonly_fields, "started")
+    fields = (
+        "version",
+        "published_by",
+        "published_at",
+        "site_notice",
+        "campaign",
+        "started",
+        "notice_progress",
+    )
+    readonly_fields = fields
 
-    def get_readonly_fields(self, request, obj=None):
-        return self.fields
+    class Media:
+        css = {"all": [CHARTS_CSS, "css/admin-extra.css"]}
 
-    def has_add_permission(self, request: HttpRequest) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
+    @admin.display(description="progress of the notice")
+    def notice_progress(self, obj: PolicyPublication) -> str:
+        if obj.campaign_id is None:
+            return "No email was sent for this publication."
+        return campaign_report(campaign=obj.campaign)
