@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -31,7 +32,6 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core import signing
 from django.db import IntegrityError, transaction
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
@@ -89,6 +89,7 @@ def request_newsletter_subscription(
     first_name: str,
     last_name: str = "",
     provenance: Provenance,
+    confirm_url: Callable[[str], str],
     client: str | None = None,
 ) -> str | None:
     """The absolute URL of the confirmation link to email for this request, or None when no
@@ -99,6 +100,8 @@ def request_newsletter_subscription(
     The caller answers None and a URL alike, so nobody learns which addresses we hold or
     which case applied. Names must be names (``consent.names``; ``ValidationError``).
     ``provenance`` is not stored: the confirmation records the provenance of the click.
+    ``confirm_url`` makes the link's absolute URL from its signed token: the page that
+    confirms belongs to the app that emails the link.
     """
     for name in (first_name, last_name):
         validate_person_name(name.strip())
@@ -132,7 +135,7 @@ def request_newsletter_subscription(
         "n": issued_against,
     }
     token = signing.dumps(payload, salt=SALT, compress=True)
-    url = settings.SITE_URL + reverse("newsletter-confirm", args=[token])
+    url = confirm_url(token)
     # The caller emails the link (communications.services.request_newsletter). It is not
     # logged: the token is signed, not encrypted, so the URL would give the full address away
     # to anyone reading the logs.

@@ -10,6 +10,7 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
+from communications.views.newsletter import confirmation_url
 from consent.models import ConsentEvent, Purpose
 from consent.provenance import Provenance
 from consent.services import (
@@ -37,7 +38,11 @@ def ask(
 ) -> str:
     """The path of the confirmation link the service makes for ``email``."""
     url = request_newsletter_subscription(
-        email=email, first_name=first_name, last_name=last_name, provenance=WEB
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        provenance=WEB,
+        confirm_url=confirmation_url,
     )
     return urlsplit(url).path
 
@@ -116,7 +121,11 @@ def test_the_service_returns_an_absolute_confirmation_url_and_writes_nothing(db,
     settings.SITE_URL = "https://www.jessops.example"
 
     url = request_newsletter_subscription(
-        email="Nia@Example.com", first_name="Nia", last_name="Jones", provenance=WEB
+        email="Nia@Example.com",
+        first_name="Nia",
+        last_name="Jones",
+        provenance=WEB,
+        confirm_url=confirmation_url,
     )
 
     assert url.startswith("https://www.jessops.example/newsletter/confirm/")
@@ -127,7 +136,9 @@ def test_the_service_returns_an_absolute_confirmation_url_and_writes_nothing(db,
 def test_the_service_logs_the_request_with_the_address_masked(db, caplog):
     caplog.set_level(logging.INFO, logger="consent.services.newsletter")
 
-    request_newsletter_subscription(email="nia.jones@example.com", first_name="N", provenance=WEB)
+    request_newsletter_subscription(
+        email="nia.jones@example.com", first_name="N", provenance=WEB, confirm_url=confirmation_url
+    )
 
     [record] = [r for r in caplog.records if r.name == "consent.services.newsletter"]
     assert record.levelname == "INFO"
