@@ -52,6 +52,11 @@ def optional_purposes() -> QuerySet[Purpose]:
     return Purpose.objects.filter(is_optional=True)
 
 
+def policy_history() -> QuerySet[PolicyVersion]:
+    """Every published version, newest first, without the full texts (a list shows summaries)."""
+    return PolicyVersion.objects.defer("text").order_by("-number")
+
+
 def policy_version_get(*, number: int) -> PolicyVersion | None:
     return PolicyVersion.objects.filter(number=number).first()
 
