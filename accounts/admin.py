@@ -20,8 +20,9 @@ from consent.admin import ReadOnlyAdmin
 
 from .forms import ProfileForm
 from .models import AddressVerification, AuditEvent, PrivacyRequest, Profile, User
+from .models import AuditSource as Source
 from .services import profile_values, update_profile
-from .services.audit import Source, record_secret_change
+from .services.audit import record_secret_change
 from .services.privacy import (
     PrivacyError,
     create_account_by_staff,

@@ -21,6 +21,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from accounts.forms import DeleteAccountForm, ProfileForm
+from accounts.models import AuditSource
 from accounts.services import (
     FIELD_LABELS,
     audit_events_for,
@@ -28,7 +29,6 @@ from accounts.services import (
     profile_values,
     update_profile,
 )
-from accounts.services.audit import Source
 from accounts.services.privacy import (
     deactivate_account,
     export_personal_data,
@@ -51,7 +51,7 @@ def profile(request: HttpRequest) -> HttpResponse:
     fields = {name: form.cleaned_data[name] for name in form.fields}
     try:
         update = update_profile(
-            user=request.user, actor=request.user, source=Source.PROFILE_PAGE, **fields
+            user=request.user, actor=request.user, source=AuditSource.PROFILE_PAGE, **fields
         )
     except ValidationError as error:
         form.add_error(None, error)
@@ -111,7 +111,7 @@ def export(request: HttpRequest) -> HttpResponse:
 def deactivate(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return render(request, "accounts/deactivate.html")
-    deactivate_account(user=request.user, actor=request.user, source=Source.ACCOUNT)
+    deactivate_account(user=request.user, actor=request.user, source=AuditSource.ACCOUNT)
     logout(request)
     return render(request, "accounts/deactivated.html")
 
@@ -141,7 +141,7 @@ def delete(request: HttpRequest) -> HttpResponse:
         return _delete_page(request, form, status=400)
     cache.delete(attempts_key)
     email = user.email
-    request_erasure(user=user, actor=user, source=Source.ACCOUNT)
+    request_erasure(user=user, actor=user, source=AuditSource.ACCOUNT)
     logout(request)
     return render(request, "accounts/deleted.html", {"email": email})
 

@@ -26,7 +26,7 @@ from consent.serializers import (
     MyPreferencesUpdateSerializer,
     PreferenceChoicesSerializer,
 )
-from consent.services import ConsentError, Source, consent_status
+from consent.services import ConsentError, ConsentSource, consent_status
 
 CHOICES_ERROR = OpenApiResponse(
     OpenApiTypes.OBJECT,
@@ -90,7 +90,7 @@ class MyPreferencesView(APIView):
             changed = save_preferences(
                 subject=request.user,
                 choices=serializer.validated_data["choices"],
-                source=Source.API,
+                source=ConsentSource.API,
                 provenance=Provenance.from_request(request),
             )
         except ConsentError as exc:

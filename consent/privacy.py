@@ -12,7 +12,7 @@ from __future__ import annotations
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 
-from consent.models import ConsentEvent, CookieConsent, CurrentConsent
+from consent.models import ConsentEvent, ConsentSource, CookieConsent, CurrentConsent
 from consent.selectors import consent_history_for
 from consent.services.ledger import withdraw_all_marketing
 
@@ -83,7 +83,7 @@ def export_for_user(user: AbstractBaseUser) -> dict:
 
 @transaction.atomic
 def erase_for_user(user: AbstractBaseUser) -> None:
-    withdraw_all_marketing(subject=user, source=ConsentEvent.Source.ERASURE)
+    withdraw_all_marketing(subject=user, source=ConsentSource.ERASURE)
     # The triggers let exactly this update through (migration 0006).
     ConsentEvent.objects.filter(subject=user).exclude(ip_address=None, user_agent="").update(
         ip_address=None, user_agent=""

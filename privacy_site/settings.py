@@ -416,7 +416,7 @@ SPECTACULAR_SETTINGS = {
     "REDOC_DIST": "SIDECAR",
     # Stable enum names, so another app's "source" field can't clash with the consent ledger's.
     "ENUM_NAME_OVERRIDES": {
-        "ConsentSourceEnum": "consent.models.ConsentEvent.Source",
+        "ConsentSourceEnum": "consent.models.ConsentSource",
         "LegalBasisEnum": "consent.models.ConsentEvent.LegalBasis",
     },
 }

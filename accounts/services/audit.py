@@ -19,8 +19,6 @@ from django.utils import timezone
 
 from accounts.models import AuditEvent
 
-Source = AuditEvent.Source
-
 # Fields whose values never reach the audit trail: only the fact that they changed.
 SECRET_FIELDS = frozenset({"password"})
 

@@ -34,12 +34,12 @@ import communications.privacy
 import consent.privacy
 import sharing.privacy
 import surveys.privacy
-from accounts.models import AddressVerification, PrivacyRequest, Profile, User
+from accounts.models import AddressVerification, AuditSource, PrivacyRequest, Profile, User
 from communications.kinds import MessageKind
 from communications.models import Delivery
 from communications.services import enqueue_email, send_delivery
 
-from .audit import FieldChange, Source, audit_events_for, record_changes, redact_audit_values_for
+from .audit import FieldChange, audit_events_for, record_changes, redact_audit_values_for
 from .profile import FIELD_LABELS
 
 logger = logging.getLogger(__name__)
@@ -188,7 +188,7 @@ def create_account_by_staff(
     ]
     if password is not None:
         changes.append(FieldChange(field="password", old="", new=""))
-    record_changes(subject=user, actor=actor, changes=changes, source=Source.STAFF)
+    record_changes(subject=user, actor=actor, changes=changes, source=AuditSource.STAFF)
     return user
 
 
@@ -197,7 +197,7 @@ def create_account_by_staff(
 
 @transaction.atomic
 def deactivate_account(
-    *, user: AbstractBaseUser, actor: AbstractBaseUser | None, source: str = Source.ACCOUNT
+    *, user: AbstractBaseUser, actor: AbstractBaseUser | None, source: str = AuditSource.ACCOUNT
 ) -> bool:
     """Close the account until its owner logs in again (when they closed it themselves) or
     staff reactivate it. Nothing is sent to a deactivated account, service announcements
@@ -222,7 +222,7 @@ def deactivate_account(
 
 @transaction.atomic
 def reactivate_account(
-    *, user: AbstractBaseUser, actor: AbstractBaseUser | None, source: str = Source.ACCOUNT
+    *, user: AbstractBaseUser, actor: AbstractBaseUser | None, source: str = AuditSource.ACCOUNT
 ) -> bool:
     """Open a deactivated account again. Never an erased one, or one being erased."""
     user = User.objects.select_for_update().get(pk=user.pk)
@@ -258,7 +258,7 @@ def request_erasure(
     *,
     user: AbstractBaseUser,
     actor: AbstractBaseUser | None,
-    source: str = Source.ACCOUNT,
+    source: str = AuditSource.ACCOUNT,
     privacy_request: PrivacyRequest | None = None,
 ) -> PrivacyRequest:
     """Close the account now and queue its erasure, with the confirmation email first.
@@ -403,7 +403,7 @@ def _erase(user_id: int) -> None:
         subject=user,
         actor=None,
         changes=[FieldChange(field="erased_at", old="", new=now.isoformat())],
-        source=Source.PRIVACY_REQUEST,
+        source=AuditSource.PRIVACY_REQUEST,
     )
     outcome = "Erased. Kept:\n" + "\n".join(f"- {item['what']}: {item['why']}" for item in kept)
     requests = PrivacyRequest.objects.filter(subject=user)

@@ -34,9 +34,9 @@ from accounts.address import (
     get_verifier,
     normalise_postcode,
 )
-from accounts.models import AddressVerification, Profile, User
+from accounts.models import AddressVerification, AuditSource, Profile, User
 
-from .audit import FieldChange, Source, record_changes
+from .audit import FieldChange, record_changes
 
 USER_FIELDS = ("first_name", "last_name")
 ADDRESS_FIELDS = ("address_line_1", "address_line_2", "town", "postcode")
@@ -163,7 +163,7 @@ def _values(user: User, profile: Profile | None) -> dict[str, str]:
 
 
 def update_profile(
-    *, user: User, actor: User, source: str = Source.PROFILE_PAGE, **fields: str
+    *, user: User, actor: User, source: str = AuditSource.PROFILE_PAGE, **fields: str
 ) -> ProfileUpdate:
     """Change any of ``EDITABLE_FIELDS`` of ``user`` on behalf of ``actor`` (the person
     themselves, or staff). Fields not passed keep their value. Raises ``ValidationError`` (per

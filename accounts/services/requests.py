@@ -13,12 +13,11 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import PrivacyRequest, add_calendar_months
+from accounts.models import AuditSource, PrivacyRequest, add_calendar_months
 from communications.services.preferences import send_consent_receipt
-from consent.models import ConsentEvent
-from consent.services import withdraw_all_marketing
+from consent.services import ConsentSource, withdraw_all_marketing
 
-from .audit import FieldChange, Source, record_changes
+from .audit import FieldChange, record_changes
 from .privacy import PrivacyError, export_personal_data, request_erasure
 from .profile import update_profile
 
@@ -108,7 +107,7 @@ def link_privacy_request(
         subject=subject,
         actor=staff,
         changes=[FieldChange(field="privacy_request", old="", new=request.reference)],
-        source=Source.PRIVACY_REQUEST,
+        source=AuditSource.PRIVACY_REQUEST,
     )
     return request
 
@@ -213,7 +212,10 @@ def fulfil_erasure_request(*, request: PrivacyRequest, staff: AbstractBaseUser) 
     request.outcome = "Erasure started; the account is closed."
     request.save(update_fields=["closed_by", "outcome"])
     request_erasure(
-        user=request.subject, actor=staff, source=Source.PRIVACY_REQUEST, privacy_request=request
+        user=request.subject,
+        actor=staff,
+        source=AuditSource.PRIVACY_REQUEST,
+        privacy_request=request,
     )
     return request
 
@@ -227,7 +229,7 @@ def fulfil_objection_request(*, request: PrivacyRequest, staff: AbstractBaseUser
     if request.request_type != Type.OBJECTION:
         raise PrivacyError(f"{request.reference} is not an objection.")
     events = withdraw_all_marketing(
-        subject=request.subject, source=ConsentEvent.Source.STAFF, actor=staff
+        subject=request.subject, source=ConsentSource.STAFF, actor=staff
     )
     send_consent_receipt(subject=request.subject, events=events)
     names = ", ".join(event.purpose.name for event in events) or "nothing was granted"
@@ -250,7 +252,7 @@ def fulfil_rectification_request(
     if request.request_type != Type.RECTIFICATION:
         raise PrivacyError(f"{request.reference} is not a rectification request.")
     update = update_profile(
-        user=request.subject, actor=staff, source=Source.PRIVACY_REQUEST, **fields
+        user=request.subject, actor=staff, source=AuditSource.PRIVACY_REQUEST, **fields
     )
     changed = ", ".join(update.changed_labels) or "nothing needed changing"
     _close(

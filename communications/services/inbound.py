@@ -19,7 +19,7 @@ from communications.addresses import mask_address, normalise_address
 from communications.kinds import rule_for
 from communications.models import Delivery
 from communications.rendering import unsubscribe_mailto
-from consent.services import Source, withdraw_all_marketing, withdraw_consent
+from consent.services import ConsentSource, withdraw_all_marketing, withdraw_consent
 
 logger = logging.getLogger(__name__)
 
@@ -48,10 +48,12 @@ def unsubscribe_by_email(*, sender: str, recipients: Iterable[str], subject: str
         return "sender is not the recipient"
     rule = rule_for(delivery.kind)
     if rule.is_marketing:
-        withdraw_consent(subject=user, purpose=rule.purpose, source=Source.MAILTO_UNSUBSCRIBE)
+        withdraw_consent(
+            subject=user, purpose=rule.purpose, source=ConsentSource.MAILTO_UNSUBSCRIBE
+        )
         outcome = f"unsubscribed from {rule.purpose}"
     else:
-        withdraw_all_marketing(subject=user, source=Source.MAILTO_UNSUBSCRIBE)
+        withdraw_all_marketing(subject=user, source=ConsentSource.MAILTO_UNSUBSCRIBE)
         outcome = "unsubscribed from all marketing"
     Delivery.objects.filter(pk=delivery.pk, unsubscribed_at__isnull=True).update(
         unsubscribed_at=timezone.now()

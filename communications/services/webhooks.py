@@ -21,7 +21,7 @@ from django.utils import timezone
 from communications.addresses import address_hash, mask_address, mask_addresses_in
 from communications.kinds import rule_for
 from communications.models import Delivery, ProviderEvent, Suppression, delivery_id_from_message_id
-from consent.services import Source, withdraw_all_marketing, withdraw_consent
+from consent.services import ConsentSource, withdraw_all_marketing, withdraw_consent
 
 from .suppression import suppress_address_hash
 
@@ -186,7 +186,7 @@ def _act(event: ProviderEvent, *, delivery: Delivery | None, user, address: str)
         suppress_address_hash(address, reason=Suppression.Reason.COMPLAINT, detail=detail)
         _mark(delivery, Delivery.Status.COMPLAINED, event.description)
         if user is not None:
-            withdraw_all_marketing(subject=user, source=Source.PROVIDER_COMPLAINT)
+            withdraw_all_marketing(subject=user, source=ConsentSource.PROVIDER_COMPLAINT)
         return "complaint: address suppressed, marketing consent withdrawn"
     if event.event_type == "unsubscribed":
         return _unsubscribe(delivery=delivery, user=user)
@@ -239,10 +239,12 @@ def _unsubscribe(*, delivery: Delivery | None, user) -> str:
         delivery.unsubscribed_at = timezone.now()
         delivery.save(update_fields=["unsubscribed_at", "updated_at"])
     if rule is not None and rule.is_marketing:
-        withdraw_consent(subject=user, purpose=rule.purpose, source=Source.PROVIDER_UNSUBSCRIBE)
+        withdraw_consent(
+            subject=user, purpose=rule.purpose, source=ConsentSource.PROVIDER_UNSUBSCRIBE
+        )
         return f"unsubscribed from {rule.purpose}"
     # We can't tell which list the person left: honour it as widely as it could be meant.
-    withdraw_all_marketing(subject=user, source=Source.PROVIDER_UNSUBSCRIBE)
+    withdraw_all_marketing(subject=user, source=ConsentSource.PROVIDER_UNSUBSCRIBE)
     return "unsubscribed from all marketing"
 
 

@@ -3,9 +3,9 @@
 from .cookies import cookie_choice_for, parse_anonymous_id, record_cookie_choice
 from .ledger import (
     ConsentError,
+    ConsentSource,
     ConsentState,
     LegalBasis,
-    Source,
     consent_status,
     current_policy_version,
     grant_consent,
@@ -33,12 +33,12 @@ from .purposes import create_purpose, reword_purpose
 
 __all__ = [
     "ConsentError",
+    "ConsentSource",
     "ConsentState",
     "LegalBasis",
     "NewsletterAlreadyConfirmed",
     "NewsletterConfirmation",
     "NewsletterRequest",
-    "Source",
     "TooManyNewsletterRequests",
     "confirm_newsletter_subscription",
     "consent_status",

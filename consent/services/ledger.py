@@ -11,10 +11,9 @@ from django.db import transaction
 from django.db.models import Subquery
 from django.utils import timezone
 
-from consent.models import ConsentEvent, CurrentConsent, PolicyVersion, Purpose
+from consent.models import ConsentEvent, ConsentSource, CurrentConsent, PolicyVersion, Purpose
 from consent.provenance import NO_PROVENANCE, Provenance
 
-Source = ConsentEvent.Source
 LegalBasis = ConsentEvent.LegalBasis
 
 
@@ -82,7 +81,7 @@ def record_decisions(
     overrides the purpose's own words when the person was shown something else (an older form,
     say). Five statements at most, in one transaction.
     """
-    if source not in Source.values:
+    if source not in ConsentSource.values:
         raise ConsentError(f"Unknown source {source!r}.")
     if legal_basis not in LegalBasis.values:
         raise ConsentError(f"Unknown legal basis {legal_basis!r}.")

@@ -38,7 +38,7 @@ from django.utils.crypto import salted_hmac
 from consent.models import ConsentEvent, CurrentConsent, NewsletterRequestLimit, Purpose
 from consent.names import is_valid_person_name, validate_person_name
 from consent.provenance import Provenance
-from consent.services.ledger import Source, current_policy_version, grant_consent
+from consent.services.ledger import ConsentSource, current_policy_version, grant_consent
 from consent.tokens import TokenError
 
 logger = logging.getLogger(__name__)
@@ -277,7 +277,7 @@ def confirm_newsletter_subscription(
     event = grant_consent(
         subject=subscriber,
         purpose=Purpose.NEWSLETTER,
-        source=Source.NEWSLETTER_FORM,
+        source=ConsentSource.NEWSLETTER_FORM,
         provenance=provenance,
         wording=asked.wording,
     )

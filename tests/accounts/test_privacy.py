@@ -14,9 +14,8 @@ from django.db import connection
 from django.db.utils import DatabaseError
 from django.utils import timezone
 
-from accounts.models import AddressVerification, AuditEvent, PrivacyRequest, Profile
+from accounts.models import AddressVerification, AuditEvent, AuditSource, PrivacyRequest, Profile
 from accounts.services import update_profile
-from accounts.services.audit import Source as AuditSource
 from accounts.services.privacy import (
     ConfirmationPending,
     complete_pending_erasures,
@@ -30,7 +29,8 @@ from communications.models import Delivery, Suppression
 from communications.services import enqueue_email
 from consent.models import ConsentEvent, CurrentConsent, Purpose
 from consent.provenance import Provenance
-from consent.services import Source, grant_consent, record_decisions
+from consent.services import ConsentSource as Source
+from consent.services import grant_consent, record_decisions
 from consent.tokens import TokenError, TokenUse, make_token, read_token
 from tests.conftest import TEST_PASSWORD
 from tests.harness.http import text

@@ -25,7 +25,8 @@ from accounts.services.requests import (
 from communications.kinds import MessageKind
 from communications.models import Delivery
 from consent.models import ConsentEvent, CurrentConsent, Purpose
-from consent.services import Source, grant_consent
+from consent.services import ConsentSource as Source
+from consent.services import grant_consent
 
 ADMIN = "/admin/accounts/privacyrequest/"
 Type = PrivacyRequest.Type

@@ -15,7 +15,8 @@ from django.test import Client
 from communications.kinds import MessageKind
 from communications.models import Delivery
 from consent.models import ConsentEvent, CurrentConsent, PolicyVersion, Purpose
-from consent.services import Source, grant_consent
+from consent.services import ConsentSource as Source
+from consent.services import grant_consent
 from tests.conftest import TEST_PASSWORD
 from tests.harness.http import text
 

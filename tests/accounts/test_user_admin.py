@@ -11,7 +11,7 @@ from django.db import IntegrityError, transaction
 from django.test import Client
 
 from accounts.models import AuditEvent, User
-from accounts.services.audit import Source
+from accounts.models import AuditSource as Source
 from accounts.services.privacy import (
     PrivacyError,
     deactivate_account,

@@ -17,7 +17,8 @@ from rest_framework.test import APIClient
 from api_keys.models import APIKeyEvent, SystemAPIKey
 from api_keys.services import revoke_api_key
 from consent.models import ConsentEvent
-from consent.services import Source, grant_consent
+from consent.services import ConsentSource as Source
+from consent.services import grant_consent
 from tests.conftest import TEST_PASSWORD
 
 pytestmark = pytest.mark.django_db

@@ -9,8 +9,8 @@ from accounts.services.privacy import deactivate_account, erase_account, request
 from communications.models import Suppression
 from communications.services import suppress_address
 from consent.models import Purpose
+from consent.services import ConsentSource as Source
 from consent.services import (
-    Source,
     grant_consent,
     withdraw_all_marketing,
     withdraw_consent,

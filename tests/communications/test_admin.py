@@ -24,7 +24,8 @@ from communications.services import (
     suppress_address,
 )
 from communications.services.suppression import SuppressionError, lift_suppression
-from consent.services import Source, grant_consent
+from consent.services import ConsentSource as Source
+from consent.services import grant_consent
 
 pytestmark = pytest.mark.django_db
 

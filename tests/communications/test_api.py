@@ -21,7 +21,8 @@ from communications.services import (
     save_campaign,
     send_campaign_now,
 )
-from consent.services import Source, grant_consent
+from consent.services import ConsentSource as Source
+from consent.services import grant_consent
 
 pytestmark = pytest.mark.django_db
 

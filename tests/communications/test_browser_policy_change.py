@@ -14,7 +14,8 @@ from playwright.sync_api import Page, expect
 from communications.services.policy_changes import publish_policy_change
 from consent.models import ConsentEvent, Purpose
 from consent.selectors import may_use_for_purpose
-from consent.services import Source, current_policy_version, grant_consent, save_policy_draft
+from consent.services import ConsentSource as Source
+from consent.services import current_policy_version, grant_consent, save_policy_draft
 from tests.accounts.test_browser_account import wait_for_mail
 from tests.conftest import TEST_PASSWORD
 from tests.harness.smtp import SMTPServer

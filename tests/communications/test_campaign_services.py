@@ -27,7 +27,8 @@ from communications.services import (
     sweep_campaigns,
     sweep_outbox,
 )
-from consent.services import LegalBasis, Source, grant_consent
+from consent.services import ConsentSource as Source
+from consent.services import LegalBasis, grant_consent
 
 Status = Delivery.Status
 

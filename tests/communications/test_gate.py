@@ -10,7 +10,8 @@ from communications.kinds import CAMPAIGN_KINDS, RULES, Category, MessageKind
 from communications.models import Delivery
 from communications.services import suppress_address
 from consent.models import Purpose
-from consent.services import Source, grant_consent, withdraw_consent
+from consent.services import ConsentSource as Source
+from consent.services import grant_consent, withdraw_consent
 
 Status = Delivery.Status
 MARKETING = {

@@ -59,7 +59,8 @@ def test_gone_is_deactivated_or_erased(people):
 
 
 def test_a_yes_after_a_no_is_opted_in_again(people):
-    from consent.services import Source, grant_consent
+    from consent.services import ConsentSource as Source
+    from consent.services import grant_consent
 
     withdrew = people["withdrew_everything"]
     grant_consent(subject=withdrew, purpose="surveys", source=Source.PREFERENCE_CENTRE)

@@ -12,7 +12,8 @@ from communications.models import Delivery
 from communications.services import populate_campaign, save_campaign, send_campaign_now
 from communications.tasks import send_campaign_batch_task
 from consent.models import Purpose
-from consent.services import Source, grant_consent, withdraw_all_marketing
+from consent.services import ConsentSource as Source
+from consent.services import grant_consent, withdraw_all_marketing
 from tests.communications.test_policy_notices_worker import _Held, wait_until_completed
 from tests.harness.smtp import SMTPServer
 

@@ -8,7 +8,8 @@ import pytest
 from communications.gate import gate_batch, may_send
 from communications.kinds import MessageKind
 from communications.models import Delivery
-from consent.services import Source, grant_consent, withdraw_all_marketing
+from consent.services import ConsentSource as Source
+from consent.services import grant_consent, withdraw_all_marketing
 from tests.communications.people import EMAILED, names, people_in_every_state
 
 Status = Delivery.Status

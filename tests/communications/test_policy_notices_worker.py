@@ -16,7 +16,8 @@ from communications.services import (
     send_campaign_now,
 )
 from communications.tasks import send_campaign_batch_task
-from consent.services import Source, withdraw_all_marketing
+from consent.services import ConsentSource as Source
+from consent.services import withdraw_all_marketing
 from tests.communications.people import EMAILED, people_in_every_state
 from tests.harness.smtp import SMTPServer
 

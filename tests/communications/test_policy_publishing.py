@@ -19,7 +19,8 @@ from communications.services.policy_changes import (
 )
 from consent.models import ConsentEvent, Purpose
 from consent.selectors import may_use_for_purpose, usable_consents
-from consent.services import ConsentError, Source, grant_consent, save_policy_draft
+from consent.services import ConsentError, grant_consent, save_policy_draft
+from consent.services import ConsentSource as Source
 
 pytestmark = pytest.mark.django_db
 NEW_USE = {"code": "partner_analytics", "name": "Shopping analysis", "wording": "We may ..."}

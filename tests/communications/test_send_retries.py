@@ -26,7 +26,8 @@ from communications.services import (
     sweep_campaigns,
     sweep_outbox,
 )
-from consent.services import Source, grant_consent
+from consent.services import ConsentSource as Source
+from consent.services import grant_consent
 from tests.harness.anymail_sink import FlakyBackend
 from tests.harness.smtp import SMTPServer
 

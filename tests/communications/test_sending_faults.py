@@ -21,7 +21,8 @@ from communications.services import (
     sweep_campaigns,
     sweep_outbox,
 )
-from consent.services import Source, grant_consent
+from consent.services import ConsentSource as Source
+from consent.services import grant_consent
 from tests.harness.smtp import SMTPServer
 from tests.harness.worker import WorkerProcess
 

@@ -36,7 +36,8 @@ from communications.services import (
     send_campaign_batch,
     send_campaign_now,
 )
-from consent.services import Source, grant_consent
+from consent.services import ConsentSource as Source
+from consent.services import grant_consent
 from tests.harness.smtp import ReceivedMessage, SMTPServer, _free_port
 
 pytestmark = pytest.mark.smtp

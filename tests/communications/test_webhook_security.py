@@ -24,7 +24,8 @@ from django.core.checks import run_checks
 
 from communications.models import ProviderEvent, Suppression
 from consent.models import ConsentEvent
-from consent.services import Source, grant_consent
+from consent.services import ConsentSource as Source
+from consent.services import grant_consent
 
 pytestmark = pytest.mark.filterwarnings(
     "ignore::anymail.exceptions.AnymailNotSupportedWarning",
@@ -73,7 +74,7 @@ from django.test import Client
 from communications.models import ProviderEvent, Suppression
 from communications.services import process_provider_event
 from consent.models import ConsentEvent
-from consent.services import Source, grant_consent
+from consent.services import ConsentSource as Source, grant_consent
 
 user = get_user_model().objects.create_user("victim@example.com", "a-long-test-password")
 for purpose in ("newsletter", "special_offers"):

@@ -25,7 +25,8 @@ from communications.kinds import MessageKind
 from communications.models import Delivery, ProviderEvent, Suppression, message_id_for
 from communications.services import enqueue_email, process_provider_event
 from consent.models import ConsentEvent, Purpose
-from consent.services import Source, consent_status, grant_consent
+from consent.services import ConsentSource as Source
+from consent.services import consent_status, grant_consent
 
 pytestmark = pytest.mark.filterwarnings(
     # anymail warns on every SendGrid request that it no longer supports SendGrid officially.

@@ -22,12 +22,12 @@ from consent.models import (
 from consent.provenance import Provenance
 from consent.services import (
     ConsentError,
-    Source,
     grant_consent,
     record_decisions,
     reword_purpose,
     withdraw_consent,
 )
+from consent.services import ConsentSource as Source
 
 pytestmark = pytest.mark.django_db
 

@@ -15,7 +15,8 @@ from rest_framework.test import APIClient
 from api_keys.models import Scope
 from api_keys.services import issue_api_key
 from consent.models import ConsentEvent, CurrentConsent
-from consent.services import Source, grant_consent, record_decisions, withdraw_consent
+from consent.services import ConsentSource as Source
+from consent.services import grant_consent, record_decisions, withdraw_consent
 
 pytestmark = pytest.mark.django_db
 

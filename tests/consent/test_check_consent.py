@@ -8,7 +8,8 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from consent.models import ConsentEvent, CurrentConsent, Purpose
-from consent.services import Source, grant_consent, record_decisions, withdraw_consent
+from consent.services import ConsentSource as Source
+from consent.services import grant_consent, record_decisions, withdraw_consent
 
 
 @pytest.fixture

@@ -12,7 +12,6 @@ from consent.selectors import audience_for
 from consent.services import (
     ConsentError,
     LegalBasis,
-    Source,
     consent_status,
     current_policy_version,
     grant_consent,
@@ -21,6 +20,7 @@ from consent.services import (
     withdraw_all_marketing,
     withdraw_consent,
 )
+from consent.services import ConsentSource as Source
 
 
 @pytest.fixture

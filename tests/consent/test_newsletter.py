@@ -13,8 +13,8 @@ from django.test import Client
 from communications.views.newsletter import confirmation_url
 from consent.models import ConsentEvent, Purpose
 from consent.provenance import Provenance
+from consent.services import ConsentSource as Source
 from consent.services import (
-    Source,
     confirm_newsletter_subscription,
     consent_status,
     publish_policy_version,

@@ -17,8 +17,8 @@ from hypothesis import strategies as st
 
 from consent import services
 from consent.models import ConsentEvent, CurrentConsent, Purpose
+from consent.services import ConsentSource as Source
 from consent.services import (
-    Source,
     consent_status,
     grant_consent,
     record_decisions,

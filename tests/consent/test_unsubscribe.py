@@ -7,7 +7,8 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from consent.models import ConsentEvent
-from consent.services import Source, consent_status, grant_consent
+from consent.services import ConsentSource as Source
+from consent.services import consent_status, grant_consent
 from consent.tokens import ALL_PURPOSES, TokenUse, make_token
 from tests.harness.http import made_days_ago, text
 
