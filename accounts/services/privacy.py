@@ -142,12 +142,12 @@ def export_personal_data(user: AbstractBaseUser) -> dict:
         ],
         "privacy_requests": [
             {
-                "type": request.get_request_type_display(),
-                "received": request.received_on.isoformat(),
-                "status": request.get_status_display(),
-                "due": request.due_on.isoformat(),
+                "type": privacy_request.get_request_type_display(),
+                "received": privacy_request.received_on.isoformat(),
+                "status": privacy_request.get_status_display(),
+                "due": privacy_request.due_on.isoformat(),
             }
-            for request in PrivacyRequest.objects.filter(subject=user).order_by("-id")
+            for privacy_request in PrivacyRequest.objects.filter(subject=user).order_by("-id")
         ],
     }
     for name, module in SECTIONS:
@@ -406,12 +406,12 @@ def _erase(user_id: int) -> None:
         source=AuditSource.PRIVACY_REQUEST,
     )
     outcome = "Erased. Kept:\n" + "\n".join(f"- {item['what']}: {item['why']}" for item in kept)
-    requests = PrivacyRequest.objects.filter(subject=user)
-    requests.filter(request_type=PrivacyRequest.Type.ERASURE, status="open").update(
+    privacy_requests = PrivacyRequest.objects.filter(subject=user)
+    privacy_requests.filter(request_type=PrivacyRequest.Type.ERASURE, status="open").update(
         status=PrivacyRequest.Status.COMPLETED, outcome=outcome, closed_at=now
     )
     # The person's contact details go with the rest; the requests stay as the record.
-    requests.update(requester_name="", requester_contact="")
+    privacy_requests.update(requester_name="", requester_contact="")
     logger.info("account %s erased", user.pk)
 
 
