@@ -1,6 +1,14 @@
 """Every write of the consent app. Import from here: ``from consent.services import ...``."""
 
 from .cookies import cookie_choice_for, parse_anonymous_id, record_cookie_choice
+from .integrity import (
+    ConsentCheck,
+    ConsentDifference,
+    ConsentRepair,
+    ConsentRepairOutcome,
+    check_current_consent,
+    repair_current_consent,
+)
 from .ledger import (
     ConsentError,
     ConsentSource,
@@ -32,7 +40,11 @@ from .policy import (
 from .purposes import create_purpose, reword_purpose
 
 __all__ = [
+    "ConsentCheck",
+    "ConsentDifference",
     "ConsentError",
+    "ConsentRepair",
+    "ConsentRepairOutcome",
     "ConsentSource",
     "ConsentState",
     "LegalBasis",
@@ -40,6 +52,7 @@ __all__ = [
     "NewsletterConfirmation",
     "NewsletterRequest",
     "TooManyNewsletterRequests",
+    "check_current_consent",
     "confirm_newsletter_subscription",
     "consent_status",
     "cookie_choice_for",
@@ -54,6 +67,7 @@ __all__ = [
     "read_newsletter_request",
     "record_cookie_choice",
     "record_decisions",
+    "repair_current_consent",
     "request_newsletter_subscription",
     "reword_purpose",
     "save_policy_draft",
