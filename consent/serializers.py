@@ -28,7 +28,7 @@ class StrictBooleanField(serializers.BooleanField):
 
 
 class PurposeStateSerializer(serializers.Serializer):
-    """One purpose and the person's state for it (a ``consent.services.ConsentState``)."""
+    """One purpose and the person's state for it (a ``consent.selectors.ConsentState``)."""
 
     code = serializers.CharField(source="purpose.code")
     name = serializers.CharField(source="purpose.name")

@@ -23,8 +23,8 @@ from communications.services.preferences import (
 from consent.forms import PreferencesForm
 from consent.models import ConsentEvent
 from consent.provenance import Provenance
-from consent.selectors import consent_history_for, optional_purpose_get
-from consent.services import ConsentSource, consent_status
+from consent.selectors import consent_history_for, consent_status, optional_purpose_get
+from consent.services import ConsentSource
 from consent.tokens import ALL_PURPOSES, TokenError, TokenUse, make_token, read_token
 
 logger = logging.getLogger(__name__)

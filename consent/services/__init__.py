@@ -1,6 +1,6 @@
 """Every write of the consent app. Import from here: ``from consent.services import ...``."""
 
-from .cookies import cookie_choice_for, parse_anonymous_id, record_cookie_choice
+from .cookies import record_cookie_choice
 from .integrity import (
     ConsentCheck,
     ConsentDifference,
@@ -12,9 +12,7 @@ from .integrity import (
 from .ledger import (
     ConsentError,
     ConsentSource,
-    ConsentState,
     LegalBasis,
-    consent_status,
     current_policy_version,
     grant_consent,
     record_decisions,
@@ -46,7 +44,6 @@ __all__ = [
     "ConsentRepair",
     "ConsentRepairOutcome",
     "ConsentSource",
-    "ConsentState",
     "LegalBasis",
     "NewsletterAlreadyConfirmed",
     "NewsletterConfirmation",
@@ -54,14 +51,11 @@ __all__ = [
     "TooManyNewsletterRequests",
     "check_current_consent",
     "confirm_newsletter_subscription",
-    "consent_status",
-    "cookie_choice_for",
     "create_purpose",
     "current_policy_version",
     "dismiss_policy_notice",
     "grant_consent",
     "newsletter_request_used",
-    "parse_anonymous_id",
     "publish_policy_draft",
     "publish_policy_version",
     "read_newsletter_request",

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -19,15 +18,6 @@ LegalBasis = ConsentEvent.LegalBasis
 
 class ConsentError(ValueError):
     """A decision that can't be recorded: an unknown or mandatory purpose, say."""
-
-
-@dataclass(frozen=True)
-class ConsentState:
-    purpose: Purpose
-    granted: bool
-    legal_basis: str | None
-    since: object | None  # datetime of the decision in force, None if never asked
-    mandatory: bool
 
 
 def current_policy_version() -> PolicyVersion:
@@ -201,27 +191,3 @@ def withdraw_all_marketing(
         actor=actor,
         provenance=provenance,
     )
-
-
-def consent_status(*, subject: AbstractBaseUser) -> dict[str, ConsentState]:
-    """Every purpose with the subject's state. Mandatory purposes are on for an active account."""
-    rows = {
-        row.purpose_id: row
-        for row in CurrentConsent.objects.filter(subject=subject).select_related("event")
-    }
-    status = {}
-    for purpose in Purpose.objects.all():
-        row = rows.get(purpose.pk)
-        if not purpose.is_optional:
-            status[purpose.code] = ConsentState(
-                purpose, bool(subject.is_active), None, None, mandatory=True
-            )
-        else:
-            status[purpose.code] = ConsentState(
-                purpose,
-                granted=bool(row and row.granted),
-                legal_basis=row.legal_basis if row else None,
-                since=row.event.occurred_at if row else None,
-                mandatory=False,
-            )
-    return status

@@ -25,8 +25,9 @@ from communications.services import (
 )
 from communications.tasks import send_campaign_batch_task
 from consent.models import ConsentEvent
+from consent.selectors import consent_status
 from consent.services import ConsentSource as Source
-from consent.services import consent_status, grant_consent, withdraw_consent
+from consent.services import grant_consent, withdraw_consent
 from tests.harness.smtp import ReceivedMessage, SMTPServer
 from tests.harness.worker import WorkerProcess
 

@@ -24,8 +24,9 @@ from communications.services import enqueue_email, save_campaign, send_delivery
 from communications.services.preferences import save_preferences
 from consent.models import ConsentEvent, Purpose
 from consent.provenance import NO_PROVENANCE
+from consent.selectors import consent_status
 from consent.services import ConsentSource as Source
-from consent.services import consent_status, grant_consent
+from consent.services import grant_consent
 from consent.tokens import TokenUse, make_token, read_token
 from tests.harness.http import text
 

@@ -13,8 +13,9 @@ from anymail.signals import AnymailInboundEvent, inbound
 from communications.models import Delivery
 from communications.services import save_campaign
 from consent.models import ConsentEvent
+from consent.selectors import consent_status
 from consent.services import ConsentSource as Source
-from consent.services import consent_status, grant_consent
+from consent.services import grant_consent
 
 
 @pytest.fixture

@@ -25,8 +25,9 @@ from communications.kinds import MessageKind
 from communications.models import Delivery, ProviderEvent, Suppression, message_id_for
 from communications.services import enqueue_email, process_provider_event
 from consent.models import ConsentEvent, Purpose
+from consent.selectors import consent_status
 from consent.services import ConsentSource as Source
-from consent.services import consent_status, grant_consent
+from consent.services import grant_consent
 
 pytestmark = pytest.mark.filterwarnings(
     # anymail warns on every SendGrid request that it no longer supports SendGrid officially.

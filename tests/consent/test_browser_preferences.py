@@ -8,8 +8,8 @@ from django.contrib.auth import get_user_model
 from playwright.sync_api import expect
 
 from consent.models import ConsentEvent, Purpose
+from consent.selectors import consent_status
 from consent.services import ConsentSource as Source
-from consent.services import consent_status
 from consent.tokens import TokenUse, make_token
 
 pytestmark = pytest.mark.browser

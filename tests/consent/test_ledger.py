@@ -8,11 +8,10 @@ from django.test import RequestFactory
 
 from consent.models import ConsentEvent, CurrentConsent, Purpose
 from consent.provenance import Provenance
-from consent.selectors import audience_for
+from consent.selectors import audience_for, consent_status
 from consent.services import (
     ConsentError,
     LegalBasis,
-    consent_status,
     current_policy_version,
     grant_consent,
     publish_policy_version,

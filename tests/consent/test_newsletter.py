@@ -13,10 +13,10 @@ from django.test import Client
 from communications.views.newsletter import confirmation_url
 from consent.models import ConsentEvent, Purpose
 from consent.provenance import Provenance
+from consent.selectors import consent_status
 from consent.services import ConsentSource as Source
 from consent.services import (
     confirm_newsletter_subscription,
-    consent_status,
     publish_policy_version,
     request_newsletter_subscription,
 )

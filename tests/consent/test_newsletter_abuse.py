@@ -19,8 +19,9 @@ from communications.kinds import MessageKind
 from communications.models import Delivery
 from communications.services import send_delivery
 from consent.models import ConsentEvent, Purpose
+from consent.selectors import consent_status
 from consent.services import ConsentSource as Source
-from consent.services import consent_status, current_policy_version, grant_consent
+from consent.services import current_policy_version, grant_consent
 from consent.services.newsletter import SALT
 from consent.tokens import TokenUse, make_token
 from tests.harness.http import text

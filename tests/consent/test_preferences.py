@@ -17,9 +17,9 @@ from hypothesis import strategies as st
 
 from consent import services
 from consent.models import ConsentEvent, CurrentConsent, Purpose
+from consent.selectors import consent_status
 from consent.services import ConsentSource as Source
 from consent.services import (
-    consent_status,
     grant_consent,
     record_decisions,
     withdraw_all_marketing,

@@ -8,7 +8,8 @@ from django.core import mail
 from communications.models import Delivery
 from communications.services import send_delivery
 from consent.models import ConsentEvent, Purpose
-from consent.services import consent_status, grant_consent
+from consent.selectors import consent_status
+from consent.services import grant_consent
 
 
 def test_a_subscriber_without_a_password_claims_the_account_by_password_reset_and_keeps_history(

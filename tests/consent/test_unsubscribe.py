@@ -7,8 +7,9 @@ from django.contrib.auth import get_user_model
 from django.test import Client
 
 from consent.models import ConsentEvent
+from consent.selectors import consent_status
 from consent.services import ConsentSource as Source
-from consent.services import consent_status, grant_consent
+from consent.services import grant_consent
 from consent.tokens import ALL_PURPOSES, TokenUse, make_token
 from tests.harness.http import made_days_ago, text
 
