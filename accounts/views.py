@@ -20,21 +20,12 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from accounts.data_rights import kept_on_erasure
 from accounts.forms import DeleteAccountForm, ProfileForm
 from accounts.models import AuditSource
-from accounts.services import (
-    FIELD_LABELS,
-    audit_events_for,
-    latest_address_verification,
-    profile_values,
-    update_profile,
-)
-from accounts.services.privacy import (
-    deactivate_account,
-    export_personal_data,
-    kept_on_erasure,
-    request_erasure,
-)
+from accounts.selectors import audit_events_for, export_personal_data, latest_address_verification
+from accounts.services import FIELD_LABELS, profile_values, update_profile
+from accounts.services.privacy import deactivate_account, request_erasure
 
 RECENT_CHANGES = 20
 DELETE_WINDOW = 15 * 60

@@ -85,6 +85,21 @@ def consent_history_for(*, subject: AbstractBaseUser) -> QuerySet[ConsentEvent]:
     )
 
 
+def current_consent_for(*, subject: AbstractBaseUser) -> QuerySet[CurrentConsent]:
+    """The subject's decisions in force, in the purposes' display order, each with the event
+    and policy version behind it."""
+    return (
+        CurrentConsent.objects.filter(subject=subject)
+        .select_related("purpose", "event__policy_version")
+        .order_by("purpose__display_order", "purpose_id")
+    )
+
+
+def cookie_history_for(*, user: AbstractBaseUser) -> QuerySet[CookieConsent]:
+    """The cookie choices made while ``user`` was logged in, newest first."""
+    return CookieConsent.objects.filter(user=user).select_related("policy_version").order_by("-id")
+
+
 def optional_purposes() -> QuerySet[Purpose]:
     return Purpose.objects.filter(is_optional=True)
 

@@ -148,11 +148,6 @@ def profile_values(user: User) -> dict[str, str]:
     return _values(user, profile)
 
 
-def latest_address_verification(*, user: User) -> AddressVerification | None:
-    """The last thing a verifier said about ``user``'s address, if anything."""
-    return AddressVerification.objects.filter(user=user).order_by("-id").first()
-
-
 def _values(user: User, profile: Profile | None) -> dict[str, str]:
     values = {name: getattr(user, name) for name in USER_FIELDS}
     for name in PROFILE_FIELDS:

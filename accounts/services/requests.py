@@ -14,11 +14,12 @@ from django.db import transaction
 from django.utils import timezone
 
 from accounts.models import AuditSource, PrivacyRequest, add_calendar_months
+from accounts.selectors import export_personal_data
 from communications.services.preferences import send_consent_receipt
 from consent.services import ConsentSource, withdraw_all_marketing
 
 from .audit import FieldChange, record_changes
-from .privacy import PrivacyError, export_personal_data, request_erasure
+from .privacy import PrivacyError, request_erasure
 from .profile import update_profile
 
 Type = PrivacyRequest.Type

@@ -15,12 +15,12 @@ from django.db.utils import DatabaseError
 from django.utils import timezone
 
 from accounts.models import AddressVerification, AuditEvent, AuditSource, PrivacyRequest, Profile
+from accounts.selectors import export_personal_data
 from accounts.services import update_profile
 from accounts.services.privacy import (
     ConfirmationPending,
     complete_pending_erasures,
     erase_account,
-    export_personal_data,
     request_erasure,
 )
 from communications.addresses import address_hash
