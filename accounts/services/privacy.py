@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
@@ -87,16 +87,14 @@ def deactivate_account(
     user = User.objects.select_for_update().get(pk=user.pk)
     if not user.is_active:
         return False
-    user.is_active = False
     # Only an account its owner closed reopens when they log in; one closed by staff stays
     # closed until staff reopen it.
     by_owner = actor is not None and actor.pk == user.pk
-    user.deactivated_at = timezone.now() if by_owner else None
-    user.save(update_fields=["is_active", "deactivated_at"])
-    record_changes(
-        subject=user,
+    _set_active(
+        user,
+        active=False,
+        deactivated_at=timezone.now() if by_owner else None,
         actor=actor,
-        changes=[FieldChange(field="is_active", old="yes", new="no")],
         source=source,
     )
     return True
@@ -112,16 +110,29 @@ def reactivate_account(
         raise PrivacyError("This account has been erased and cannot be reactivated.")
     if user.is_active:
         return False
-    user.is_active = True
-    user.deactivated_at = None
+    _set_active(user, active=True, deactivated_at=None, actor=actor, source=source)
+    return True
+
+
+def _set_active(
+    user: User,
+    *,
+    active: bool,
+    deactivated_at: datetime | None,
+    actor: AbstractBaseUser | None,
+    source: str,
+) -> None:
+    """Open or close ``user`` (locked by the caller), with the audit row of the change."""
+    user.is_active = active
+    user.deactivated_at = deactivated_at
     user.save(update_fields=["is_active", "deactivated_at"])
+    before, after = ("no", "yes") if active else ("yes", "no")
     record_changes(
         subject=user,
         actor=actor,
-        changes=[FieldChange(field="is_active", old="no", new="yes")],
+        changes=[FieldChange(field="is_active", old=before, new=after)],
         source=source,
     )
-    return True
 
 
 # --- Erasure ---------------------------------------------------------------------------------
