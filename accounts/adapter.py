@@ -31,12 +31,12 @@ from django.db import transaction
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 
-from accounts.services.audit import Source as AuditSource
+from accounts.models import AuditSource
 from accounts.services.privacy import reactivate_account
 from communications.kinds import MessageKind
 from communications.services import enqueue_email
 from consent.provenance import Provenance
-from consent.services import Source, record_decisions
+from consent.services import ConsentSource, record_decisions
 
 logger = logging.getLogger(__name__)
 
@@ -69,7 +69,7 @@ class AccountAdapter(DefaultAccountAdapter):
                 record_decisions(
                     subject=user,
                     choices=choices,
-                    source=Source.SIGNUP_FORM,
+                    source=ConsentSource.SIGNUP_FORM,
                     provenance=Provenance.from_request(request),
                 )
         return user

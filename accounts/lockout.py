@@ -6,7 +6,8 @@ they all call ``django.contrib.auth.authenticate``, where ``AxesStandaloneBacken
 locked login before any password is checked. Axes keeps the counts (``AccessAttempt``) and
 the audit of every failure (``AccessFailureLog``); this module only tells it how to read our
 requests, and answers a locked login with our own page. The settings are in the "Lockout"
-block of ``privacy_site/settings.py``; docs/OPERATIONS.md "Security" has the rules.
+blocks of ``privacy_site/settings.py`` (the limits) and ``privacy_site/conf/auth.py``;
+docs/OPERATIONS.md "Security" has the rules.
 """
 
 from __future__ import annotations

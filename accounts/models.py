@@ -179,6 +179,15 @@ class AddressVerification(models.Model):
         return f"{self.source}: {'verified' if self.verified else 'not verified'} ({self.user_id})"
 
 
+class AuditSource(models.TextChoices):
+    """How an audited change to someone's personal data was made."""
+
+    PROFILE_PAGE = "profile_page", "Profile page"
+    ACCOUNT = "account", "Account settings"
+    STAFF = "staff", "Staff"
+    PRIVACY_REQUEST = "privacy_request", "Privacy request"
+
+
 class AuditEvent(models.Model):
     """One change to someone's personal data, for ever: who acted, whose data, which field,
     old and new values, when, and how.
@@ -187,12 +196,6 @@ class AuditEvent(models.Model):
     both, with one exception: erasure may blank the values (``values_redacted``), keeping the
     fact that a change happened. Secrets (the password) are recorded as changed, never with a
     value."""
-
-    class Source(models.TextChoices):
-        PROFILE_PAGE = "profile_page", "Profile page"
-        ACCOUNT = "account", "Account settings"
-        STAFF = "staff", "Staff"
-        PRIVACY_REQUEST = "privacy_request", "Privacy request"
 
     subject = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="audit_events"
@@ -216,7 +219,7 @@ class AuditEvent(models.Model):
     values_redacted = models.BooleanField(
         default=False, help_text="The values were removed when the person's data was erased."
     )
-    source = models.CharField(max_length=20, choices=Source.choices)
+    source = models.CharField(max_length=20, choices=AuditSource.choices)
     occurred_at = models.DateTimeField(db_index=True)
 
     class Meta:

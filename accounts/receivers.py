@@ -16,13 +16,14 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpRequest
 
 from accounts.lockout import clear_failures
-from accounts.services.audit import Source, record_secret_change
+from accounts.models import AuditSource
+from accounts.services.audit import record_secret_change
 
 
 def record_password_change(
     sender: type, request: HttpRequest | None, user: AbstractBaseUser, **kwargs
 ) -> None:
-    record_secret_change(subject=user, actor=user, field="password", source=Source.ACCOUNT)
+    record_secret_change(subject=user, actor=user, field="password", source=AuditSource.ACCOUNT)
 
 
 def forget_failures_after_login(

@@ -18,21 +18,12 @@ from django.utils import timezone
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
+from accounts.data_rights import kept_on_erasure
 from accounts.forms import DeleteAccountForm, ProfileForm
-from accounts.services import (
-    FIELD_LABELS,
-    audit_events_for,
-    latest_address_verification,
-    profile_values,
-    update_profile,
-)
-from accounts.services.audit import Source
-from accounts.services.privacy import (
-    deactivate_account,
-    export_personal_data,
-    kept_on_erasure,
-    request_erasure,
-)
+from accounts.models import AuditSource
+from accounts.selectors import audit_events_for, export_personal_data, latest_address_verification
+from accounts.services import FIELD_LABELS, profile_values, update_profile
+from accounts.services.privacy import deactivate_account, request_erasure
 from privacy_site.downloads import json_download
 
 RECENT_CHANGES = 20
@@ -50,7 +41,7 @@ def profile(request: HttpRequest) -> HttpResponse:
     fields = {name: form.cleaned_data[name] for name in form.fields}
     try:
         update = update_profile(
-            user=request.user, actor=request.user, source=Source.PROFILE_PAGE, **fields
+            user=request.user, actor=request.user, source=AuditSource.PROFILE_PAGE, **fields
         )
     except ValidationError as error:
         form.add_error(None, error)
@@ -99,7 +90,7 @@ def export(request: HttpRequest) -> HttpResponse:
 def deactivate(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return render(request, "accounts/deactivate.html")
-    deactivate_account(user=request.user, actor=request.user, source=Source.ACCOUNT)
+    deactivate_account(user=request.user, actor=request.user, source=AuditSource.ACCOUNT)
     logout(request)
     return render(request, "accounts/deactivated.html")
 
@@ -129,7 +120,7 @@ def delete(request: HttpRequest) -> HttpResponse:
         return _delete_page(request, form, status=400)
     cache.delete(attempts_key)
     email = user.email
-    request_erasure(user=user, actor=user, source=Source.ACCOUNT)
+    request_erasure(user=user, actor=user, source=AuditSource.ACCOUNT)
     logout(request)
     return render(request, "accounts/deleted.html", {"email": email})
 

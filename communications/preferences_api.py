@@ -20,13 +20,14 @@ from rest_framework.views import APIView
 
 from communications.services.preferences import save_preferences
 from consent.provenance import Provenance
+from consent.selectors import consent_status
 from consent.serializers import (
     ErrorDetailSerializer,
     MyPreferencesSerializer,
     MyPreferencesUpdateSerializer,
     PreferenceChoicesSerializer,
 )
-from consent.services import ConsentError, Source, consent_status
+from consent.services import ConsentError, ConsentSource
 
 CHOICES_ERROR = OpenApiResponse(
     OpenApiTypes.OBJECT,
@@ -90,7 +91,7 @@ class MyPreferencesView(APIView):
             changed = save_preferences(
                 subject=request.user,
                 choices=serializer.validated_data["choices"],
-                source=Source.API,
+                source=ConsentSource.API,
                 provenance=Provenance.from_request(request),
             )
         except ConsentError as exc:

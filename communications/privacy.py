@@ -14,8 +14,8 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from communications.addresses import address_hash
 from communications.models import Delivery, ProviderEvent, Suppression
+from communications.selectors import emails_sent_to, provider_reports_for, suppression_of
 from communications.services.suppression import suppress_address
 
 Status = Delivery.Status
@@ -42,11 +42,9 @@ def _when(value) -> str | None:
 
 
 def export_for_user(user: AbstractBaseUser) -> dict:
-    deliveries = (
-        Delivery.objects.filter(user=user).select_related("campaign").order_by("-created_at", "-id")
-    )
-    events = ProviderEvent.objects.filter(delivery__user=user).order_by("-received_at", "-id")
-    suppression = Suppression.objects.filter(address_hash=address_hash(user.email)).first()
+    """The emails section of the person's copy: every email, the provider's reports on them,
+    and whether the address is on the do-not-email list."""
+    suppression = suppression_of(email=user.email)
     return {
         "emails": [
             {
@@ -57,7 +55,7 @@ def export_for_user(user: AbstractBaseUser) -> dict:
                 "status": delivery.get_status_display(),
                 "unsubscribed_from_it": _when(delivery.unsubscribed_at),
             }
-            for delivery in deliveries
+            for delivery in emails_sent_to(user=user)
         ],
         "provider_reports": [
             {
@@ -65,7 +63,7 @@ def export_for_user(user: AbstractBaseUser) -> dict:
                 "when": _when(event.occurred_at or event.received_at),
                 "provider": event.esp_name,
             }
-            for event in events
+            for event in provider_reports_for(user=user)
         ],
         "do_not_email": (
             {"since": _when(suppression.created_at), "reason": suppression.get_reason_display()}

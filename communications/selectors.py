@@ -2,9 +2,17 @@
 
 from __future__ import annotations
 
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Count, Q, QuerySet
 
-from communications.models import UNCERTAIN_PREFIX, Campaign, Delivery
+from communications.addresses import address_hash
+from communications.models import (
+    UNCERTAIN_PREFIX,
+    Campaign,
+    Delivery,
+    ProviderEvent,
+    Suppression,
+)
 from privacy_site.masking import mask_address
 
 Status = Delivery.Status
@@ -60,3 +68,23 @@ def describe_recipient(delivery: Delivery) -> str:
     """How staff see a recipient: masked, since marketing staff must not see addresses."""
     address = delivery.to_email or (delivery.user.email if delivery.user_id else "")
     return mask_address(address) if address else "—"
+
+
+# --- What a person's copy of their data shows (communications.privacy) ------------------------
+
+
+def emails_sent_to(*, user: AbstractBaseUser) -> QuerySet[Delivery]:
+    """Every delivery row of ``user``, newest first, with its campaign."""
+    return (
+        Delivery.objects.filter(user=user).select_related("campaign").order_by("-created_at", "-id")
+    )
+
+
+def provider_reports_for(*, user: AbstractBaseUser) -> QuerySet[ProviderEvent]:
+    """What the email provider reported about ``user``'s emails, newest first."""
+    return ProviderEvent.objects.filter(delivery__user=user).order_by("-received_at", "-id")
+
+
+def suppression_of(*, email: str) -> Suppression | None:
+    """The do-not-email entry of an address, if it has one."""
+    return Suppression.objects.filter(address_hash=address_hash(email)).first()

@@ -15,13 +15,12 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from consent.permissions import CanViewConsentRecords, consent_subject_get
-from consent.selectors import consent_history_for
+from consent.selectors import consent_history_for, consent_status
 from consent.serializers import (
     ConsentRecordQuerySerializer,
     ConsentRecordSerializer,
     ErrorDetailSerializer,
 )
-from consent.services import consent_status
 
 EMAIL_ERROR = OpenApiResponse(
     OpenApiTypes.OBJECT,

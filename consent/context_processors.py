@@ -5,8 +5,9 @@ from __future__ import annotations
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
+from consent.anonymous_id import parse_anonymous_id
 from consent.models import CookieConsent
-from consent.services import cookie_choice_for, parse_anonymous_id
+from consent.selectors import cookie_choice_for
 
 COOKIE_NAME = "cookie_consent_id"
 

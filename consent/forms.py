@@ -8,7 +8,7 @@ from django import forms
 
 from consent.models import Purpose
 from consent.names import NAME_MAX_LENGTH, validate_person_name
-from consent.services import ConsentState
+from consent.selectors import ConsentState
 
 
 class PreferencesForm(forms.Form):

@@ -103,24 +103,27 @@ class PurposeText(models.Model):
         return f"words of {self.purpose_id} from {self.created_at:%d %b %Y}"
 
 
+class ConsentSource(models.TextChoices):
+    """How a consent decision reached us: the form, link, header, provider report or person."""
+
+    SIGNUP_FORM = "signup_form", "Sign-up form"
+    NEWSLETTER_FORM = "newsletter_form", "Newsletter form"
+    ORDER_FORM = "order_form", "Order form"
+    PREFERENCE_CENTRE = "preference_centre", "Preference centre"
+    UNSUBSCRIBE_LINK = "unsubscribe_link", "Unsubscribe link"
+    ONE_CLICK = "one_click", "One-click unsubscribe header"
+    PROVIDER_COMPLAINT = "provider_complaint", "Provider complaint"
+    PROVIDER_UNSUBSCRIBE = "provider_unsubscribe", "Provider unsubscribe"
+    MAILTO_UNSUBSCRIBE = "mailto_unsubscribe", "Unsubscribe by email"
+    STAFF = "staff", "Staff"
+    API = "api", "API"
+    IMPORT = "import", "Import"
+    RECONSENT = "reconsent", "Re-consent"
+    ERASURE = "erasure", "Account erased"
+
+
 class ConsentEvent(models.Model):
     """One decision, for ever: who, which purpose, granted or withdrawn, how, under what words."""
-
-    class Source(models.TextChoices):
-        SIGNUP_FORM = "signup_form", "Sign-up form"
-        NEWSLETTER_FORM = "newsletter_form", "Newsletter form"
-        ORDER_FORM = "order_form", "Order form"
-        PREFERENCE_CENTRE = "preference_centre", "Preference centre"
-        UNSUBSCRIBE_LINK = "unsubscribe_link", "Unsubscribe link"
-        ONE_CLICK = "one_click", "One-click unsubscribe header"
-        PROVIDER_COMPLAINT = "provider_complaint", "Provider complaint"
-        PROVIDER_UNSUBSCRIBE = "provider_unsubscribe", "Provider unsubscribe"
-        MAILTO_UNSUBSCRIBE = "mailto_unsubscribe", "Unsubscribe by email"
-        STAFF = "staff", "Staff"
-        API = "api", "API"
-        IMPORT = "import", "Import"
-        RECONSENT = "reconsent", "Re-consent"
-        ERASURE = "erasure", "Account erased"
 
     class LegalBasis(models.TextChoices):
         CONSENT = "consent", "Consent"
@@ -132,7 +135,7 @@ class ConsentEvent(models.Model):
     purpose = models.ForeignKey(Purpose, on_delete=models.PROTECT, related_name="events")
     granted = models.BooleanField()
     legal_basis = models.CharField(max_length=20, choices=LegalBasis.choices)
-    source = models.CharField(max_length=30, choices=Source.choices)
+    source = models.CharField(max_length=30, choices=ConsentSource.choices)
     policy_version = models.ForeignKey(PolicyVersion, on_delete=models.PROTECT, related_name="+")
     wording = models.TextField(help_text="The exact wording the person was shown.")
     occurred_at = models.DateTimeField(db_index=True)

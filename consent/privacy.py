@@ -12,8 +12,8 @@ from __future__ import annotations
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 
-from consent.models import ConsentEvent, CookieConsent, CurrentConsent
-from consent.selectors import consent_history_for
+from consent.models import ConsentEvent, ConsentSource, CookieConsent
+from consent.selectors import consent_history_for, cookie_history_for, current_consent_for
 from consent.services.ledger import withdraw_all_marketing
 
 # What erasure keeps, and why (said to the person before, recorded after).
@@ -33,12 +33,8 @@ def _when(value) -> str | None:
 
 
 def export_for_user(user: AbstractBaseUser) -> dict:
-    current = (
-        CurrentConsent.objects.filter(subject=user)
-        .select_related("purpose", "event__policy_version")
-        .order_by("purpose__display_order", "purpose_id")
-    )
-    cookies = CookieConsent.objects.filter(user=user).select_related("policy_version")
+    """The consent section of the person's copy: choices in force, every decision, cookie
+    choices."""
     return {
         "current_choices": [
             {
@@ -48,7 +44,7 @@ def export_for_user(user: AbstractBaseUser) -> dict:
                 "since": _when(row.event.occurred_at),
                 "policy_version": row.event.policy_version.number,
             }
-            for row in current
+            for row in current_consent_for(subject=user)
         ],
         "consent_history": [
             {
@@ -76,14 +72,14 @@ def export_for_user(user: AbstractBaseUser) -> dict:
                 "ip_address_prefix": choice.ip_address,
                 "browser": choice.user_agent,
             }
-            for choice in cookies.order_by("-id")
+            for choice in cookie_history_for(user=user)
         ],
     }
 
 
 @transaction.atomic
 def erase_for_user(user: AbstractBaseUser) -> None:
-    withdraw_all_marketing(subject=user, source=ConsentEvent.Source.ERASURE)
+    withdraw_all_marketing(subject=user, source=ConsentSource.ERASURE)
     # The triggers let exactly this update through (migration 0006).
     ConsentEvent.objects.filter(subject=user).exclude(ip_address=None, user_agent="").update(
         ip_address=None, user_agent=""

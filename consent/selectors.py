@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import uuid
+from dataclasses import dataclass
+
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Exists, F, OuterRef, QuerySet
 
-from consent.models import ConsentEvent, CurrentConsent, PolicyVersion, Purpose
+from consent.anonymous_id import parse_anonymous_id
+from consent.models import ConsentEvent, CookieConsent, CurrentConsent, PolicyVersion, Purpose
 
 
 def audience_for(
@@ -39,6 +43,39 @@ def audience_for(
     return granted.order_by("subject_id").values_list("subject_id", flat=True)[:limit]
 
 
+@dataclass(frozen=True)
+class ConsentState:
+    purpose: Purpose
+    granted: bool
+    legal_basis: str | None
+    since: object | None  # datetime of the decision in force, None if never asked
+    mandatory: bool
+
+
+def consent_status(*, subject: AbstractBaseUser) -> dict[str, ConsentState]:
+    """Every purpose with the subject's state. Mandatory purposes are on for an active account."""
+    rows = {
+        row.purpose_id: row
+        for row in CurrentConsent.objects.filter(subject=subject).select_related("event")
+    }
+    status = {}
+    for purpose in Purpose.objects.all():
+        row = rows.get(purpose.pk)
+        if not purpose.is_optional:
+            status[purpose.code] = ConsentState(
+                purpose, bool(subject.is_active), None, None, mandatory=True
+            )
+        else:
+            status[purpose.code] = ConsentState(
+                purpose,
+                granted=bool(row and row.granted),
+                legal_basis=row.legal_basis if row else None,
+                since=row.event.occurred_at if row else None,
+                mandatory=False,
+            )
+    return status
+
+
 def consent_history_for(*, subject: AbstractBaseUser) -> QuerySet[ConsentEvent]:
     """The subject's own decisions, newest first, with what they need for display."""
     return (
@@ -48,8 +85,28 @@ def consent_history_for(*, subject: AbstractBaseUser) -> QuerySet[ConsentEvent]:
     )
 
 
+def current_consent_for(*, subject: AbstractBaseUser) -> QuerySet[CurrentConsent]:
+    """The subject's decisions in force, in the purposes' display order, each with the event
+    and policy version behind it."""
+    return (
+        CurrentConsent.objects.filter(subject=subject)
+        .select_related("purpose", "event__policy_version")
+        .order_by("purpose__display_order", "purpose_id")
+    )
+
+
+def cookie_history_for(*, user: AbstractBaseUser) -> QuerySet[CookieConsent]:
+    """The cookie choices made while ``user`` was logged in, newest first."""
+    return CookieConsent.objects.filter(user=user).select_related("policy_version").order_by("-id")
+
+
 def optional_purposes() -> QuerySet[Purpose]:
     return Purpose.objects.filter(is_optional=True)
+
+
+def policy_history() -> QuerySet[PolicyVersion]:
+    """Every published version, newest first, without the full texts (a list shows summaries)."""
+    return PolicyVersion.objects.defer("text").order_by("-number")
 
 
 def policy_version_get(*, number: int) -> PolicyVersion | None:
@@ -63,6 +120,28 @@ def previous_policy_version(version: PolicyVersion) -> PolicyVersion | None:
 def optional_purpose_get(*, code: str) -> Purpose | None:
     """The optional purpose with this code; None for an unknown or mandatory one."""
     return optional_purposes().filter(code=code).first()
+
+
+def cookie_choice_for(*, anonymous_id: uuid.UUID) -> CookieConsent | None:
+    """The choice in force for this browser (its latest row), or None if it never chose.
+
+    One query on the ``anonymous_id`` index. The row carries ``policy_changed_since``: True
+    when a version newer than the one it was made under changed more than wording, so the
+    browser must be asked again.
+    """
+    parsed_id = parse_anonymous_id(anonymous_id)
+    if parsed_id is None:
+        return None
+    material_change_since = PolicyVersion.objects.filter(
+        number__gt=OuterRef("policy_version__number")
+    ).exclude(change_type=PolicyVersion.ChangeType.EDITORIAL)
+    return (
+        CookieConsent.objects.filter(anonymous_id=parsed_id)
+        .select_related("policy_version")
+        .annotate(policy_changed_since=Exists(material_change_since))
+        .order_by("-id")
+        .first()
+    )
 
 
 # --- Who a notice reaches (see docs/CONSENT.md, "Opted in, opted out of all, gone") ---------

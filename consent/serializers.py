@@ -6,7 +6,7 @@ import re
 
 from rest_framework import serializers
 
-from consent.models import ConsentEvent, Purpose
+from consent.models import ConsentEvent, ConsentSource, Purpose
 
 PURPOSE_CODE_MAX_LENGTH = Purpose._meta.get_field("code").max_length
 PURPOSE_CODE = re.compile(rf"[-a-zA-Z0-9_]{{1,{PURPOSE_CODE_MAX_LENGTH}}}")
@@ -28,7 +28,7 @@ class StrictBooleanField(serializers.BooleanField):
 
 
 class PurposeStateSerializer(serializers.Serializer):
-    """One purpose and the person's state for it (a ``consent.services.ConsentState``)."""
+    """One purpose and the person's state for it (a ``consent.selectors.ConsentState``)."""
 
     code = serializers.CharField(source="purpose.code")
     name = serializers.CharField(source="purpose.name")
@@ -110,7 +110,7 @@ class ConsentRecordEventSerializer(serializers.Serializer):
     purpose = serializers.CharField(source="purpose.code")
     granted = serializers.BooleanField()
     legal_basis = serializers.ChoiceField(choices=ConsentEvent.LegalBasis.choices)
-    source = serializers.ChoiceField(choices=ConsentEvent.Source.choices)
+    source = serializers.ChoiceField(choices=ConsentSource.choices)
     policy_version = serializers.IntegerField(source="policy_version.number")
     wording = serializers.CharField(help_text="The exact words the person was shown.")
     occurred_at = serializers.DateTimeField()

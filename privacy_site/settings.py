@@ -1,16 +1,22 @@
 """Settings for the privacy site.
 
-Everything comes from environment variables (see README "Configuration"). The defaults need
-nothing installed: SQLite, a filesystem Celery broker and emails written to ``var/outbox``.
-``DJANGO_ENV=production`` turns on the deployment settings and makes the secrets mandatory.
+Everything that can change comes from environment variables, read here and only here (see
+README "Configuration"). The defaults need nothing installed: SQLite, a filesystem Celery
+broker and emails written to ``var/outbox``. ``DJANGO_ENV=production`` turns on the deployment
+settings and makes the secrets mandatory. What no variable changes is in ``privacy_site/conf/``,
+one module per topic, imported below.
 """
 
 from datetime import timedelta
 from pathlib import Path
 
 import environ
-from csp.constants import NONE, SELF
 from django.core.exceptions import ImproperlyConfigured
+
+from .conf.api import *  # noqa: F403  SPECTACULAR_SETTINGS
+from .conf.apps import *  # noqa: F403  INSTALLED_APPS, MIDDLEWARE, TEMPLATES, URLs
+from .conf.auth import *  # noqa: F403  the user model, allauth, axes
+from .conf.security import *  # noqa: F403  security headers, Content-Security-Policy
 
 BASE_DIR = Path(__file__).resolve().parent.parent
 
@@ -47,75 +53,6 @@ else:
 SITE_URL = env.str("SITE_URL", default="http://127.0.0.1:8000").rstrip("/")
 SITE_NAME = env.str("SITE_NAME", default="Jessops")
 CSRF_TRUSTED_ORIGINS = env.list("CSRF_TRUSTED_ORIGINS", default=[])
-
-INSTALLED_APPS = [
-    "django.contrib.admin",
-    "django.contrib.auth",
-    "django.contrib.contenttypes",
-    "django.contrib.sessions",
-    "django.contrib.messages",
-    "whitenoise.runserver_nostatic",
-    "django.contrib.staticfiles",
-    "django.contrib.sites",
-    "rest_framework",
-    "rest_framework_api_key",
-    "drf_spectacular",
-    "drf_spectacular_sidecar",  # Swagger UI and ReDoc from our own static files
-    "django_celery_beat",
-    "anymail",
-    "allauth",
-    "allauth.account",
-    # Our apps, lowest first: an app imports only the apps listed before it.
-    "api_keys",
-    "consent",
-    "communications",
-    "sharing",
-    "surveys",
-    "accounts",
-    "axes",  # last, as django-axes asks
-]
-
-MIDDLEWARE = [
-    "django.middleware.security.SecurityMiddleware",
-    "whitenoise.middleware.WhiteNoiseMiddleware",
-    # Personal data is never cached: "private, no-store" unless a view sets its own Cache-Control.
-    "privacy_site.middleware.NoStoreByDefaultMiddleware",
-    # A NUL in the path, query or form is refused with a 400 before it can reach PostgreSQL.
-    "privacy_site.middleware.RejectNulCharactersMiddleware",
-    "django.contrib.sessions.middleware.SessionMiddleware",
-    "django.middleware.common.CommonMiddleware",
-    "django.middleware.csrf.CsrfViewMiddleware",
-    "django.contrib.auth.middleware.AuthenticationMiddleware",
-    "django.contrib.messages.middleware.MessageMiddleware",
-    "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "csp.middleware.CSPMiddleware",
-    "allauth.account.middleware.AccountMiddleware",
-    "axes.middleware.AxesMiddleware",
-    # The choice on a new use of data, offered once after login (skippable).
-    "communications.after_login.PolicyChoiceAfterLoginMiddleware",
-]
-
-ROOT_URLCONF = "privacy_site.urls"
-WSGI_APPLICATION = "privacy_site.wsgi.application"
-ASGI_APPLICATION = "privacy_site.asgi.application"
-SITE_ID = 1
-
-TEMPLATES = [
-    {
-        "BACKEND": "django.template.backends.django.DjangoTemplates",
-        "DIRS": [BASE_DIR / "templates"],
-        "APP_DIRS": True,
-        "OPTIONS": {
-            "context_processors": [
-                "django.template.context_processors.request",
-                "django.contrib.auth.context_processors.auth",
-                "django.contrib.messages.context_processors.messages",
-                "privacy_site.context_processors.site",
-                "consent.context_processors.cookie_consent",
-            ],
-        },
-    },
-]
 
 # --- Database ----------------------------------------------------------------------------------
 
@@ -158,79 +95,21 @@ if REDIS_URL:
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
 
-# --- Users and authentication ------------------------------------------------------------------
+# --- Users and authentication (the rest: privacy_site/conf/auth.py) ----------------------------
 
-AUTH_USER_MODEL = "accounts.User"
-AUTHENTICATION_BACKENDS = [
-    # First: a locked login is refused before any password is checked (django-axes).
-    "axes.backends.AxesStandaloneBackend",
-    "django.contrib.auth.backends.ModelBackend",
-    "allauth.account.auth_backends.AuthenticationBackend",
-]
-AUTH_PASSWORD_VALIDATORS = [
-    {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
-    {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
-    {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
-    {"NAME": "django.contrib.auth.password_validation.NumericPasswordValidator"},
-]
-LOGIN_URL = "account_login"
-LOGIN_REDIRECT_URL = "home"
-LOGOUT_REDIRECT_URL = "home"
-
-ACCOUNT_USER_MODEL_USERNAME_FIELD = None
-ACCOUNT_LOGIN_METHODS = {"email"}
-ACCOUNT_SIGNUP_FIELDS = ["email*", "password1*", "password2*"]
-ACCOUNT_UNIQUE_EMAIL = True
-ACCOUNT_PREVENT_ENUMERATION = True
-# Failed logins are limited by django-axes below, the same way for the customer login and the
-# admin login; allauth's own login_failed limit is off so that one rule, one page and one
-# audit apply everywhere.
-ACCOUNT_RATE_LIMITS = {"login_failed": None}
-ACCOUNT_ADAPTER = "accounts.adapter.AccountAdapter"
-ACCOUNT_FORMS = {"signup": "accounts.signup.SignupForm"}
-# Log in only once the welcome email's link is followed: nothing is sent to, or done for, an
-# address nobody has proven.
-ACCOUNT_EMAIL_VERIFICATION = "mandatory"
-ACCOUNT_CHANGE_EMAIL = True  # a new address replaces the old one only once it is verified
-# Never email an address with no account (reset for an unknown address): same page, no mail.
-ACCOUNT_EMAIL_UNKNOWN_ACCOUNTS = False
-# A password change logs out every session, this one included (Django's session hash
-# already ends the others).
-ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = True
-# Tell the account when its password or address changes (through the outbox, account_security).
-ACCOUNT_EMAIL_NOTIFICATIONS = True
 # Erasure sends its confirmation email first; if the provider is down it waits for it, but
 # never longer than this (seconds) before erasing anyway.
 ACCOUNT_ERASURE_CONFIRMATION_WAIT = env.int("ACCOUNT_ERASURE_CONFIRMATION_WAIT", default=3600)
 # Wrong passwords allowed on the delete page per account, per 15 minutes.
 ACCOUNT_DELETE_ATTEMPTS = env.int("ACCOUNT_DELETE_ATTEMPTS", default=5)
 
-# --- Lockout (django-axes; see accounts/lockout.py and docs/OPERATIONS.md "Security") --------
+# --- Lockout (django-axes; the rest: privacy_site/conf/auth.py) --------------------------------
 
 # Failed logins allowed per account (the address typed, known or not) and, separately, per
 # client address (IPv6 by /64), before logging in is paused for AXES_COOLOFF_MINUTES.
 AXES_FAILURE_LIMIT = env.int("AXES_FAILURE_LIMIT", default=10)
 AXES_COOLOFF_TIME = timedelta(minutes=env.int("AXES_COOLOFF_MINUTES", default=15))
-AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
-AXES_USERNAME_CALLABLE = "accounts.lockout.login_name"
-# The client as allauth finds it: ALLAUTH_TRUSTED_PROXY_COUNT proxies trusted in X-Forwarded-For.
-AXES_CLIENT_IP_CALLABLE = "accounts.lockout.client_address"
-AXES_LOCKOUT_CALLABLE = "accounts.lockout.lockout_response"
-# A success clears only that account's failures from that address (accounts.receivers).
-AXES_RESET_ON_SUCCESS = False
-AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = True
-AXES_ENABLE_ACCESS_FAILURE_LOG = True  # every failure kept for staff (Axes → Access failures)
-AXES_DISABLE_ACCESS_LOG = False
-# Masked in axes' log lines and in the form data it keeps; the address typed stays in the
-# attempt's username column, where staff look for it.
-AXES_SENSITIVE_PARAMETERS = [
-    "password",
-    "password1",
-    "password2",
-    "oldpassword",
-    "username",
-    "login",
-]
+# Proxies in front of the site, trusted in X-Forwarded-For to find the client's address.
 ALLAUTH_TRUSTED_PROXY_COUNT = env.int("TRUSTED_PROXY_COUNT", default=0)
 
 # --- Internationalisation ----------------------------------------------------------------------
@@ -387,7 +266,7 @@ AFD_API_URL = env.str("AFD_API_URL", default="")
 AFD_API_KEY = env.str("AFD_API_KEY", default="")
 AFD_TIMEOUT = env.float("AFD_TIMEOUT", default=3.0)
 
-# --- REST API ----------------------------------------------------------------------------------
+# --- REST API (the schema: privacy_site/conf/api.py) -------------------------------------------
 
 REST_FRAMEWORK = {
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
@@ -405,21 +284,6 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
     "PAGE_SIZE": 100,
 }
-SPECTACULAR_SETTINGS = {
-    "TITLE": "Privacy site API",
-    "DESCRIPTION": "Consent, preferences, campaigns and disclosures for the shop's systems.",
-    "VERSION": "1.0.0",
-    "SERVE_INCLUDE_SCHEMA": False,
-    # /api/docs/ loads its scripts and styles from our static files, never from a CDN.
-    "SWAGGER_UI_DIST": "SIDECAR",
-    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
-    "REDOC_DIST": "SIDECAR",
-    # Stable enum names, so another app's "source" field can't clash with the consent ledger's.
-    "ENUM_NAME_OVERRIDES": {
-        "ConsentSourceEnum": "consent.models.ConsentEvent.Source",
-        "LegalBasisEnum": "consent.models.ConsentEvent.LegalBasis",
-    },
-}
 
 # --- Logging -----------------------------------------------------------------------------------
 
@@ -432,27 +296,7 @@ LOGGING = {
     "loggers": {"django.db.backends": {"level": "WARNING"}},
 }
 
-# --- Security ----------------------------------------------------------------------------------
-
-SESSION_COOKIE_HTTPONLY = True
-CSRF_COOKIE_HTTPONLY = False
-SECURE_CONTENT_TYPE_NOSNIFF = True
-SECURE_REFERRER_POLICY = "same-origin"
-X_FRAME_OPTIONS = "DENY"
-# Content-Security-Policy (django-csp): only our own scripts, styles and images, no inline script
-# or style anywhere (templates keep theirs in static/), no framing, forms post only to us.
-CONTENT_SECURITY_POLICY = {
-    "DIRECTIVES": {
-        "default-src": [SELF],
-        "script-src": [SELF],
-        "style-src": [SELF],
-        "img-src": [SELF, "data:"],
-        "object-src": [NONE],
-        "base-uri": [SELF],
-        "frame-ancestors": [NONE],
-        "form-action": [SELF],
-    },
-}
+# --- Security (every environment's headers: privacy_site/conf/security.py) ---------------------
 
 if PRODUCTION:
     SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")

@@ -39,8 +39,8 @@ from communications.services import (
 )
 from consent.models import ConsentEvent, PolicyVersion, Purpose
 from consent.services import (
+    ConsentSource,
     LegalBasis,
-    Source,
     create_purpose,
     current_policy_version,
     grant_consent,
@@ -101,7 +101,7 @@ class UserFactory(DjangoModelFactory):
             )
 
     @factory.post_generation
-    def consents(user, create, extracted, source: str = Source.SIGNUP_FORM, **kwargs):
+    def consents(user, create, extracted, source: str = ConsentSource.SIGNUP_FORM, **kwargs):
         if create and extracted:
             for purpose in extracted:
                 grant_consent(subject=user, purpose=purpose, source=source, **kwargs)
@@ -139,7 +139,9 @@ class NewsletterSubscriberFactory(UserFactory):
     @classmethod
     def _create(cls, model_class, **fields):
         user = super()._create(model_class, **fields)
-        grant_consent(subject=user, purpose=Purpose.NEWSLETTER, source=Source.NEWSLETTER_FORM)
+        grant_consent(
+            subject=user, purpose=Purpose.NEWSLETTER, source=ConsentSource.NEWSLETTER_FORM
+        )
         return user
 
 
@@ -207,7 +209,7 @@ class ConsentEventFactory(DjangoModelFactory):
     subject = factory.SubFactory(UserFactory)
     purpose = Purpose.NEWSLETTER
     granted = True
-    source = Source.SIGNUP_FORM
+    source = ConsentSource.SIGNUP_FORM
     legal_basis = LegalBasis.CONSENT
 
     @classmethod

@@ -10,7 +10,8 @@ from api_keys.models import APIKeyEvent, SystemAPIKey
 from communications.addresses import address_hash
 from communications.models import Campaign, Delivery
 from consent.models import ConsentEvent, CurrentConsent, Purpose, PurposeText
-from consent.services import Source, consent_status, current_policy_version
+from consent.selectors import consent_status
+from consent.services import ConsentSource, current_policy_version
 from tests.factories import (
     TEST_PASSWORD,
     APIKeyFactory,
@@ -46,12 +47,12 @@ def test_a_user_has_the_test_password_and_nothing_else_unless_asked():
 
 def test_a_users_consents_are_granted_through_the_ledger():
     user = UserFactory(
-        consents=[Purpose.NEWSLETTER, Purpose.SURVEYS], consents__source=Source.ORDER_FORM
+        consents=[Purpose.NEWSLETTER, Purpose.SURVEYS], consents__source=ConsentSource.ORDER_FORM
     )
 
     assert granted(user) == {Purpose.NEWSLETTER, Purpose.SURVEYS, Purpose.SERVICE_ANNOUNCEMENTS}
     events = ConsentEvent.objects.filter(subject=user)
-    assert {event.source for event in events} == {Source.ORDER_FORM}
+    assert {event.source for event in events} == {ConsentSource.ORDER_FORM}
     assert CurrentConsent.objects.filter(subject=user, event__in=events).count() == 2
 
 
@@ -83,7 +84,7 @@ def test_a_newsletter_subscriber_has_no_password_and_the_newsletter_from_the_for
 
     assert not subscriber.has_usable_password()
     event = ConsentEvent.objects.get(subject=subscriber)
-    assert (event.purpose.code, event.source) == (Purpose.NEWSLETTER, Source.NEWSLETTER_FORM)
+    assert (event.purpose.code, event.source) == (Purpose.NEWSLETTER, ConsentSource.NEWSLETTER_FORM)
 
 
 def test_subscribers_are_numbered_from_zero_and_hold_the_purpose():

@@ -233,24 +233,24 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
             subject = User.objects.filter(email__iexact=email, erased_at__isnull=True).first()
             if subject is None:
                 raise PrivacyError("No account has that email address.")
-            link_privacy_request(request=privacy_request, subject=subject, staff=staff)
+            link_privacy_request(privacy_request=privacy_request, subject=subject, staff=staff)
             self.message_user(
                 request,
                 f"Linked to {subject.email}. Now confirm the requester owns that account.",
                 messages.SUCCESS,
             )
         elif step == "identity":
-            record_identity_check(request=privacy_request, method=text, staff=staff)
+            record_identity_check(privacy_request=privacy_request, method=text, staff=staff)
             self.message_user(request, "Identity check recorded.", messages.SUCCESS)
         elif step == "extend":
-            done = extend_privacy_request(request=privacy_request, reason=text, staff=staff)
+            done = extend_privacy_request(privacy_request=privacy_request, reason=text, staff=staff)
             self.message_user(
                 request,
                 f"Extended: now due {done.due_on}. Tell the person why within the first month.",
                 messages.SUCCESS,
             )
         elif step == "refuse":
-            refuse_privacy_request(request=privacy_request, reason=text, staff=staff)
+            refuse_privacy_request(privacy_request=privacy_request, reason=text, staff=staff)
             self.message_user(request, "Refused; tell the person why.", messages.SUCCESS)
         else:
             return self._fulfil(request, privacy_request)
@@ -260,10 +260,10 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
         staff = request.user
         kind = privacy_request.request_type
         if kind == PrivacyRequest.Type.ACCESS:
-            data = fulfil_access_request(request=privacy_request, staff=staff)
+            data = fulfil_access_request(privacy_request=privacy_request, staff=staff)
             return json_download(data, f"{privacy_request.reference}-personal-data.json")
         if kind == PrivacyRequest.Type.ERASURE:
-            fulfil_erasure_request(request=privacy_request, staff=staff)
+            fulfil_erasure_request(privacy_request=privacy_request, staff=staff)
             self.message_user(
                 request,
                 "Erasure started: the account is closed, the confirmation email goes first, "
@@ -271,14 +271,16 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
                 messages.SUCCESS,
             )
         elif kind == PrivacyRequest.Type.OBJECTION:
-            fulfil_objection_request(request=privacy_request, staff=staff)
+            fulfil_objection_request(privacy_request=privacy_request, staff=staff)
             self.message_user(request, "All direct marketing stopped.", messages.SUCCESS)
         else:
             form = ProfileForm(request.POST)
             if not form.is_valid():
                 raise ValidationError([str(e) for errs in form.errors.values() for e in errs])
             fields = {name: form.cleaned_data[name] for name in form.fields}
-            fulfil_rectification_request(request=privacy_request, staff=staff, fields=fields)
+            fulfil_rectification_request(
+                privacy_request=privacy_request, staff=staff, fields=fields
+            )
             self.message_user(request, "Corrections saved.", messages.SUCCESS)
         return None
 

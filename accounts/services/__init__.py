@@ -2,7 +2,6 @@
 
 from .audit import (
     FieldChange,
-    audit_events_for,
     record_changes,
     record_secret_change,
     redact_audit_values_for,
@@ -11,7 +10,6 @@ from .privacy import (
     PrivacyError,
     deactivate_account,
     erase_account,
-    export_personal_data,
     reactivate_account,
     request_erasure,
 )
@@ -20,7 +18,6 @@ from .profile import (
     FIELD_LABELS,
     InvalidPhone,
     ProfileUpdate,
-    latest_address_verification,
     normalise_phone,
     normalise_profile_fields,
     profile_values,
@@ -34,11 +31,8 @@ __all__ = [
     "InvalidPhone",
     "PrivacyError",
     "ProfileUpdate",
-    "audit_events_for",
     "deactivate_account",
     "erase_account",
-    "export_personal_data",
-    "latest_address_verification",
     "normalise_phone",
     "normalise_profile_fields",
     "profile_values",

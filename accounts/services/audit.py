@@ -14,12 +14,9 @@ from datetime import datetime
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
-from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.models import AuditEvent
-
-Source = AuditEvent.Source
 
 # Fields whose values never reach the audit trail: only the fact that they changed.
 SECRET_FIELDS = frozenset({"password"})
@@ -89,8 +86,3 @@ def redact_audit_values_for(*, subject: AbstractBaseUser) -> int:
     return AuditEvent.objects.filter(subject=subject, values_redacted=False).update(
         old_value=None, new_value=None, values_redacted=True
     )
-
-
-def audit_events_for(*, subject: AbstractBaseUser) -> QuerySet[AuditEvent]:
-    """The changes to ``subject``'s data, newest first, with the actor joined in."""
-    return AuditEvent.objects.filter(subject=subject).select_related("actor").order_by("-id")

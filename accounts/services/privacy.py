@@ -1,9 +1,9 @@
-"""The person's rights over their data, self-service and through staff: a copy of everything
-(``export_personal_data``), deactivation and reactivation, and erasure.
+"""The person's rights over their data, self-service and through staff: deactivation and
+reactivation, and erasure. (A copy of everything is a read: ``accounts.selectors``.)
 
-Every app below accounts contributes through its ``privacy`` module: ``export_for_user(user)``
-returns its section of the copy, ``erase_for_user(user)`` erases what it holds, and
-``KEPT_ON_ERASURE`` says what it must keep and why. Erasure runs in two steps:
+Every app below accounts takes part through its ``privacy`` module (``accounts.data_rights``):
+``erase_for_user(user)`` erases what it holds, and ``KEPT_ON_ERASURE`` says what it must keep
+and why. Erasure runs in two steps:
 
 1. ``request_erasure`` (in the request): the account is closed at once (it can't log in and
    is sent nothing), and the confirmation email is written to the bare address, with what
@@ -21,8 +21,7 @@ from __future__ import annotations
 
 import logging
 import time
-from datetime import timedelta
-from types import ModuleType
+from datetime import datetime, timedelta
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
@@ -30,136 +29,19 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-import communications.privacy
-import consent.privacy
-import sharing.privacy
-import surveys.privacy
-from accounts.models import AddressVerification, PrivacyRequest, Profile, User
+from accounts.data_rights import SECTIONS, PrivacyError, kept_on_erasure
+from accounts.models import AddressVerification, AuditSource, PrivacyRequest, Profile, User
 from communications.kinds import MessageKind
 from communications.models import Delivery
 from communications.services import enqueue_email, send_delivery
 from privacy_site.staff import is_active_staff
 
-from .audit import FieldChange, Source, audit_events_for, record_changes, redact_audit_values_for
-from .profile import FIELD_LABELS
+from .audit import FieldChange, record_changes, redact_audit_values_for
 
 logger = logging.getLogger(__name__)
 
-EXPORT_FORMAT = "personal-data-export/1"
 # Seconds to wait for a confirmation another worker is sending before retrying later.
 SENDING_WAIT = 20
-# Lower apps, in the order their sections appear in a copy.
-SECTIONS: list[tuple[str, ModuleType]] = [
-    ("consent", consent.privacy),
-    ("emails", communications.privacy),
-    ("third_parties", sharing.privacy),
-    ("surveys", surveys.privacy),
-]
-
-ACCOUNTS_KEPT = [
-    {
-        "what": "An account number with no name, address or password, which the records "
-        "above point to",
-        "why": "So those records still hang together without saying who you are.",
-    },
-    {
-        "what": "The list of changes made to your details (which detail, when, and by whom), "
-        "with the old and new values removed",
-        "why": "To show that changes to personal data were made by you or authorised staff.",
-    },
-    {
-        "what": "The record of this request (when you asked and when we erased your data)",
-        "why": "To show that we carried out your request, as data-protection law requires us "
-        "to be able to.",
-    },
-]
-
-
-class PrivacyError(ValueError):
-    """A step that cannot be taken: the message says why, for the person or staff."""
-
-
-def _when(value) -> str | None:
-    return value.isoformat() if value else None
-
-
-# --- A copy of everything --------------------------------------------------------------------
-
-
-def export_personal_data(user: AbstractBaseUser) -> dict:
-    """Everything held about ``user`` (UK GDPR Articles 15 and 20), as JSON-ready data."""
-    if user.erased_at is not None:
-        raise PrivacyError("This account's data has been erased; there is nothing to export.")
-    profile = Profile.objects.filter(user=user).first()
-    data = {
-        "format": EXPORT_FORMAT,
-        "generated_at": _when(timezone.now()),
-        "controller": settings.SITE_NAME,
-        "account": {
-            "email": user.email,
-            "first_name": user.first_name,
-            "last_name": user.last_name,
-            "joined": _when(user.date_joined),
-            "last_login": _when(user.last_login),
-            "active": user.is_active,
-            "email_addresses": [
-                {"email": address.email, "verified": address.verified, "primary": address.primary}
-                for address in EmailAddress.objects.filter(user=user).order_by("-primary", "id")
-            ],
-        },
-        "profile": (
-            {
-                "address_line_1": profile.address_line_1,
-                "address_line_2": profile.address_line_2,
-                "town": profile.town,
-                "postcode": profile.postcode,
-                "phone": profile.phone,
-                "customer_service_replies_by": profile.get_contact_channel_display(),
-                "updated": _when(profile.updated_at),
-            }
-            if profile
-            else None
-        ),
-        "address_checks": [
-            {
-                "checked_by": check.source,
-                "verified": check.verified,
-                "postcode": check.postcode,
-                "detail": check.detail,
-                "when": _when(check.created_at),
-            }
-            for check in AddressVerification.objects.filter(user=user).order_by("-id")
-        ],
-        "changes_to_your_details": [
-            {
-                "what": FIELD_LABELS.get(event.field, event.field),
-                "before": None if event.is_secret else event.old_value,
-                "after": None if event.is_secret else event.new_value,
-                "when": _when(event.occurred_at),
-                "by": _actor(event.actor_id, user),
-                "how": event.get_source_display(),
-            }
-            for event in audit_events_for(subject=user)
-        ],
-        "privacy_requests": [
-            {
-                "type": request.get_request_type_display(),
-                "received": request.received_on.isoformat(),
-                "status": request.get_status_display(),
-                "due": request.due_on.isoformat(),
-            }
-            for request in PrivacyRequest.objects.filter(subject=user).order_by("-id")
-        ],
-    }
-    for name, module in SECTIONS:
-        data[name] = module.export_for_user(user)
-    return data
-
-
-def _actor(actor_id: int | None, user: AbstractBaseUser) -> str:
-    if actor_id == user.pk:
-        return "you"
-    return "our staff" if actor_id else "the system"
 
 
 # --- Accounts made by staff -------------------------------------------------------------------
@@ -189,7 +71,7 @@ def create_account_by_staff(
     ]
     if password is not None:
         changes.append(FieldChange(field="password", old="", new=""))
-    record_changes(subject=user, actor=actor, changes=changes, source=Source.STAFF)
+    record_changes(subject=user, actor=actor, changes=changes, source=AuditSource.STAFF)
     return user
 
 
@@ -198,7 +80,7 @@ def create_account_by_staff(
 
 @transaction.atomic
 def deactivate_account(
-    *, user: AbstractBaseUser, actor: AbstractBaseUser | None, source: str = Source.ACCOUNT
+    *, user: AbstractBaseUser, actor: AbstractBaseUser | None, source: str = AuditSource.ACCOUNT
 ) -> bool:
     """Close the account until its owner logs in again (when they closed it themselves) or
     staff reactivate it. Nothing is sent to a deactivated account, service announcements
@@ -206,16 +88,14 @@ def deactivate_account(
     user = User.objects.select_for_update().get(pk=user.pk)
     if not user.is_active:
         return False
-    user.is_active = False
     # Only an account its owner closed reopens when they log in; one closed by staff stays
     # closed until staff reopen it.
     by_owner = actor is not None and actor.pk == user.pk
-    user.deactivated_at = timezone.now() if by_owner else None
-    user.save(update_fields=["is_active", "deactivated_at"])
-    record_changes(
-        subject=user,
+    _set_active(
+        user,
+        active=False,
+        deactivated_at=timezone.now() if by_owner else None,
         actor=actor,
-        changes=[FieldChange(field="is_active", old="yes", new="no")],
         source=source,
     )
     return True
@@ -223,7 +103,7 @@ def deactivate_account(
 
 @transaction.atomic
 def reactivate_account(
-    *, user: AbstractBaseUser, actor: AbstractBaseUser | None, source: str = Source.ACCOUNT
+    *, user: AbstractBaseUser, actor: AbstractBaseUser | None, source: str = AuditSource.ACCOUNT
 ) -> bool:
     """Open a deactivated account again. Never an erased one, or one being erased."""
     user = User.objects.select_for_update().get(pk=user.pk)
@@ -231,27 +111,32 @@ def reactivate_account(
         raise PrivacyError("This account has been erased and cannot be reactivated.")
     if user.is_active:
         return False
-    user.is_active = True
-    user.deactivated_at = None
-    user.save(update_fields=["is_active", "deactivated_at"])
-    record_changes(
-        subject=user,
-        actor=actor,
-        changes=[FieldChange(field="is_active", old="no", new="yes")],
-        source=source,
-    )
+    _set_active(user, active=True, deactivated_at=None, actor=actor, source=source)
     return True
 
 
+def _set_active(
+    user: User,
+    *,
+    active: bool,
+    deactivated_at: datetime | None,
+    actor: AbstractBaseUser | None,
+    source: str,
+) -> None:
+    """Open or close ``user`` (locked by the caller), with the audit row of the change."""
+    user.is_active = active
+    user.deactivated_at = deactivated_at
+    user.save(update_fields=["is_active", "deactivated_at"])
+    before, after = ("no", "yes") if active else ("yes", "no")
+    record_changes(
+        subject=user,
+        actor=actor,
+        changes=[FieldChange(field="is_active", old=before, new=after)],
+        source=source,
+    )
+
+
 # --- Erasure ---------------------------------------------------------------------------------
-
-
-def kept_on_erasure() -> list[dict[str, str]]:
-    """What erasure keeps, and why: said to the person before, and recorded after."""
-    kept = []
-    for _, module in SECTIONS:
-        kept.extend(module.KEPT_ON_ERASURE)
-    return [*kept, *ACCOUNTS_KEPT]
 
 
 @transaction.atomic
@@ -259,7 +144,7 @@ def request_erasure(
     *,
     user: AbstractBaseUser,
     actor: AbstractBaseUser | None,
-    source: str = Source.ACCOUNT,
+    source: str = AuditSource.ACCOUNT,
     privacy_request: PrivacyRequest | None = None,
 ) -> PrivacyRequest:
     """Close the account now and queue its erasure, with the confirmation email first.
@@ -404,15 +289,15 @@ def _erase(user_id: int) -> None:
         subject=user,
         actor=None,
         changes=[FieldChange(field="erased_at", old="", new=now.isoformat())],
-        source=Source.PRIVACY_REQUEST,
+        source=AuditSource.PRIVACY_REQUEST,
     )
     outcome = "Erased. Kept:\n" + "\n".join(f"- {item['what']}: {item['why']}" for item in kept)
-    requests = PrivacyRequest.objects.filter(subject=user)
-    requests.filter(request_type=PrivacyRequest.Type.ERASURE, status="open").update(
+    privacy_requests = PrivacyRequest.objects.filter(subject=user)
+    privacy_requests.filter(request_type=PrivacyRequest.Type.ERASURE, status="open").update(
         status=PrivacyRequest.Status.COMPLETED, outcome=outcome, closed_at=now
     )
     # The person's contact details go with the rest; the requests stay as the record.
-    requests.update(requester_name="", requester_contact="")
+    privacy_requests.update(requester_name="", requester_contact="")
     logger.info("account %s erased", user.pk)
 
 

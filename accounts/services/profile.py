@@ -34,10 +34,10 @@ from accounts.address import (
     get_verifier,
     normalise_postcode,
 )
-from accounts.models import AddressVerification, Profile, User
+from accounts.models import AddressVerification, AuditSource, Profile, User
 from privacy_site.staff import is_active_staff
 
-from .audit import FieldChange, Source, record_changes
+from .audit import FieldChange, record_changes
 
 USER_FIELDS = ("first_name", "last_name")
 ADDRESS_FIELDS = ("address_line_1", "address_line_2", "town", "postcode")
@@ -149,11 +149,6 @@ def profile_values(user: User) -> dict[str, str]:
     return _values(user, profile)
 
 
-def latest_address_verification(*, user: User) -> AddressVerification | None:
-    """The last thing a verifier said about ``user``'s address, if anything."""
-    return AddressVerification.objects.filter(user=user).order_by("-id").first()
-
-
 def _values(user: User, profile: Profile | None) -> dict[str, str]:
     values = {name: getattr(user, name) for name in USER_FIELDS}
     for name in PROFILE_FIELDS:
@@ -164,7 +159,7 @@ def _values(user: User, profile: Profile | None) -> dict[str, str]:
 
 
 def update_profile(
-    *, user: User, actor: User, source: str = Source.PROFILE_PAGE, **fields: str
+    *, user: User, actor: User, source: str = AuditSource.PROFILE_PAGE, **fields: str
 ) -> ProfileUpdate:
     """Change any of ``EDITABLE_FIELDS`` of ``user`` on behalf of ``actor`` (the person
     themselves, or staff). Fields not passed keep their value. Raises ``ValidationError`` (per

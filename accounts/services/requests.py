@@ -13,13 +13,13 @@ from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import PrivacyRequest, add_calendar_months
+from accounts.models import AuditSource, PrivacyRequest, add_calendar_months
+from accounts.selectors import export_personal_data
 from communications.services.preferences import send_consent_receipt
-from consent.models import ConsentEvent
-from consent.services import withdraw_all_marketing
+from consent.services import ConsentSource, withdraw_all_marketing
 
-from .audit import FieldChange, Source, record_changes
-from .privacy import PrivacyError, export_personal_data, request_erasure
+from .audit import FieldChange, record_changes
+from .privacy import PrivacyError, request_erasure
 from .profile import update_profile
 
 Type = PrivacyRequest.Type
@@ -87,34 +87,34 @@ def log_privacy_request(
 
 @transaction.atomic
 def link_privacy_request(
-    *, request: PrivacyRequest, subject: AbstractBaseUser, staff: AbstractBaseUser
+    *, privacy_request: PrivacyRequest, subject: AbstractBaseUser, staff: AbstractBaseUser
 ) -> PrivacyRequest:
     """Say which account a request logged without one is about. Only before the identity
     check, which must then confirm the requester owns that account; never an erased account.
     The link is recorded in that account's audit trail with the staff member as actor."""
-    request = _open(request)
-    if request.subject_id is not None:
-        raise PrivacyError(f"{request.reference} is already linked to an account.")
-    if request.identity_checked_at is not None:
+    privacy_request = _open(privacy_request)
+    if privacy_request.subject_id is not None:
+        raise PrivacyError(f"{privacy_request.reference} is already linked to an account.")
+    if privacy_request.identity_checked_at is not None:
         raise PrivacyError(
             "The identity check was recorded before the account was known: refuse this "
             "request and log a new one for the account."
         )
     if subject.erased_at is not None:
         raise PrivacyError("That account has been erased.")
-    request.subject = subject
-    request.save(update_fields=["subject"])
+    privacy_request.subject = subject
+    privacy_request.save(update_fields=["subject"])
     record_changes(
         subject=subject,
         actor=staff,
-        changes=[FieldChange(field="privacy_request", old="", new=request.reference)],
-        source=Source.PRIVACY_REQUEST,
+        changes=[FieldChange(field="privacy_request", old="", new=privacy_request.reference)],
+        source=AuditSource.PRIVACY_REQUEST,
     )
-    return request
+    return privacy_request
 
 
-def _open(request: PrivacyRequest) -> PrivacyRequest:
-    locked = PrivacyRequest.objects.select_for_update().get(pk=request.pk)
+def _open(privacy_request: PrivacyRequest) -> PrivacyRequest:
+    locked = PrivacyRequest.objects.select_for_update().get(pk=privacy_request.pk)
     if not locked.is_open:
         raise PrivacyError(f"{locked.reference} is already {locked.get_status_display().lower()}.")
     return locked
@@ -122,78 +122,80 @@ def _open(request: PrivacyRequest) -> PrivacyRequest:
 
 @transaction.atomic
 def record_identity_check(
-    *, request: PrivacyRequest, method: str, staff: AbstractBaseUser
+    *, privacy_request: PrivacyRequest, method: str, staff: AbstractBaseUser
 ) -> PrivacyRequest:
     method = method.strip()
     if not method:
         raise PrivacyError("Say how the requester's identity was confirmed.")
-    request = _open(request)
-    request.identity_check = method[:300]
-    request.identity_checked_at = timezone.now()
-    request.identity_checked_by = staff
-    request.save(update_fields=["identity_check", "identity_checked_at", "identity_checked_by"])
-    return request
+    privacy_request = _open(privacy_request)
+    privacy_request.identity_check = method[:300]
+    privacy_request.identity_checked_at = timezone.now()
+    privacy_request.identity_checked_by = staff
+    privacy_request.save(
+        update_fields=["identity_check", "identity_checked_at", "identity_checked_by"]
+    )
+    return privacy_request
 
 
 @transaction.atomic
 def extend_privacy_request(
-    *, request: PrivacyRequest, reason: str, staff: AbstractBaseUser
+    *, privacy_request: PrivacyRequest, reason: str, staff: AbstractBaseUser
 ) -> PrivacyRequest:
     """Extend the deadline by two months, once, for a complex or numerous request; the
     person must be told why within the first month, so it can't be done after."""
     reason = reason.strip()
     if not reason:
         raise PrivacyError("An extension needs a reason, which the person will be told.")
-    request = _open(request)
-    if request.extended_on is not None:
-        raise PrivacyError(f"{request.reference} has already been extended.")
-    if timezone.localdate() > due_date(request.received_on):
+    privacy_request = _open(privacy_request)
+    if privacy_request.extended_on is not None:
+        raise PrivacyError(f"{privacy_request.reference} has already been extended.")
+    if timezone.localdate() > due_date(privacy_request.received_on):
         raise PrivacyError("The first month has passed: it is too late to extend.")
-    request.extended_on = timezone.localdate()
-    request.extension_reason = reason
-    request.due_on = due_date(request.received_on, extended=True)
-    request.save(update_fields=["extended_on", "extension_reason", "due_on"])
-    return request
+    privacy_request.extended_on = timezone.localdate()
+    privacy_request.extension_reason = reason
+    privacy_request.due_on = due_date(privacy_request.received_on, extended=True)
+    privacy_request.save(update_fields=["extended_on", "extension_reason", "due_on"])
+    return privacy_request
 
 
 @transaction.atomic
 def refuse_privacy_request(
-    *, request: PrivacyRequest, reason: str, staff: AbstractBaseUser
+    *, privacy_request: PrivacyRequest, reason: str, staff: AbstractBaseUser
 ) -> PrivacyRequest:
     reason = reason.strip()
     if not reason:
         raise PrivacyError("A refusal needs a reason, which the person will be told.")
-    request = _open(request)
-    _close(request, staff=staff, status=PrivacyRequest.Status.REFUSED, outcome=reason)
-    return request
+    privacy_request = _open(privacy_request)
+    _close(privacy_request, staff=staff, status=PrivacyRequest.Status.REFUSED, outcome=reason)
+    return privacy_request
 
 
-def _close(request: PrivacyRequest, *, staff, status: str, outcome: str) -> None:
-    request.status = status
-    request.outcome = outcome
-    request.closed_at = timezone.now()
-    request.closed_by = staff
-    request.save(update_fields=["status", "outcome", "closed_at", "closed_by"])
+def _close(privacy_request: PrivacyRequest, *, staff, status: str, outcome: str) -> None:
+    privacy_request.status = status
+    privacy_request.outcome = outcome
+    privacy_request.closed_at = timezone.now()
+    privacy_request.closed_by = staff
+    privacy_request.save(update_fields=["status", "outcome", "closed_at", "closed_by"])
 
 
-def _ready(request: PrivacyRequest) -> PrivacyRequest:
-    request = _open(request)
-    if request.identity_checked_at is None:
+def _ready(privacy_request: PrivacyRequest) -> PrivacyRequest:
+    privacy_request = _open(privacy_request)
+    if privacy_request.identity_checked_at is None:
         raise PrivacyError("Confirm the requester's identity before fulfilling the request.")
-    if request.subject_id is None:
+    if privacy_request.subject_id is None:
         raise PrivacyError("Link the request to the account it is about first.")
-    return request
+    return privacy_request
 
 
 @transaction.atomic
-def fulfil_access_request(*, request: PrivacyRequest, staff: AbstractBaseUser) -> dict:
+def fulfil_access_request(*, privacy_request: PrivacyRequest, staff: AbstractBaseUser) -> dict:
     """The same copy as ``/accounts/export/``; the request is completed."""
-    request = _ready(request)
-    if request.request_type != Type.ACCESS:
-        raise PrivacyError(f"{request.reference} is not an access request.")
-    data = export_personal_data(request.subject)
+    privacy_request = _ready(privacy_request)
+    if privacy_request.request_type != Type.ACCESS:
+        raise PrivacyError(f"{privacy_request.reference} is not an access request.")
+    data = export_personal_data(privacy_request.subject)
     _close(
-        request,
+        privacy_request,
         staff=staff,
         status=PrivacyRequest.Status.COMPLETED,
         outcome=f"A copy of the data (format {data['format']}) was produced on "
@@ -203,60 +205,67 @@ def fulfil_access_request(*, request: PrivacyRequest, staff: AbstractBaseUser) -
 
 
 @transaction.atomic
-def fulfil_erasure_request(*, request: PrivacyRequest, staff: AbstractBaseUser) -> PrivacyRequest:
+def fulfil_erasure_request(
+    *, privacy_request: PrivacyRequest, staff: AbstractBaseUser
+) -> PrivacyRequest:
     """The same erasure as ``/accounts/delete/``: the account closes now, the confirmation
     email goes, the data goes; the request completes when the erasure does."""
-    request = _ready(request)
-    if request.request_type != Type.ERASURE:
-        raise PrivacyError(f"{request.reference} is not an erasure request.")
-    request.closed_by = staff
-    request.outcome = "Erasure started; the account is closed."
-    request.save(update_fields=["closed_by", "outcome"])
+    privacy_request = _ready(privacy_request)
+    if privacy_request.request_type != Type.ERASURE:
+        raise PrivacyError(f"{privacy_request.reference} is not an erasure request.")
+    privacy_request.closed_by = staff
+    privacy_request.outcome = "Erasure started; the account is closed."
+    privacy_request.save(update_fields=["closed_by", "outcome"])
     request_erasure(
-        user=request.subject, actor=staff, source=Source.PRIVACY_REQUEST, privacy_request=request
+        user=privacy_request.subject,
+        actor=staff,
+        source=AuditSource.PRIVACY_REQUEST,
+        privacy_request=privacy_request,
     )
-    return request
+    return privacy_request
 
 
 @transaction.atomic
-def fulfil_objection_request(*, request: PrivacyRequest, staff: AbstractBaseUser) -> PrivacyRequest:
+def fulfil_objection_request(
+    *, privacy_request: PrivacyRequest, staff: AbstractBaseUser
+) -> PrivacyRequest:
     """An objection to direct marketing: every marketing purpose withdrawn (ledger source
     staff, with the staff member as actor) and a receipt emailed, as the preference centre
     does."""
-    request = _ready(request)
-    if request.request_type != Type.OBJECTION:
-        raise PrivacyError(f"{request.reference} is not an objection.")
+    privacy_request = _ready(privacy_request)
+    if privacy_request.request_type != Type.OBJECTION:
+        raise PrivacyError(f"{privacy_request.reference} is not an objection.")
     events = withdraw_all_marketing(
-        subject=request.subject, source=ConsentEvent.Source.STAFF, actor=staff
+        subject=privacy_request.subject, source=ConsentSource.STAFF, actor=staff
     )
-    send_consent_receipt(subject=request.subject, events=events)
+    send_consent_receipt(subject=privacy_request.subject, events=events)
     names = ", ".join(event.purpose.name for event in events) or "nothing was granted"
     _close(
-        request,
+        privacy_request,
         staff=staff,
         status=PrivacyRequest.Status.COMPLETED,
         outcome=f"All direct marketing stopped. Withdrawn: {names}.",
     )
-    return request
+    return privacy_request
 
 
 @transaction.atomic
 def fulfil_rectification_request(
-    *, request: PrivacyRequest, staff: AbstractBaseUser, fields: Mapping[str, Any]
+    *, privacy_request: PrivacyRequest, staff: AbstractBaseUser, fields: Mapping[str, Any]
 ) -> PrivacyRequest:
     """The corrections, through ``update_profile`` (validated, audited with the staff member
     as actor and source "privacy request")."""
-    request = _ready(request)
-    if request.request_type != Type.RECTIFICATION:
-        raise PrivacyError(f"{request.reference} is not a rectification request.")
+    privacy_request = _ready(privacy_request)
+    if privacy_request.request_type != Type.RECTIFICATION:
+        raise PrivacyError(f"{privacy_request.reference} is not a rectification request.")
     update = update_profile(
-        user=request.subject, actor=staff, source=Source.PRIVACY_REQUEST, **fields
+        user=privacy_request.subject, actor=staff, source=AuditSource.PRIVACY_REQUEST, **fields
     )
     changed = ", ".join(update.changed_labels) or "nothing needed changing"
     _close(
-        request,
+        privacy_request,
         staff=staff,
         status=PrivacyRequest.Status.COMPLETED,
         outcome=f"Corrected: {changed}.",
     )
-    return request
+    return privacy_request

@@ -17,7 +17,7 @@ from django.db import transaction
 from communications.addresses import normalise_address
 from communications.models import Delivery
 from communications.rendering import unsubscribe_mailto
-from consent.services import Source
+from consent.services import ConsentSource
 from privacy_site.masking import mask_address
 
 from .unsubscribe import unsubscribe_from_delivery
@@ -48,6 +48,6 @@ def unsubscribe_by_email(*, sender: str, recipients: Iterable[str], subject: str
         )
         return "sender is not the recipient"
     unsubscribed = unsubscribe_from_delivery(
-        subject=user, source=Source.MAILTO_UNSUBSCRIBE, delivery_id=delivery.pk
+        subject=user, source=ConsentSource.MAILTO_UNSUBSCRIBE, delivery_id=delivery.pk
     )
     return str(unsubscribed)

@@ -8,7 +8,7 @@ transaction rolls back, neither happens; if the broker is down, the sweep relays
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -84,24 +84,27 @@ def request_newsletter(
     first_name: str,
     last_name: str = "",
     provenance: Provenance,
+    confirm_url: Callable[[str], str],
     client: str | None = None,
 ) -> Delivery | None:
     """Email the double opt-in link, unless the consent app's limits say no email may go
     (then None, and the caller answers exactly as if it had gone). ``client`` is the caller's
-    IP address; ``TooManyNewsletterRequests`` when it asked too often.
+    IP address; ``TooManyNewsletterRequests`` when it asked too often. ``confirm_url`` makes
+    the confirmation page's absolute URL from the link's token.
 
     Nothing about the person is stored beyond the outbox row that carries the email, and that
     row forgets the address once the email has gone. The email does not repeat the names
     typed into the form: whoever typed them may not be the owner of the mailbox.
     """
-    confirm_url = request_newsletter_subscription(
+    link = request_newsletter_subscription(
         email=email,
         first_name=first_name,
         last_name=last_name,
         provenance=provenance,
+        confirm_url=confirm_url,
         client=client,
     )
-    if confirm_url is None:
+    if link is None:
         return None
     address = get_user_model().objects.normalize_email(email.strip()).lower()
     newsletter = Purpose.objects.get(code=Purpose.NEWSLETTER)
@@ -109,7 +112,7 @@ def request_newsletter(
         kind=MessageKind.OPT_IN_CONFIRMATION,
         to_email=address,
         context={
-            "confirm_url": confirm_url,
+            "confirm_url": link,
             "wording": newsletter.wording,
             "valid_days": max(1, settings.NEWSLETTER_CONFIRMATION_MAX_AGE // 86400),
         },

@@ -20,7 +20,7 @@ from django.utils import timezone
 
 from communications.addresses import address_hash, mask_addresses_in
 from communications.models import Delivery, ProviderEvent, Suppression, delivery_id_from_message_id
-from consent.services import Source
+from consent.services import ConsentSource
 from consent.tokens import ALL_PURPOSES
 from privacy_site.masking import mask_address
 
@@ -190,7 +190,7 @@ def _act(event: ProviderEvent, *, delivery: Delivery | None, user, address: str)
         if user is not None:
             # All marketing, whatever the email: its row says complained, not unsubscribed.
             unsubscribe_from_delivery(
-                subject=user, source=Source.PROVIDER_COMPLAINT, purpose=ALL_PURPOSES
+                subject=user, source=ConsentSource.PROVIDER_COMPLAINT, purpose=ALL_PURPOSES
             )
         return "complaint: address suppressed, marketing consent withdrawn"
     if event.event_type == "unsubscribed":
@@ -241,7 +241,7 @@ def _unsubscribe(*, delivery: Delivery | None, user) -> str:
         return "unsubscribe: no account found"
     unsubscribed = unsubscribe_from_delivery(
         subject=user,
-        source=Source.PROVIDER_UNSUBSCRIBE,
+        source=ConsentSource.PROVIDER_UNSUBSCRIBE,
         delivery_id=delivery.pk if delivery is not None else None,
     )
     return str(unsubscribed)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -24,6 +25,11 @@ from privacy_site.clients import client_ip
 from .preferences import token_invalid
 
 
+def confirmation_url(token: str) -> str:
+    """The absolute URL of the confirmation page for a signed request."""
+    return settings.SITE_URL + reverse("newsletter-confirm", args=[token])
+
+
 @require_http_methods(["GET", "HEAD", "POST"])
 def signup(request: HttpRequest) -> HttpResponse:
     """Every valid request gets the same answer, whether an email went or not (a new address,
@@ -39,6 +45,7 @@ def signup(request: HttpRequest) -> HttpResponse:
                 first_name=form.cleaned_data["first_name"],
                 last_name=form.cleaned_data["last_name"],
                 provenance=Provenance.from_request(request),
+                confirm_url=confirmation_url,
                 client=client_ip(request),
             )
         except TooManyNewsletterRequests as refused:

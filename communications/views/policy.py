@@ -14,7 +14,7 @@ from django.views.decorators.http import require_http_methods
 from consent.models import Purpose
 from consent.provenance import Provenance
 from consent.selectors import unanswered_purposes, use_change_versions_unanswered_by
-from consent.services import Source, record_decisions
+from consent.services import ConsentSource, record_decisions
 from consent.tokens import TokenError, TokenUse, read_token
 
 ANSWERS = {"yes": True, "no": False}
@@ -55,7 +55,7 @@ def _choice_page(
     saved = record_decisions(
         subject=subject,
         choices=answers,
-        source=Source.RECONSENT,
+        source=ConsentSource.RECONSENT,
         provenance=Provenance.from_request(request),
         record_refusals=True,
     )

@@ -18,8 +18,8 @@ from communications.services.unsubscribe import unsubscribe_from_delivery
 from consent.forms import PreferencesForm
 from consent.models import ConsentEvent
 from consent.provenance import Provenance
-from consent.selectors import consent_history_for, optional_purpose_get
-from consent.services import Source, consent_status
+from consent.selectors import consent_history_for, consent_status, optional_purpose_get
+from consent.services import ConsentSource
 from consent.tokens import ALL_PURPOSES, TokenError, TokenUse, make_token, read_token
 
 logger = logging.getLogger(__name__)
@@ -50,7 +50,7 @@ def _preference_centre(request: HttpRequest, *, subject: AbstractBaseUser) -> Ht
     if request.method == "POST" and request.POST.get("action") == WITHDRAW_ALL:
         changed = withdraw_all_with_receipt(
             subject=subject,
-            source=Source.PREFERENCE_CENTRE,
+            source=ConsentSource.PREFERENCE_CENTRE,
             provenance=Provenance.from_request(request),
         )
         _report_changes(request, changed)
@@ -62,7 +62,7 @@ def _preference_centre(request: HttpRequest, *, subject: AbstractBaseUser) -> Ht
         changed = save_preferences(
             subject=subject,
             choices=form.choices(),
-            source=Source.PREFERENCE_CENTRE,
+            source=ConsentSource.PREFERENCE_CENTRE,
             provenance=Provenance.from_request(request),
         )
         _report_changes(request, changed)
@@ -116,7 +116,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
     if request.method != "POST":
         return render(request, "consent/unsubscribe.html", context)
     one_click = request.POST.get(ONE_CLICK_BODY[0]) == ONE_CLICK_BODY[1]
-    source = Source.ONE_CLICK if one_click else Source.UNSUBSCRIBE_LINK
+    source = ConsentSource.ONE_CLICK if one_click else ConsentSource.UNSUBSCRIBE_LINK
     unsubscribe_from_delivery(
         subject=subject,
         source=source,

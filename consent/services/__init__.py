@@ -1,12 +1,18 @@
 """Every write of the consent app. Import from here: ``from consent.services import ...``."""
 
-from .cookies import cookie_choice_for, parse_anonymous_id, record_cookie_choice
+from .cookies import record_cookie_choice
+from .integrity import (
+    ConsentCheck,
+    ConsentDifference,
+    ConsentRepair,
+    ConsentRepairOutcome,
+    check_current_consent,
+    repair_current_consent,
+)
 from .ledger import (
     ConsentError,
-    ConsentState,
+    ConsentSource,
     LegalBasis,
-    Source,
-    consent_status,
     current_policy_version,
     grant_consent,
     record_decisions,
@@ -32,28 +38,30 @@ from .policy import (
 from .purposes import create_purpose, reword_purpose
 
 __all__ = [
+    "ConsentCheck",
+    "ConsentDifference",
     "ConsentError",
-    "ConsentState",
+    "ConsentRepair",
+    "ConsentRepairOutcome",
+    "ConsentSource",
     "LegalBasis",
     "NewsletterAlreadyConfirmed",
     "NewsletterConfirmation",
     "NewsletterRequest",
-    "Source",
     "TooManyNewsletterRequests",
+    "check_current_consent",
     "confirm_newsletter_subscription",
-    "consent_status",
-    "cookie_choice_for",
     "create_purpose",
     "current_policy_version",
     "dismiss_policy_notice",
     "grant_consent",
     "newsletter_request_used",
-    "parse_anonymous_id",
     "publish_policy_draft",
     "publish_policy_version",
     "read_newsletter_request",
     "record_cookie_choice",
     "record_decisions",
+    "repair_current_consent",
     "request_newsletter_subscription",
     "reword_purpose",
     "save_policy_draft",

@@ -6,24 +6,12 @@ import uuid
 
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Exists, OuterRef
 from django.utils import timezone
 
-from consent.models import CookieConsent, PolicyVersion
+from consent.anonymous_id import parse_anonymous_id
+from consent.models import CookieConsent
 from consent.provenance import NO_PROVENANCE, Provenance
 from consent.services.ledger import ConsentError, current_policy_version
-
-
-def parse_anonymous_id(value: object) -> uuid.UUID | None:
-    """The browser's anonymous id as a UUID, or None when it is missing or not a UUID."""
-    if isinstance(value, uuid.UUID):
-        return value
-    if not isinstance(value, str) or not value:
-        return None
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        return None
 
 
 @transaction.atomic
@@ -61,26 +49,4 @@ def record_cookie_choice(
         created_at=timezone.now(),
         ip_address=provenance.ip_address,
         user_agent=provenance.user_agent,
-    )
-
-
-def cookie_choice_for(*, anonymous_id: uuid.UUID) -> CookieConsent | None:
-    """The choice in force for this browser (its latest row), or None if it never chose.
-
-    One query on the ``anonymous_id`` index. The row carries ``policy_changed_since``: True
-    when a version newer than the one it was made under changed more than wording, so the
-    browser must be asked again.
-    """
-    parsed_id = parse_anonymous_id(anonymous_id)
-    if parsed_id is None:
-        return None
-    material_change_since = PolicyVersion.objects.filter(
-        number__gt=OuterRef("policy_version__number")
-    ).exclude(change_type=PolicyVersion.ChangeType.EDITORIAL)
-    return (
-        CookieConsent.objects.filter(anonymous_id=parsed_id)
-        .select_related("policy_version")
-        .annotate(policy_changed_since=Exists(material_change_since))
-        .order_by("-id")
-        .first()
     )

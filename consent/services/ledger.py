@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
@@ -11,24 +10,14 @@ from django.db import transaction
 from django.db.models import Subquery
 from django.utils import timezone
 
-from consent.models import ConsentEvent, CurrentConsent, PolicyVersion, Purpose
+from consent.models import ConsentEvent, ConsentSource, CurrentConsent, PolicyVersion, Purpose
 from consent.provenance import NO_PROVENANCE, Provenance
 
-Source = ConsentEvent.Source
 LegalBasis = ConsentEvent.LegalBasis
 
 
 class ConsentError(ValueError):
     """A decision that can't be recorded: an unknown or mandatory purpose, say."""
-
-
-@dataclass(frozen=True)
-class ConsentState:
-    purpose: Purpose
-    granted: bool
-    legal_basis: str | None
-    since: object | None  # datetime of the decision in force, None if never asked
-    mandatory: bool
 
 
 def current_policy_version() -> PolicyVersion:
@@ -82,7 +71,7 @@ def record_decisions(
     overrides the purpose's own words when the person was shown something else (an older form,
     say). Five statements at most, in one transaction.
     """
-    if source not in Source.values:
+    if source not in ConsentSource.values:
         raise ConsentError(f"Unknown source {source!r}.")
     if legal_basis not in LegalBasis.values:
         raise ConsentError(f"Unknown legal basis {legal_basis!r}.")
@@ -202,27 +191,3 @@ def withdraw_all_marketing(
         actor=actor,
         provenance=provenance,
     )
-
-
-def consent_status(*, subject: AbstractBaseUser) -> dict[str, ConsentState]:
-    """Every purpose with the subject's state. Mandatory purposes are on for an active account."""
-    rows = {
-        row.purpose_id: row
-        for row in CurrentConsent.objects.filter(subject=subject).select_related("event")
-    }
-    status = {}
-    for purpose in Purpose.objects.all():
-        row = rows.get(purpose.pk)
-        if not purpose.is_optional:
-            status[purpose.code] = ConsentState(
-                purpose, bool(subject.is_active), None, None, mandatory=True
-            )
-        else:
-            status[purpose.code] = ConsentState(
-                purpose,
-                granted=bool(row and row.granted),
-                legal_basis=row.legal_basis if row else None,
-                since=row.event.occurred_at if row else None,
-                mandatory=False,
-            )
-    return status

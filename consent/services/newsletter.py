@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -31,14 +32,13 @@ from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.core import signing
 from django.db import IntegrityError, transaction
-from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
 from consent.models import ConsentEvent, CurrentConsent, NewsletterRequestLimit, Purpose
 from consent.names import is_valid_person_name, validate_person_name
 from consent.provenance import Provenance
-from consent.services.ledger import Source, current_policy_version, grant_consent
+from consent.services.ledger import ConsentSource, current_policy_version, grant_consent
 from consent.tokens import TokenError
 from privacy_site.masking import mask_address
 
@@ -84,6 +84,7 @@ def request_newsletter_subscription(
     first_name: str,
     last_name: str = "",
     provenance: Provenance,
+    confirm_url: Callable[[str], str],
     client: str | None = None,
 ) -> str | None:
     """The absolute URL of the confirmation link to email for this request, or None when no
@@ -94,6 +95,8 @@ def request_newsletter_subscription(
     The caller answers None and a URL alike, so nobody learns which addresses we hold or
     which case applied. Names must be names (``consent.names``; ``ValidationError``).
     ``provenance`` is not stored: the confirmation records the provenance of the click.
+    ``confirm_url`` makes the link's absolute URL from its signed token: the page that
+    confirms belongs to the app that emails the link.
     """
     for name in (first_name, last_name):
         validate_person_name(name.strip())
@@ -127,7 +130,7 @@ def request_newsletter_subscription(
         "n": issued_against,
     }
     token = signing.dumps(payload, salt=SALT, compress=True)
-    url = settings.SITE_URL + reverse("newsletter-confirm", args=[token])
+    url = confirm_url(token)
     # The caller emails the link (communications.services.request_newsletter). It is not
     # logged: the token is signed, not encrypted, so the URL would give the full address away
     # to anyone reading the logs.
@@ -269,7 +272,7 @@ def confirm_newsletter_subscription(
     event = grant_consent(
         subject=subscriber,
         purpose=Purpose.NEWSLETTER,
-        source=Source.NEWSLETTER_FORM,
+        source=ConsentSource.NEWSLETTER_FORM,
         provenance=provenance,
         wording=asked.wording,
     )

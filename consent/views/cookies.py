@@ -13,9 +13,10 @@ from django.urls import reverse
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.views.decorators.http import require_http_methods
 
+from consent.anonymous_id import parse_anonymous_id
 from consent.context_processors import COOKIE_NAME, browser_cookie_choice
 from consent.provenance import Provenance
-from consent.services import ConsentError, parse_anonymous_id, record_cookie_choice
+from consent.services import ConsentError, record_cookie_choice
 
 COOKIE_MAX_AGE = 365 * 24 * 3600
 ACCEPT_ALL, REJECT_ALL, SAVE = "accept_all", "reject_all", "save"

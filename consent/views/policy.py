@@ -1,4 +1,5 @@
-"""The privacy policy: the version in force, every version, and one version with its changes."""
+"""The privacy policy: the version in force, and one version with its changes. (The history
+of every version is a page of the communications app: it lists business transitions too.)"""
 
 from __future__ import annotations
 
@@ -6,7 +7,6 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.views.decorators.http import require_safe
 
-from consent.models import PolicyVersion
 from consent.policy_diff import policy_diff
 from consent.selectors import policy_version_get, previous_policy_version
 from consent.services import ConsentError, current_policy_version
@@ -23,13 +23,6 @@ def current(request: HttpRequest) -> HttpResponse:
     except ConsentError:
         return _not_found(request)
     return render(request, "consent/policy_current.html", {"version": version})
-
-
-@require_safe
-def history(request: HttpRequest) -> HttpResponse:
-    # The list shows summaries only: the full texts stay in the database.
-    versions = PolicyVersion.objects.defer("text").order_by("-number")
-    return render(request, "consent/policy_history.html", {"versions": versions})
 
 
 @require_safe

@@ -8,9 +8,9 @@ from django.db import DatabaseError, IntegrityError, connection, transaction
 from django.test import Client
 
 from accounts.models import AuditEvent, Profile
+from accounts.selectors import audit_events_for
 from accounts.services import (
     FieldChange,
-    audit_events_for,
     record_changes,
     record_secret_change,
     redact_audit_values_for,

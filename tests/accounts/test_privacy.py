@@ -14,14 +14,13 @@ from django.db import connection
 from django.db.utils import DatabaseError
 from django.utils import timezone
 
-from accounts.models import AddressVerification, AuditEvent, PrivacyRequest, Profile
+from accounts.models import AddressVerification, AuditEvent, AuditSource, PrivacyRequest, Profile
+from accounts.selectors import export_personal_data
 from accounts.services import update_profile
-from accounts.services.audit import Source as AuditSource
 from accounts.services.privacy import (
     ConfirmationPending,
     complete_pending_erasures,
     erase_account,
-    export_personal_data,
     request_erasure,
 )
 from communications.addresses import address_hash
@@ -30,7 +29,7 @@ from communications.models import Delivery, Suppression
 from communications.services import enqueue_email
 from consent.models import ConsentEvent, CurrentConsent, Purpose
 from consent.provenance import Provenance
-from consent.services import Source, grant_consent, record_decisions
+from consent.services import ConsentSource, grant_consent, record_decisions
 from consent.tokens import TokenError, TokenUse, make_token, read_token
 from tests.factories import TEST_PASSWORD
 from tests.harness.http import text
@@ -60,7 +59,7 @@ def ann(make_user):
     record_decisions(
         subject=user,
         choices={Purpose.NEWSLETTER: True, Purpose.SPECIAL_OFFERS: True},
-        source=Source.SIGNUP_FORM,
+        source=ConsentSource.SIGNUP_FORM,
         provenance=Provenance(ip_address="203.0.113.0", user_agent="Firefox"),
     )
     enqueue_email(kind=MessageKind.WELCOME, user=user, context={"verify_url": "https://x/"})
@@ -135,7 +134,7 @@ def test_the_readable_page_shows_the_same_data_and_offers_the_download(db, clien
 
 def test_the_copy_holds_nobody_elses_data(db, client, ann, make_user):
     bob = make_user("bob@example.com", first_name="Bob")
-    grant_consent(subject=bob, purpose=Purpose.SURVEYS, source=Source.API)
+    grant_consent(subject=bob, purpose=Purpose.SURVEYS, source=ConsentSource.API)
 
     data = json.loads(logged_in(client, ann).get(EXPORT, {"format": "json"}).content)
 
@@ -330,7 +329,7 @@ def test_erasure_sends_the_confirmation_then_erases_and_keeps_only_the_proofs(db
     # the ledger is kept, ending with withdrawals, with no network details
     events = ConsentEvent.objects.filter(subject_id=ann_id)
     assert events.filter(granted=True).count() == 2
-    assert events.filter(granted=False, source=Source.ERASURE).count() == 2
+    assert events.filter(granted=False, source=ConsentSource.ERASURE).count() == 2
     assert not events.exclude(ip_address=None).exists()
     assert not events.exclude(user_agent="").exists()
     assert not CurrentConsent.objects.filter(subject_id=ann_id, granted=True).exists()
@@ -353,7 +352,7 @@ def test_an_erased_address_receives_nothing_afterwards(db, ann, smtp, make_user,
 
     # a new account with the same address, a newsletter request, an old link
     again = make_user("ANN@example.com")
-    grant_consent(subject=again, purpose=Purpose.NEWSLETTER, source=Source.API)
+    grant_consent(subject=again, purpose=Purpose.NEWSLETTER, source=ConsentSource.API)
     for kind in (MessageKind.NEWSLETTER, MessageKind.SERVICE_ANNOUNCEMENT, MessageKind.WELCOME):
         assert enqueue_email(kind=kind, user=again).status == Status.SUPPRESSED
     confirmation = enqueue_email(kind=MessageKind.OPT_IN_CONFIRMATION, to_email="ann@example.com")

@@ -24,7 +24,7 @@ from accounts.services.requests import (
 from communications.kinds import MessageKind
 from communications.models import Delivery
 from consent.models import ConsentEvent, CurrentConsent, Purpose
-from consent.services import Source, grant_consent
+from consent.services import ConsentSource, grant_consent
 from tests.factories import StaffFactory
 
 ADMIN = "/admin/accounts/privacyrequest/"
@@ -79,7 +79,7 @@ def logged(ann, staff, request_type, *, received=None, checked=True):
     )
     if checked:
         request = record_identity_check(
-            request=request, method="Replied from the account's address", staff=staff
+            privacy_request=request, method="Replied from the account's address", staff=staff
         )
     return request
 
@@ -132,7 +132,7 @@ def test_the_list_shows_overdue_requests_first(db, client, staff, ann):
     overdue = logged(ann, staff, Type.OBJECTION, received=today - timedelta(days=40))
     very_overdue = logged(ann, staff, Type.ACCESS, received=today - timedelta(days=90))
     done = logged(ann, staff, Type.ACCESS, received=today - timedelta(days=100))
-    fulfil_access_request(request=done, staff=staff)
+    fulfil_access_request(privacy_request=done, staff=staff)
     client.force_login(staff)
 
     response = client.get(ADMIN)
@@ -146,20 +146,22 @@ def test_an_extension_needs_a_reason_is_allowed_once_and_moves_the_due_date(db, 
     request = logged(ann, staff, Type.ACCESS, received=date.today() - timedelta(days=3))
 
     with pytest.raises(PrivacyError, match="needs a reason"):
-        extend_privacy_request(request=request, reason="  ", staff=staff)
-    extended = extend_privacy_request(request=request, reason="Ten years of orders", staff=staff)
+        extend_privacy_request(privacy_request=request, reason="  ", staff=staff)
+    extended = extend_privacy_request(
+        privacy_request=request, reason="Ten years of orders", staff=staff
+    )
 
     assert extended.due_on == due_date(request.received_on, extended=True)
     assert extended.extension_reason == "Ten years of orders"
     with pytest.raises(PrivacyError, match="already been extended"):
-        extend_privacy_request(request=extended, reason="again", staff=staff)
+        extend_privacy_request(privacy_request=extended, reason="again", staff=staff)
 
 
 def test_an_extension_after_the_first_month_is_refused(db, staff, ann):
     request = logged(ann, staff, Type.ACCESS, received=date.today() - timedelta(days=40))
 
     with pytest.raises(PrivacyError, match="too late"):
-        extend_privacy_request(request=request, reason="Complex", staff=staff)
+        extend_privacy_request(privacy_request=request, reason="Complex", staff=staff)
 
 
 def test_nothing_is_fulfilled_before_the_identity_check(db, client, staff, ann):
@@ -189,7 +191,7 @@ def test_the_identity_check_is_recorded_from_admin(db, client, staff, ann):
 def test_fulfilling_an_access_request_downloads_the_same_copy_as_self_service(
     db, client, staff, ann
 ):
-    grant_consent(subject=ann, purpose=Purpose.NEWSLETTER, source=Source.API)
+    grant_consent(subject=ann, purpose=Purpose.NEWSLETTER, source=ConsentSource.API)
     request = logged(ann, staff, Type.ACCESS)
     client.force_login(staff)
 
@@ -231,8 +233,8 @@ def test_fulfilling_an_erasure_runs_the_self_service_erasure(db, client, staff, 
 def test_fulfilling_an_objection_withdraws_all_marketing_with_staff_as_actor(
     db, client, staff, ann
 ):
-    grant_consent(subject=ann, purpose=Purpose.NEWSLETTER, source=Source.API)
-    grant_consent(subject=ann, purpose=Purpose.SURVEYS, source=Source.API)
+    grant_consent(subject=ann, purpose=Purpose.NEWSLETTER, source=ConsentSource.API)
+    grant_consent(subject=ann, purpose=Purpose.SURVEYS, source=ConsentSource.API)
     request = logged(ann, staff, Type.OBJECTION)
     client.force_login(staff)
 
@@ -240,7 +242,7 @@ def test_fulfilling_an_objection_withdraws_all_marketing_with_staff_as_actor(
 
     assert not CurrentConsent.objects.filter(subject=ann, granted=True).exists()
     withdrawals = ConsentEvent.objects.filter(subject=ann, granted=False)
-    assert {(e.source, e.actor_id) for e in withdrawals} == {(Source.STAFF, staff.pk)}
+    assert {(e.source, e.actor_id) for e in withdrawals} == {(ConsentSource.STAFF, staff.pk)}
     assert Delivery.objects.filter(user=ann, kind=MessageKind.CONSENT_RECEIPT).exists()
     request.refresh_from_db()
     assert request.status == "completed" and "Newsletter" in request.outcome
@@ -302,7 +304,7 @@ def test_a_refusal_needs_a_reason_and_closes_the_request(db, client, staff, ann)
     request.refresh_from_db()
     assert request.status == "refused" and request.outcome == "Identity could not be confirmed"
     with pytest.raises(PrivacyError, match="already refused"):
-        record_identity_check(request=request, method="late", staff=staff)
+        record_identity_check(privacy_request=request, method="late", staff=staff)
 
 
 def test_staff_without_the_fulfil_permission_cannot_act(db, client, staff, ann):
@@ -402,10 +404,10 @@ def test_linking_after_the_identity_check_is_refused(db, staff, ann):
         logged_by=staff,
         requester_name="A. Lee",
     )
-    request = record_identity_check(request=request, method="Letter signed", staff=staff)
+    request = record_identity_check(privacy_request=request, method="Letter signed", staff=staff)
 
     with pytest.raises(PrivacyError, match="identity check"):
-        link_privacy_request(request=request, subject=ann, staff=staff)
+        link_privacy_request(privacy_request=request, subject=ann, staff=staff)
 
     request.refresh_from_db()
     assert request.subject is None

@@ -10,7 +10,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.test import Client
 from django.urls import reverse
 
-from accounts.models import AddressVerification, AuditEvent, Profile
+from accounts.models import AddressVerification, AuditEvent, AuditSource, Profile
 from accounts.services import normalise_phone, update_profile
 from tests.harness.http import text
 
@@ -125,7 +125,7 @@ def test_the_service_refuses_an_actor_who_is_neither_the_person_nor_staff(ann, m
 @pytest.mark.django_db
 def test_staff_may_correct_a_profile_and_are_recorded_as_the_actor(ann, make_user):
     support = make_user("support@example.com", is_staff=True)
-    update_profile(user=ann, actor=support, source=AuditEvent.Source.STAFF, phone="020 7946 0000")
+    update_profile(user=ann, actor=support, source=AuditSource.STAFF, phone="020 7946 0000")
     event = AuditEvent.objects.get()
     assert (event.subject, event.actor, event.source) == (ann, support, "staff")
 

@@ -15,7 +15,7 @@ from django.test import Client
 from communications.kinds import MessageKind
 from communications.models import Delivery
 from consent.models import ConsentEvent, CurrentConsent, PolicyVersion, Purpose
-from consent.services import Source
+from consent.services import ConsentSource
 from tests.factories import TEST_PASSWORD, NewsletterSubscriberFactory
 from tests.harness.http import text
 
@@ -96,7 +96,7 @@ def test_sign_up_with_two_boxes_ticked_writes_the_user_two_ledger_rows_and_a_wel
     assert {e.purpose.code for e in events} == {Purpose.NEWSLETTER, Purpose.SPECIAL_OFFERS}
     current = PolicyVersion.objects.order_by("-number").first()
     for event in events:
-        assert event.granted and event.source == Source.SIGNUP_FORM
+        assert event.granted and event.source == ConsentSource.SIGNUP_FORM
         assert event.policy_version == current
         assert event.wording == event.purpose.wording
     # one queued welcome email, through the outbox, carrying the verification link

@@ -9,8 +9,7 @@ import pytest
 from django.db import IntegrityError, transaction
 from django.test import Client
 
-from accounts.models import AuditEvent, User
-from accounts.services.audit import Source
+from accounts.models import AuditEvent, AuditSource, User
 from accounts.services.privacy import (
     PrivacyError,
     deactivate_account,
@@ -99,14 +98,14 @@ def test_a_name_changed_by_staff_writes_audit_rows_with_the_staff_member(ann, su
         "Ann",
         "Anne",
         staff,
-        Source.STAFF,
+        AuditSource.STAFF,
     )
     assert not AuditEvent.objects.filter(subject=ann, field="last_name").exists()
 
 
 def test_the_form_cannot_change_the_login_address_or_reactivate(ann, support):
     staff, client = support
-    deactivate_account(user=ann, actor=staff, source=Source.STAFF)
+    deactivate_account(user=ann, actor=staff, source=AuditSource.STAFF)
 
     response = client.post(
         change_url(ann),
@@ -172,7 +171,7 @@ def test_a_password_set_by_staff_writes_the_secret_row(ann, support):
         None,
         None,
         staff,
-        Source.STAFF,
+        AuditSource.STAFF,
     )
 
 
@@ -224,7 +223,7 @@ def test_an_account_added_by_staff_records_its_details():
     assert created.check_password(NEW_PASSWORD)
     rows = {
         row.field: row
-        for row in AuditEvent.objects.filter(subject=created, actor=staff, source=Source.STAFF)
+        for row in AuditEvent.objects.filter(subject=created, actor=staff, source=AuditSource.STAFF)
     }
     assert set(rows) == {"email", "first_name", "password"}
     assert rows["email"].new_value == "new.colleague@jessops.example"
@@ -260,7 +259,7 @@ def test_an_erased_account_cannot_get_a_password_from_the_admin(erased, admin_cl
 
 
 def test_the_reactivate_action_refuses_an_erased_account(erased, ann, admin_client, admin_user):
-    deactivate_account(user=ann, actor=admin_user, source=Source.STAFF)
+    deactivate_account(user=ann, actor=admin_user, source=AuditSource.STAFF)
 
     response = admin_client.post(
         USERS,

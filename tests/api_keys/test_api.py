@@ -16,7 +16,7 @@ from rest_framework.test import APIClient
 from api_keys.models import APIKeyEvent, SystemAPIKey
 from api_keys.services import revoke_api_key
 from consent.models import ConsentEvent
-from consent.services import Source, grant_consent
+from consent.services import ConsentSource, grant_consent
 from tests.factories import TEST_PASSWORD, StaffFactory
 
 pytestmark = pytest.mark.django_db
@@ -41,7 +41,7 @@ def basic(email: str, password: str) -> dict[str, str]:
 
 def test_a_key_with_the_scope_reads_a_consent_record(system, issue, customer):
     # given
-    grant_consent(subject=customer, purpose="newsletter", source=Source.SIGNUP_FORM)
+    grant_consent(subject=customer, purpose="newsletter", source=ConsentSource.SIGNUP_FORM)
     api_key, secret = issue("Checkout")
     # when
     response = system.get(CONSENTS, {"email": "ANN@example.com"}, **with_key(secret))

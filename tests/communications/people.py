@@ -6,7 +6,7 @@ from accounts.services.privacy import deactivate_account, erase_account, request
 from communications.models import Suppression
 from communications.services import suppress_address
 from consent.models import Purpose
-from consent.services import Source, withdraw_all_marketing, withdraw_consent
+from consent.services import ConsentSource, withdraw_all_marketing, withdraw_consent
 from tests.factories import NewsletterSubscriberFactory, SuppressionFactory, UserFactory
 
 STATES = (
@@ -52,15 +52,15 @@ def people_in_every_state() -> dict[str, object]:
         "never_asked": UserFactory(email="never@example.com", first_name="Never"),
     }
     withdrew = _granted("withdrew@example.com", Purpose.NEWSLETTER, Purpose.SURVEYS)
-    withdraw_all_marketing(subject=withdrew, source=Source.PREFERENCE_CENTRE)
+    withdraw_all_marketing(subject=withdrew, source=ConsentSource.PREFERENCE_CENTRE)
     people["withdrew_everything"] = withdrew
     one_click = _granted("oneclick@example.com")
-    withdraw_consent(subject=one_click, purpose=Purpose.NEWSLETTER, source=Source.ONE_CLICK)
+    withdraw_consent(subject=one_click, purpose=Purpose.NEWSLETTER, source=ConsentSource.ONE_CLICK)
     people["one_click"] = one_click
     # What the provider webhook does with a complaint.
     complained = _granted("complained@example.com")
     suppress_address(complained.email, reason=Suppression.Reason.COMPLAINT)
-    withdraw_all_marketing(subject=complained, source=Source.PROVIDER_COMPLAINT)
+    withdraw_all_marketing(subject=complained, source=ConsentSource.PROVIDER_COMPLAINT)
     people["complained"] = complained
     quiet = UserFactory(email="complainednever@example.com", first_name="Quiet")
     SuppressionFactory(address=quiet.email, reason=Suppression.Reason.COMPLAINT)

@@ -33,7 +33,7 @@ from communications.services.policy_changes import (
 )
 from consent.models import Purpose
 from consent.services import (
-    Source,
+    ConsentSource,
     current_policy_version,
     grant_consent,
     save_policy_draft,
@@ -81,7 +81,7 @@ def opted_in(make_user, email: str):
     """A verified account holding the newsletter (opted in to communications)."""
     user = make_user(email)
     EmailAddress.objects.create(user=user, email=email, verified=True, primary=True)
-    grant_consent(subject=user, purpose=Purpose.NEWSLETTER, source=Source.SIGNUP_FORM)
+    grant_consent(subject=user, purpose=Purpose.NEWSLETTER, source=ConsentSource.SIGNUP_FORM)
     return user
 
 
@@ -152,7 +152,7 @@ def test_the_page_draws_sends_per_minute_and_every_outcome(root, make_user, prov
         make_user, "ann", "bob", "refused", "lost", "carol", "wendy", "dan", "sue", "eve", "fay"
     )
     wendy = get_user_model().objects.get(email="wendy@example.com")
-    withdraw_consent(subject=wendy, purpose=Purpose.NEWSLETTER, source=Source.ONE_CLICK)
+    withdraw_consent(subject=wendy, purpose=Purpose.NEWSLETTER, source=ConsentSource.ONE_CLICK)
     suppress_address("sue@example.com", reason="manual")
 
     # when four batches go out: at T0, a minute later, and twice three minutes later

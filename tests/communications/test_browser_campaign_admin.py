@@ -18,7 +18,7 @@ from communications.services import (
     send_campaign_now,
 )
 from consent.models import Purpose
-from consent.services import Source, grant_consent
+from consent.services import ConsentSource, grant_consent
 from tests.factories import TEST_PASSWORD
 
 pytestmark = pytest.mark.browser
@@ -65,7 +65,7 @@ def sent_campaign(make_user, settings, monkeypatch) -> Campaign:
     for name in ("ann", "bob", "carol"):
         user = make_user(f"{name}@example.com")
         EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
-        grant_consent(subject=user, purpose=Purpose.NEWSLETTER, source=Source.SIGNUP_FORM)
+        grant_consent(subject=user, purpose=Purpose.NEWSLETTER, source=ConsentSource.SIGNUP_FORM)
     campaign = create_campaign(
         actor=None, name="Spring newsletter", kind="newsletter", subject="Spring", body="Hello."
     )

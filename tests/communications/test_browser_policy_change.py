@@ -13,7 +13,7 @@ from playwright.sync_api import Page, expect
 from communications.services.policy_changes import publish_policy_change
 from consent.models import ConsentEvent, Purpose
 from consent.selectors import may_use_for_purpose
-from consent.services import Source, current_policy_version, save_policy_draft
+from consent.services import ConsentSource, current_policy_version, save_policy_draft
 from tests.accounts.test_browser_account import wait_for_mail
 from tests.factories import TEST_PASSWORD
 from tests.harness.smtp import SMTPServer
@@ -96,7 +96,7 @@ def test_a_notified_person_chooses_from_the_email_without_logging_in(
     expect(page.get_by_role("heading", level=1)).to_have_text("Your choice is saved")
     expect(page.locator(".policy-choice-answers")).to_have_text(f"{NEW_USE['name']}: yes")
     event = ConsentEvent.objects.get(subject=ann, purpose=purpose)
-    assert event.granted and event.source == Source.RECONSENT
+    assert event.granted and event.source == ConsentSource.RECONSENT
     assert event.policy_version == publication.version
     assert may_use_for_purpose(subject=ann, purpose=purpose)
     # and Bob, who has not answered, stays out

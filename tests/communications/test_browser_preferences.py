@@ -6,7 +6,8 @@ import pytest
 from playwright.sync_api import expect
 
 from consent.models import ConsentEvent, Purpose
-from consent.services import Source, consent_status
+from consent.selectors import consent_status
+from consent.services import ConsentSource
 from consent.tokens import TokenUse, make_token
 from tests.factories import TEST_PASSWORD, UserFactory
 
@@ -52,7 +53,7 @@ def test_a_customer_chooses_the_newsletter_then_unsubscribes_by_link(
     assert (latest.purpose_id, latest.granted, latest.source) == (
         newsletter.pk,
         False,
-        Source.UNSUBSCRIBE_LINK,
+        ConsentSource.UNSUBSCRIBE_LINK,
     )
 
 

@@ -28,7 +28,7 @@ from communications.services import (
     sweep_outbox,
     update_campaign,
 )
-from consent.services import LegalBasis, Source, grant_consent
+from consent.services import ConsentSource, LegalBasis, grant_consent
 from tests import factories
 from tests.factories import CampaignFactory, UserFactory
 
@@ -110,11 +110,11 @@ def test_a_legal_basis_segment_picks_soft_opt_in_customers(db, make_user):
     grant_consent(
         subject=buyer,
         purpose="newsletter",
-        source=Source.ORDER_FORM,
+        source=ConsentSource.ORDER_FORM,
         legal_basis=LegalBasis.SOFT_OPT_IN,
     )
     fan = make_user("fan@example.com")
-    grant_consent(subject=fan, purpose="newsletter", source=Source.NEWSLETTER_FORM)
+    grant_consent(subject=fan, purpose="newsletter", source=ConsentSource.NEWSLETTER_FORM)
 
     run(CampaignFactory(segment={"legal_basis": "soft_opt_in"}))
 

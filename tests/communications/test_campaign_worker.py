@@ -24,7 +24,8 @@ from communications.services import (
 )
 from communications.tasks import send_campaign_batch_task
 from consent.models import ConsentEvent
-from consent.services import Source, consent_status, grant_consent, withdraw_consent
+from consent.selectors import consent_status
+from consent.services import ConsentSource, grant_consent, withdraw_consent
 from tests.communications.campaigns import HeldTask, wait_until_completed
 from tests.factories import CampaignFactory, subscribers
 from tests.harness.smtp import ReceivedMessage, SMTPServer
@@ -66,7 +67,7 @@ def test_a_campaign_reaches_every_consenting_active_unsuppressed_recipient_exact
     people = [make_user(f"person{i:03}@example.com", first_name=f"Pat{i}") for i in range(300)]
     consenting = people[::2]
     for person in consenting:
-        grant_consent(subject=person, purpose=NEWSLETTER, source=Source.SIGNUP_FORM)
+        grant_consent(subject=person, purpose=NEWSLETTER, source=ConsentSource.SIGNUP_FORM)
     # and a consenting account since deactivated, and a consenting address that hard-bounced
     gone, bounced = subscribers(2, prefix="special")
     gone.is_active = False
@@ -140,7 +141,7 @@ def test_one_click_unsubscribe_from_the_header_withdraws_consent_and_stops_later
     assert response.status_code == 200
     assert not consent_status(subject=ann)[NEWSLETTER].granted
     event = ConsentEvent.objects.filter(subject=ann, purpose__code=NEWSLETTER).latest("id")
-    assert (event.granted, event.source) == (False, Source.ONE_CLICK)
+    assert (event.granted, event.source) == (False, ConsentSource.ONE_CLICK)
     assert consent_status(subject=bob)[NEWSLETTER].granted
 
     # and the next campaign goes to Bob only
@@ -167,7 +168,7 @@ def test_people_who_opt_out_after_their_rows_are_queued_are_sent_nothing(
     assert set(statuses(campaign).values()) == {Status.QUEUED}
     # when five withdraw their consent and one account is deactivated before sending
     for reader in readers[:5]:
-        withdraw_consent(subject=reader, purpose=NEWSLETTER, source=Source.PREFERENCE_CENTRE)
+        withdraw_consent(subject=reader, purpose=NEWSLETTER, source=ConsentSource.PREFERENCE_CENTRE)
     readers[5].is_active = False
     readers[5].save(update_fields=["is_active"])
     # and the batch tasks reach the worker

@@ -24,7 +24,8 @@ from communications.services import create_campaign, enqueue_email, send_deliver
 from communications.services.preferences import save_preferences
 from consent.models import ConsentEvent, Purpose
 from consent.provenance import NO_PROVENANCE
-from consent.services import Source, consent_status, grant_consent
+from consent.selectors import consent_status
+from consent.services import ConsentSource, grant_consent
 from consent.tokens import TokenUse, make_token, read_token
 from tests.factories import DeliveryFactory
 from tests.harness.http import text
@@ -371,7 +372,7 @@ def test_a_preference_change_writes_a_receipt_with_what_changed_and_the_policy_v
     client, db, make_user, relay_off
 ):
     user = make_user("ann@example.com", first_name="Ann")
-    grant_consent(subject=user, purpose="surveys", source=Source.SIGNUP_FORM)
+    grant_consent(subject=user, purpose="surveys", source=ConsentSource.SIGNUP_FORM)
     client.force_login(user)
 
     client.post("/preferences/", {"newsletter": "on", "special_offers": "on"})
@@ -393,7 +394,7 @@ def test_a_preference_change_writes_a_receipt_with_what_changed_and_the_policy_v
 
 def test_saving_unchanged_choices_sends_no_receipt(client, db, make_user, relay_off):
     user = make_user("ann@example.com")
-    grant_consent(subject=user, purpose="newsletter", source=Source.SIGNUP_FORM)
+    grant_consent(subject=user, purpose="newsletter", source=ConsentSource.SIGNUP_FORM)
     client.force_login(user)
 
     client.post("/preferences/", {"newsletter": "on"})
@@ -408,7 +409,7 @@ def test_the_receipt_and_the_decision_commit_or_roll_back_together(db, make_user
         save_preferences(
             subject=user,
             choices={"newsletter": True},
-            source=Source.PREFERENCE_CENTRE,
+            source=ConsentSource.PREFERENCE_CENTRE,
             provenance=NO_PROVENANCE,
         )
         raise RuntimeError("later step failed")

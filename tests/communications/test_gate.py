@@ -10,7 +10,7 @@ from communications.kinds import CAMPAIGN_KINDS, RULES, Category, MessageKind
 from communications.models import Delivery
 from communications.services import suppress_address
 from consent.models import Purpose
-from consent.services import Source, grant_consent, withdraw_consent
+from consent.services import ConsentSource, grant_consent, withdraw_consent
 
 Status = Delivery.Status
 MARKETING = {
@@ -73,15 +73,15 @@ def test_marketing_needs_current_consent_for_its_own_purpose(db, make_user, kind
     user = make_user("ann@example.com")
     other_purposes = [p for k, p in MARKETING.items() if k != kind]
     for purpose in other_purposes:
-        grant_consent(subject=user, purpose=purpose, source=Source.API)
+        grant_consent(subject=user, purpose=purpose, source=ConsentSource.API)
 
     # given consent to every other purpose but this one
     assert may_send(kind, user).status == Status.SKIPPED_NO_CONSENT
 
-    grant_consent(subject=user, purpose=MARKETING[kind], source=Source.API)
+    grant_consent(subject=user, purpose=MARKETING[kind], source=ConsentSource.API)
     assert may_send(kind, user)
 
-    withdraw_consent(subject=user, purpose=MARKETING[kind], source=Source.API)
+    withdraw_consent(subject=user, purpose=MARKETING[kind], source=ConsentSource.API)
     decision = may_send(kind, user)
     assert not decision
     assert decision.status == Status.SKIPPED_NO_CONSENT

@@ -11,7 +11,8 @@ from anymail.inbound import AnymailInboundMessage
 from anymail.signals import AnymailInboundEvent, inbound
 
 from consent.models import ConsentEvent
-from consent.services import Source, consent_status
+from consent.selectors import consent_status
+from consent.services import ConsentSource
 from tests.factories import DeliveryFactory
 
 
@@ -44,7 +45,7 @@ def test_an_email_to_the_unsubscribe_mailbox_withdraws_that_emails_purpose(deliv
     status = consent_status(subject=delivery.user)
     assert not status["newsletter"].granted
     assert status["special_offers"].granted
-    assert ConsentEvent.objects.filter(source=Source.MAILTO_UNSUBSCRIBE).count() == 1
+    assert ConsentEvent.objects.filter(source=ConsentSource.MAILTO_UNSUBSCRIBE).count() == 1
     delivery.refresh_from_db()
     assert delivery.unsubscribed_at is not None
 
@@ -63,7 +64,7 @@ def test_anything_else_changes_nothing(delivery, sender, to, subject):
     receive(sender=sender, to=to, subject=subject.format(pk=delivery.pk))
 
     assert consent_status(subject=delivery.user)["newsletter"].granted
-    assert not ConsentEvent.objects.filter(source=Source.MAILTO_UNSUBSCRIBE).exists()
+    assert not ConsentEvent.objects.filter(source=ConsentSource.MAILTO_UNSUBSCRIBE).exists()
 
 
 # --- Through the provider's inbound webhook -----------------------------------------------------
@@ -111,7 +112,7 @@ def test_the_providers_inbound_webhook_withdraws_the_emails_purpose(client, post
 
     assert response.status_code == 200
     assert not consent_status(subject=delivery.user)["newsletter"].granted
-    assert ConsentEvent.objects.filter(source=Source.MAILTO_UNSUBSCRIBE).count() == 1
+    assert ConsentEvent.objects.filter(source=ConsentSource.MAILTO_UNSUBSCRIBE).count() == 1
 
 
 @pytest.mark.parametrize(
@@ -124,4 +125,4 @@ def test_a_forged_inbound_email_changes_nothing(client, postmark, delivery, auth
 
     assert response.status_code == 400
     assert consent_status(subject=delivery.user)["newsletter"].granted
-    assert not ConsentEvent.objects.filter(source=Source.MAILTO_UNSUBSCRIBE).exists()
+    assert not ConsentEvent.objects.filter(source=ConsentSource.MAILTO_UNSUBSCRIBE).exists()

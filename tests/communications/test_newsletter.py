@@ -10,11 +10,12 @@ import pytest
 from django.contrib.auth import get_user_model
 from django.test import Client
 
+from communications.views.newsletter import confirmation_url
 from consent.models import ConsentEvent, Purpose
 from consent.provenance import Provenance
+from consent.selectors import consent_status
 from consent.services import (
-    Source,
-    consent_status,
+    ConsentSource,
     request_newsletter_subscription,
 )
 from tests.factories import PolicyVersionFactory, UserFactory
@@ -35,7 +36,11 @@ def ask(
 ) -> str:
     """The path of the confirmation link the service makes for ``email``."""
     url = request_newsletter_subscription(
-        email=email, first_name=first_name, last_name=last_name, provenance=WEB
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        provenance=WEB,
+        confirm_url=confirmation_url,
     )
     return urlsplit(url).path
 
@@ -138,7 +143,7 @@ def test_confirming_creates_a_subscriber_and_records_the_consent(client, db):
     assert not subscriber.has_usable_password()
     event = ConsentEvent.objects.get()
     assert (event.subject, event.purpose.code, event.granted) == (subscriber, "newsletter", True)
-    assert event.source == Source.NEWSLETTER_FORM
+    assert event.source == ConsentSource.NEWSLETTER_FORM
     assert event.wording == Purpose.objects.get(code="newsletter").wording
     assert event.policy_version.number == 1
     assert (event.ip_address, event.user_agent) == ("203.0.113.0", "Mail app")

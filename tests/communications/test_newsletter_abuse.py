@@ -18,7 +18,8 @@ from communications.kinds import MessageKind
 from communications.models import Delivery
 from communications.services import send_delivery
 from consent.models import ConsentEvent, Purpose
-from consent.services import Source, consent_status, current_policy_version, grant_consent
+from consent.selectors import consent_status
+from consent.services import ConsentSource, current_policy_version, grant_consent
 from consent.services.newsletter import SALT
 from consent.tokens import TokenUse, make_token
 from tests.factories import UserFactory
@@ -313,7 +314,7 @@ def test_a_link_is_spent_by_a_later_decision_made_elsewhere(db, relay_off):
     from_client("192.0.2.1").post("/newsletter/", NIA)
     link = confirmation_link(confirmations()[0])
     # the customer subscribes and unsubscribes in the preference centre before clicking
-    grant_consent(subject=customer, purpose="newsletter", source=Source.PREFERENCE_CENTRE)
+    grant_consent(subject=customer, purpose="newsletter", source=ConsentSource.PREFERENCE_CENTRE)
     logged_in = Client()
     logged_in.force_login(customer)
     logged_in.post("/preferences/", {"action": "withdraw_all"})

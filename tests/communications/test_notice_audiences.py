@@ -53,10 +53,10 @@ def test_gone_is_deactivated_or_erased(people):
 
 
 def test_a_yes_after_a_no_is_opted_in_again(people):
-    from consent.services import Source, grant_consent
+    from consent.services import ConsentSource, grant_consent
 
     withdrew = people["withdrew_everything"]
-    grant_consent(subject=withdrew, purpose="surveys", source=Source.PREFERENCE_CENTRE)
+    grant_consent(subject=withdrew, purpose="surveys", source=ConsentSource.PREFERENCE_CENTRE)
     assert withdrew.pk in ids(opted_in_to_communications())
     assert withdrew.pk not in ids(opted_out_of_all_communication())
 

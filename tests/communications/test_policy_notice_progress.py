@@ -10,7 +10,7 @@ from communications.models import Delivery
 from communications.services import create_campaign, populate_campaign, send_campaign_now
 from communications.tasks import send_campaign_batch_task
 from consent.models import Purpose
-from consent.services import Source, withdraw_all_marketing
+from consent.services import ConsentSource, withdraw_all_marketing
 from tests.communications.campaigns import HeldTask, wait_until_completed
 from tests.harness.http import logged_in
 from tests.harness.smtp import SMTPServer
@@ -41,7 +41,7 @@ def test_a_notice_skipped_for_someone_who_left_its_audience_is_counted(
     assert populate_campaign(campaign_id=campaign.pk) == 2
     monkeypatch.undo()
     # when Ann opts out of everything before the worker sends
-    withdraw_all_marketing(subject=ann, source=Source.PREFERENCE_CENTRE)
+    withdraw_all_marketing(subject=ann, source=ConsentSource.PREFERENCE_CENTRE)
     for args in batches.calls:
         send_campaign_batch_task.delay(*args)
     wait_until_completed(campaign)

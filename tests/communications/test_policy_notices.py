@@ -6,7 +6,7 @@ from __future__ import annotations
 from communications.gate import gate_batch, may_send
 from communications.kinds import MessageKind
 from communications.models import Delivery
-from consent.services import Source, grant_consent, withdraw_all_marketing
+from consent.services import ConsentSource, grant_consent, withdraw_all_marketing
 from tests.communications.people import EMAILED, names
 
 Status = Delivery.Status
@@ -31,8 +31,8 @@ def test_a_use_change_notice_reaches_everyone_not_gone_and_not_opted_out_of_all(
 def test_a_policy_change_notice_never_reaches_someone_opted_out_of_everything(db, make_user):
     # the bug: policy_change was a service kind, so it reached every active account
     ann = make_user("ann@example.com")
-    grant_consent(subject=ann, purpose="newsletter", source=Source.SIGNUP_FORM)
-    withdraw_all_marketing(subject=ann, source=Source.PREFERENCE_CENTRE)
+    grant_consent(subject=ann, purpose="newsletter", source=ConsentSource.SIGNUP_FORM)
+    withdraw_all_marketing(subject=ann, source=ConsentSource.PREFERENCE_CENTRE)
 
     for kind in (PRACTICE, USE, MessageKind.BUSINESS_TRANSITION):
         decision = may_send(kind, ann)

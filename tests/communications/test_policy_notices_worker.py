@@ -14,7 +14,7 @@ from communications.services import (
     send_campaign_now,
 )
 from communications.tasks import send_campaign_batch_task
-from consent.services import Source, withdraw_all_marketing
+from consent.services import ConsentSource, withdraw_all_marketing
 from tests.communications.campaigns import HeldTask, wait_until_completed
 from tests.communications.people import EMAILED, people_in_every_state
 from tests.harness.smtp import SMTPServer
@@ -71,7 +71,7 @@ def test_opting_out_after_queueing_before_sending_a_practice_change_email_is_not
     ann = people["opted_in_several"]
     assert Delivery.objects.get(campaign=campaign, user=ann).status == Status.QUEUED
     # when she opts out of everything before the batch reaches the worker
-    withdraw_all_marketing(subject=ann, source=Source.PREFERENCE_CENTRE)
+    withdraw_all_marketing(subject=ann, source=ConsentSource.PREFERENCE_CENTRE)
     for args in held_batches.calls:
         send_campaign_batch_task.delay(*args)
     wait_until_completed(campaign)

@@ -19,7 +19,7 @@ from communications.services.policy_changes import (
 )
 from consent.models import ConsentEvent, Purpose
 from consent.selectors import may_use_for_purpose, usable_consents
-from consent.services import ConsentError, Source, grant_consent, save_policy_draft
+from consent.services import ConsentError, ConsentSource, grant_consent, save_policy_draft
 from tests.factories import PolicyVersionFactory, PurposeFactory
 
 pytestmark = pytest.mark.django_db
@@ -122,7 +122,7 @@ def test_a_use_change_keeps_the_new_use_off_until_a_yes_given_on_the_choice_page
     # then her answer is a re-consent row under the new version, and only she is in
     assert saved.status_code == 200
     event = ConsentEvent.objects.get(subject=ann, purpose=purpose)
-    assert event.granted and event.source == Source.RECONSENT
+    assert event.granted and event.source == ConsentSource.RECONSENT
     assert event.policy_version == publication.version
     assert may_use_for_purpose(subject=ann, purpose=purpose)
     assert not may_use_for_purpose(subject=bob, purpose=purpose)
@@ -137,7 +137,7 @@ def test_a_no_on_the_choice_page_is_recorded(officer, make_user):
 
     assert response.status_code == 200
     event = ConsentEvent.objects.get(subject=bob, purpose__code="partner_analytics")
-    assert not event.granted and event.source == Source.RECONSENT
+    assert not event.granted and event.source == ConsentSource.RECONSENT
 
 
 def test_a_bad_answer_is_refused_and_changes_nothing(officer, make_user):
@@ -225,10 +225,10 @@ def test_a_purpose_introduced_by_a_use_change_reaches_only_people_who_agreed_aft
     )
     purpose = PurposeFactory(code="new_use", introduced_in=v2, actor=officer)
     ann, bob = make_user("ann@example.com"), make_user("bob@example.com")
-    grant_consent(subject=ann, purpose="new_use", source=Source.API)
+    grant_consent(subject=ann, purpose="new_use", source=ConsentSource.API)
     # when a later version (3) is in force and Bob agrees under it
     PolicyVersionFactory()
-    grant_consent(subject=bob, purpose="new_use", source=Source.RECONSENT)
+    grant_consent(subject=bob, purpose="new_use", source=ConsentSource.RECONSENT)
 
     # then only Bob is in the campaign audience, and only Bob's data may be used
     assert list(audience_for(purpose=purpose)) == [bob.pk]

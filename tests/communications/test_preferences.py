@@ -9,9 +9,9 @@ import pytest
 from django.test import Client
 
 from consent.models import ConsentEvent, Purpose
+from consent.selectors import consent_status
 from consent.services import (
-    Source,
-    consent_status,
+    ConsentSource,
     grant_consent,
     record_decisions,
     withdraw_consent,
@@ -117,7 +117,7 @@ def test_each_optional_purpose_is_a_checkbox_labelled_with_its_exact_wording(ali
 
 
 def test_the_checkboxes_show_the_choices_in_force(alice, alice_client):
-    grant_consent(subject=alice, purpose="surveys", source=Source.SIGNUP_FORM)
+    grant_consent(subject=alice, purpose="surveys", source=ConsentSource.SIGNUP_FORM)
 
     page = parse(alice_client.get("/preferences/"))
 
@@ -161,14 +161,14 @@ def test_saving_records_the_choices_and_redirects_to_the_page(alice, alice_clien
     assert response["Location"] == "/preferences/"
     assert granted(alice) == {"newsletter", "service_announcements"}
     event = ConsentEvent.objects.get(subject=alice)
-    assert event.source == Source.PREFERENCE_CENTRE
+    assert event.source == ConsentSource.PREFERENCE_CENTRE
     assert event.wording == Purpose.objects.get(code="newsletter").wording
     assert event.ip_address == "203.0.113.0"
 
 
 def test_the_message_lists_exactly_what_changed(alice, alice_client):
-    grant_consent(subject=alice, purpose="special_offers", source=Source.SIGNUP_FORM)
-    grant_consent(subject=alice, purpose="surveys", source=Source.SIGNUP_FORM)
+    grant_consent(subject=alice, purpose="special_offers", source=ConsentSource.SIGNUP_FORM)
+    grant_consent(subject=alice, purpose="surveys", source=ConsentSource.SIGNUP_FORM)
 
     response = alice_client.post(
         "/preferences/", {"newsletter": "on", "surveys": "on"}, follow=True
@@ -183,7 +183,7 @@ def test_the_message_lists_exactly_what_changed(alice, alice_client):
 
 
 def test_saving_the_same_choices_says_no_changes_and_writes_nothing(alice, alice_client):
-    grant_consent(subject=alice, purpose="newsletter", source=Source.SIGNUP_FORM)
+    grant_consent(subject=alice, purpose="newsletter", source=ConsentSource.SIGNUP_FORM)
 
     response = alice_client.post("/preferences/", {"newsletter": "on"}, follow=True)
 
@@ -204,7 +204,7 @@ def test_saving_calls_record_decisions_once_for_all_the_choices(alice, alice_cli
         "surveys": False,
         "partner_photo": True,
     }
-    assert recorder.call_args.kwargs["source"] == Source.PREFERENCE_CENTRE
+    assert recorder.call_args.kwargs["source"] == ConsentSource.PREFERENCE_CENTRE
 
 
 def test_a_forged_mandatory_purpose_in_the_post_is_ignored(alice, alice_client):
@@ -215,8 +215,8 @@ def test_a_forged_mandatory_purpose_in_the_post_is_ignored(alice, alice_client):
 
 
 def test_unsubscribe_from_all_marketing_withdraws_everything_granted(alice, alice_client):
-    grant_consent(subject=alice, purpose="newsletter", source=Source.SIGNUP_FORM)
-    grant_consent(subject=alice, purpose="partner_photo", source=Source.SIGNUP_FORM)
+    grant_consent(subject=alice, purpose="newsletter", source=ConsentSource.SIGNUP_FORM)
+    grant_consent(subject=alice, purpose="partner_photo", source=ConsentSource.SIGNUP_FORM)
 
     response = alice_client.post("/preferences/", {"action": "withdraw_all"}, follow=True)
 
@@ -225,7 +225,7 @@ def test_unsubscribe_from_all_marketing_withdraws_everything_granted(alice, alic
     assert "Newsletter: off" in page
     assert "Jessops Photo offers (CEWE): off" in page
     withdrawals = ConsentEvent.objects.filter(subject=alice, granted=False)
-    assert {event.source for event in withdrawals} == {Source.PREFERENCE_CENTRE}
+    assert {event.source for event in withdrawals} == {ConsentSource.PREFERENCE_CENTRE}
 
 
 def test_the_logged_in_page_never_changes_anything_on_get(alice, alice_client):
@@ -238,8 +238,8 @@ def test_the_logged_in_page_never_changes_anything_on_get(alice, alice_client):
 
 
 def test_the_history_shows_what_when_how_and_under_which_policy_version(alice, alice_client):
-    grant_consent(subject=alice, purpose="newsletter", source=Source.NEWSLETTER_FORM)
-    withdraw_consent(subject=alice, purpose="newsletter", source=Source.UNSUBSCRIBE_LINK)
+    grant_consent(subject=alice, purpose="newsletter", source=ConsentSource.NEWSLETTER_FORM)
+    withdraw_consent(subject=alice, purpose="newsletter", source=ConsentSource.UNSUBSCRIBE_LINK)
 
     response = alice_client.get("/preferences/")
 
@@ -254,7 +254,7 @@ def test_the_history_shows_what_when_how_and_under_which_policy_version(alice, a
 
 
 def test_the_history_shows_only_the_persons_own_decisions(alice, alice_client):
-    UserFactory(consents=["surveys"], consents__source=Source.API)
+    UserFactory(consents=["surveys"], consents__source=ConsentSource.API)
 
     page = text(alice_client.get("/preferences/"))
 

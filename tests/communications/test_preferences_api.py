@@ -14,7 +14,7 @@ from communications.models import Delivery
 from communications.preferences_api import MyPreferencesView
 from consent.models import ConsentEvent, CurrentConsent
 from consent.serializers import PreferenceChoicesSerializer
-from consent.services import Source, grant_consent
+from consent.services import ConsentSource, grant_consent
 from tests.factories import TEST_PASSWORD
 from tests.harness.smtp import SMTPServer
 
@@ -40,7 +40,7 @@ def by_code(purposes: list[dict]) -> dict[str, dict]:
 
 
 def test_a_person_reads_every_purpose_with_their_state(as_customer, customer):
-    event = grant_consent(subject=customer, purpose="newsletter", source=Source.SIGNUP_FORM)
+    event = grant_consent(subject=customer, purpose="newsletter", source=ConsentSource.SIGNUP_FORM)
 
     response = as_customer.get(PREFERENCES)
 
@@ -91,7 +91,7 @@ def test_an_anonymous_caller_is_refused(db, api, method):
 
 
 def test_a_person_changes_their_choices_and_sees_what_changed(as_customer, customer):
-    grant_consent(subject=customer, purpose="special_offers", source=Source.SIGNUP_FORM)
+    grant_consent(subject=customer, purpose="special_offers", source=ConsentSource.SIGNUP_FORM)
 
     response = as_customer.put(
         PREFERENCES,
@@ -107,7 +107,7 @@ def test_a_person_changes_their_choices_and_sees_what_changed(as_customer, custo
     assert purposes["newsletter"]["granted"] is True
     assert purposes["special_offers"]["granted"] is False
     # one call, one source, with where it came from (truncated IP address, user agent)
-    events = ConsentEvent.objects.filter(subject=customer, source=Source.API)
+    events = ConsentEvent.objects.filter(subject=customer, source=ConsentSource.API)
     assert events.count() == 2
     assert {(e.ip_address, e.user_agent, e.actor_id) for e in events} == {
         ("198.51.100.0", "shop-client/1.0", None)
@@ -115,7 +115,7 @@ def test_a_person_changes_their_choices_and_sees_what_changed(as_customer, custo
 
 
 def test_repeating_the_state_in_force_changes_nothing(as_customer, customer):
-    grant_consent(subject=customer, purpose="newsletter", source=Source.SIGNUP_FORM)
+    grant_consent(subject=customer, purpose="newsletter", source=ConsentSource.SIGNUP_FORM)
 
     response = as_customer.put(PREFERENCES, {"choices": {"newsletter": True}}, format="json")
 
@@ -138,7 +138,7 @@ def test_put_calls_record_decisions_once(as_customer, customer, monkeypatch):
 
     assert len(calls) == 1
     assert calls[0]["subject"] == customer
-    assert calls[0]["source"] == Source.API
+    assert calls[0]["source"] == ConsentSource.API
     assert calls[0]["choices"] == {"newsletter": True, "surveys": True}
 
 

@@ -24,12 +24,15 @@ def shared_bucket(redis_client, settings):
     ratelimit._script = None
 
 
-def _take(count: int, queue) -> None:
+def _take(count: int, queue, ready, go) -> None:
     import django
 
     django.setup()
     from communications.ratelimit import acquire
 
+    # Both processes start taking together, however long each took to start.
+    ready.release()
+    go.wait(timeout=30)
     started = time.monotonic()
     acquire(count, provider="smtp")
     queue.put(time.monotonic() - started)
@@ -65,11 +68,14 @@ def test_processes_share_one_bucket(shared_bucket, settings, monkeypatch):
     monkeypatch.setenv("REDIS_URL", settings.REDIS_URL)
     monkeypatch.setenv("EMAIL_RATE_LIMITS", '{"smtp": 50}')
     context = multiprocessing.get_context("spawn")
-    queue = context.Queue()
-    workers = [context.Process(target=_take, args=(75, queue)) for _ in range(2)]
-    started = time.monotonic()
+    queue, ready, go = context.Queue(), context.Semaphore(0), context.Event()
+    workers = [context.Process(target=_take, args=(75, queue, ready, go)) for _ in range(2)]
     for worker in workers:
         worker.start()
+    for _ in workers:
+        assert ready.acquire(timeout=60)
+    started = time.monotonic()
+    go.set()
     for worker in workers:
         worker.join(timeout=30)
     elapsed = time.monotonic() - started

@@ -6,7 +6,8 @@ import pytest
 from django.test import Client
 
 from consent.models import ConsentEvent
-from consent.services import Source, consent_status
+from consent.selectors import consent_status
+from consent.services import ConsentSource
 from consent.tokens import ALL_PURPOSES, TokenUse, make_token
 from tests.factories import UserFactory
 from tests.harness.http import made_days_ago, text
@@ -71,7 +72,7 @@ def test_the_button_withdraws_the_purpose_from_the_link(client, alice):
     assert (event.purpose.code, event.granted, event.source) == (
         "newsletter",
         False,
-        Source.UNSUBSCRIBE_LINK,
+        ConsentSource.UNSUBSCRIBE_LINK,
     )
     assert event.ip_address == "198.51.100.0"
 
@@ -92,7 +93,7 @@ def test_a_link_for_all_purposes_withdraws_all_marketing(client, alice):
     assert granted(alice) == {"service_announcements"}
     withdrawn = ConsentEvent.objects.filter(subject=alice, granted=False)
     assert withdrawn.count() == 3
-    assert {event.source for event in withdrawn} == {Source.UNSUBSCRIBE_LINK}
+    assert {event.source for event in withdrawn} == {ConsentSource.UNSUBSCRIBE_LINK}
 
 
 def test_unsubscribing_again_is_harmless(client, alice):
@@ -117,7 +118,7 @@ def test_rfc_8058_one_click_works_without_cookies_or_csrf_token(alice):
 
     assert response.status_code == 200
     assert "newsletter" not in granted(alice)
-    assert ConsentEvent.objects.filter(subject=alice).first().source == Source.ONE_CLICK
+    assert ConsentEvent.objects.filter(subject=alice).first().source == ConsentSource.ONE_CLICK
 
 
 def test_one_click_again_still_returns_200(alice):
@@ -141,7 +142,9 @@ def test_the_browser_button_works_with_csrf_checks_on(alice):
     response = browser.post(url)
 
     assert response.status_code == 200
-    assert ConsentEvent.objects.filter(subject=alice).first().source == Source.UNSUBSCRIBE_LINK
+    assert (
+        ConsentEvent.objects.filter(subject=alice).first().source == ConsentSource.UNSUBSCRIBE_LINK
+    )
 
 
 def test_other_methods_are_not_allowed(client, alice):

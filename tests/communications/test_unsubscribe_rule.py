@@ -17,7 +17,8 @@ from communications.services import create_campaign, process_provider_event, rec
 from communications.services.inbound import unsubscribe_by_email
 from communications.services.unsubscribe import unsubscribe_from_delivery
 from consent.models import ConsentEvent, Purpose
-from consent.services import Source, consent_status, grant_consent
+from consent.selectors import consent_status
+from consent.services import ConsentSource, grant_consent
 from consent.tokens import TokenUse, make_token
 
 MARKETING = {Purpose.NEWSLETTER, Purpose.SPECIAL_OFFERS}
@@ -28,7 +29,7 @@ def newsletter_email(db, make_user) -> Delivery:
     """A newsletter Ann received, while she also takes special offers."""
     ann = make_user("ann@example.com")
     for purpose in MARKETING:
-        grant_consent(subject=ann, purpose=purpose, source=Source.SIGNUP_FORM)
+        grant_consent(subject=ann, purpose=purpose, source=ConsentSource.SIGNUP_FORM)
     campaign = create_campaign(actor=None, name="c", kind="newsletter", subject="s", body="b")
     return Delivery.objects.create(
         kind=MessageKind.NEWSLETTER, campaign=campaign, user=ann, status=Delivery.Status.SENT
@@ -68,10 +69,10 @@ def by_provider(delivery: Delivery, event_type: str = "unsubscribed") -> str:
 
 
 CHANNELS = {
-    Source.UNSUBSCRIBE_LINK: lambda delivery: by_link(delivery, one_click=False),
-    Source.ONE_CLICK: lambda delivery: by_link(delivery, one_click=True),
-    Source.MAILTO_UNSUBSCRIBE: by_email,
-    Source.PROVIDER_UNSUBSCRIBE: by_provider,
+    ConsentSource.UNSUBSCRIBE_LINK: lambda delivery: by_link(delivery, one_click=False),
+    ConsentSource.ONE_CLICK: lambda delivery: by_link(delivery, one_click=True),
+    ConsentSource.MAILTO_UNSUBSCRIBE: by_email,
+    ConsentSource.PROVIDER_UNSUBSCRIBE: by_provider,
 }
 
 
@@ -108,7 +109,7 @@ def test_a_complaint_withdraws_all_marketing_and_suppresses_without_marking_an_u
     assert outcome == "complaint: address suppressed, marketing consent withdrawn"
     withdrawn = ConsentEvent.objects.filter(subject=ann, granted=False)
     assert {event.purpose.code for event in withdrawn} == MARKETING
-    assert {event.source for event in withdrawn} == {Source.PROVIDER_COMPLAINT}
+    assert {event.source for event in withdrawn} == {ConsentSource.PROVIDER_COMPLAINT}
     newsletter_email.refresh_from_db()
     assert newsletter_email.status == Delivery.Status.COMPLAINED
     assert newsletter_email.unsubscribed_at is None
@@ -123,7 +124,7 @@ def test_an_email_that_is_not_marketing_stops_all_marketing(newsletter_email):
     )
 
     unsubscribed = unsubscribe_from_delivery(
-        subject=ann, source=Source.MAILTO_UNSUBSCRIBE, delivery_id=notice.pk
+        subject=ann, source=ConsentSource.MAILTO_UNSUBSCRIBE, delivery_id=notice.pk
     )
 
     assert str(unsubscribed) == "unsubscribed from all marketing"
@@ -132,11 +133,11 @@ def test_an_email_that_is_not_marketing_stops_all_marketing(newsletter_email):
 
 def test_an_email_to_another_account_is_not_marked_as_theirs(newsletter_email, make_user):
     bob = make_user("bob@example.com")
-    grant_consent(subject=bob, purpose=Purpose.NEWSLETTER, source=Source.SIGNUP_FORM)
+    grant_consent(subject=bob, purpose=Purpose.NEWSLETTER, source=ConsentSource.SIGNUP_FORM)
 
     unsubscribed = unsubscribe_from_delivery(
         subject=bob,
-        source=Source.UNSUBSCRIBE_LINK,
+        source=ConsentSource.UNSUBSCRIBE_LINK,
         delivery_id=newsletter_email.pk,
         purpose=Purpose.NEWSLETTER,
     )
@@ -155,7 +156,7 @@ def test_unsubscribing_twice_writes_nothing_more(newsletter_email):
 
     unsubscribed = unsubscribe_from_delivery(
         subject=newsletter_email.user,
-        source=Source.ONE_CLICK,
+        source=ConsentSource.ONE_CLICK,
         delivery_id=newsletter_email.pk,
     )
 

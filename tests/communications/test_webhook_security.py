@@ -72,11 +72,11 @@ from django.test import Client
 from communications.models import ProviderEvent, Suppression
 from communications.services import process_provider_event
 from consent.models import ConsentEvent
-from consent.services import Source, grant_consent
+from consent.services import ConsentSource, grant_consent
 
 user = get_user_model().objects.create_user("victim@example.com", "a-long-test-password")
 for purpose in ("newsletter", "special_offers"):
-    grant_consent(subject=user, purpose=purpose, source=Source.SIGNUP_FORM)
+    grant_consent(subject=user, purpose=purpose, source=ConsentSource.SIGNUP_FORM)
 headers = json.loads(os.environ["FORGE_HEADERS"])
 response = Client(raise_request_exception=False).post(
     "/anymail/postmark/tracking/",

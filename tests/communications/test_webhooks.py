@@ -25,7 +25,8 @@ from communications.kinds import MessageKind
 from communications.models import Delivery, ProviderEvent, Suppression, message_id_for
 from communications.services import enqueue_email, process_provider_event
 from consent.models import ConsentEvent, Purpose
-from consent.services import Source, consent_status
+from consent.selectors import consent_status
+from consent.services import ConsentSource
 
 pytestmark = pytest.mark.filterwarnings(
     # anymail warns on every SendGrid request that it no longer supports SendGrid officially.
@@ -366,7 +367,7 @@ def test_a_postmark_spam_complaint_suppresses_and_withdraws_all_marketing(webhoo
 
     assert Suppression.objects.get().reason == Suppression.Reason.COMPLAINT
     assert granted(user) & MARKETING == set()
-    assert withdrawals(user, Source.PROVIDER_COMPLAINT) == [
+    assert withdrawals(user, ConsentSource.PROVIDER_COMPLAINT) == [
         Purpose.NEWSLETTER,
         Purpose.SPECIAL_OFFERS,
     ]
@@ -381,7 +382,7 @@ def test_a_sendgrid_spamreport_marks_the_delivery_it_names_complained(webhooks, 
 
     delivery.refresh_from_db()
     assert delivery.status == Delivery.Status.COMPLAINED
-    assert withdrawals(user, Source.PROVIDER_COMPLAINT) == [Purpose.SPECIAL_OFFERS]
+    assert withdrawals(user, ConsentSource.PROVIDER_COMPLAINT) == [Purpose.SPECIAL_OFFERS]
     assert is_suppressed("example@test.com")
 
 
@@ -401,7 +402,7 @@ def test_a_mailgun_unsubscribe_from_a_known_newsletter_withdraws_only_the_newsle
 
     # then
     assert granted(user) & MARKETING == {Purpose.SPECIAL_OFFERS}
-    assert withdrawals(user, Source.PROVIDER_UNSUBSCRIBE) == [Purpose.NEWSLETTER]
+    assert withdrawals(user, ConsentSource.PROVIDER_UNSUBSCRIBE) == [Purpose.NEWSLETTER]
     delivery.refresh_from_db()
     assert delivery.unsubscribed_at is not None
     assert not Suppression.objects.exists()
@@ -418,7 +419,7 @@ def test_a_sendgrid_unsubscribe_naming_our_delivery_withdraws_that_purpose_only(
     webhooks("sendgrid", [sendgrid_event("unsubscribe", delivery_id=str(delivery.pk))])
 
     assert granted(user) & MARKETING == {Purpose.NEWSLETTER}
-    assert withdrawals(user, Source.PROVIDER_UNSUBSCRIBE) == [Purpose.SPECIAL_OFFERS]
+    assert withdrawals(user, ConsentSource.PROVIDER_UNSUBSCRIBE) == [Purpose.SPECIAL_OFFERS]
 
 
 def test_an_unsubscribe_for_an_unknown_delivery_withdraws_all_marketing(webhooks, make_user):
@@ -430,7 +431,7 @@ def test_an_unsubscribe_for_an_unknown_delivery_withdraws_all_marketing(webhooks
     webhooks("sendgrid", [sendgrid_event("unsubscribe")])
 
     assert granted(user) & MARKETING == set()
-    assert withdrawals(user, Source.PROVIDER_UNSUBSCRIBE) == [
+    assert withdrawals(user, ConsentSource.PROVIDER_UNSUBSCRIBE) == [
         Purpose.NEWSLETTER,
         Purpose.SPECIAL_OFFERS,
         Purpose.SURVEYS,
@@ -518,7 +519,10 @@ def test_the_same_complaint_posted_twice_changes_nothing_the_second_time(webhook
     assert (first.status_code, second.status_code) == (200, 200)
     assert len(second.queued) == 0
     assert ProviderEvent.objects.count() == 1
-    assert ConsentEvent.objects.filter(subject=user, source=Source.PROVIDER_COMPLAINT).count() == 1
+    assert (
+        ConsentEvent.objects.filter(subject=user, source=ConsentSource.PROVIDER_COMPLAINT).count()
+        == 1
+    )
     assert Suppression.objects.count() == 1
 
 
@@ -530,7 +534,7 @@ def test_the_same_mailgun_unsubscribe_posted_twice_is_recorded_once(webhooks, ma
     webhooks("mailgun", payload)
 
     assert ProviderEvent.objects.count() == 1
-    assert withdrawals(user, Source.PROVIDER_UNSUBSCRIBE) == [Purpose.NEWSLETTER]
+    assert withdrawals(user, ConsentSource.PROVIDER_UNSUBSCRIBE) == [Purpose.NEWSLETTER]
 
 
 def test_processing_an_event_again_changes_nothing(webhooks, make_user):

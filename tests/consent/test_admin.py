@@ -21,7 +21,7 @@ from consent.models import (
 from consent.provenance import Provenance
 from consent.services import (
     ConsentError,
-    Source,
+    ConsentSource,
     grant_consent,
     record_decisions,
     reword_purpose,
@@ -56,16 +56,16 @@ def ledger(make_user, superuser) -> dict[str, ConsentEvent]:
         "ann_grant": grant_consent(
             subject=ann,
             purpose="newsletter",
-            source=Source.SIGNUP_FORM,
+            source=ConsentSource.SIGNUP_FORM,
             provenance=Provenance(ip_address="203.0.113.0", user_agent="Firefox"),
         ),
         "ann_withdraw": withdraw_consent(
-            subject=ann, purpose="newsletter", source=Source.STAFF, actor=superuser
+            subject=ann, purpose="newsletter", source=ConsentSource.STAFF, actor=superuser
         ),
         "bob_grant": record_decisions(
             subject=bob,
             choices={"special_offers": True},
-            source=Source.ORDER_FORM,
+            source=ConsentSource.ORDER_FORM,
             legal_basis="soft_opt_in",
         )[0],
     }
@@ -138,7 +138,7 @@ def test_the_ledger_changelist_costs_the_same_queries_for_many_rows(
 ):
     for i in range(30):
         user = make_user(f"many{i}@example.com")
-        grant_consent(subject=user, purpose="newsletter", source=Source.STAFF, actor=user)
+        grant_consent(subject=user, purpose="newsletter", source=ConsentSource.STAFF, actor=user)
 
     with django_assert_max_num_queries(12):
         response = root.get(LEDGER)
@@ -197,7 +197,7 @@ def test_the_changelist_export_link_carries_the_current_filters(root, ledger):
 
 def test_a_formula_in_an_exported_cell_is_neutralised(root, make_user):
     tricky = make_user("=cmd@example.com")
-    grant_consent(subject=tricky, purpose="newsletter", source=Source.API)
+    grant_consent(subject=tricky, purpose="newsletter", source=ConsentSource.API)
 
     rows = read_csv(root.get(EXPORT))
 
@@ -347,7 +347,7 @@ def test_new_words_go_through_the_service_and_keep_the_old_ones(root, superuser,
     purpose = Purpose.objects.get(code="newsletter")
     old_wording = purpose.wording
     ann = make_user("ann@example.com")
-    earlier = grant_consent(subject=ann, purpose="newsletter", source=Source.SIGNUP_FORM)
+    earlier = grant_consent(subject=ann, purpose="newsletter", source=ConsentSource.SIGNUP_FORM)
     url = f"/admin/consent/purpose/{purpose.pk}/reword/"
 
     assert url in root.get(f"/admin/consent/purpose/{purpose.pk}/change/").content.decode()
@@ -374,7 +374,7 @@ def test_new_words_go_through_the_service_and_keep_the_old_ones(root, superuser,
     assert text.policy_version == PolicyVersion.objects.get(is_current=True)
     earlier.refresh_from_db()
     assert earlier.wording == old_wording
-    withdraw_consent(subject=ann, purpose="newsletter", source=Source.PREFERENCE_CENTRE)
+    withdraw_consent(subject=ann, purpose="newsletter", source=ConsentSource.PREFERENCE_CENTRE)
     assert ConsentEvent.objects.order_by("-id").first().wording == purpose.wording
 
 

@@ -11,7 +11,7 @@ from drf_spectacular.generators import SchemaGenerator
 from drf_spectacular.validation import validate_schema
 from rest_framework.test import APIClient
 
-from consent.services import Source, grant_consent, record_decisions, withdraw_consent
+from consent.services import ConsentSource, grant_consent, record_decisions, withdraw_consent
 from tests.factories import APIKeyFactory
 from tests.harness.http import logged_in
 
@@ -48,12 +48,14 @@ def test_staff_with_permission_read_a_persons_state_and_full_history(
     api, officer, customer, make_user
 ):
     clerk = make_user("clerk@jessops.example", is_staff=True)
-    grant_consent(subject=customer, purpose="newsletter", source=Source.SIGNUP_FORM)
-    withdraw_consent(subject=customer, purpose="newsletter", source=Source.STAFF, actor=clerk)
+    grant_consent(subject=customer, purpose="newsletter", source=ConsentSource.SIGNUP_FORM)
+    withdraw_consent(
+        subject=customer, purpose="newsletter", source=ConsentSource.STAFF, actor=clerk
+    )
     record_decisions(
         subject=customer,
         choices={"special_offers": True},
-        source=Source.ORDER_FORM,
+        source=ConsentSource.ORDER_FORM,
         legal_basis="soft_opt_in",
     )
     api.force_login(officer)
@@ -95,8 +97,10 @@ def test_reading_a_consent_record_costs_a_fixed_number_of_queries(
     api, officer, customer, django_assert_max_num_queries
 ):
     for _ in range(5):
-        grant_consent(subject=customer, purpose="newsletter", source=Source.API)
-        withdraw_consent(subject=customer, purpose="newsletter", source=Source.API, actor=officer)
+        grant_consent(subject=customer, purpose="newsletter", source=ConsentSource.API)
+        withdraw_consent(
+            subject=customer, purpose="newsletter", source=ConsentSource.API, actor=officer
+        )
     api.force_login(officer)
 
     with django_assert_max_num_queries(8):
@@ -132,7 +136,7 @@ def test_an_unknown_email_is_a_404(api, officer):
     ],
 )
 def test_the_wrong_user_is_refused_a_consent_record(api, make_user, customer, is_staff, codenames):
-    grant_consent(subject=customer, purpose="newsletter", source=Source.SIGNUP_FORM)
+    grant_consent(subject=customer, purpose="newsletter", source=ConsentSource.SIGNUP_FORM)
     api.force_login(make_user("someone@jessops.example", is_staff=is_staff, permissions=codenames))
 
     known = api.get(CONSENTS, {"email": customer.email})
@@ -155,7 +159,7 @@ def test_an_anonymous_caller_is_refused_a_consent_record(api, customer):
 def test_a_system_key_with_consents_read_reads_a_record_without_a_session(
     api, officer, customer, clean_cache
 ):
-    grant_consent(subject=customer, purpose="newsletter", source=Source.SIGNUP_FORM)
+    grant_consent(subject=customer, purpose="newsletter", source=ConsentSource.SIGNUP_FORM)
     secret = APIKeyFactory(actor=officer).secret
 
     known = api.get(CONSENTS, {"email": customer.email}, HTTP_AUTHORIZATION=f"Api-Key {secret}")

@@ -8,7 +8,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from consent.models import ConsentEvent, CurrentConsent, Purpose
-from consent.services import Source, grant_consent, record_decisions, withdraw_consent
+from consent.services import ConsentSource, grant_consent, record_decisions, withdraw_consent
 
 
 @pytest.fixture
@@ -16,10 +16,10 @@ def people(make_user):
     """Ann: newsletter granted then withdrawn, special offers granted. Bob: newsletter granted."""
     ann, bob = make_user("ann@example.com"), make_user("bob@example.com")
     record_decisions(
-        subject=ann, choices={"newsletter": True, "special_offers": True}, source=Source.API
+        subject=ann, choices={"newsletter": True, "special_offers": True}, source=ConsentSource.API
     )
-    withdraw_consent(subject=ann, purpose="newsletter", source=Source.UNSUBSCRIBE_LINK)
-    grant_consent(subject=bob, purpose="newsletter", source=Source.SIGNUP_FORM)
+    withdraw_consent(subject=ann, purpose="newsletter", source=ConsentSource.UNSUBSCRIBE_LINK)
+    grant_consent(subject=bob, purpose="newsletter", source=ConsentSource.SIGNUP_FORM)
     return ann, bob
 
 
@@ -128,7 +128,7 @@ def test_a_current_row_without_any_ledger_event_is_reported_extra(people):
 def test_fix_corrects_every_kind_of_difference_and_never_touches_the_ledger(people, make_user):
     ann, bob = people
     carol = make_user("carol@example.com")
-    grant_consent(subject=carol, purpose="surveys", source=Source.API)
+    grant_consent(subject=carol, purpose="surveys", source=ConsentSource.API)
     expected, ledger = current_snapshot(), ledger_snapshot()
     old_grant = ConsentEvent.objects.filter(subject=ann, purpose__code="newsletter").earliest("id")
     # given: one row missing, one flipped, one extra
@@ -192,9 +192,9 @@ def test_the_check_streams_in_small_chunks_across_many_subjects(make_user):
         record_decisions(
             subject=user,
             choices={"newsletter": True, "surveys": True},
-            source=Source.API,
+            source=ConsentSource.API,
         )
-        withdraw_consent(subject=user, purpose="surveys", source=Source.API)
+        withdraw_consent(subject=user, purpose="surveys", source=ConsentSource.API)
     CurrentConsent.objects.filter(subject__in=users[1::2], purpose__code="surveys").update(
         granted=True
     )
@@ -210,7 +210,7 @@ def test_the_check_streams_in_small_chunks_across_many_subjects(make_user):
 @pytest.mark.django_db(transaction=True)
 def test_outside_a_transaction_the_check_reads_one_snapshot_and_fixes(make_user):
     ann = make_user("ann@example.com")
-    grant_consent(subject=ann, purpose="newsletter", source=Source.API)
+    grant_consent(subject=ann, purpose="newsletter", source=ConsentSource.API)
     CurrentConsent.objects.filter(subject=ann).delete()
 
     out, _ = check_fails()

@@ -14,9 +14,9 @@ from django.test.utils import CaptureQueriesContext
 
 from consent.models import CookieConsent, PolicyVersion
 from consent.provenance import Provenance
+from consent.selectors import cookie_choice_for
 from consent.services import (
     ConsentError,
-    cookie_choice_for,
     current_policy_version,
     record_cookie_choice,
 )

@@ -13,12 +13,11 @@ from hypothesis import strategies as st
 
 from consent.models import ConsentEvent, CurrentConsent, Purpose
 from consent.provenance import Provenance
-from consent.selectors import audience_for
+from consent.selectors import audience_for, consent_status
 from consent.services import (
     ConsentError,
+    ConsentSource,
     LegalBasis,
-    Source,
-    consent_status,
     current_policy_version,
     grant_consent,
     record_decisions,
@@ -39,7 +38,7 @@ def purpose(code: str) -> Purpose:
 
 @pytest.mark.django_db
 def test_granting_writes_one_ledger_row_and_the_current_state(customer):
-    event = grant_consent(subject=customer, purpose="newsletter", source=Source.SIGNUP_FORM)
+    event = grant_consent(subject=customer, purpose="newsletter", source=ConsentSource.SIGNUP_FORM)
 
     assert event is not None
     assert ConsentEvent.objects.filter(subject=customer).count() == 1
@@ -52,10 +51,12 @@ def test_granting_writes_one_ledger_row_and_the_current_state(customer):
 
 @pytest.mark.django_db
 def test_withdrawing_appends_a_second_row_and_keeps_the_first(customer):
-    granted = grant_consent(subject=customer, purpose="newsletter", source=Source.SIGNUP_FORM)
+    granted = grant_consent(
+        subject=customer, purpose="newsletter", source=ConsentSource.SIGNUP_FORM
+    )
 
     withdrawn = withdraw_consent(
-        subject=customer, purpose="newsletter", source=Source.PREFERENCE_CENTRE
+        subject=customer, purpose="newsletter", source=ConsentSource.PREFERENCE_CENTRE
     )
 
     assert withdrawn is not None and withdrawn.granted is False
@@ -75,13 +76,13 @@ def test_withdraw_all_marketing_withdraws_every_granted_optional_purpose(custome
     record_decisions(
         subject=customer,
         choices={"newsletter": True, "special_offers": True, "surveys": True},
-        source=Source.SIGNUP_FORM,
+        source=ConsentSource.SIGNUP_FORM,
     )
 
-    events = withdraw_all_marketing(subject=customer, source=Source.UNSUBSCRIBE_LINK)
+    events = withdraw_all_marketing(subject=customer, source=ConsentSource.UNSUBSCRIBE_LINK)
 
     assert sorted(e.purpose.code for e in events) == ["newsletter", "special_offers", "surveys"]
-    assert all(e.granted is False and e.source == Source.UNSUBSCRIBE_LINK for e in events)
+    assert all(e.granted is False and e.source == ConsentSource.UNSUBSCRIBE_LINK for e in events)
     assert not CurrentConsent.objects.filter(subject=customer, granted=True).exists()
     # Purposes never granted get no withdrawal row: there was nothing to withdraw.
     assert not ConsentEvent.objects.filter(subject=customer, purpose__code="partner_photo").exists()
@@ -89,12 +90,12 @@ def test_withdraw_all_marketing_withdraws_every_granted_optional_purpose(custome
 
 @pytest.mark.django_db
 def test_a_decision_equal_to_the_state_in_force_records_nothing(customer):
-    grant_consent(subject=customer, purpose="newsletter", source=Source.SIGNUP_FORM)
+    grant_consent(subject=customer, purpose="newsletter", source=ConsentSource.SIGNUP_FORM)
 
-    again = grant_consent(subject=customer, purpose="newsletter", source=Source.API)
-    never_asked = withdraw_consent(subject=customer, purpose="surveys", source=Source.API)
+    again = grant_consent(subject=customer, purpose="newsletter", source=ConsentSource.API)
+    never_asked = withdraw_consent(subject=customer, purpose="surveys", source=ConsentSource.API)
     unchanged = record_decisions(
-        subject=customer, choices={"newsletter": True, "surveys": False}, source=Source.API
+        subject=customer, choices={"newsletter": True, "surveys": False}, source=ConsentSource.API
     )
 
     assert again is None
@@ -105,7 +106,7 @@ def test_a_decision_equal_to_the_state_in_force_records_nothing(customer):
 
 @pytest.mark.django_db
 def test_withdraw_all_marketing_with_nothing_granted_returns_an_empty_list(customer):
-    assert withdraw_all_marketing(subject=customer, source=Source.UNSUBSCRIBE_LINK) == []
+    assert withdraw_all_marketing(subject=customer, source=ConsentSource.UNSUBSCRIBE_LINK) == []
     assert not ConsentEvent.objects.exists()
 
 
@@ -118,7 +119,7 @@ def test_a_mandatory_purpose_is_refused_and_nothing_is_written(customer):
         record_decisions(
             subject=customer,
             choices={"newsletter": True, "service_announcements": False},
-            source=Source.API,
+            source=ConsentSource.API,
         )
 
     assert not ConsentEvent.objects.exists()
@@ -131,7 +132,7 @@ def test_an_unknown_purpose_is_refused_and_nothing_is_written(customer):
         record_decisions(
             subject=customer,
             choices={"newsletter": True, "carrier_pigeon": True},
-            source=Source.API,
+            source=ConsentSource.API,
         )
 
     assert not ConsentEvent.objects.exists()
@@ -153,7 +154,7 @@ def test_an_order_form_opt_in_is_recorded_as_soft_opt_in(customer):
     event = grant_consent(
         subject=customer,
         purpose="special_offers",
-        source=Source.ORDER_FORM,
+        source=ConsentSource.ORDER_FORM,
         legal_basis=LegalBasis.SOFT_OPT_IN,
     )
 
@@ -167,13 +168,13 @@ def test_an_order_form_opt_in_is_recorded_as_soft_opt_in(customer):
 @pytest.mark.django_db
 def test_the_row_records_the_policy_version_in_force_and_the_exact_wording(customer):
     newsletter = purpose("newsletter")
-    first = grant_consent(subject=customer, purpose="newsletter", source=Source.SIGNUP_FORM)
+    first = grant_consent(subject=customer, purpose="newsletter", source=ConsentSource.SIGNUP_FORM)
     v2 = PolicyVersionFactory()
 
-    second = withdraw_consent(subject=customer, purpose="newsletter", source=Source.API)
+    second = withdraw_consent(subject=customer, purpose="newsletter", source=ConsentSource.API)
     shown = "Send me the old newsletter wording."
     third = grant_consent(
-        subject=customer, purpose="newsletter", source=Source.IMPORT, wording=shown
+        subject=customer, purpose="newsletter", source=ConsentSource.IMPORT, wording=shown
     )
 
     first.refresh_from_db()
@@ -187,8 +188,10 @@ def test_the_row_records_the_policy_version_in_force_and_the_exact_wording(custo
 def test_the_member_of_staff_who_recorded_a_decision_is_the_actor(customer, make_user):
     staff = make_user("clerk@jessops.example", is_staff=True)
 
-    event = grant_consent(subject=customer, purpose="surveys", source=Source.STAFF, actor=staff)
-    own = grant_consent(subject=customer, purpose="newsletter", source=Source.API)
+    event = grant_consent(
+        subject=customer, purpose="surveys", source=ConsentSource.STAFF, actor=staff
+    )
+    own = grant_consent(subject=customer, purpose="newsletter", source=ConsentSource.API)
 
     assert ConsentEvent.objects.get(pk=event.pk).actor == staff
     assert ConsentEvent.objects.get(pk=own.pk).actor is None
@@ -207,7 +210,7 @@ def test_the_ip_address_is_stored_truncated(customer, remote_addr, stored):
     event = grant_consent(
         subject=customer,
         purpose="newsletter",
-        source=Source.PREFERENCE_CENTRE,
+        source=ConsentSource.PREFERENCE_CENTRE,
         provenance=Provenance.from_request(request),
     )
 
@@ -236,7 +239,7 @@ def test_record_decisions_takes_at_most_five_queries_in_one_transaction(transact
                 "surveys": False,
                 "partner_photo": True,
             },
-            source=Source.PREFERENCE_CENTRE,
+            source=ConsentSource.PREFERENCE_CENTRE,
         )
     # then: Django logs BEGIN/COMMIT too; they are the one transaction, not work done in it
     statements = [q["sql"] for q in captured.captured_queries]
@@ -268,7 +271,7 @@ OPERATIONS = st.one_of(
 def test_current_consent_is_always_the_fold_of_the_ledger(db, operations):
     # given fresh people for each example: the ledger is append-only, so nothing is cleaned up
     users = UserFactory.create_batch(2)
-    source = Source.PREFERENCE_CENTRE
+    source = ConsentSource.PREFERENCE_CENTRE
     # when
     for name, index, argument in operations:
         subject = users[index]
@@ -299,7 +302,7 @@ def test_current_consent_is_always_the_fold_of_the_ledger(db, operations):
 @pytest.fixture
 def ledger_row(transactional_db, make_user) -> ConsentEvent:
     subject = make_user("bob@example.com")
-    return grant_consent(subject=subject, purpose="newsletter", source=Source.SIGNUP_FORM)
+    return grant_consent(subject=subject, purpose="newsletter", source=ConsentSource.SIGNUP_FORM)
 
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="the trigger is PostgreSQL's")
@@ -341,7 +344,7 @@ def test_the_orm_cannot_update_or_delete_ledger_rows_either(ledger_row):
 def test_audience_for_walks_granted_active_subjects_in_ascending_keyset_batches(make_user):
     newsletter = purpose("newsletter")
     users = subscribers(7, prefix="reader")
-    withdraw_consent(subject=users[2], purpose="newsletter", source=Source.UNSUBSCRIBE_LINK)
+    withdraw_consent(subject=users[2], purpose="newsletter", source=ConsentSource.UNSUBSCRIBE_LINK)
     users[4].is_active = False
     users[4].save(update_fields=["is_active"])
     make_user("never-asked@example.com")

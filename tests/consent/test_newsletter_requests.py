@@ -10,6 +10,7 @@ from urllib.parse import urlsplit
 import pytest
 from django.contrib.auth import get_user_model
 
+from communications.views.newsletter import confirmation_url
 from consent.models import ConsentEvent, Purpose
 from consent.provenance import Provenance
 from consent.services import confirm_newsletter_subscription, request_newsletter_subscription
@@ -29,7 +30,11 @@ def test_the_service_returns_an_absolute_confirmation_url_and_writes_nothing(set
     settings.SITE_URL = "https://www.jessops.example"
 
     url = request_newsletter_subscription(
-        email="Nia@Example.com", first_name="Nia", last_name="Jones", provenance=WEB
+        email="Nia@Example.com",
+        first_name="Nia",
+        last_name="Jones",
+        provenance=WEB,
+        confirm_url=confirmation_url,
     )
 
     assert url.startswith("https://www.jessops.example/newsletter/confirm/")
@@ -40,7 +45,9 @@ def test_the_service_returns_an_absolute_confirmation_url_and_writes_nothing(set
 def test_the_service_logs_the_request_with_the_address_masked(caplog):
     caplog.set_level(logging.INFO, logger="consent.services.newsletter")
 
-    request_newsletter_subscription(email="nia.jones@example.com", first_name="N", provenance=WEB)
+    request_newsletter_subscription(
+        email="nia.jones@example.com", first_name="N", provenance=WEB, confirm_url=confirmation_url
+    )
 
     [record] = [r for r in caplog.records if r.name == "consent.services.newsletter"]
     assert record.levelname == "INFO"
@@ -50,7 +57,10 @@ def test_the_service_logs_the_request_with_the_address_masked(caplog):
 
 def test_the_consent_records_the_words_shown_at_sign_up_not_later_ones():
     url = request_newsletter_subscription(
-        email="new.reader@example.com", first_name="Nia", provenance=WEB
+        email="new.reader@example.com",
+        first_name="Nia",
+        provenance=WEB,
+        confirm_url=confirmation_url,
     )
     newsletter = Purpose.objects.get(code="newsletter")
     shown = newsletter.wording

@@ -7,7 +7,7 @@ from django.core import mail
 from communications.models import Delivery
 from communications.services import send_delivery
 from consent.models import ConsentEvent, Purpose
-from consent.services import consent_status
+from consent.selectors import consent_status
 from tests.factories import NewsletterSubscriberFactory
 
 

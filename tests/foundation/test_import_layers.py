@@ -1,55 +1,51 @@
-"""The direction of imports: an app imports only the apps listed before it, and the project
-package (the shared admin tools, downloads, staff check and address mask among it) imports no
-app at all, so every app may use it."""
+"""The apps' import layers: the import-linter contract names our apps in their
+``INSTALLED_APPS`` order, ``make test`` checks it, and the code keeps it."""
 
 from __future__ import annotations
 
-import ast
-from collections.abc import Iterator
+import re
+import subprocess
+import sys
+import tomllib
 from pathlib import Path
 
-import pytest
-from django.conf import settings
+from django.apps import apps
 
 ROOT = Path(__file__).resolve().parents[2]
-LAYERS = ["api_keys", "consent", "communications", "sharing", "surveys", "accounts"]
 
 
-def modules_imported_by(path: Path) -> Iterator[str]:
-    """Every absolute import in the file, those inside functions included."""
-    for node in ast.walk(ast.parse(path.read_text())):
-        if isinstance(node, ast.Import):
-            yield from (alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
-            yield node.module
+def import_linter_config() -> dict:
+    return tomllib.loads((ROOT / "pyproject.toml").read_text())["tool"]["importlinter"]
 
 
-def apps_imported_by(package: str) -> set[tuple[str, str]]:
-    return {
-        (str(path.relative_to(ROOT)), module)
-        for path in (ROOT / package).rglob("*.py")
-        for module in modules_imported_by(path)
-        if module.split(".")[0] in LAYERS
-    }
+def our_apps_lowest_first() -> list[str]:
+    return [config.name for config in apps.get_app_configs() if Path(config.path).parent == ROOT]
 
 
-def test_the_layers_are_the_installed_order_of_our_apps():
-    assert [app for app in settings.INSTALLED_APPS if app in LAYERS] == LAYERS
+def test_the_layers_are_our_apps_highest_first():
+    config = import_linter_config()
+    (layers,) = [c for c in config["contracts"] if c["id"] == "app-layers"]
+
+    assert layers["type"] == "layers"
+    assert layers["layers"] == our_apps_lowest_first()[::-1]
 
 
-def test_the_scan_sees_imports_of_apps():
-    # Guards the scan: communications uses consent, so finding nothing would prove nothing.
-    assert any(module.startswith("consent") for _, module in apps_imported_by("communications"))
+def test_the_project_package_is_checked_for_chains_between_apps():
+    # A lower app importing privacy_site.clients, say, must not reach a higher app through it.
+    root_packages = set(import_linter_config()["root_packages"])
+    assert root_packages == {*our_apps_lowest_first(), "privacy_site"}
 
 
-@pytest.mark.parametrize("app", LAYERS)
-def test_an_app_imports_no_app_listed_after_it(app):
-    higher = set(LAYERS[LAYERS.index(app) + 1 :])
-    offenders = sorted(
-        (path, module) for path, module in apps_imported_by(app) if module.split(".")[0] in higher
+def test_make_lint_and_so_make_test_run_lint_imports():
+    makefile = (ROOT / "Makefile").read_text()
+    lint = re.search(r"^lint:.*\n((?:\t.*\n)+)", makefile, re.M).group(1)
+    assert "lint-imports" in lint
+    assert re.search(r"^test:.*\blint\b", makefile, re.M)
+
+
+def test_the_code_keeps_the_contract():
+    lint_imports = Path(sys.executable).parent / "lint-imports"
+    result = subprocess.run(
+        [str(lint_imports), "--no-cache"], cwd=ROOT, capture_output=True, text=True, check=False
     )
-    assert offenders == []
-
-
-def test_the_project_package_imports_no_app():
-    assert sorted(apps_imported_by("privacy_site")) == []
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -13,7 +13,7 @@ from django.utils import timezone
 from api_keys.models import Scope
 from api_keys.services import issue_api_key, revoke_api_key
 from consent.models import Purpose
-from consent.services import Source, grant_consent, withdraw_consent
+from consent.services import ConsentSource, grant_consent, withdraw_consent
 from sharing.models import DataCategory, Disclosure, DisclosurePurpose, LegalBasis
 from sharing.privacy import erase_for_user
 from sharing.services import (
@@ -108,7 +108,7 @@ def test_one_of_the_shops_systems_discloses_by_its_api_key(ann, officer, disclos
 def test_several_people_are_logged_in_one_call(make_user, officer):
     winners = [make_user(f"winner{i}@example.com") for i in range(3)]
     for winner in winners:
-        grant_consent(subject=winner, purpose=Purpose.SURVEYS, source=Source.SIGNUP_FORM)
+        grant_consent(subject=winner, purpose=Purpose.SURVEYS, source=ConsentSource.SIGNUP_FORM)
 
     rows = record_disclosures(
         people=winners,
@@ -242,10 +242,14 @@ def test_consent_as_the_basis_needs_the_linked_purpose_granted_now(ann, disclose
     error = refused(Rule.NO_CONSENT, disclose, ann, **photo)
     assert "has not consented to 'Jessops Photo offers (CEWE)'" in str(error)
 
-    grant_consent(subject=ann, purpose=Purpose.PARTNER_PHOTO, source=Source.PREFERENCE_CENTRE)
+    grant_consent(
+        subject=ann, purpose=Purpose.PARTNER_PHOTO, source=ConsentSource.PREFERENCE_CENTRE
+    )
     assert disclose(ann, **photo).party.name == CEWE
 
-    withdraw_consent(subject=ann, purpose=Purpose.PARTNER_PHOTO, source=Source.PREFERENCE_CENTRE)
+    withdraw_consent(
+        subject=ann, purpose=Purpose.PARTNER_PHOTO, source=ConsentSource.PREFERENCE_CENTRE
+    )
     refused(Rule.NO_CONSENT, disclose, ann, **photo)
 
 

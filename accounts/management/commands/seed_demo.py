@@ -11,7 +11,7 @@ from django.db import transaction
 from communications.models import Campaign
 from communications.services import create_campaign
 from consent.models import Purpose
-from consent.services import Source, record_decisions
+from consent.services import ConsentSource, record_decisions
 
 DEMO_ADMIN_EMAIL = "admin@jessops.example"
 DEMO_CAMPAIGN = "Demo: monthly newsletter"
@@ -125,5 +125,5 @@ class Command(BaseCommand):
                 Purpose.SURVEYS: n % 5 == 0,
                 Purpose.PARTNER_PHOTO: n % 7 == 0,
             },
-            source=Source.IMPORT,
+            source=ConsentSource.IMPORT,
         )

@@ -1,0 +1,75 @@
+"""What the project is made of: the installed apps (ours lowest first), the middleware, the
+URLs and the templates."""
+
+from pathlib import Path
+
+_PROJECT_DIR = Path(__file__).resolve().parent.parent.parent
+
+INSTALLED_APPS = [
+    "django.contrib.admin",
+    "django.contrib.auth",
+    "django.contrib.contenttypes",
+    "django.contrib.sessions",
+    "django.contrib.messages",
+    "whitenoise.runserver_nostatic",
+    "django.contrib.staticfiles",
+    "django.contrib.sites",
+    "rest_framework",
+    "rest_framework_api_key",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",  # Swagger UI and ReDoc from our own static files
+    "django_celery_beat",
+    "anymail",
+    "allauth",
+    "allauth.account",
+    # Our apps, lowest first: an app imports only the apps listed before it.
+    "api_keys",
+    "consent",
+    "communications",
+    "sharing",
+    "surveys",
+    "accounts",
+    "axes",  # last, as django-axes asks
+]
+
+MIDDLEWARE = [
+    "django.middleware.security.SecurityMiddleware",
+    "whitenoise.middleware.WhiteNoiseMiddleware",
+    # Personal data is never cached: "private, no-store" unless a view sets its own Cache-Control.
+    "privacy_site.middleware.NoStoreByDefaultMiddleware",
+    # A NUL in the path, query or form is refused with a 400 before it can reach PostgreSQL.
+    "privacy_site.middleware.RejectNulCharactersMiddleware",
+    "django.contrib.sessions.middleware.SessionMiddleware",
+    "django.middleware.common.CommonMiddleware",
+    "django.middleware.csrf.CsrfViewMiddleware",
+    "django.contrib.auth.middleware.AuthenticationMiddleware",
+    "django.contrib.messages.middleware.MessageMiddleware",
+    "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "csp.middleware.CSPMiddleware",
+    "allauth.account.middleware.AccountMiddleware",
+    "axes.middleware.AxesMiddleware",
+    # The choice on a new use of data, offered once after login (skippable).
+    "communications.after_login.PolicyChoiceAfterLoginMiddleware",
+]
+
+ROOT_URLCONF = "privacy_site.urls"
+WSGI_APPLICATION = "privacy_site.wsgi.application"
+ASGI_APPLICATION = "privacy_site.asgi.application"
+SITE_ID = 1
+
+TEMPLATES = [
+    {
+        "BACKEND": "django.template.backends.django.DjangoTemplates",
+        "DIRS": [_PROJECT_DIR / "templates"],
+        "APP_DIRS": True,
+        "OPTIONS": {
+            "context_processors": [
+                "django.template.context_processors.request",
+                "django.contrib.auth.context_processors.auth",
+                "django.contrib.messages.context_processors.messages",
+                "privacy_site.context_processors.site",
+                "consent.context_processors.cookie_consent",
+            ],
+        },
+    },
+]
