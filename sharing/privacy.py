@@ -15,6 +15,7 @@ from django.db import transaction
 
 from sharing.models import Disclosure, LegalBasis
 from sharing.selectors import disclosures_for
+from sharing.services.notifications import notify_recipients_of_erasure
 
 # What erasure keeps, and why (said to the person before, recorded after).
 KEPT_ON_ERASURE = [
@@ -24,7 +25,14 @@ KEPT_ON_ERASURE = [
         "(the court order or legal request is kept with a disclosure the law required)",
         "why": "We must be able to show that each disclosure was lawful (UK GDPR Article "
         "5(2)) and tell those organisations that your data has been erased (Article 19).",
-    }
+    },
+    {
+        "what": "Our notice to each of those organisations that your data has been erased, "
+        "with their own order or request references for you until they have been told "
+        "(and 30 days after, in case the notice goes astray)",
+        "why": "So that each of them can find and erase what we gave them, and we can show "
+        "we told them (UK GDPR Article 19).",
+    },
 ]
 
 
@@ -52,7 +60,9 @@ def export_for_user(user: AbstractBaseUser) -> dict:
 
 @transaction.atomic
 def erase_for_user(user: AbstractBaseUser) -> None:
-    """Anything that must tell recipients about the erasure reads the references first."""
+    """Tell every recipient of the person's data (Article 19), then empty the references."""
+    # The notices read each party's references before they are emptied, in this transaction.
+    notify_recipients_of_erasure(person=user)
     # The trigger lets exactly this update through (migration 0002).
     Disclosure.objects.filter(person_id=user.pk).exclude(
         legal_basis=LegalBasis.LEGAL_OBLIGATION

@@ -1,6 +1,12 @@
 """Every write of the sharing app. Import from here: ``from sharing.services import ...``."""
 
 from .disclosures import DisclosureRefused, Rule, record_disclosure, record_disclosures
+from .notifications import (
+    NotificationError,
+    notify_recipients_of_correction,
+    notify_recipients_of_erasure,
+    record_notified_by_hand,
+)
 from .register import (
     PartyDetails,
     RegisterError,
@@ -11,12 +17,16 @@ from .register import (
 
 __all__ = [
     "DisclosureRefused",
+    "NotificationError",
     "PartyDetails",
     "RegisterError",
     "Rule",
     "change_third_party",
     "check_party_details",
+    "notify_recipients_of_correction",
+    "notify_recipients_of_erasure",
     "record_disclosure",
     "record_disclosures",
+    "record_notified_by_hand",
     "register_third_party",
 ]
