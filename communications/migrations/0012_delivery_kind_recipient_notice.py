@@ -4,15 +4,35 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('communications', '0011_policy_publications_and_business_transitions'),
+        ("communications", "0011_policy_publications_and_business_transitions"),
     ]
 
     operations = [
         migrations.AlterField(
-            model_name='delivery',
-            name='kind',
-            field=models.CharField(choices=[('welcome', 'Welcome and email verification'), ('newsletter', 'Newsletter'), ('special_offer', 'Special offer'), ('survey_invitation', 'Survey invitation'), ('partner_offer', 'Photo-printing partner offer'), ('service_announcement', 'Service announcement'), ('policy_change', 'Privacy policy change notice (practice change)'), ('policy_use_change', 'Privacy policy change notice (new use of data)'), ('business_transition', 'Business transition notice'), ('consent_receipt', 'Consent receipt'), ('opt_in_confirmation', 'Newsletter double opt-in confirmation'), ('referral', 'Referral (send a wishlist to a friend)'), ('contest_winner', 'Contest winner notification'), ('campaign_test', 'Campaign test send to its author'), ('account_security', 'Account security (password reset, email change)'), ('erasure_confirmation', 'Confirmation that an account is being erased'), ('recipient_notice', 'Notice to a recipient of a correction or erasure')], max_length=30),
+            model_name="delivery",
+            name="kind",
+            field=models.CharField(
+                choices=[
+                    ("welcome", "Welcome and email verification"),
+                    ("newsletter", "Newsletter"),
+                    ("special_offer", "Special offer"),
+                    ("survey_invitation", "Survey invitation"),
+                    ("partner_offer", "Photo-printing partner offer"),
+                    ("service_announcement", "Service announcement"),
+                    ("policy_change", "Privacy policy change notice (practice change)"),
+                    ("policy_use_change", "Privacy policy change notice (new use of data)"),
+                    ("business_transition", "Business transition notice"),
+                    ("consent_receipt", "Consent receipt"),
+                    ("opt_in_confirmation", "Newsletter double opt-in confirmation"),
+                    ("referral", "Referral (send a wishlist to a friend)"),
+                    ("contest_winner", "Contest winner notification"),
+                    ("campaign_test", "Campaign test send to its author"),
+                    ("account_security", "Account security (password reset, email change)"),
+                    ("erasure_confirmation", "Confirmation that an account is being erased"),
+                    ("recipient_notice", "Notice to a recipient of a correction or erasure"),
+                ],
+                max_length=30,
+            ),
         ),
     ]
