@@ -302,4 +302,4 @@ class DisclosureAdmin(ReadOnlyAdmin):
         return ", ".join(obj.category_labels())
 
 
-from sharing import admin_notifications  # noqa: E402, F401  (Article 19 notices, own module)
+from sharing import admin_legal, admin_notifications  # noqa: E402, F401  (own modules)

@@ -234,4 +234,4 @@ class Disclosure(models.Model):
         return [labels.get(code, code) for code in self.categories]
 
 
-from sharing import notification_models  # noqa: E402, F401  (Article 19 notices, own module)
+from sharing import legal_models, notification_models  # noqa: E402, F401  (own modules)
