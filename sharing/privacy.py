@@ -13,7 +13,8 @@ from __future__ import annotations
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 
-from sharing.models import Disclosure, LegalBasis
+from sharing.models import DataCategory, Disclosure, LegalBasis
+from sharing.notification_models import RecipientNotification
 from sharing.selectors import disclosures_for
 from sharing.services.notifications import notify_recipients_of_erasure
 
@@ -41,7 +42,25 @@ def _when(value) -> str | None:
 
 
 def export_for_user(user: AbstractBaseUser) -> dict:
+    """The disclosures of the person's data, and the notices to their recipients of the
+    person's corrections (UK GDPR Article 19: the person may ask who was told)."""
+    notices = (
+        RecipientNotification.objects.filter(person_id=user.pk)
+        .select_related("party")
+        .order_by("-occurred_at", "party__name", "id")
+    )
     return {
+        "notices_to_recipients": [
+            {
+                "recipient": notice.party.name,
+                "about": notice.get_event_display(),
+                "what": [dict(DataCategory.choices)[value] for value in notice.categories],
+                "when": _when(notice.occurred_at),
+                "state": notice.get_state_display(),
+                "told_on": _when(notice.notified_at),
+            }
+            for notice in notices
+        ],
         "disclosures": [
             {
                 "recipient": disclosure.party.name,
@@ -54,7 +73,7 @@ def export_for_user(user: AbstractBaseUser) -> dict:
                 "how_long_they_keep_it": disclosure.party.retention_promise,
             }
             for disclosure in disclosures_for(user=user)
-        ]
+        ],
     }
 
 

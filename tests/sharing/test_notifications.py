@@ -34,6 +34,7 @@ from sharing.notification_models import (
     RecipientNotification,
     RecipientNotificationStep,
 )
+from sharing.privacy import export_for_user
 from sharing.services import NotificationError, record_notified_by_hand
 from sharing.services.notifications import send_notification, sweep_notifications
 from tests.harness.https_receiver import NoticeReceiver
@@ -259,6 +260,21 @@ def test_an_email_that_bounces_after_it_was_sent_makes_the_notice_failed_again(
     notice.refresh_from_db()
     assert notice.state == State.FAILED and notice.notified_at is None
     assert "bounced" in notice.result and notice.references == ["photo order P-7"]
+
+
+def test_the_persons_copy_of_their_data_says_which_recipients_were_told(ann, shared, officer):
+    update_profile(user=ann, actor=ann, address_line_1="2 New Street")
+    record_notified_by_hand(
+        notification=notices()[BANK], actor=officer, method="phone", note="Rang the DPO"
+    )
+
+    told = {item["recipient"]: item for item in export_for_user(ann)["notices_to_recipients"]}
+
+    assert set(told) == {BANK, PARCELFORCE}
+    assert told[BANK]["about"] == "Correction" and told[BANK]["what"] == ["Postal address"]
+    assert (told[BANK]["state"], told[PARCELFORCE]["state"]) == ("Notified", "To notify")
+    assert told[BANK]["told_on"] is not None and told[PARCELFORCE]["told_on"] is None
+    assert "order 1001" not in json.dumps(told) and "Rang" not in json.dumps(told)
 
 
 # --- Erasure ----------------------------------------------------------------------------------
