@@ -6,6 +6,7 @@ class AccountsConfig(AppConfig):
     name = "accounts"
 
     def ready(self) -> None:
-        from accounts import receivers
+        from accounts import legal_export, receivers
 
         receivers.connect()
+        legal_export.register()

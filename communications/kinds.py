@@ -35,6 +35,7 @@ class MessageKind(models.TextChoices):
     CAMPAIGN_TEST = "campaign_test", "Campaign test send to its author"
     ACCOUNT_SECURITY = "account_security", "Account security (password reset, email change)"
     ERASURE_CONFIRMATION = "erasure_confirmation", "Confirmation that an account is being erased"
+    RECIPIENT_NOTICE = "recipient_notice", "Notice to a recipient of a correction or erasure"
 
 
 class Category(StrEnum):
@@ -104,6 +105,9 @@ RULES: dict[str, KindRule] = {
     # The last message to someone erasing their account: written to the bare address, with
     # no link to the account, so the address is forgotten once it has gone.
     MessageKind.ERASURE_CONFIRMATION: KindRule(Category.TRANSACTIONAL, to_address=True),
+    # A third party told that someone corrected or erased data it received (UK GDPR Article
+    # 19): to the party's address from the register, forgotten from the row once it has gone.
+    MessageKind.RECIPIENT_NOTICE: KindRule(Category.TRANSACTIONAL, to_address=True),
 }
 
 # Kinds a campaign can send: marketing kinds, service announcements and notices.

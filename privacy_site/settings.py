@@ -266,6 +266,39 @@ AFD_API_URL = env.str("AFD_API_URL", default="")
 AFD_API_KEY = env.str("AFD_API_KEY", default="")
 AFD_TIMEOUT = env.float("AFD_TIMEOUT", default=3.0)
 
+# --- Sharing ------------------------------------------------------------------------------------
+
+# Notices to third parties of a correction or erasure (sharing/services/notifications.py).
+# The key each party's signing key is derived from (HMAC-SHA256 of the party's id under this
+# key; `manage.py notification_signing_key "<party>"` prints it). No default in production:
+# without it nothing is posted to an endpoint, and `check --deploy` warns (sharing.W001).
+SHARING_NOTIFICATION_SIGNING_KEY = env.str(
+    "SHARING_NOTIFICATION_SIGNING_KEY",
+    default="" if PRODUCTION else "insecure-development-notification-key",
+)
+# Seconds to wait for a party's endpoint (to connect, then to answer).
+SHARING_NOTIFICATION_TIMEOUT = env.float("SHARING_NOTIFICATION_TIMEOUT", default=10.0)
+# Tries before a notice that keeps failing for now (timeout, 408, 429, 5xx) is marked failed.
+SHARING_NOTIFICATION_MAX_ATTEMPTS = env.int("SHARING_NOTIFICATION_MAX_ATTEMPTS", default=8)
+# Backoff: this many seconds after the first try, doubling after each, at most the maximum;
+# each wait is 50-100% of that.
+SHARING_NOTIFICATION_RETRY_BACKOFF = env.float("SHARING_NOTIFICATION_RETRY_BACKOFF", default=60.0)
+SHARING_NOTIFICATION_RETRY_BACKOFF_MAX = env.float(
+    "SHARING_NOTIFICATION_RETRY_BACKOFF_MAX", default=6 * 3600.0
+)
+# A notice claimed by a worker for longer than this is taken back by the sweep (worker gone).
+SHARING_NOTIFICATION_SENDING_TIMEOUT = env.int("SHARING_NOTIFICATION_SENDING_TIMEOUT", default=300)
+# Certificate authorities trusted for parties' endpoints (a PEM file); empty: the system's.
+SHARING_NOTIFICATION_CA_BUNDLE = env.str("SHARING_NOTIFICATION_CA_BUNDLE", default="")
+
+# Court orders and other legal requests, and what was disclosed for them: stored here, never
+# under MEDIA_ROOT or the static files, and served only to Privacy Officers (docs/OPERATIONS.md).
+PRIVATE_STORAGE_ROOT = Path(env.str("PRIVATE_STORAGE_ROOT", default=str(VAR_DIR / "private")))
+# The largest order document accepted (bytes); PDF only.
+LEGAL_REQUEST_DOCUMENT_MAX_BYTES = env.int(
+    "LEGAL_REQUEST_DOCUMENT_MAX_BYTES", default=10 * 1024 * 1024
+)
+
 # --- REST API (the schema: privacy_site/conf/api.py) -------------------------------------------
 
 REST_FRAMEWORK = {

@@ -300,3 +300,6 @@ class DisclosureAdmin(ReadOnlyAdmin):
     @admin.display(description="kinds of data")
     def category_list(self, obj: Disclosure) -> str:
         return ", ".join(obj.category_labels())
+
+
+from sharing import admin_legal, admin_notifications  # noqa: E402, F401  (own modules)

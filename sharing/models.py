@@ -232,3 +232,6 @@ class Disclosure(models.Model):
     def category_labels(self) -> list[str]:
         labels = dict(DataCategory.choices)
         return [labels.get(code, code) for code in self.categories]
+
+
+from sharing import legal_models, notification_models  # noqa: E402, F401  (own modules)

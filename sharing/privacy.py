@@ -13,8 +13,10 @@ from __future__ import annotations
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 
-from sharing.models import Disclosure, LegalBasis
+from sharing.models import DataCategory, Disclosure, LegalBasis
+from sharing.notification_models import RecipientNotification
 from sharing.selectors import disclosures_for
+from sharing.services.notifications import notify_recipients_of_erasure
 
 # What erasure keeps, and why (said to the person before, recorded after).
 KEPT_ON_ERASURE = [
@@ -24,7 +26,14 @@ KEPT_ON_ERASURE = [
         "(the court order or legal request is kept with a disclosure the law required)",
         "why": "We must be able to show that each disclosure was lawful (UK GDPR Article "
         "5(2)) and tell those organisations that your data has been erased (Article 19).",
-    }
+    },
+    {
+        "what": "Our notice to each of those organisations that your data has been erased, "
+        "with their own order or request references for you until they have been told "
+        "(and 30 days after, in case the notice goes astray)",
+        "why": "So that each of them can find and erase what we gave them, and we can show "
+        "we told them (UK GDPR Article 19).",
+    },
 ]
 
 
@@ -33,7 +42,25 @@ def _when(value) -> str | None:
 
 
 def export_for_user(user: AbstractBaseUser) -> dict:
+    """The disclosures of the person's data, and the notices to their recipients of the
+    person's corrections (UK GDPR Article 19: the person may ask who was told)."""
+    notices = (
+        RecipientNotification.objects.filter(person_id=user.pk)
+        .select_related("party")
+        .order_by("-occurred_at", "party__name", "id")
+    )
     return {
+        "notices_to_recipients": [
+            {
+                "recipient": notice.party.name,
+                "about": notice.get_event_display(),
+                "what": [dict(DataCategory.choices)[value] for value in notice.categories],
+                "when": _when(notice.occurred_at),
+                "state": notice.get_state_display(),
+                "told_on": _when(notice.notified_at),
+            }
+            for notice in notices
+        ],
         "disclosures": [
             {
                 "recipient": disclosure.party.name,
@@ -46,13 +73,15 @@ def export_for_user(user: AbstractBaseUser) -> dict:
                 "how_long_they_keep_it": disclosure.party.retention_promise,
             }
             for disclosure in disclosures_for(user=user)
-        ]
+        ],
     }
 
 
 @transaction.atomic
 def erase_for_user(user: AbstractBaseUser) -> None:
-    """Anything that must tell recipients about the erasure reads the references first."""
+    """Tell every recipient of the person's data (Article 19), then empty the references."""
+    # The notices read each party's references before they are emptied, in this transaction.
+    notify_recipients_of_erasure(person=user)
     # The trigger lets exactly this update through (migration 0002).
     Disclosure.objects.filter(person_id=user.pk).exclude(
         legal_basis=LegalBasis.LEGAL_OBLIGATION

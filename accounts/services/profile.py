@@ -36,6 +36,8 @@ from accounts.address import (
 )
 from accounts.models import AddressVerification, AuditSource, Profile, User
 from privacy_site.staff import is_active_staff
+from sharing.models import DataCategory
+from sharing.services import notify_recipients_of_correction
 
 from .audit import FieldChange, record_changes
 
@@ -60,6 +62,15 @@ FIELD_LABELS = {
     "erasure_requested_at": "erasure requested",
     "erased_at": "erased",
     "privacy_request": "privacy request linked to the account",
+}
+
+# The kind of data each field is, to tell the parties that received it of a correction
+# (the customer-service channel is never given to anyone).
+FIELD_CATEGORIES = {
+    "first_name": DataCategory.NAME,
+    "last_name": DataCategory.NAME,
+    **dict.fromkeys(ADDRESS_FIELDS, DataCategory.POSTAL_ADDRESS),
+    "phone": DataCategory.PHONE,
 }
 
 Channel = Profile.ContactChannel
@@ -230,6 +241,11 @@ def _save(
         actor=actor,
         changes=[FieldChange(name, current[name], wanted[name]) for name in changed],
         source=source,
+        occurred_at=now,
+    )
+    notify_recipients_of_correction(
+        person=locked,
+        categories={FIELD_CATEGORIES[name] for name in changed if name in FIELD_CATEGORIES},
         occurred_at=now,
     )
 

@@ -56,6 +56,14 @@ SAMPLE_CONTEXT = {
         "prize": "a camera",
         "sponsor_name": "CEWE",
     },
+    MessageKind.RECIPIENT_NOTICE: {
+        "party_name": "Parcelforce",
+        "event": "rectification",
+        "occurred_on": "1 January 2026",
+        "categories": ["Postal address"],
+        "references": ["order 1001"],
+        "notice_id": "6f1c0d3e-2b7a-4c55-9d0e-1a2b3c4d5e6f",
+    },
 }
 
 

@@ -38,6 +38,7 @@ TO_ADDRESS = {
     MessageKind.OPT_IN_CONFIRMATION,
     MessageKind.REFERRAL,
     MessageKind.ERASURE_CONFIRMATION,
+    MessageKind.RECIPIENT_NOTICE,
 }
 
 

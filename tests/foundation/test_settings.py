@@ -65,6 +65,7 @@ def production_env(tmp_path: Path, **overrides: str | None) -> dict[str, str]:
         DJANGO_SETTINGS_MODULE="privacy_site.settings",
         DJANGO_ENV="production",
         SECRET_KEY=secrets.token_urlsafe(60),
+        SHARING_NOTIFICATION_SIGNING_KEY=secrets.token_urlsafe(40),
         ALLOWED_HOSTS="shop.example.com",
         DATABASE_URL=f"sqlite:///{tmp_path / 'prod.sqlite3'}",
     )
