@@ -40,7 +40,7 @@ class Campaign(models.Model):
         related_name="campaigns",
         help_text="The purpose recipients agreed to; set from the kind.",
     )
-    subject = models.CharField(max_length=200)
+    subject_line = models.CharField(max_length=200)
     body = models.TextField(help_text="Markdown or HTML; sanitised before use.")
     body_format = models.CharField(
         max_length=10, choices=BodyFormat.choices, default=BodyFormat.MARKDOWN

@@ -119,7 +119,7 @@ class CampaignSerializer(serializers.Serializer):
             "the kind's purpose."
         ),
     )
-    subject = serializers.CharField(max_length=200)
+    subject = serializers.CharField(source="subject_line", max_length=200)
     body = serializers.CharField(
         trim_whitespace=False,
         help_text="Markdown or HTML as body_format says; {{ first_name }} is filled in.",

@@ -61,7 +61,7 @@ from .campaign_schema import (
     status_change,
 )
 
-CONTENT_FIELDS = ("name", "kind", "subject", "body", "body_format", "segment")
+CONTENT_FIELDS = ("name", "kind", "subject_line", "body", "body_format", "segment")
 
 
 class NewestFirst(CursorPagination):
