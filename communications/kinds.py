@@ -116,6 +116,8 @@ CAMPAIGN_KINDS = [
     for kind, rule in RULES.items()
     if rule.category in (Category.MARKETING, Category.SERVICE, Category.NOTICE)
 ]
+# Those kinds as choices, for the campaign model and the API.
+CAMPAIGN_KIND_CHOICES = [(kind, MessageKind(kind).label) for kind in CAMPAIGN_KINDS]
 
 
 def rule_for(kind: str) -> KindRule:

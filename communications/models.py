@@ -12,7 +12,7 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from .kinds import CAMPAIGN_KINDS, MessageKind
+from .kinds import CAMPAIGN_KIND_CHOICES, MessageKind
 
 UNCERTAIN_PREFIX = "uncertain:"  # ``last_error`` of a row that may have gone: never resent
 
@@ -31,16 +31,14 @@ class Campaign(models.Model):
         HTML = "html", "HTML"
 
     name = models.CharField(max_length=200, help_text="For staff only; never shown to recipients.")
-    kind = models.CharField(
-        max_length=30, choices=[(k, MessageKind(k).label) for k in CAMPAIGN_KINDS]
-    )
+    kind = models.CharField(max_length=30, choices=CAMPAIGN_KIND_CHOICES)
     purpose = models.ForeignKey(
         "consent.Purpose",
         on_delete=models.PROTECT,
         related_name="campaigns",
         help_text="The purpose recipients agreed to; set from the kind.",
     )
-    subject = models.CharField(max_length=200)
+    subject_line = models.CharField(max_length=200)
     body = models.TextField(help_text="Markdown or HTML; sanitised before use.")
     body_format = models.CharField(
         max_length=10, choices=BodyFormat.choices, default=BodyFormat.MARKDOWN

@@ -49,7 +49,7 @@ def export_for_user(user: AbstractBaseUser) -> dict:
         "emails": [
             {
                 "kind": delivery.get_kind_display(),
-                "subject": delivery.campaign.subject if delivery.campaign_id else "",
+                "subject": delivery.campaign.subject_line if delivery.campaign_id else "",
                 "written": _when(delivery.created_at),
                 "sent": _when(delivery.sent_at),
                 "status": delivery.get_status_display(),

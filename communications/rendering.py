@@ -148,7 +148,7 @@ def campaign_template(campaign: Campaign) -> CampaignTemplate:
         campaign_id=campaign.pk,
         kind=campaign.kind,
         purpose=campaign.purpose.code,
-        subject=_AUTHOR_MERGE_TAG.sub(merge_field("first_name"), campaign.subject),
+        subject=_AUTHOR_MERGE_TAG.sub(merge_field("first_name"), campaign.subject_line),
         text=render_to_string(f"emails/{campaign.kind}.txt", context).strip() + "\n",
         html=render_to_string(f"emails/{campaign.kind}.html", context),
     )

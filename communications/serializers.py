@@ -16,7 +16,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from communications.addresses import mask_addresses_in
-from communications.kinds import CAMPAIGN_KINDS, MessageKind
+from communications.kinds import CAMPAIGN_KIND_CHOICES, CAMPAIGN_KINDS
 from communications.models import Campaign, Delivery
 from communications.selectors import campaign_progress, describe_recipient
 from communications.services.campaigns.lifecycle import (
@@ -102,7 +102,7 @@ class CampaignSerializer(serializers.Serializer):
         help_text="For staff only; the subject when left empty.",
     )
     kind = serializers.ChoiceField(
-        choices=[(kind, MessageKind(kind).label) for kind in CAMPAIGN_KINDS],
+        choices=CAMPAIGN_KIND_CHOICES,
         error_messages={
             "invalid_choice": (
                 f'"{{input}}" is not a kind a campaign can send; choose one of '
@@ -119,7 +119,7 @@ class CampaignSerializer(serializers.Serializer):
             "the kind's purpose."
         ),
     )
-    subject = serializers.CharField(max_length=200)
+    subject = serializers.CharField(source="subject_line", max_length=200)
     body = serializers.CharField(
         trim_whitespace=False,
         help_text="Markdown or HTML as body_format says; {{ first_name }} is filled in.",

@@ -9,8 +9,6 @@ last active day. The change log and the disclosure log are read-only here as eve
 
 from __future__ import annotations
 
-import csv
-
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
@@ -20,6 +18,8 @@ from django.urls import path, reverse
 from django.utils import timezone
 
 from consent.models import Purpose
+from privacy_site.admin_tools import ReadOnlyAdmin, ReadOnlyInline, adopt_saved
+from privacy_site.downloads import csv_download
 from sharing.models import (
     DataCategory,
     Disclosure,
@@ -35,19 +35,7 @@ from sharing.services import (
     check_party_details,
     register_third_party,
 )
-
-
-class ReadOnlyAdmin(admin.ModelAdmin):
-    """Visible to staff holding the view permission; nobody adds, changes or deletes."""
-
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
+from sharing.services.register import RECORDED_FIELDS
 
 
 class ThirdPartyForm(forms.ModelForm):
@@ -86,21 +74,7 @@ class ThirdPartyForm(forms.ModelForm):
 
     class Meta:
         model = ThirdParty
-        fields = (
-            "name",
-            "role",
-            "purposes",
-            "purpose_description",
-            "consent_purposes",
-            "categories",
-            "retention_promise",
-            "contract_reference",
-            "privacy_contact",
-            "notification_email",
-            "notification_url",
-            "active_from",
-            "active_until",
-        )
+        fields = RECORDED_FIELDS
 
     def details(self) -> PartyDetails:
         data = self.cleaned_data
@@ -132,13 +106,10 @@ class ThirdPartyForm(forms.ModelForm):
         return cleaned
 
 
-class ThirdPartyChangeInline(admin.TabularInline):
+class ThirdPartyChangeInline(ReadOnlyInline, admin.TabularInline):
     """Every change to the party, newest first: read-only, append-only."""
 
     model = ThirdPartyChange
-    extra = 0
-    max_num = 0
-    can_delete = False
     ordering = ("-id",)
     fields = readonly_fields = ("changed_at", "kind", "changed_by", "reason", "before", "after")
 
@@ -147,15 +118,6 @@ class ThirdPartyChangeInline(admin.TabularInline):
         return request.user.has_perm("sharing.view_thirdparty") or request.user.has_perm(
             "sharing.change_thirdparty"
         )
-
-    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
-
-    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
-        return False
 
 
 @admin.register(ThirdParty)
@@ -192,10 +154,7 @@ class ThirdPartyAdmin(admin.ModelAdmin):
         except RegisterError as exc:
             # The form checked what the service checks; this is a race or a permission.
             raise PermissionDenied(str(exc)) from exc
-        for field in ThirdParty._meta.concrete_fields:
-            setattr(obj, field.attname, getattr(saved, field.attname))
-        obj._state.adding = False
-        obj._state.db = saved._state.db
+        adopt_saved(obj, saved)
 
     def save_related(self, request: HttpRequest, form, formsets, change: bool) -> None:
         # The service saved the consent purposes with its change record; only the (read-only)
@@ -238,12 +197,10 @@ class ThirdPartyAdmin(admin.ModelAdmin):
     def record_csv_view(self, request: HttpRequest) -> HttpResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
-        response = HttpResponse(content_type="text/csv; charset=utf-8")
         stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-        response["Content-Disposition"] = f'attachment; filename="record-of-processing-{stamp}.csv"'
-        writer = csv.writer(response)
-        writer.writerows(record_csv_rows(record_of_processing()))
-        return response
+        return csv_download(
+            record_csv_rows(record_of_processing()), f"record-of-processing-{stamp}.csv"
+        )
 
 
 @admin.register(ThirdPartyChange)

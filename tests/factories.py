@@ -234,7 +234,7 @@ class CampaignFactory(DjangoModelFactory):
     actor = None
     name = factory.Sequence(lambda n: f"Campaign {n}")
     kind = MessageKind.NEWSLETTER
-    subject = "Spring news"
+    subject_line = "Spring news"
     body = "Hello {{ first_name }}, **new lenses** are in."
 
     @classmethod

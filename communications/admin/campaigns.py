@@ -91,7 +91,7 @@ class CampaignForm(forms.ModelForm):
 
     class Meta:
         model = Campaign
-        fields = ("name", "kind", "subject", "body_format", "body", "segment")
+        fields = ("name", "kind", "subject_line", "body_format", "body", "segment")
 
     def clean(self) -> dict:
         cleaned = super().clean()
@@ -119,13 +119,13 @@ class CampaignAdmin(admin.ModelAdmin):
     form = CampaignForm
     list_display = ("name", "kind", "status", "send_at", "progress_column", "created_at")
     list_filter = ("status", "kind")
-    search_fields = ("name", "subject")
+    search_fields = ("name", "subject_line")
     list_select_related = ("purpose",)
     # Each row counts its deliveries: a short page keeps the list quick.
     list_per_page = 25
     actions = ("send_now_action", "pause_action", "resume_action", "cancel_action")
     change_form_template = "admin/communications/campaign/change_form.html"
-    content_fields = ("name", "kind", "purpose", "subject", "body_format", "body")
+    content_fields = ("name", "kind", "purpose", "subject_line", "body_format", "body")
     sending_fields = (
         "status",
         "send_at",
@@ -143,7 +143,7 @@ class CampaignAdmin(admin.ModelAdmin):
     def get_fieldsets(self, request: HttpRequest, obj: Campaign | None = None):
         if obj is None:
             return [
-                (None, {"fields": ("name", "kind", "subject", "body_format", "body")}),
+                (None, {"fields": ("name", "kind", "subject_line", "body_format", "body")}),
                 ("Audience", {"fields": ("segment",)}),
             ]
         return [
@@ -178,7 +178,7 @@ class CampaignAdmin(admin.ModelAdmin):
             content = {
                 "name": data["name"],
                 "kind": data["kind"],
-                "subject": data["subject"],
+                "subject_line": data["subject_line"],
                 "body": data["body"],
                 "body_format": data["body_format"],
                 "segment": data.get("segment"),

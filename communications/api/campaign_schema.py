@@ -106,6 +106,26 @@ BAD_FILTER = OpenApiResponse(
 )
 
 
+def campaign_step(
+    *,
+    operation_id: str,
+    summary: str,
+    description: str,
+    answers: dict[int, object],
+    request: type | None = None,
+):
+    """The schema of an endpoint on one campaign: its ``answers`` by status code, then the
+    403 and 404 every such endpoint may give."""
+    return extend_schema(
+        operation_id=operation_id,
+        summary=summary,
+        description=description,
+        request=request,
+        responses={**answers, 403: FORBIDDEN, 404: NOT_FOUND},
+        tags=TAGS,
+    )
+
+
 def status_change(
     *,
     operation_id: str,
@@ -116,11 +136,10 @@ def status_change(
 ):
     """The schema of an endpoint that moves a campaign on: the campaign as it now is, or
     ``refused`` when its status doesn't allow the step."""
-    return extend_schema(
+    return campaign_step(
         operation_id=operation_id,
         summary=summary,
         description=description,
         request=request,
-        responses={200: CampaignSerializer, 400: refused, 403: FORBIDDEN, 404: NOT_FOUND},
-        tags=TAGS,
+        answers={200: CampaignSerializer, 400: refused},
     )

@@ -58,10 +58,11 @@ from .campaign_schema import (
     NOT_FOUND,
     REFUSED,
     TAGS,
+    campaign_step,
     status_change,
 )
 
-CONTENT_FIELDS = ("name", "kind", "subject", "body", "body_format", "segment")
+CONTENT_FIELDS = ("name", "kind", "subject_line", "body", "body_format", "segment")
 
 
 class NewestFirst(CursorPagination):
@@ -82,6 +83,21 @@ def _refused(error: CampaignError) -> Response:
 def _require_send_permission(request: Request) -> None:
     if not is_active_staff(request.user, SEND_CAMPAIGN):
         raise PermissionDenied("Scheduling needs the communications.send_campaign permission.")
+
+
+def _service_arguments(request: Request, serializer: CampaignSerializer) -> dict:
+    """What ``create_campaign`` and ``update_campaign`` take from a valid request: the content
+    (on a PATCH, a field not given keeps the campaign's value), the purpose, and ``send_at``,
+    which needs the send permission too."""
+    serializer.is_valid(raise_exception=True)
+    data = serializer.validated_data
+    if data.get("send_at") is not None:
+        _require_send_permission(request)
+    content = {
+        field: data[field] if field in data else getattr(serializer.instance, field)
+        for field in CONTENT_FIELDS
+    }
+    return {"purpose": data.get("purpose") or None, "send_at": data.get("send_at"), **content}
 
 
 @extend_schema_view(
@@ -160,19 +176,9 @@ class CampaignViewSet(viewsets.GenericViewSet):
         return Response(CampaignSerializer(self.get_object()).data)
 
     def create(self, request: Request) -> Response:
-        serializer = CampaignSerializer(data=request.data)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        send_at = data.get("send_at")
-        if send_at is not None:
-            _require_send_permission(request)
+        arguments = _service_arguments(request, CampaignSerializer(data=request.data))
         try:
-            campaign = create_campaign(
-                actor=request.user,
-                purpose=data.get("purpose") or None,
-                send_at=send_at,
-                **{field: data[field] for field in CONTENT_FIELDS},
-            )
+            campaign = create_campaign(actor=request.user, **arguments)
         except CampaignError as error:
             return _refused(error)
         return Response(CampaignSerializer(campaign).data, status=status.HTTP_201_CREATED)
@@ -180,25 +186,13 @@ class CampaignViewSet(viewsets.GenericViewSet):
     def partial_update(self, request: Request, pk: str) -> Response:
         campaign = self.get_object()
         serializer = CampaignSerializer(campaign, data=request.data, partial=True)
-        serializer.is_valid(raise_exception=True)
-        data = serializer.validated_data
-        send_at = data.get("send_at")
-        if send_at is not None:
-            _require_send_permission(request)
-        try:
-            campaign = update_campaign(
-                campaign=campaign,
-                purpose=data.get("purpose") or None,
-                send_at=send_at,
-                **{field: data.get(field, getattr(campaign, field)) for field in CONTENT_FIELDS},
-            )
-        except CampaignError as error:
-            return _refused(error)
-        return Response(CampaignSerializer(campaign).data)
+        return self._change(
+            update_campaign, campaign=campaign, **_service_arguments(request, serializer)
+        )
 
     # --- Checking before sending -------------------------------------------------------------
 
-    @extend_schema(
+    @campaign_step(
         operation_id="campaigns_preview",
         summary="Render the campaign for a sample recipient",
         description=(
@@ -206,16 +200,14 @@ class CampaignViewSet(viewsets.GenericViewSet):
             "made-up person (Sam Sample) with sample unsubscribe and preference links. "
             "Writes nothing. Needs `communications.view_campaign`."
         ),
-        request=None,
-        responses={200: CampaignPreviewSerializer, 403: FORBIDDEN, 404: NOT_FOUND},
-        tags=TAGS,
+        answers={200: CampaignPreviewSerializer},
     )
     @action(detail=True, methods=["post"])
     def preview(self, request: Request, pk: str) -> Response:
         rendered = preview_campaign(campaign=self.get_object())
         return Response(CampaignPreviewSerializer(rendered).data)
 
-    @extend_schema(
+    @campaign_step(
         operation_id="campaigns_test",
         summary="Send a test to myself",
         description=(
@@ -223,9 +215,7 @@ class CampaignViewSet(viewsets.GenericViewSet):
             "through the outbox (kind `campaign_test`). `status` is `queued`, or why it won't "
             "go (e.g. `suppressed`). Needs `communications.send_campaign`."
         ),
-        request=None,
-        responses={202: CampaignDeliverySerializer, 403: FORBIDDEN, 404: NOT_FOUND},
-        tags=TAGS,
+        answers={202: CampaignDeliverySerializer},
     )
     @action(detail=True, methods=["post"])
     def test(self, request: Request, pk: str) -> Response:
@@ -263,9 +253,11 @@ class CampaignViewSet(viewsets.GenericViewSet):
 
     # --- Status changes ----------------------------------------------------------------------
 
-    def _change(self, service: Callable[..., Campaign], **arguments) -> Response:
+    def _change(
+        self, service: Callable[..., Campaign], *, campaign: Campaign | None = None, **arguments
+    ) -> Response:
         try:
-            campaign = service(campaign=self.get_object(), **arguments)
+            campaign = service(campaign=campaign or self.get_object(), **arguments)
         except CampaignError as error:
             return _refused(error)
         return Response(CampaignSerializer(campaign).data)

@@ -57,8 +57,10 @@ def _notice_body(version: PolicyVersion) -> str:
     )
 
 
-def _notice_campaign(*, kind: str, name: str, subject: str, body: str, actor) -> Campaign:
-    campaign = create_campaign(actor=actor, name=name, kind=kind, subject=subject, body=body)
+def _notice_campaign(*, kind: str, name: str, subject_line: str, body: str, actor) -> Campaign:
+    campaign = create_campaign(
+        actor=actor, name=name, kind=kind, subject_line=subject_line, body=body
+    )
     return send_campaign_now(campaign=campaign)
 
 
@@ -89,12 +91,12 @@ def publish_policy_change(
         started.append(
             "A notice on the home page, and on every page for logged-in people until they close it."
         )
-    subject = f"Our privacy policy has changed (version {version.number})"
+    subject_line = f"Our privacy policy has changed (version {version.number})"
     if version.change_type == ChangeType.PRACTICE_CHANGE and email_practice_change:
         campaign = _notice_campaign(
             kind=MessageKind.POLICY_CHANGE,
             name=f"Policy version {version.number}: practice change notice",
-            subject=subject,
+            subject_line=subject_line,
             body=_notice_body(version),
             actor=actor,
         )
@@ -106,7 +108,7 @@ def publish_policy_change(
         campaign = _notice_campaign(
             kind=MessageKind.POLICY_USE_CHANGE,
             name=f"Policy version {version.number}: your choice on a new use",
-            subject=f"Your choice: a new use of your data (privacy policy version "
+            subject_line=f"Your choice: a new use of your data (privacy policy version "
             f"{version.number})",
             body=_notice_body(version)
             + f"\n\nNew: {new}. It stays off for you unless you say yes.",
@@ -217,7 +219,7 @@ def record_business_transition(
         transition.campaign = _notice_campaign(
             kind=MessageKind.BUSINESS_TRANSITION,
             name=f"Business transition: {transition.counterparty}",
-            subject=f"Notice: {transition.get_kind_display().lower()} with "
+            subject_line=f"Notice: {transition.get_kind_display().lower()} with "
             f"{transition.counterparty}",
             body=body,
             actor=actor,

@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 from django.conf import settings
-from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
@@ -23,6 +22,7 @@ from consent.models import ConsentEvent, Purpose
 from consent.provenance import Provenance
 from consent.services import (
     confirm_newsletter_subscription,
+    newsletter_address,
     record_decisions,
     request_newsletter_subscription,
     withdraw_all_marketing,
@@ -106,11 +106,10 @@ def request_newsletter(
     )
     if link is None:
         return None
-    address = get_user_model().objects.normalize_email(email.strip()).lower()
     newsletter = Purpose.objects.get(code=Purpose.NEWSLETTER)
     return enqueue_email(
         kind=MessageKind.OPT_IN_CONFIRMATION,
-        to_email=address,
+        to_email=newsletter_address(email),
         context={
             "confirm_url": link,
             "wording": newsletter.wording,

@@ -77,6 +77,12 @@ class NewsletterRequest:
     issued_against: int = 0
 
 
+def newsletter_address(email: str) -> str:
+    """The address a newsletter request is for, as its link carries it: the one the
+    confirmation email must go to."""
+    return get_user_model().objects.normalize_email(email.strip()).lower()
+
+
 @transaction.atomic
 def request_newsletter_subscription(
     *,
@@ -100,7 +106,7 @@ def request_newsletter_subscription(
     """
     for name in (first_name, last_name):
         validate_person_name(name.strip())
-    address = get_user_model().objects.normalize_email(email.strip()).lower()
+    address = newsletter_address(email)
     now = timezone.now()
     refused_for = _take(
         _client_key(client),

@@ -319,7 +319,7 @@ def _campaign(name: str) -> Campaign:
         actor=None,
         name=name,
         kind="newsletter",
-        subject="Spring in the darkroom, {{ first_name }}",
+        subject_line="Spring in the darkroom, {{ first_name }}",
         body=BODY,
     )
 

@@ -43,7 +43,7 @@ def _notice(name: str) -> Campaign:
         actor=None,
         name=name,
         kind="policy_change",
-        subject=f"Our privacy policy has changed (version {version.number})",
+        subject_line=f"Our privacy policy has changed (version {version.number})",
         body=_notice_body(version),
     )
 

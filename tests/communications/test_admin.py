@@ -42,7 +42,7 @@ def draft(superuser) -> Campaign:
     return CampaignFactory(
         actor=superuser,
         name="Spring newsletter",
-        subject="Spring is here",
+        subject_line="Spring is here",
         body="Hello {{ first_name }}, our **spring** lenses are in.",
     )
 
@@ -76,7 +76,7 @@ def test_adding_a_campaign_saves_it_through_the_service_sanitised(root, superuse
         {
             "name": "Offers",
             "kind": "special_offer",
-            "subject": "Summer deals",
+            "subject_line": "Summer deals",
             "body_format": "html",
             "body": "<p onclick='steal()'>Deals</p><script>alert(1)</script>",
             "segment": '{"joined_after": "2024-01-01"}',
@@ -98,7 +98,7 @@ def test_a_bad_segment_is_a_form_error_and_writes_nothing(root):
         {
             "name": "Offers",
             "kind": "special_offer",
-            "subject": "Summer deals",
+            "subject_line": "Summer deals",
             "body_format": "markdown",
             "body": "Deals",
             "segment": '{"favourite_colour": "red"}',
@@ -116,7 +116,7 @@ def test_editing_a_draft_goes_through_the_service(root, draft):
         {
             "name": "Spring newsletter",
             "kind": "newsletter",
-            "subject": "Spring, updated",
+            "subject_line": "Spring, updated",
             "body_format": "html",
             "body": "<p>New</p><script>x()</script>",
             "segment": "{}",
@@ -125,7 +125,7 @@ def test_editing_a_draft_goes_through_the_service(root, draft):
 
     assert response.status_code == 302
     draft.refresh_from_db()
-    assert draft.subject == "Spring, updated"
+    assert draft.subject_line == "Spring, updated"
     assert draft.body_html == "<p>New</p>"
 
 
@@ -133,13 +133,15 @@ def test_a_sending_campaign_is_shown_read_only(root, draft):
     send_campaign_now(campaign=draft)
 
     page = root.get(change_url(draft))
-    post = root.post(change_url(draft), {"subject": "Too late", "name": "x", "kind": "newsletter"})
+    post = root.post(
+        change_url(draft), {"subject_line": "Too late", "name": "x", "kind": "newsletter"}
+    )
 
     assert page.status_code == 200
     assert 'name="_save"' not in page.content.decode()
     assert post.status_code == 403
     draft.refresh_from_db()
-    assert draft.subject == "Spring is here"
+    assert draft.subject_line == "Spring is here"
 
 
 # --- Progress ---------------------------------------------------------------------------------
@@ -254,7 +256,7 @@ def test_schedule_in_the_past_is_refused_with_a_message(root, draft):
 
 def test_the_changelist_actions_report_each_refusal(root, draft, superuser):
     other = create_campaign(
-        actor=superuser, name="Other", kind="newsletter", subject="S", body="Body"
+        actor=superuser, name="Other", kind="newsletter", subject_line="S", body="Body"
     )
     send_campaign_now(campaign=other)
 

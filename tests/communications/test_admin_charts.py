@@ -97,7 +97,11 @@ def newsletter_to(make_user, *names: str) -> Campaign:
     for name in names:
         opted_in(make_user, f"{name}@example.com")
     campaign = create_campaign(
-        actor=None, name="Spring newsletter", kind="newsletter", subject="Spring", body="Hello."
+        actor=None,
+        name="Spring newsletter",
+        kind="newsletter",
+        subject_line="Spring",
+        body="Hello.",
     )
     send_campaign_now(campaign=campaign)
     populate_campaign(campaign_id=campaign.pk)
@@ -219,7 +223,7 @@ def test_the_minutes_drawn_are_the_last_two_hours_of_sending(root, make_user, pr
 
 def test_a_draft_has_no_charts(root, make_user):
     campaign = create_campaign(
-        actor=None, name="Draft", kind="newsletter", subject="Later", body="Soon."
+        actor=None, name="Draft", kind="newsletter", subject_line="Later", body="Soon."
     )
 
     page = root.get(f"{CAMPAIGNS}{campaign.pk}/change/").content.decode()

@@ -32,7 +32,7 @@ def campaign() -> Campaign:
         actor=None,
         name="Spring newsletter",
         kind="newsletter",
-        subject="Spring is here",
+        subject_line="Spring is here",
         body="Hello {{ first_name }}, our **spring** lenses are in.",
     )
 

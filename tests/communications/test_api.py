@@ -51,7 +51,7 @@ def draft(marketer) -> Campaign:
     return CampaignFactory(
         actor=marketer,
         name="Spring newsletter",
-        subject="Spring is here, {{ first_name }}",
+        subject_line="Spring is here, {{ first_name }}",
         body="Hello **{{ first_name }}**, our spring lenses are in.",
     )
 
@@ -199,7 +199,7 @@ def test_the_list_counts_every_campaigns_progress_in_one_query(api, marketer, ma
 
     def campaign(name: str, *, started: bool = False) -> Campaign:
         return CampaignFactory(
-            actor=marketer, name=name, subject="Hi", body="Hello", started=started
+            actor=marketer, name=name, subject_line="Hi", body="Hello", started=started
         )
 
     campaign("first", started=True)
@@ -233,7 +233,7 @@ def test_patch_changes_only_the_fields_given(api, draft):
 
     assert response.status_code == 200, response.json()
     draft.refresh_from_db()
-    assert draft.subject == "New subject"
+    assert draft.subject_line == "New subject"
     assert draft.name == "Spring newsletter"
     assert draft.kind == "newsletter"
 
@@ -253,7 +253,7 @@ def test_a_sending_campaign_cannot_be_edited(api, draft):
     assert response.status_code == 400
     assert response.json() == {"detail": "A sending campaign can't change."}
     draft.refresh_from_db()
-    assert draft.subject != "Too late"
+    assert draft.subject_line != "Too late"
 
 
 # --- Status changes -----------------------------------------------------------------------------

@@ -67,7 +67,11 @@ def sent_campaign(make_user, settings, monkeypatch) -> Campaign:
         EmailAddress.objects.create(user=user, email=user.email, verified=True, primary=True)
         grant_consent(subject=user, purpose=Purpose.NEWSLETTER, source=ConsentSource.SIGNUP_FORM)
     campaign = create_campaign(
-        actor=None, name="Spring newsletter", kind="newsletter", subject="Spring", body="Hello."
+        actor=None,
+        name="Spring newsletter",
+        kind="newsletter",
+        subject_line="Spring",
+        body="Hello.",
     )
     send_campaign_now(campaign=campaign)
     populate_campaign(campaign_id=campaign.pk)

@@ -138,7 +138,7 @@ def test_a_bad_segment_is_refused_with_a_clear_message_and_nothing_saved(db, seg
 
 def test_a_service_announcement_goes_to_every_active_account(subscribers, make_user):
     inactive = make_user("gone@example.com", is_active=False)
-    campaign = CampaignFactory(kind="service_announcement", subject="Outage", body="Sorry")
+    campaign = CampaignFactory(kind="service_announcement", subject_line="Outage", body="Sorry")
 
     run(campaign)
 
@@ -167,19 +167,23 @@ def test_a_started_campaign_keeps_its_kind_and_segment_but_may_fix_a_typo(subscr
     pause_campaign(campaign=campaign)
 
     with pytest.raises(CampaignError, match="keeps its kind and segment"):
-        update_campaign(campaign=campaign, name="n", kind="special_offer", subject="Hi", body="x")
+        update_campaign(
+            campaign=campaign, name="n", kind="special_offer", subject_line="Hi", body="x"
+        )
     with pytest.raises(CampaignError, match="keeps its kind and segment"):
         update_campaign(
             campaign=campaign,
             name="n",
             kind="newsletter",
-            subject="Hi",
+            subject_line="Hi",
             body="x",
             segment={"joined_after": "2020-01-01"},
         )
-    update_campaign(campaign=campaign, name="n", kind="newsletter", subject="Hi!", body="Fixed")
+    update_campaign(
+        campaign=campaign, name="n", kind="newsletter", subject_line="Hi!", body="Fixed"
+    )
     campaign.refresh_from_db()
-    assert (campaign.subject, campaign.kind) == ("Hi!", "newsletter")
+    assert (campaign.subject_line, campaign.kind) == ("Hi!", "newsletter")
 
 
 def test_cancelling_cancels_the_rows_not_yet_sent(subscribers):
@@ -280,8 +284,10 @@ def test_a_subject_with_a_line_break_is_refused_before_anything_is_saved(db):
     assert not Campaign.objects.exists()
 
 
-def newsletter_with_subject(subject: str) -> Campaign:
-    return create_campaign(actor=None, name="n", kind="newsletter", subject=subject, body="b")
+def newsletter_with_subject(subject_line: str) -> Campaign:
+    return create_campaign(
+        actor=None, name="n", kind="newsletter", subject_line=subject_line, body="b"
+    )
 
 
 def test_a_name_with_markup_or_line_breaks_is_made_safe_for_batch_merge_data(db, make_user):

@@ -123,7 +123,7 @@ def test_one_click_unsubscribe_from_the_header_withdraws_consent_and_stops_later
 ):
     # given two subscribers who received a newsletter
     ann, bob = subscribers(2)
-    first = CampaignFactory(subject="May news")
+    first = CampaignFactory(subject_line="May news")
     send_campaign_now(campaign=first)
     wait_until_completed(first)
     (message,) = smtp.to(ann.email)
@@ -146,7 +146,7 @@ def test_one_click_unsubscribe_from_the_header_withdraws_consent_and_stops_later
 
     # and the next campaign goes to Bob only
     smtp.clear()
-    second = CampaignFactory(subject="June news")
+    second = CampaignFactory(subject_line="June news")
     send_campaign_now(campaign=second)
     wait_until_completed(second)
     assert recipients(smtp.messages) == Counter({bob.email: 1})

@@ -106,7 +106,7 @@ def test_every_transactional_kind_renders_with_its_context(db, make_user, kind):
 def test_every_campaign_kind_renders_and_marketing_ones_carry_unsubscribe(db, make_user, kind):
     user = make_user("ann@example.com", first_name="Ann")
     campaign = create_campaign(
-        actor=None, name="c", kind=kind, subject="News for {{ first_name }}", body="**Hello**"
+        actor=None, name="c", kind=kind, subject_line="News for {{ first_name }}", body="**Hello**"
     )
 
     rendered = personalise(campaign_template(campaign), user=user, ref="42")
@@ -169,7 +169,7 @@ def test_markdown_becomes_html_and_links_keep_their_url_in_the_text_version():
 
 def test_a_first_name_is_escaped_in_html_and_plain_in_text(db, make_user):
     user = make_user("ann@example.com", first_name="Ann & <b>Bob</b>")
-    campaign = create_campaign(actor=None, name="c", kind="newsletter", subject="Hi", body="x")
+    campaign = create_campaign(actor=None, name="c", kind="newsletter", subject_line="Hi", body="x")
 
     rendered = personalise(campaign_template(campaign), user=user, ref="1")
 

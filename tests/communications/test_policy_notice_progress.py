@@ -31,7 +31,7 @@ def test_a_notice_skipped_for_someone_who_left_its_audience_is_counted(
         actor=None,
         name="Policy version 2",
         kind="policy_change",
-        subject="Our privacy policy has changed",
+        subject_line="Our privacy policy has changed",
         body="We now keep order records for seven years.",
     )
     batches = HeldTask()

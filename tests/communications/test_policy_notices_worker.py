@@ -28,7 +28,7 @@ def notice(kind: str = "policy_change") -> Campaign:
         actor=None,
         name="Policy version 2",
         kind=kind,
-        subject="Our privacy policy has changed",
+        subject_line="Our privacy policy has changed",
         body="We now keep order records for seven years.",
     )
 

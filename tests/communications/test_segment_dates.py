@@ -38,7 +38,7 @@ def draft(marketer) -> Campaign:
     return CampaignFactory(
         actor=marketer,
         name="Spring newsletter",
-        subject="Spring is here",
+        subject_line="Spring is here",
         body="Hello {{ first_name }}",
         segment={"joined_after": "2024-01-01"},
     )
@@ -82,7 +82,7 @@ def test_patching_a_date_not_in_the_calendar_is_a_400_and_changes_nothing(api, d
     assert list(response.json()) == ["segment"]
     assert f"not '{value}'" in response.json()["segment"][0]
     draft.refresh_from_db()
-    assert (draft.subject, draft.segment) == ("Spring is here", {"joined_after": "2024-01-01"})
+    assert (draft.subject_line, draft.segment) == ("Spring is here", {"joined_after": "2024-01-01"})
 
 
 def test_a_real_leap_day_is_accepted(api):
@@ -114,7 +114,7 @@ def admin_form(**segment) -> dict:
     return {
         "name": "Offers",
         "kind": "special_offer",
-        "subject": "Summer deals",
+        "subject_line": "Summer deals",
         "body_format": "markdown",
         "body": "Deals",
         "segment": json.dumps(segment),
@@ -136,11 +136,11 @@ def test_the_admin_add_form_shows_the_segment_error_and_writes_nothing(admin_cli
 def test_the_admin_change_form_shows_the_segment_error_and_changes_nothing(
     admin_client_for, draft, value
 ):
-    form = admin_form(joined_before=value) | {"kind": "newsletter", "subject": "Changed"}
+    form = admin_form(joined_before=value) | {"kind": "newsletter", "subject_line": "Changed"}
 
     response = admin_client_for.post(f"{ADMIN}{draft.pk}/change/", form)
 
     assert response.status_code == 200
     assert list(response.context["adminform"].form.errors) == ["segment"]
     draft.refresh_from_db()
-    assert (draft.subject, draft.segment) == ("Spring is here", {"joined_after": "2024-01-01"})
+    assert (draft.subject_line, draft.segment) == ("Spring is here", {"joined_after": "2024-01-01"})

@@ -53,7 +53,7 @@ def quick(settings):
 
 
 def started_newsletter() -> Campaign:
-    return CampaignFactory(subject="Hi {{ first_name }}", body="Hello", started=True)
+    return CampaignFactory(subject_line="Hi {{ first_name }}", body="Hello", started=True)
 
 
 def run_batches(campaign: Campaign) -> None:

@@ -29,7 +29,7 @@ Status = Delivery.Status
 
 
 def newsletter() -> Campaign:
-    return CampaignFactory(subject="News, {{ first_name }}", body="Hello")
+    return CampaignFactory(subject_line="News, {{ first_name }}", body="Hello")
 
 
 def received(smtp: SMTPServer) -> Counter[str]:

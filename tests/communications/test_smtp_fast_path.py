@@ -73,7 +73,7 @@ def campaign_of(
     kind: str, body: str = "Hello {{ first_name }}, **new lenses** are in."
 ) -> Campaign:
     return create_campaign(
-        actor=None, name=kind, kind=kind, subject="News for {{ first_name }} & co", body=body
+        actor=None, name=kind, kind=kind, subject_line="News for {{ first_name }} & co", body=body
     )
 
 

@@ -30,7 +30,7 @@ def newsletter_email(db, make_user) -> Delivery:
     ann = make_user("ann@example.com")
     for purpose in MARKETING:
         grant_consent(subject=ann, purpose=purpose, source=ConsentSource.SIGNUP_FORM)
-    campaign = create_campaign(actor=None, name="c", kind="newsletter", subject="s", body="b")
+    campaign = create_campaign(actor=None, name="c", kind="newsletter", subject_line="s", body="b")
     return Delivery.objects.create(
         kind=MessageKind.NEWSLETTER, campaign=campaign, user=ann, status=Delivery.Status.SENT
     )

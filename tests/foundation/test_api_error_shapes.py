@@ -23,7 +23,7 @@ def api(marketer) -> APIClient:
 
 
 def campaign(actor, name: str):
-    return CampaignFactory(actor=actor, name=name, subject=name, body="Hello")
+    return CampaignFactory(actor=actor, name=name, subject_line=name, body="Hello")
 
 
 # --- The schema and the docs page -----------------------------------------------------------------

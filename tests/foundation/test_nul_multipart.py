@@ -41,7 +41,7 @@ def test_an_admin_add_form_with_a_nul_is_a_400_and_writes_nothing(staff):
         {
             "name": "Spr\x00ing",
             "kind": "newsletter",
-            "subject": "Hi",
+            "subject_line": "Hi",
             "body_format": "markdown",
             "body": "Hello",
             "segment": "{}",
@@ -58,7 +58,7 @@ def test_the_same_multipart_form_without_a_nul_still_works(staff):
         {
             "name": "Spring",
             "kind": "newsletter",
-            "subject": "Hi",
+            "subject_line": "Hi",
             "body_format": "markdown",
             "body": "Hello",
             "segment": "{}",

@@ -29,7 +29,7 @@ def viewer(make_user):
 
 
 def csv_rows(response) -> list[dict[str, str]]:
-    return list(csv.DictReader(io.StringIO(response.content.decode())))
+    return list(csv.DictReader(io.StringIO(b"".join(response.streaming_content).decode())))
 
 
 def test_the_page_lists_each_recipient_with_what_why_and_how_long(viewer):

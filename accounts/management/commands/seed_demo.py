@@ -71,7 +71,7 @@ class Command(BaseCommand):
             actor=admin,
             name=DEMO_CAMPAIGN,
             kind="newsletter",
-            subject="New in store this month, {{ first_name }}",
+            subject_line="New in store this month, {{ first_name }}",
             body=(
                 "## New lenses in store\n\n"
                 "This month we have new portrait lenses and a trade-in offer on old bodies.\n\n"

@@ -95,7 +95,7 @@ def _content(
     *,
     name: str,
     kind: str,
-    subject: str,
+    subject_line: str,
     body: str,
     body_format: str,
     segment: dict | None,
@@ -104,17 +104,17 @@ def _content(
     """The campaign's fields as stored, checked and sanitised; ``CampaignError`` otherwise."""
     if body_format not in Campaign.BodyFormat.values:
         raise CampaignError(f"body_format must be one of {', '.join(Campaign.BodyFormat.values)}.")
-    if not subject.strip() or not body.strip():
+    if not subject_line.strip() or not body.strip():
         raise CampaignError("A campaign needs a subject and a body.")
-    if any(ord(character) < 32 for character in subject):
+    if any(ord(character) < 32 for character in subject_line):
         raise CampaignError("The subject must be one line, without control characters.")
     resolved = _purpose_for(kind, purpose)
     body_html, body_text = sanitise_body(body, body_format)
     return {
-        "name": name.strip() or subject.strip(),
+        "name": name.strip() or subject_line.strip(),
         "kind": kind,
         "purpose": resolved,
-        "subject": subject.strip(),
+        "subject_line": subject_line.strip(),
         "body": body,
         "body_format": body_format,
         "body_html": body_html,
@@ -129,7 +129,7 @@ def create_campaign(
     actor: AbstractBaseUser | None,
     name: str,
     kind: str,
-    subject: str,
+    subject_line: str,
     body: str,
     body_format: str = Campaign.BodyFormat.MARKDOWN,
     segment: dict | None = None,
@@ -144,7 +144,7 @@ def create_campaign(
     fields = _content(
         name=name,
         kind=kind,
-        subject=subject,
+        subject_line=subject_line,
         body=body,
         body_format=body_format,
         segment=segment,
@@ -162,7 +162,7 @@ def update_campaign(
     campaign: Campaign,
     name: str,
     kind: str,
-    subject: str,
+    subject_line: str,
     body: str,
     body_format: str = Campaign.BodyFormat.MARKDOWN,
     segment: dict | None = None,
@@ -187,7 +187,7 @@ def update_campaign(
     fields = _content(
         name=name,
         kind=kind,
-        subject=subject,
+        subject_line=subject_line,
         body=body,
         body_format=body_format,
         segment=segment,

@@ -1,0 +1,17 @@
+from django.db import migrations
+
+
+class Migration(migrations.Migration):
+    """``subject`` means the data subject everywhere else: a campaign's is its subject line."""
+
+    dependencies = [
+        ("communications", "0011_policy_publications_and_business_transitions"),
+    ]
+
+    operations = [
+        migrations.RenameField(
+            model_name="campaign",
+            old_name="subject",
+            new_name="subject_line",
+        ),
+    ]
