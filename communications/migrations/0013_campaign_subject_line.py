@@ -5,7 +5,7 @@ class Migration(migrations.Migration):
     """``subject`` means the data subject everywhere else: a campaign's is its subject line."""
 
     dependencies = [
-        ("communications", "0011_policy_publications_and_business_transitions"),
+        ("communications", "0012_delivery_kind_recipient_notice"),
     ]
 
     operations = [
