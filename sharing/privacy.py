@@ -13,6 +13,7 @@ from __future__ import annotations
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 
+from sharing import customer_records
 from sharing.models import Disclosure, LegalBasis
 from sharing.selectors import disclosures_for
 
@@ -24,7 +25,8 @@ KEPT_ON_ERASURE = [
         "(the court order or legal request is kept with a disclosure the law required)",
         "why": "We must be able to show that each disclosure was lawful (UK GDPR Article "
         "5(2)) and tell those organisations that your data has been erased (Article 19).",
-    }
+    },
+    *customer_records.KEPT_ON_ERASURE,
 ]
 
 
@@ -46,7 +48,8 @@ def export_for_user(user: AbstractBaseUser) -> dict:
                 "how_long_they_keep_it": disclosure.party.retention_promise,
             }
             for disclosure in disclosures_for(user=user)
-        ]
+        ],
+        **customer_records.export_orders_and_memberships(user),
     }
 
 
@@ -57,3 +60,5 @@ def erase_for_user(user: AbstractBaseUser) -> None:
     Disclosure.objects.filter(person_id=user.pk).exclude(
         legal_basis=LegalBasis.LEGAL_OBLIGATION
     ).exclude(reference="").update(reference="")
+
+    customer_records.erase_orders_and_memberships(user)

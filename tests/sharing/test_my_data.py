@@ -168,6 +168,6 @@ def test_erasure_keeps_the_log_without_references_except_what_the_law_required(
 
 
 def test_what_erasure_keeps_is_said_with_why():
-    (kept,) = KEPT_ON_ERASURE
+    kept = KEPT_ON_ERASURE[0]
     assert "which organisations received" in kept["what"]
     assert "Article 5(2)" in kept["why"]
