@@ -1,0 +1,17 @@
+"""Celery tasks of the sharing app: thin, named, idempotent; each calls one service."""
+
+from __future__ import annotations
+
+from celery import shared_task
+
+from sharing.services.transfers import record_business_transfers
+
+
+@shared_task(name="sharing.record_business_transfers")
+def record_business_transfers_task() -> dict:
+    """Periodic (beat): record the transfer of customer data for each business transition in
+    effect. A run that stops at its time budget queues the next one."""
+    run = record_business_transfers()
+    if run.more:
+        record_business_transfers_task.delay()
+    return {"started": run.started, "disclosed": run.disclosed, "more": run.more}
