@@ -300,3 +300,6 @@ class DisclosureAdmin(ReadOnlyAdmin):
     @admin.display(description="kinds of data")
     def category_list(self, obj: Disclosure) -> str:
         return ", ".join(obj.category_labels())
+
+
+from sharing import order_admin, photo_admin, transfer_admin  # noqa: E402, F401  (own modules)
