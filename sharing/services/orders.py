@@ -38,6 +38,7 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
+from django.db.models.functions import Lower
 from django.utils import timezone
 
 from api_keys.models import SystemAPIKey
@@ -157,14 +158,18 @@ def _repeat(order: Order, reference: str, digest: str) -> TakenOrder:
 
 
 def _take(*, system: SystemAPIKey, request: OrderRequest, digest: str) -> TakenOrder:
-    carrier = _carrier(request.carrier)
+    bank, carrier = _recipients(request.carrier)
     status, customer, suppressed = _customer_for(request.customer)
     if customer is not None:
         special_offers = _order_form_choice(
             customer=customer, opted_out=request.marketing_opt_out, suppressed=suppressed
         )
         disclosures, refused = _disclose(
-            customer=customer, carrier=carrier, system=system, reference=request.reference
+            customer=customer,
+            bank=bank,
+            carrier=carrier,
+            system=system,
+            reference=request.reference,
         )
     else:
         special_offers, disclosures, refused = None, [], []
@@ -207,17 +212,31 @@ def _take(*, system: SystemAPIKey, request: OrderRequest, digest: str) -> TakenO
     return TakenOrder(order=order, answer=answer, repeated=False)
 
 
-def _carrier(name: str) -> ThirdParty | None:
-    """The carrier the checkout named (it must be in the register for delivery), or the
-    default one (None if the register has no such party: reported as a refusal)."""
-    if not name:
-        return ThirdParty.objects.filter(name=settings.ORDERS_DEFAULT_CARRIER).first()
-    party = ThirdParty.objects.filter(name__iexact=name).first()
-    if party is None or DisclosurePurpose.DELIVERY not in party.purposes:
-        raise OrderError(
-            {"carrier": [f"No parcel carrier named {name!r} is in the register of third parties."]}
+def _recipients(carrier_name: str) -> tuple[ThirdParty | None, ThirdParty | None]:
+    """The bank and the carrier, in one query: the carrier the checkout named (it must be in
+    the register for delivery, or ``OrderError``), or the default one. None for a party the
+    register does not hold (reported as a refusal)."""
+    names = {
+        settings.ORDERS_BANK.lower(),
+        (carrier_name or settings.ORDERS_DEFAULT_CARRIER).lower(),
+    }
+    parties = {
+        party.name.lower(): party
+        for party in ThirdParty.objects.annotate(lower_name=Lower("name")).filter(
+            lower_name__in=names
         )
-    return party
+    }
+    bank = parties.get(settings.ORDERS_BANK.lower())
+    carrier = parties.get((carrier_name or settings.ORDERS_DEFAULT_CARRIER).lower())
+    if carrier_name and (carrier is None or DisclosurePurpose.DELIVERY not in carrier.purposes):
+        raise OrderError(
+            {
+                "carrier": [
+                    f"No parcel carrier named {carrier_name!r} is in the register of third parties."
+                ]
+            }
+        )
+    return bank, carrier
 
 
 def _customer_for(
@@ -288,12 +307,12 @@ def _order_form_choice(
 def _disclose(
     *,
     customer: AbstractBaseUser,
+    bank: ThirdParty | None,
     carrier: ThirdParty | None,
     system: SystemAPIKey,
     reference: str,
 ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
     """Log the name and address going to the bank and the carrier; (logged, refused)."""
-    bank = ThirdParty.objects.filter(name=settings.ORDERS_BANK).first()
     recipients = [
         (bank, settings.ORDERS_BANK, DisclosurePurpose.CARD_AUTHORISATION),
         (carrier, settings.ORDERS_DEFAULT_CARRIER, DisclosurePurpose.DELIVERY),
