@@ -177,8 +177,8 @@ def record_transfer_batch(*, transfer_id: int, batch_size: int) -> tuple[bool, i
     """Record the next batch of one transfer: (whether the transfer is finished or cannot go
     on now, disclosures recorded). A transfer another worker holds is left to it."""
     transfer = (
-        BusinessTransfer.objects.select_for_update(skip_locked=True)
-        .select_related("transition", "party", "authorised_by")
+        BusinessTransfer.objects.select_for_update(skip_locked=True, of=("self",))
+        .select_related("transition", "authorised_by")
         .filter(pk=transfer_id, state=State.IN_PROGRESS)
         .first()
     )

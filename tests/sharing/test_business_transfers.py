@@ -237,6 +237,38 @@ def test_staff_without_the_view_permission_do_not_see_transfers(make_user):
     assert staff_client(clerk).get("/admin/sharing/businesstransfer/").status_code == 403
 
 
+@pytest.mark.django_db(transaction=True)
+def test_two_runs_at_once_record_each_person_once(officer, make_user):
+    import threading
+
+    from django.db import connection
+
+    customers = [make_user(f"c{n}@example.com") for n in range(40)]
+    transition(officer)
+    barrier, errors = threading.Barrier(2), []
+
+    def run():
+        try:
+            barrier.wait()
+            record_business_transfers(batch_size=3)
+        except Exception as error:  # reported below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run) for _ in range(2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    people = list(Disclosure.objects.values_list("person_id", flat=True))
+    assert sorted(people) == [c.pk for c in customers]
+    transfer = BusinessTransfer.objects.get()
+    assert (transfer.state, transfer.people) == ("completed", 40)
+
+
 # --- The task, through a real worker ---------------------------------------------------------
 
 
