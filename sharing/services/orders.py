@@ -37,6 +37,7 @@ from typing import Any
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.base_user import AbstractBaseUser
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
 from django.utils import timezone
@@ -262,8 +263,12 @@ def _customer_for(
                     email, None, first_name=details.first_name, last_name=details.last_name
                 )
                 return CustomerStatus.NEW, user, suppression is not None
-        except IntegrityError:
-            user = users.get(email__iexact=email)
+        except (IntegrityError, ValidationError):
+            # The account's own check of the address's uniqueness may see the winner's row
+            # first (ValidationError) or the database may refuse the second row (IntegrityError).
+            user = users.filter(email__iexact=email).first()
+            if user is None:
+                raise
     if not user.is_active:
         return CustomerStatus.CLOSED, None, suppression is not None
     return CustomerStatus.EXISTING, user, suppression is not None

@@ -437,6 +437,35 @@ def test_two_identical_requests_at_once_record_one_order(checkout):
     assert get_user_model().objects.filter(email="ann@example.com").count() == 1
 
 
+@pytest.mark.django_db(transaction=True)
+def test_two_orders_at_once_from_a_new_address_make_one_customer(checkout):
+    key, _ = checkout
+    requests = [_request(order("JS-1")), _request(order("JS-2"))]
+    errors = []
+    barrier = threading.Barrier(2)
+
+    def send(request):
+        try:
+            barrier.wait()
+            take_order(system=key, request=request)
+        except Exception as error:  # reported below
+            errors.append(error)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=send, args=(request,)) for request in requests]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+
+    assert errors == []
+    (ann,) = get_user_model().objects.filter(email="ann@example.com")
+    assert sorted(Order.objects.values_list("customer_id", flat=True)) == [ann.pk, ann.pk]
+    assert ConsentEvent.objects.filter(subject=ann).count() == 1
+    assert Disclosure.objects.filter(person=ann).count() == 4
+
+
 def _request(body: dict) -> OrderRequest:
     from sharing.order_serializers import OrderRequestSerializer
 
