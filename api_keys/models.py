@@ -17,6 +17,7 @@ class Scope(models.TextChoices):
     """
 
     CONSENTS_READ = "consents:read", "Read a person's consent record (GET /api/v1/consents/)"
+    ORDERS_WRITE = "orders:write", "Send orders from the checkout (POST /api/v1/orders/)"
 
 
 class SystemAPIKey(AbstractAPIKey):

@@ -6,4 +6,5 @@ urlpatterns = [
     path("", include("consent.api")),
     path("", include("communications.preferences_api")),
     path("", include("communications.api")),
+    path("", include("sharing.orders_api")),
 ]

@@ -3,4 +3,4 @@ from django.http import HttpRequest
 
 
 def site(request: HttpRequest) -> dict[str, str]:
-    return {"site_name": settings.SITE_NAME}
+    return {"site_name": settings.SITE_NAME, "jessops_photo_url": settings.JESSOPS_PHOTO_URL}

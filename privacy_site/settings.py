@@ -318,6 +318,20 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 100,
 }
 
+# --- Sharing: orders, Jessops Photo, business transfers ---------------------------------------
+
+# The register's names of the bank that authorises card payments and of the carrier an order
+# goes with when the checkout names none (POST /api/v1/orders/; docs/SHARING.md "Orders").
+ORDERS_BANK = env.str("ORDERS_BANK", default="Our bank (card authorisation)")
+ORDERS_DEFAULT_CARRIER = env.str("ORDERS_DEFAULT_CARRIER", default="Parcelforce")
+# The Jessops Photo website (CEWE), where members manage CEWE's own emails and marketing; the
+# Jessops Photo page and the preference centre link to it.
+JESSOPS_PHOTO_URL = env.str("JESSOPS_PHOTO_URL", default="https://photo.jessops.example/")
+# Business transfers: accounts disclosed per transaction, and how long one task run goes on
+# before it queues the next (seconds).
+SHARING_TRANSFER_BATCH_SIZE = env.int("SHARING_TRANSFER_BATCH_SIZE", default=1000)
+SHARING_TRANSFER_RUN_SECONDS = env.int("SHARING_TRANSFER_RUN_SECONDS", default=240)
+
 # --- Logging -----------------------------------------------------------------------------------
 
 LOGGING = {

@@ -259,4 +259,4 @@ class DisclosureAdmin(ReadOnlyAdmin):
         return ", ".join(obj.category_labels())
 
 
-from sharing import admin_legal, admin_notifications  # noqa: E402, F401  (own modules)
+from sharing import admin_legal, admin_notifications, order_admin, photo_admin, transfer_admin  # noqa: E402, F401  (own modules)  # noqa: E402, F401  (own modules)

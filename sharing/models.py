@@ -54,6 +54,10 @@ class DisclosurePurpose(models.TextChoices):
         "Statistics for suppliers and advertisers (never personal data)",
     )
     LEGAL_OBLIGATION = "legal_obligation", "Complying with a court order or legal process"
+    BUSINESS_TRANSFER = (
+        "business_transfer",
+        "Transferring the business to a new owner (a merger, acquisition or sale of assets)",
+    )
 
 
 class LegalBasis(models.TextChoices):
@@ -179,7 +183,8 @@ class Disclosure(models.Model):
 
     ``person`` points at the account; after erasure that row holds no name or address, so
     the log stays provable without saying who the person was. Acting: a member of staff
-    (``actor``) or one of the shop's systems (``system``, its API key), never neither."""
+    (``actor``), the person themselves for a service they asked for (``actor`` is then
+    ``person``), or one of the shop's systems (``system``, its API key); never neither."""
 
     person = models.ForeignKey(
         settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="disclosures"
@@ -200,7 +205,8 @@ class Disclosure(models.Model):
         null=True,
         blank=True,
         related_name="+",
-        help_text="The member of staff who made the disclosure.",
+        help_text="The member of staff who made the disclosure, or the person themselves "
+        "for a service they asked for.",
     )
     system = models.ForeignKey(
         SystemAPIKey,
@@ -234,4 +240,4 @@ class Disclosure(models.Model):
         return [labels.get(code, code) for code in self.categories]
 
 
-from sharing import legal_models, notification_models  # noqa: E402, F401  (own modules)
+from sharing import legal_models, notification_models, order_models, photo_models, transfer_models  # noqa: E402, F401  (own modules)  # noqa: E402, F401  (own modules)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 
+from sharing import customer_records
 from sharing.models import DataCategory, Disclosure, LegalBasis
 from sharing.notification_models import RecipientNotification
 from sharing.selectors import disclosures_for
@@ -34,6 +35,7 @@ KEPT_ON_ERASURE = [
         "why": "So that each of them can find and erase what we gave them, and we can show "
         "we told them (UK GDPR Article 19).",
     },
+    *customer_records.KEPT_ON_ERASURE,
 ]
 
 
@@ -74,6 +76,7 @@ def export_for_user(user: AbstractBaseUser) -> dict:
             }
             for disclosure in disclosures_for(user=user)
         ],
+        **customer_records.export_orders_and_memberships(user),
     }
 
 
@@ -86,3 +89,5 @@ def erase_for_user(user: AbstractBaseUser) -> None:
     Disclosure.objects.filter(person_id=user.pk).exclude(
         legal_basis=LegalBasis.LEGAL_OBLIGATION
     ).exclude(reference="").update(reference="")
+
+    customer_records.erase_orders_and_memberships(user)

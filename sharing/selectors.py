@@ -10,6 +10,7 @@ from django.db.models import Prefetch, QuerySet
 
 from consent.models import Purpose
 from sharing.models import Disclosure, ThirdParty
+from sharing.photo_models import PhotoServiceMembership
 
 
 def disclosures_for(*, user: AbstractBaseUser) -> QuerySet[Disclosure]:
@@ -49,3 +50,8 @@ def register_parties() -> QuerySet[ThirdParty]:
     return ThirdParty.objects.prefetch_related(
         Prefetch("consent_purposes", queryset=Purpose.objects.order_by("display_order", "id"))
     ).order_by("name")
+
+
+def photo_memberships_for(*, user: AbstractBaseUser) -> QuerySet[PhotoServiceMembership]:
+    """``user``'s own Jessops Photo memberships, newest first, and nobody else's."""
+    return PhotoServiceMembership.objects.filter(person_id=user.pk).order_by("-joined_at", "-id")

@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from sharing.services import notifications
+from sharing.services.transfers import record_business_transfers
 
 
 @shared_task(name="sharing.send_recipient_notification")
@@ -16,3 +17,13 @@ def send_notification_task(notification_id: int) -> str:
 def sweep_notifications_task() -> dict:
     """The periodic sweep: notices due, claims whose worker is gone, bounces, old references."""
     return notifications.sweep_notifications()
+
+
+@shared_task(name="sharing.record_business_transfers")
+def record_business_transfers_task() -> dict:
+    """Periodic (beat): record the transfer of customer data for each business transition in
+    effect. A run that stops at its time budget queues the next one."""
+    run = record_business_transfers()
+    if run.more:
+        record_business_transfers_task.delay()
+    return {"started": run.started, "disclosed": run.disclosed, "more": run.more}

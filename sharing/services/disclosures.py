@@ -50,6 +50,12 @@ class Rule(enum.StrEnum):
     NO_CONSENT = "no_consent"
 
 
+ONLY_STAFF_OR_SELF = (
+    "only an active member of staff may disclose data, or a person their own data for a "
+    "service they asked for."
+)
+
+
 class DisclosureRefused(Exception):
     """The disclosure breaks ``rule``; nothing was written. The message says why."""
 
@@ -79,10 +85,8 @@ def _check_request(
             "say who discloses: a member of staff (actor) or one of the shop's systems "
             "(system), one of the two.",
         )
-    if actor is not None and not (actor.is_active and actor.is_staff):
-        raise DisclosureRefused(
-            Rule.ACTOR_NOT_STAFF, "only an active member of staff may disclose data."
-        )
+    if actor is not None and not actor.is_active:
+        raise DisclosureRefused(Rule.ACTOR_NOT_STAFF, ONLY_STAFF_OR_SELF)
     if system is not None and not system.is_usable:
         raise DisclosureRefused(
             Rule.SYSTEM_KEY_NOT_USABLE,
@@ -198,8 +202,9 @@ def record_disclosures(
 ) -> list[Disclosure]:
     """Log the disclosure of the same kinds of data of each of ``people`` to ``party``, for
     ``purpose`` on ``legal_basis``, for ``reference`` (an order, request or report), by staff
-    ``actor`` or the shop's ``system`` (its API key). All or none: if the rules refuse one
-    person, ``DisclosureRefused`` is raised and nothing is written.
+    ``actor`` or the shop's ``system`` (its API key); a customer may be the ``actor`` for their
+    own data alone (a service they asked for). All or none: if the rules refuse one person,
+    ``DisclosureRefused`` is raised and nothing is written.
 
     The rules (``Rule``): the party is not aggregate-only, is active today, is registered for
     ``purpose`` and for every kind of data in ``categories``; each person's account is
@@ -218,6 +223,9 @@ def record_disclosures(
     current = ThirdParty.objects.get(pk=party.pk)
     _check_party(current, categories=categories, purpose=purpose, today=timezone.localdate(now))
     ids = sorted({person.pk for person in people})
+    if actor is not None and not actor.is_staff and ids != [actor.pk]:
+        # A customer discloses only their own data (joining Jessops Photo, say).
+        raise DisclosureRefused(Rule.ACTOR_NOT_STAFF, ONLY_STAFF_OR_SELF)
     if not ids:
         return []
     # Locked (without blocking the inserts that point at them) so that an account can't be

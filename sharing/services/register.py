@@ -198,6 +198,12 @@ def register_third_party(
     """Add a party to the register, recorded with every detail, who added it and why.
     Raises ``RegisterError`` (nothing written)."""
     _check_staff(actor, "add")
+    return _register(details, changed_by=actor, reason=reason)
+
+
+def _register(
+    details: PartyDetails, *, changed_by: AbstractBaseUser | None, reason: str
+) -> ThirdParty:
     reason = _check_reason(reason)
     values = _clean(details, party=None)
     consent_purposes = values.pop("consent_purposes")
@@ -209,7 +215,7 @@ def register_third_party(
         before={},
         after=_recorded({**values, "consent_purposes": consent_purposes}),
         reason=reason,
-        changed_by=actor,
+        changed_by=changed_by,
         changed_at=timezone.now(),
     )
     return party
@@ -247,3 +253,13 @@ def change_third_party(
         changed_by=actor,
         changed_at=timezone.now(),
     )
+
+
+@transaction.atomic
+def register_decided_party(
+    *, details: PartyDetails, decided_by: AbstractBaseUser, reason: str
+) -> ThirdParty:
+    """Add a party that a decision recorded elsewhere brings in (the counterparty of a business
+    transition): no register permission is asked of ``decided_by``, who made that decision,
+    and the change log names them and ``reason``. Raises ``RegisterError`` (nothing written)."""
+    return _register(details, changed_by=decided_by, reason=reason)

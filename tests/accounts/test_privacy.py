@@ -110,7 +110,12 @@ def test_the_json_copy_holds_profile_consent_history_emails_and_changes(db, clie
             "unsubscribed_from_it": None,
         }
     ]
-    assert data["third_parties"] == {"disclosures": [], "notices_to_recipients": []}
+    assert data["third_parties"] == {
+        "disclosures": [],
+        "notices_to_recipients": [],
+        "orders": [],
+        "jessops_photo": [],
+    }
     assert data["surveys"] == {"survey_entries": [], "contest_entries": []}
 
 

@@ -1,0 +1,207 @@
+"""Orders intake benchmark (``make bench``): ``POST /api/v1/orders/`` through gunicorn as
+production runs it (``DJANGO_ENV=production``, the compose file's three sync workers), beside
+a bare Django view (``POST /bench/bare/``, same process, same middleware, no work) measured in
+the same run, in alternating rounds so the machine's other load falls on both alike.
+
+Each order is new (its own reference); half the orders come from addresses seen before, so
+new and existing customers are both measured. Clients are separate processes, each sending
+its share one request at a time on a new connection (gunicorn's sync workers close each one).
+
+Targets: the orders rate at least 30% of the bare view's, p99 under 150 ms, no errors; every
+order recorded with its two disclosures. ``BENCH_ORDERS`` (default 2,000) and
+``BENCH_ORDER_CLIENTS`` (default 6). Figures are printed and written to var/bench/orders.json.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import multiprocessing
+import os
+import platform
+import secrets
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from django.apps import apps as django_apps
+from django.conf import settings
+
+from api_keys.models import Scope
+from api_keys.services import issue_api_key
+from sharing.models import Disclosure, ThirdParty
+from sharing.order_models import Order
+from tests.harness.worker import ROOT, database_url_for_tests
+from tests.sharing.conftest import SEED
+
+pytestmark = pytest.mark.bench
+
+ORDERS = int(os.environ.get("BENCH_ORDERS", "2000"))
+CLIENTS = int(os.environ.get("BENCH_ORDER_CLIENTS", "6"))
+ROUNDS = 4
+WARM_UP = 60
+WORKERS = 3  # as docker-compose.yml's web service
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture
+def gunicorn(transactional_db, redis_client):
+    """The site under gunicorn with the production settings, on the test database."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "DJANGO_ENV": "production",
+        "DJANGO_SETTINGS_MODULE": "tests.benchmarks.orders_site_settings",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "ALLOWED_HOSTS": "127.0.0.1",
+        "SECURE_SSL_REDIRECT": "false",
+        "DATABASE_URL": database_url_for_tests(),
+        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
+        "CELERY_RESULT_BACKEND": settings.CELERY_RESULT_BACKEND,
+        "REDIS_URL": settings.REDIS_URL,
+        "LOG_LEVEL": "WARNING",
+    }
+    process = subprocess.Popen(
+        [
+            sys.executable, "-m", "gunicorn", "privacy_site.wsgi:application",
+            "--bind", f"127.0.0.1:{port}", "--workers", str(WORKERS),
+            "--chdir", str(ROOT), "--log-level", "warning",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+    )  # fmt: skip
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline and process.poll() is None:
+        try:
+            status, _, _ = _post(port, "/bench/bare/", b"{}", {})
+            if status == 201:
+                break
+        except OSError:
+            time.sleep(0.2)
+    else:
+        process.kill()
+        pytest.fail(f"gunicorn did not start:\n{process.stderr.read().decode()[-4000:]}")
+    yield port
+    process.terminate()
+    process.wait(timeout=30)
+
+
+def _post(port: int, path: str, body: bytes, headers: dict) -> tuple[int, bytes, float]:
+    started = time.perf_counter()
+    connection = http.client.HTTPConnection("127.0.0.1", port, timeout=30)
+    try:
+        connection.request(
+            "POST", path, body, {"Content-Type": "application/json", "Host": "127.0.0.1", **headers}
+        )
+        response = connection.getresponse()
+        content = response.read()
+    finally:
+        connection.close()
+    return response.status, content, time.perf_counter() - started
+
+
+def _order(reference: str, customer: int) -> bytes:
+    return json.dumps(
+        {
+            "reference": reference,
+            "customer": {
+                "email": f"customer{customer}@bench.example",
+                "first_name": "Nia",
+                "last_name": "Jones",
+                "address": {"line_1": "1 High Street", "town": "Leeds", "postcode": "LS1 4AP"},
+            },
+            "lines": [
+                {"product": "Canon EOS R8 body", "supplier": "Canon UK", "quantity": 1},
+                {"product": "SD card 128 GB", "supplier": "SanDisk", "quantity": 2},
+            ],
+            "marketing_opt_out": customer % 4 == 0,
+        }
+    ).encode()
+
+
+def _client(job: tuple) -> list[tuple[int, float]]:
+    """One client process: its requests one after another; (status, seconds) each."""
+    port, path, bodies, headers = job
+    return [_post(port, path, body, headers)[::2] for body in bodies]
+
+
+def _load(pool, port: int, path: str, bodies: list[bytes], headers: dict) -> dict:
+    shares = [bodies[n::CLIENTS] for n in range(CLIENTS)]
+    started = time.perf_counter()
+    results = [
+        r for share in pool.map(_client, [(port, path, s, headers) for s in shares]) for r in share
+    ]
+    return {"seconds": time.perf_counter() - started, "results": results}
+
+
+def _summary(runs: list[dict]) -> dict:
+    results = [r for run in runs for r in run["results"]]
+    ms = sorted(seconds * 1000 for _, seconds in results)
+    seconds = sum(run["seconds"] for run in runs)
+    return {
+        "requests": len(results),
+        "per_second": round(len(results) / seconds, 1),
+        "median_ms": round(statistics.median(ms), 1),
+        "p95_ms": round(ms[int(len(ms) * 0.95) - 1], 1),
+        "p99_ms": round(ms[int(len(ms) * 0.99) - 1], 1),
+        "max_ms": round(ms[-1], 1),
+        "errors": sum(1 for status, _ in results if status != 201),
+    }
+
+
+def test_orders_through_gunicorn_beside_a_bare_view(gunicorn, django_user_model):
+    port = gunicorn
+    if not ThirdParty.objects.exists():  # a transactional test before this one emptied it
+        SEED.load(django_apps, None)
+    admin = django_user_model.objects.create_superuser("bench@jessops.example", None)
+    key, secret = issue_api_key(name="Checkout (bench)", scopes=[Scope.ORDERS_WRITE], actor=admin)
+    headers = {"Authorization": f"Api-Key {secret}"}
+    per_round = ORDERS // ROUNDS
+    distinct = max(ORDERS // 2, 1)  # half the orders come from an address seen before
+    context = multiprocessing.get_context("fork")
+    bare_runs, order_runs = [], []
+    with context.Pool(CLIENTS) as pool:
+        _load(pool, port, "/bench/bare/", [b"{}"] * WARM_UP, {})
+        warm = [_order(f"W-{n}", distinct + n) for n in range(WARM_UP)]
+        _load(pool, port, "/api/v1/orders/", warm, headers)
+        for round_ in range(ROUNDS):
+            numbers = range(round_ * per_round, (round_ + 1) * per_round)
+            bodies = [_order(f"B-{n}", n % distinct) for n in numbers]
+            bare_runs.append(_load(pool, port, "/bench/bare/", bodies, {}))
+            order_runs.append(_load(pool, port, "/api/v1/orders/", bodies, headers))
+
+    bare, orders = _summary(bare_runs), _summary(order_runs)
+    ratio = orders["per_second"] / bare["per_second"]
+    results = {
+        "machine": f"{platform.machine()} {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}",
+        "command": "make bench PYTEST_ARGS='-k orders'",
+        "orders": ORDERS,
+        "clients": CLIENTS,
+        "gunicorn_workers": WORKERS,
+        "bare_view": bare,
+        "orders_api": orders,
+        "orders_to_bare": round(ratio, 3),
+    }
+    out = Path(settings.BASE_DIR) / "var" / "bench"
+    out.mkdir(parents=True, exist_ok=True)
+    (out / "orders.json").write_text(json.dumps(results, indent=2))
+    print(json.dumps(results, indent=2))
+
+    total = per_round * ROUNDS + WARM_UP
+    assert Order.objects.filter(system=key).count() == total
+    assert Disclosure.objects.filter(system=key).count() == 2 * total
+    assert bare["errors"] == 0 and orders["errors"] == 0
+    assert orders["p99_ms"] < 150
+    assert ratio >= 0.30
