@@ -8,12 +8,12 @@ import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from api_keys.models import APIKeyEvent, Scope, SystemAPIKey
+from privacy_site.auth_user import AuthUser
 
 logger = logging.getLogger("api_keys")
 
@@ -48,7 +48,7 @@ def issue_api_key(
     *,
     name: str,
     scopes: Iterable[str],
-    actor: AbstractBaseUser,
+    actor: AuthUser,
     expires_at: datetime | None = None,
 ) -> tuple[SystemAPIKey, str]:
     """A new key for the system ``name``, holding ``scopes``; returns the key row and the key
@@ -75,7 +75,7 @@ def issue_api_key(
 
 
 @transaction.atomic
-def revoke_api_key(*, key: SystemAPIKey, actor: AbstractBaseUser) -> bool:
+def revoke_api_key(*, key: SystemAPIKey, actor: AuthUser) -> bool:
     """Revoke ``key`` for good; False (and nothing written) if it already was. Audited."""
     now = timezone.now()
     updated = SystemAPIKey.objects.filter(pk=key.pk, revoked=False).update(

@@ -27,9 +27,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from allauth.account.models import EmailAddress
-from django.contrib.auth.base_user import AbstractBaseUser
 
 from consent.selectors import usable_consents_by_code
+from privacy_site.auth_user import AuthUser
 
 from .addresses import address_hash
 from .audiences import in_audience
@@ -66,7 +66,7 @@ NOT_IN_AUDIENCE = {
 }
 
 
-def may_send(kind: str, user: AbstractBaseUser | None, *, email: str = "") -> SendDecision:
+def may_send(kind: str, user: AuthUser | None, *, email: str = "") -> SendDecision:
     """Whether ``kind`` may go to ``user`` (or, for address-only kinds, to ``email``).
 
     ``email`` overrides the account's address (a transactional message written to the address
@@ -83,7 +83,7 @@ def may_send(kind: str, user: AbstractBaseUser | None, *, email: str = "") -> Se
 
 def gate_batch(
     kind: str,
-    users: Sequence[AbstractBaseUser],
+    users: Sequence[AuthUser],
     *,
     emails: dict[int, str] | None = None,
 ) -> dict[int, SendDecision]:
@@ -126,7 +126,7 @@ def gate_batch(
     return decisions
 
 
-def _awaiting_verification(users: Sequence[AbstractBaseUser]) -> set[int]:
+def _awaiting_verification(users: Sequence[AuthUser]) -> set[int]:
     """Users whose current address has a verification pending (allauth's unverified row)."""
     addresses = {user.pk: user.email.lower() for user in users}
     return {

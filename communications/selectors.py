@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Count, Q, QuerySet
 
 from communications.addresses import address_hash
@@ -13,6 +12,7 @@ from communications.models import (
     ProviderEvent,
     Suppression,
 )
+from privacy_site.auth_user import AuthUser
 from privacy_site.masking import mask_address
 
 Status = Delivery.Status
@@ -73,14 +73,14 @@ def describe_recipient(delivery: Delivery) -> str:
 # --- What a person's copy of their data shows (communications.privacy) ------------------------
 
 
-def emails_sent_to(*, user: AbstractBaseUser) -> QuerySet[Delivery]:
+def emails_sent_to(*, user: AuthUser) -> QuerySet[Delivery]:
     """Every delivery row of ``user``, newest first, with its campaign."""
     return (
         Delivery.objects.filter(user=user).select_related("campaign").order_by("-created_at", "-id")
     )
 
 
-def provider_reports_for(*, user: AbstractBaseUser) -> QuerySet[ProviderEvent]:
+def provider_reports_for(*, user: AuthUser) -> QuerySet[ProviderEvent]:
     """What the email provider reported about ``user``'s emails, newest first."""
     return ProviderEvent.objects.filter(delivery__user=user).order_by("-received_at", "-id")
 

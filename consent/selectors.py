@@ -6,11 +6,11 @@ import uuid
 from dataclasses import dataclass
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Exists, F, OuterRef, QuerySet
 
 from consent.anonymous_id import parse_anonymous_id
 from consent.models import ConsentEvent, CookieConsent, CurrentConsent, PolicyVersion, Purpose
+from privacy_site.auth_user import AuthUser
 
 
 def audience_for(
@@ -52,7 +52,7 @@ class ConsentState:
     mandatory: bool
 
 
-def consent_status(*, subject: AbstractBaseUser) -> dict[str, ConsentState]:
+def consent_status(*, subject: AuthUser) -> dict[str, ConsentState]:
     """Every purpose with the subject's state. Mandatory purposes are on for an active account."""
     rows = {
         row.purpose_id: row
@@ -76,7 +76,7 @@ def consent_status(*, subject: AbstractBaseUser) -> dict[str, ConsentState]:
     return status
 
 
-def consent_history_for(*, subject: AbstractBaseUser) -> QuerySet[ConsentEvent]:
+def consent_history_for(*, subject: AuthUser) -> QuerySet[ConsentEvent]:
     """The subject's own decisions, newest first, with what they need for display."""
     return (
         ConsentEvent.objects.filter(subject=subject)
@@ -85,7 +85,7 @@ def consent_history_for(*, subject: AbstractBaseUser) -> QuerySet[ConsentEvent]:
     )
 
 
-def current_consent_for(*, subject: AbstractBaseUser) -> QuerySet[CurrentConsent]:
+def current_consent_for(*, subject: AuthUser) -> QuerySet[CurrentConsent]:
     """The subject's decisions in force, in the purposes' display order, each with the event
     and policy version behind it."""
     return (
@@ -95,7 +95,7 @@ def current_consent_for(*, subject: AbstractBaseUser) -> QuerySet[CurrentConsent
     )
 
 
-def cookie_history_for(*, user: AbstractBaseUser) -> QuerySet[CookieConsent]:
+def cookie_history_for(*, user: AuthUser) -> QuerySet[CookieConsent]:
     """The cookie choices made while ``user`` was logged in, newest first."""
     return CookieConsent.objects.filter(user=user).select_related("policy_version").order_by("-id")
 
@@ -213,7 +213,7 @@ def usable_consents_by_code(code: str) -> QuerySet[CurrentConsent]:
     )
 
 
-def may_use_for_purpose(*, subject: AbstractBaseUser, purpose: Purpose) -> bool:
+def may_use_for_purpose(*, subject: AuthUser, purpose: Purpose) -> bool:
     """May data of ``subject`` be used for ``purpose`` now? Mandatory purposes: while the
     account is active. Optional ones: an active account whose current consent was given
     under ``purpose``'s introducing version or later (``usable_consents``)."""
@@ -224,7 +224,7 @@ def may_use_for_purpose(*, subject: AbstractBaseUser, purpose: Purpose) -> bool:
     return usable_consents(purpose=purpose).filter(subject=subject).exists()
 
 
-def unanswered_purposes(*, subject: AbstractBaseUser, version: PolicyVersion) -> QuerySet:
+def unanswered_purposes(*, subject: AuthUser, version: PolicyVersion) -> QuerySet:
     """Optional purposes ``version`` introduced on which ``subject`` has given no answer since
     (no decision under that version or a later one)."""
     answered = CurrentConsent.objects.filter(
@@ -235,7 +235,7 @@ def unanswered_purposes(*, subject: AbstractBaseUser, version: PolicyVersion) ->
     return Purpose.objects.filter(introduced_in=version, is_optional=True).filter(~Exists(answered))
 
 
-def use_change_versions_unanswered_by(*, subject: AbstractBaseUser) -> QuerySet:
+def use_change_versions_unanswered_by(*, subject: AuthUser) -> QuerySet:
     """Use-change versions with a purpose ``subject`` has not answered yet, oldest first."""
     answered = CurrentConsent.objects.filter(
         subject=subject,

@@ -10,9 +10,9 @@ account that no longer holds a name or an address.
 
 from __future__ import annotations
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 
+from privacy_site.auth_user import AuthUser
 from sharing.models import Disclosure, LegalBasis
 from sharing.selectors import disclosures_for
 
@@ -32,7 +32,7 @@ def _when(value) -> str | None:
     return value.isoformat() if value else None
 
 
-def export_for_user(user: AbstractBaseUser) -> dict:
+def export_for_user(user: AuthUser) -> dict:
     return {
         "disclosures": [
             {
@@ -51,7 +51,7 @@ def export_for_user(user: AbstractBaseUser) -> dict:
 
 
 @transaction.atomic
-def erase_for_user(user: AbstractBaseUser) -> None:
+def erase_for_user(user: AuthUser) -> None:
     """Anything that must tell recipients about the erasure reads the references first."""
     # The trigger lets exactly this update through (migration 0002).
     Disclosure.objects.filter(person_id=user.pk).exclude(

@@ -5,14 +5,14 @@ from __future__ import annotations
 from dataclasses import dataclass
 from itertools import groupby
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Prefetch, QuerySet
 
 from consent.models import Purpose
+from privacy_site.auth_user import AuthUser
 from sharing.models import Disclosure, ThirdParty
 
 
-def disclosures_for(*, user: AbstractBaseUser) -> QuerySet[Disclosure]:
+def disclosures_for(*, user: AuthUser) -> QuerySet[Disclosure]:
     """The disclosures of ``user``'s own data, and nobody else's: grouped by party (by name),
     newest first within each."""
     return (
@@ -34,7 +34,7 @@ class PartyDisclosures:
         return self.disclosures[0].occurred_at
 
 
-def disclosures_by_party(*, user: AbstractBaseUser) -> list[PartyDisclosures]:
+def disclosures_by_party(*, user: AuthUser) -> list[PartyDisclosures]:
     """``disclosures_for(user=...)`` grouped by recipient, in one query."""
     return [
         PartyDisclosures(party=rows[0].party, disclosures=rows)

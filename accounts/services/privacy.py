@@ -25,7 +25,6 @@ from datetime import datetime, timedelta
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
@@ -54,7 +53,7 @@ def create_account_by_staff(
     first_name: str,
     last_name: str,
     password: str | None,
-    actor: AbstractBaseUser,
+    actor: User,
 ) -> User:
     """An account made in the admin (a colleague, or a customer on the phone): its details
     are recorded in the audit trail with the staff member as actor, the password only as
@@ -80,7 +79,7 @@ def create_account_by_staff(
 
 @transaction.atomic
 def deactivate_account(
-    *, user: AbstractBaseUser, actor: AbstractBaseUser | None, source: str = AuditSource.ACCOUNT
+    *, user: User, actor: User | None, source: str = AuditSource.ACCOUNT
 ) -> bool:
     """Close the account until its owner logs in again (when they closed it themselves) or
     staff reactivate it. Nothing is sent to a deactivated account, service announcements
@@ -103,7 +102,7 @@ def deactivate_account(
 
 @transaction.atomic
 def reactivate_account(
-    *, user: AbstractBaseUser, actor: AbstractBaseUser | None, source: str = AuditSource.ACCOUNT
+    *, user: User, actor: User | None, source: str = AuditSource.ACCOUNT
 ) -> bool:
     """Open a deactivated account again. Never an erased one, or one being erased."""
     user = User.objects.select_for_update().get(pk=user.pk)
@@ -120,7 +119,7 @@ def _set_active(
     *,
     active: bool,
     deactivated_at: datetime | None,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     source: str,
 ) -> None:
     """Open or close ``user`` (locked by the caller), with the audit row of the change."""
@@ -142,8 +141,8 @@ def _set_active(
 @transaction.atomic
 def request_erasure(
     *,
-    user: AbstractBaseUser,
-    actor: AbstractBaseUser | None,
+    user: User,
+    actor: User | None,
     source: str = AuditSource.ACCOUNT,
     privacy_request: PrivacyRequest | None = None,
 ) -> PrivacyRequest:

@@ -9,11 +9,10 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import AuditSource, PrivacyRequest, add_calendar_months
+from accounts.models import AuditSource, PrivacyRequest, User, add_calendar_months
 from accounts.selectors import export_personal_data
 from communications.services.preferences import send_consent_receipt
 from consent.services import ConsentSource, withdraw_all_marketing
@@ -35,7 +34,7 @@ def due_date(received_on: date, *, extended: bool = False) -> date:
 def request_problems(
     *,
     received_on: date | None,
-    subject: AbstractBaseUser | None,
+    subject: User | None,
     requester_name: str,
     requester_contact: str,
 ) -> dict[str | None, str]:
@@ -54,8 +53,8 @@ def log_privacy_request(
     request_type: str,
     channel: str,
     received_on: date,
-    logged_by: AbstractBaseUser | None,
-    subject: AbstractBaseUser | None = None,
+    logged_by: User | None,
+    subject: User | None = None,
     requester_name: str = "",
     requester_contact: str = "",
     details: str = "",
@@ -87,7 +86,7 @@ def log_privacy_request(
 
 @transaction.atomic
 def link_privacy_request(
-    *, privacy_request: PrivacyRequest, subject: AbstractBaseUser, staff: AbstractBaseUser
+    *, privacy_request: PrivacyRequest, subject: User, staff: User
 ) -> PrivacyRequest:
     """Say which account a request logged without one is about. Only before the identity
     check, which must then confirm the requester owns that account; never an erased account.
@@ -122,7 +121,7 @@ def _open(privacy_request: PrivacyRequest) -> PrivacyRequest:
 
 @transaction.atomic
 def record_identity_check(
-    *, privacy_request: PrivacyRequest, method: str, staff: AbstractBaseUser
+    *, privacy_request: PrivacyRequest, method: str, staff: User
 ) -> PrivacyRequest:
     method = method.strip()
     if not method:
@@ -139,7 +138,7 @@ def record_identity_check(
 
 @transaction.atomic
 def extend_privacy_request(
-    *, privacy_request: PrivacyRequest, reason: str, staff: AbstractBaseUser
+    *, privacy_request: PrivacyRequest, reason: str, staff: User
 ) -> PrivacyRequest:
     """Extend the deadline by two months, once, for a complex or numerous request; the
     person must be told why within the first month, so it can't be done after."""
@@ -160,7 +159,7 @@ def extend_privacy_request(
 
 @transaction.atomic
 def refuse_privacy_request(
-    *, privacy_request: PrivacyRequest, reason: str, staff: AbstractBaseUser
+    *, privacy_request: PrivacyRequest, reason: str, staff: User
 ) -> PrivacyRequest:
     reason = reason.strip()
     if not reason:
@@ -188,7 +187,7 @@ def _ready(privacy_request: PrivacyRequest) -> PrivacyRequest:
 
 
 @transaction.atomic
-def fulfil_access_request(*, privacy_request: PrivacyRequest, staff: AbstractBaseUser) -> dict:
+def fulfil_access_request(*, privacy_request: PrivacyRequest, staff: User) -> dict:
     """The same copy as ``/accounts/export/``; the request is completed."""
     privacy_request = _ready(privacy_request)
     if privacy_request.request_type != Type.ACCESS:
@@ -205,9 +204,7 @@ def fulfil_access_request(*, privacy_request: PrivacyRequest, staff: AbstractBas
 
 
 @transaction.atomic
-def fulfil_erasure_request(
-    *, privacy_request: PrivacyRequest, staff: AbstractBaseUser
-) -> PrivacyRequest:
+def fulfil_erasure_request(*, privacy_request: PrivacyRequest, staff: User) -> PrivacyRequest:
     """The same erasure as ``/accounts/delete/``: the account closes now, the confirmation
     email goes, the data goes; the request completes when the erasure does."""
     privacy_request = _ready(privacy_request)
@@ -226,9 +223,7 @@ def fulfil_erasure_request(
 
 
 @transaction.atomic
-def fulfil_objection_request(
-    *, privacy_request: PrivacyRequest, staff: AbstractBaseUser
-) -> PrivacyRequest:
+def fulfil_objection_request(*, privacy_request: PrivacyRequest, staff: User) -> PrivacyRequest:
     """An objection to direct marketing: every marketing purpose withdrawn (ledger source
     staff, with the staff member as actor) and a receipt emailed, as the preference centre
     does."""
@@ -251,7 +246,7 @@ def fulfil_objection_request(
 
 @transaction.atomic
 def fulfil_rectification_request(
-    *, privacy_request: PrivacyRequest, staff: AbstractBaseUser, fields: Mapping[str, Any]
+    *, privacy_request: PrivacyRequest, staff: User, fields: Mapping[str, Any]
 ) -> PrivacyRequest:
     """The corrections, through ``update_profile`` (validated, audited with the staff member
     as actor and source "privacy request")."""

@@ -7,7 +7,6 @@ import logging
 from datetime import timedelta
 
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
@@ -27,6 +26,7 @@ from communications.services.claims import (
     release,
     resolve_abandoned_claims,
 )
+from privacy_site.auth_user import AuthUser
 from privacy_site.masking import mask_address
 
 logger = logging.getLogger(__name__)
@@ -38,7 +38,7 @@ __all__ = ["UNCERTAIN", "UNCERTAIN_PREFIX", "enqueue_email", "send_delivery", "s
 def enqueue_email(
     *,
     kind: str,
-    user: AbstractBaseUser | None = None,
+    user: AuthUser | None = None,
     to_email: str = "",
     context: dict | None = None,
 ) -> Delivery:

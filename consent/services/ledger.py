@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Subquery
 from django.utils import timezone
 
 from consent.models import ConsentEvent, ConsentSource, CurrentConsent, PolicyVersion, Purpose
 from consent.provenance import NO_PROVENANCE, Provenance
+from privacy_site.auth_user import AuthUser
 
 LegalBasis = ConsentEvent.LegalBasis
 
@@ -51,11 +51,11 @@ def _optional_purposes(codes: Iterable[str]) -> dict[str, Purpose]:
 @transaction.atomic
 def record_decisions(
     *,
-    subject: AbstractBaseUser,
+    subject: AuthUser,
     choices: Mapping[str, bool],
     source: str,
     legal_basis: str = LegalBasis.CONSENT,
-    actor: AbstractBaseUser | None = None,
+    actor: AuthUser | None = None,
     provenance: Provenance = NO_PROVENANCE,
     wording: Mapping[str, str] | None = None,
     record_refusals: bool = False,
@@ -135,11 +135,11 @@ def record_decisions(
 
 def grant_consent(
     *,
-    subject: AbstractBaseUser,
+    subject: AuthUser,
     purpose: str,
     source: str,
     legal_basis: str = LegalBasis.CONSENT,
-    actor: AbstractBaseUser | None = None,
+    actor: AuthUser | None = None,
     provenance: Provenance = NO_PROVENANCE,
     wording: str | None = None,
 ) -> ConsentEvent | None:
@@ -158,10 +158,10 @@ def grant_consent(
 
 def withdraw_consent(
     *,
-    subject: AbstractBaseUser,
+    subject: AuthUser,
     purpose: str,
     source: str,
-    actor: AbstractBaseUser | None = None,
+    actor: AuthUser | None = None,
     provenance: Provenance = NO_PROVENANCE,
 ) -> ConsentEvent | None:
     """Withdraw one purpose; None if it was not granted."""
@@ -177,9 +177,9 @@ def withdraw_consent(
 
 def withdraw_all_marketing(
     *,
-    subject: AbstractBaseUser,
+    subject: AuthUser,
     source: str,
-    actor: AbstractBaseUser | None = None,
+    actor: AuthUser | None = None,
     provenance: Provenance = NO_PROVENANCE,
 ) -> list[ConsentEvent]:
     """Withdraw every optional purpose the subject has granted."""

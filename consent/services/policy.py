@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import datetime
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -12,6 +11,7 @@ from django.utils import timezone
 from consent.models import PolicyDraft, PolicyNoticeDismissal, PolicyVersion, Purpose
 from consent.services.ledger import ConsentError
 from consent.services.purposes import create_purpose
+from privacy_site.auth_user import AuthUser
 
 
 def _check_version(*, text: str, summary: str, change_type: str) -> None:
@@ -78,7 +78,7 @@ def _check_new_purposes(change_type: str, new_purposes: list) -> list[dict[str, 
 @transaction.atomic
 def save_policy_draft(
     *,
-    actor: AbstractBaseUser,
+    actor: AuthUser,
     text: str,
     summary: str,
     change_type: str,
@@ -102,7 +102,7 @@ def save_policy_draft(
 
 @transaction.atomic
 def publish_policy_draft(
-    *, draft: PolicyDraft, actor: AbstractBaseUser, effective_date: datetime.date | None = None
+    *, draft: PolicyDraft, actor: AuthUser, effective_date: datetime.date | None = None
 ) -> PolicyVersion:
     """Publish ``draft`` as the next version, in force now, with the purposes it introduces
     (off for everyone until each person says yes). Sends nothing: the communications app's
@@ -132,7 +132,7 @@ def publish_policy_draft(
     return version
 
 
-def dismiss_policy_notice(*, subject: AbstractBaseUser, version: PolicyVersion) -> bool:
+def dismiss_policy_notice(*, subject: AuthUser, version: PolicyVersion) -> bool:
     """Record that ``subject`` closed the notice of ``version``; False if closed before."""
     _, created = PolicyNoticeDismissal.objects.get_or_create(
         subject=subject, version=version, defaults={"dismissed_at": timezone.now()}

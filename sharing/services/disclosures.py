@@ -12,12 +12,12 @@ import enum
 from collections.abc import Iterable, Sequence
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
 from api_keys.models import SystemAPIKey
 from consent.selectors import usable_consents
+from privacy_site.auth_user import AuthUser
 from sharing.models import (
     DataCategory,
     Disclosure,
@@ -69,7 +69,7 @@ def _check_request(
     purpose: str,
     legal_basis: str,
     reference: str,
-    actor: AbstractBaseUser | None,
+    actor: AuthUser | None,
     system: SystemAPIKey | None,
 ) -> list[str]:
     """Checks that need nothing but the arguments; returns the categories, in order."""
@@ -141,7 +141,7 @@ def _check_party(party: ThirdParty, *, categories: list[str], purpose: str, toda
         )
 
 
-def _check_people(party: ThirdParty, *, people: list[AbstractBaseUser], legal_basis: str) -> None:
+def _check_people(party: ThirdParty, *, people: list[AuthUser], legal_basis: str) -> None:
     """The rules about the people whose data goes: present (unless the law requires it), and
     their consent where consent is the basis."""
     if legal_basis != LegalBasis.LEGAL_OBLIGATION:
@@ -180,20 +180,20 @@ def _check_people(party: ThirdParty, *, people: list[AbstractBaseUser], legal_ba
             )
 
 
-def _accounts(people: list[AbstractBaseUser]) -> str:
+def _accounts(people: list[AuthUser]) -> str:
     return ", ".join(str(person.pk) for person in people)
 
 
 @transaction.atomic
 def record_disclosures(
     *,
-    people: Iterable[AbstractBaseUser],
+    people: Iterable[AuthUser],
     party: ThirdParty,
     categories: Sequence[str],
     purpose: str,
     legal_basis: str,
     reference: str,
-    actor: AbstractBaseUser | None = None,
+    actor: AuthUser | None = None,
     system: SystemAPIKey | None = None,
 ) -> list[Disclosure]:
     """Log the disclosure of the same kinds of data of each of ``people`` to ``party``, for
@@ -250,13 +250,13 @@ def record_disclosures(
 
 def record_disclosure(
     *,
-    person: AbstractBaseUser,
+    person: AuthUser,
     party: ThirdParty,
     categories: Sequence[str],
     purpose: str,
     legal_basis: str,
     reference: str,
-    actor: AbstractBaseUser | None = None,
+    actor: AuthUser | None = None,
     system: SystemAPIKey | None = None,
 ) -> Disclosure:
     """Log one disclosure of ``person``'s data (see ``record_disclosures`` for the rules).

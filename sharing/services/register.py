@@ -11,13 +11,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
 from django.db import transaction
 from django.utils import timezone
 
 from consent.models import Purpose
+from privacy_site.auth_user import AuthUser
 from sharing.models import DataCategory, DisclosurePurpose, Role, ThirdParty, ThirdPartyChange
 
 # The fields a change compares and records, in the order they are shown.
@@ -177,7 +177,7 @@ def _stored(party: ThirdParty) -> dict:
     return values
 
 
-def _check_staff(actor: AbstractBaseUser | None, permission: str) -> None:
+def _check_staff(actor: AuthUser | None, permission: str) -> None:
     if actor is None or not (actor.is_active and actor.is_staff):
         raise RegisterError("Only a member of staff may change the register.")
     if not actor.has_perm(f"sharing.{permission}_thirdparty"):
@@ -192,9 +192,7 @@ def _check_reason(reason: str) -> str:
 
 
 @transaction.atomic
-def register_third_party(
-    *, details: PartyDetails, actor: AbstractBaseUser, reason: str
-) -> ThirdParty:
+def register_third_party(*, details: PartyDetails, actor: AuthUser, reason: str) -> ThirdParty:
     """Add a party to the register, recorded with every detail, who added it and why.
     Raises ``RegisterError`` (nothing written)."""
     _check_staff(actor, "add")
@@ -217,7 +215,7 @@ def register_third_party(
 
 @transaction.atomic
 def change_third_party(
-    *, party: ThirdParty, details: PartyDetails, actor: AbstractBaseUser, reason: str
+    *, party: ThirdParty, details: PartyDetails, actor: AuthUser, reason: str
 ) -> ThirdPartyChange | None:
     """Change a party's details, recorded with each changed field before and after, who
     changed it and why. None (nothing written) when nothing changed. Disclosures already

@@ -16,7 +16,6 @@ from functools import partial
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Exists, F, Q
 from django.utils import timezone
@@ -33,6 +32,7 @@ from communications.rendering import (
 from communications.sending import BatchRecipient, Result, batch_sending_enabled, send_as_batch
 from communications.services.claims import ClaimProgress, RowOutcome, open_claim
 from communications.smtp_fast_path import individual_hand_over
+from privacy_site.auth_user import AuthUser
 
 CampaignStatus = Campaign.Status
 Status = Delivery.Status
@@ -104,7 +104,7 @@ def send_campaign_batch(*, campaign_id: int, chain: bool = False) -> int:
     }
     decisions = gate_batch(campaign.kind, list(users.values()))
     refused: list[RowOutcome] = []
-    sendable: list[tuple[int, AbstractBaseUser]] = []
+    sendable: list[tuple[int, AuthUser]] = []
     for delivery_id, user_id, _ in rows:
         user = users.get(user_id)
         if user is None:
@@ -162,7 +162,7 @@ def _batch_size() -> int:
 
 
 def _prepare(
-    campaign: Campaign, sendable: list[tuple[int, AbstractBaseUser]]
+    campaign: Campaign, sendable: list[tuple[int, AuthUser]]
 ) -> Callable[[ClaimProgress], list[Result]]:
     """Render the batch and wait for the rate limit; returns the hand-over to the backend,
     the one step after which a message may have gone."""

@@ -10,7 +10,6 @@ from __future__ import annotations
 from datetime import datetime
 
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date
@@ -25,6 +24,7 @@ from communications.rendering import (
 )
 from communications.services.outbox import enqueue_email
 from consent.models import ConsentEvent, Purpose
+from privacy_site.auth_user import AuthUser
 
 from .batches import restart_sending
 
@@ -126,7 +126,7 @@ def _content(
 @transaction.atomic
 def create_campaign(
     *,
-    actor: AbstractBaseUser | None,
+    actor: AuthUser | None,
     name: str,
     kind: str,
     subject: str,
@@ -316,7 +316,7 @@ def preview_campaign(*, campaign: Campaign) -> Rendered:
 
 
 @transaction.atomic
-def send_campaign_test(*, campaign: Campaign, actor: AbstractBaseUser) -> Delivery:
+def send_campaign_test(*, campaign: Campaign, actor: AuthUser) -> Delivery:
     """The campaign as a recipient would get it, to its author only, through the outbox."""
     return enqueue_email(
         kind=MessageKind.CAMPAIGN_TEST, user=actor, context={"campaign_id": campaign.pk}
