@@ -9,6 +9,7 @@ nothing from the apps: only Django.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django import forms
 from django.contrib import admin
@@ -45,9 +46,9 @@ class ReadOnlyInline(ReadOnlyPermissions):
     ``admin.TabularInline`` or ``admin.StackedInline`` and name the fields as both ``fields``
     and ``readonly_fields``."""
 
-    extra = 0
-    max_num = 0
-    can_delete = False
+    extra: int = 0
+    max_num: int | None = 0
+    can_delete: bool = False
 
 
 class AddOnlyAdmin(KeptAsRecorded, admin.ModelAdmin):
@@ -55,13 +56,15 @@ class AddOnlyAdmin(KeptAsRecorded, admin.ModelAdmin):
     one of ``fields`` read-only: never changed, never deleted (Django's delete would remove a
     row the service recorded). Name ``fields`` as both ``fields`` and ``readonly_fields``."""
 
-    add_form: type[forms.ModelForm]
+    add_form: type[forms.ModelForm[Any]]
 
-    def get_form(self, request: HttpRequest, obj: Model | None = None, **kwargs):
+    def get_form(
+        self, request: HttpRequest, obj: Model | None = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm[Any]]:
         if obj is None:
             kwargs["form"] = self.add_form
             kwargs["fields"] = self.add_form._meta.fields
-        return super().get_form(request, obj, **kwargs)
+        return super().get_form(request, obj, change=change, **kwargs)
 
     def get_fields(self, request: HttpRequest, obj: Model | None = None):
         return self.fields if obj is not None else self.add_form._meta.fields

@@ -1,4 +1,5 @@
-"""The type of the site's user model, for the apps that may not import ``accounts``.
+"""The type of the site's user model, for the apps that may not import ``accounts``, and the
+user behind a request that a login check has admitted.
 
 The lower apps point at users through ``settings.AUTH_USER_MODEL`` and never import the
 ``accounts`` app that defines the model. For the type checker ``AuthUser`` is that model all
@@ -14,9 +15,23 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from django.core.exceptions import PermissionDenied
+
 if TYPE_CHECKING:
     from django.contrib.auth.models import _User as AuthUser
+    from django.http import HttpRequest
+    from rest_framework.request import Request
 else:
     from django.contrib.auth.base_user import AbstractBaseUser as AuthUser
 
-__all__ = ["AuthUser"]
+__all__ = ["AuthUser", "logged_in_user"]
+
+
+def logged_in_user(request: HttpRequest | Request) -> AuthUser:
+    """The user of a request that a login check has already admitted: ``login_required``, the
+    admin's own login, an API permission requiring an authenticated user. A request reaching
+    here anonymously is refused (403) rather than served to ``AnonymousUser``."""
+    user = request.user
+    if not user.is_authenticated:
+        raise PermissionDenied
+    return user
