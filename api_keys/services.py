@@ -7,6 +7,7 @@ import logging
 import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import cast
 
 from django.db import transaction
 from django.db.models import Q
@@ -64,9 +65,12 @@ def issue_api_key(
         raise APIKeyError(f"Unknown scope: {', '.join(unknown)}.")
     if expires_at is not None and expires_at <= timezone.now():
         raise APIKeyError("The expiry date must be in the future.")
-    api_key, secret = SystemAPIKey.objects.create_key(
+    created, secret = SystemAPIKey.objects.create_key(
         name=name, scopes=scopes, created_by=actor, expiry_date=expires_at
     )
+    # The library's manager is typed for its abstract model; it makes a row of the model it
+    # manages.
+    api_key = cast(SystemAPIKey, created)
     APIKeyEvent.objects.create(
         kind=APIKeyEvent.Kind.ISSUED, key=api_key, actor=actor, scopes=scopes
     )
