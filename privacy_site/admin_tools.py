@@ -14,7 +14,8 @@ from typing import Any
 from django import forms
 from django.contrib import admin
 from django.db.models import Model
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 
@@ -87,7 +88,7 @@ def adopt_saved(obj: Model, saved: Model) -> None:
 
 
 def admin_path(
-    model_admin: admin.ModelAdmin, route: str, view: Callable[..., HttpResponse], action: str
+    model_admin: admin.ModelAdmin, route: str, view: Callable[..., HttpResponseBase], action: str
 ) -> URLPattern:
     """A view of our own in ``get_urls``, behind the admin's login and staff check, named
     ``admin:<app>_<model>_<action>`` like Django's own admin URLs."""
