@@ -6,6 +6,8 @@ key holding the ``consents:read`` scope.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
@@ -15,10 +17,15 @@ from api_keys.permissions import APIKeyScopePermission, api_key_of
 from privacy_site.auth_user import AuthUser
 from privacy_site.staff import is_active_staff
 
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
+
 VIEW_LEDGER = "consent.view_consentevent"
 
 
-def may_view_consent_records(user: AuthUser | None, *, api_key: SystemAPIKey | None = None) -> bool:
+def may_view_consent_records(
+    user: AuthUser | AnonymousUser | None, *, api_key: SystemAPIKey | None = None
+) -> bool:
     """Staff holding ``consent.view_consentevent`` (the same right the admin ledger needs), or
     a usable system key holding ``consents:read``."""
     if isinstance(api_key, SystemAPIKey) and api_key.has_scope(CanViewConsentRecords.api_key_scope):
@@ -41,7 +48,7 @@ class CanViewConsentRecords(APIKeyScopePermission):
 
 
 def consent_subject_get(
-    *, email: str, actor: AuthUser | None, api_key: SystemAPIKey | None = None
+    *, email: str, actor: AuthUser | AnonymousUser | None, api_key: SystemAPIKey | None = None
 ) -> AuthUser:
     """The person whose consent record ``actor`` (or the system holding ``api_key``) asks for,
     by email address, whatever its case.

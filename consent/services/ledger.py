@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, TypedDict
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
@@ -13,7 +14,14 @@ from consent.models import ConsentEvent, ConsentSource, CurrentConsent, PolicyVe
 from consent.provenance import NO_PROVENANCE, Provenance
 from privacy_site.auth_user import AuthUser
 
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
+
 LegalBasis = ConsentEvent.LegalBasis
+
+
+class _CurrentVersion(TypedDict):
+    current_policy_version_id: int | None
 
 
 class ConsentError(ValueError):
@@ -27,7 +35,9 @@ def current_policy_version() -> PolicyVersion:
     return version
 
 
-def _optional_purposes(codes: Iterable[str]) -> dict[str, Purpose]:
+def _optional_purposes(
+    codes: Iterable[str],
+) -> dict[str, WithAnnotations[Purpose, _CurrentVersion]]:
     codes = set(codes)
     # The current policy version rides along with the purposes: one query for both.
     current_version = PolicyVersion.objects.filter(is_current=True).values("pk")[:1]

@@ -34,10 +34,16 @@ from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from consent.models import ConsentEvent, CurrentConsent, NewsletterRequestLimit, Purpose
+from consent.models import (
+    ConsentEvent,
+    ConsentSource,
+    CurrentConsent,
+    NewsletterRequestLimit,
+    Purpose,
+)
 from consent.names import is_valid_person_name, validate_person_name
 from consent.provenance import Provenance
-from consent.services.ledger import ConsentSource, current_policy_version, grant_consent
+from consent.services.ledger import current_policy_version, grant_consent
 from consent.tokens import TokenError
 from privacy_site.auth_user import AuthUser
 from privacy_site.masking import mask_address

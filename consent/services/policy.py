@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
 from django.db import transaction
 from django.db.models import Max
@@ -53,7 +54,7 @@ def publish_policy_version(
 _PURPOSE_KEYS = {"code", "name", "wording"}
 
 
-def _check_new_purposes(change_type: str, new_purposes: list) -> list[dict[str, str]]:
+def _check_new_purposes(change_type: str, new_purposes: list[Any]) -> list[dict[str, str]]:
     if not isinstance(new_purposes, list) or not all(
         isinstance(item, dict) and set(item) == _PURPOSE_KEYS for item in new_purposes
     ):
@@ -82,7 +83,7 @@ def save_policy_draft(
     text: str,
     summary: str,
     change_type: str,
-    new_purposes: list | None = None,
+    new_purposes: list[Any] | None = None,
     draft: PolicyDraft | None = None,
 ) -> PolicyDraft:
     """Create a draft (``draft`` None) or change one; a published draft can't change."""
