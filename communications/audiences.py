@@ -64,7 +64,9 @@ def in_audience(audience: str, users: Sequence[AuthUser]) -> set[int]:
     raise ValueError(f"Unknown notice audience {audience!r}.")
 
 
-def notice_subjects(audience: str, subjects: QuerySet | None = None) -> QuerySet:
+def notice_subjects(
+    audience: str, subjects: QuerySet[AuthUser] | None = None
+) -> QuerySet[AuthUser]:
     """The audience as a query, for walking it in keyset batches: present subjects the
     audience reaches by the ledger. Complaints and every other address rule are applied by
     the gate, row by row, when the rows are written and again when they are sent."""

@@ -104,6 +104,7 @@ def gate_batch(
         unverified = _awaiting_verification(candidates)
     consenting: set[int] = set()
     if rule.category is Category.MARKETING and candidates:
+        assert rule.purpose is not None, f"marketing kind {kind} names no purpose"
         consenting = set(
             usable_consents_by_code(rule.purpose)
             .filter(subject_id__in=[user.pk for user in candidates])
@@ -111,6 +112,7 @@ def gate_batch(
         )
     reached: set[int] = set()
     if rule.category is Category.NOTICE and candidates:
+        assert rule.audience is not None, f"notice kind {kind} names no audience"
         reached = in_audience(rule.audience, candidates)
     for user in candidates:
         if hashes[user.pk] in suppressed:
@@ -120,6 +122,7 @@ def gate_batch(
         elif rule.category is Category.MARKETING and user.pk not in consenting:
             decisions[user.pk] = NO_CONSENT
         elif rule.category is Category.NOTICE and user.pk not in reached:
+            assert rule.audience is not None
             decisions[user.pk] = NOT_IN_AUDIENCE[rule.audience]
         else:
             decisions[user.pk] = ALLOWED

@@ -30,7 +30,7 @@ def _progress_counts(rows: str = "") -> dict[str, Count]:
     """The counts of ``campaign_progress`` as aggregates over delivery rows, reached by the
     path ``rows`` ("" counting deliveries themselves, "deliveries__" from campaigns)."""
 
-    def count(**condition) -> Count:
+    def count(**condition: object) -> Count:
         return Count(
             f"{rows}id", filter=Q(**{rows + key: value for key, value in condition.items()})
         )
@@ -66,7 +66,7 @@ def campaign_progress(*, campaign: Campaign) -> dict[str, int]:
 
 def describe_recipient(delivery: Delivery) -> str:
     """How staff see a recipient: masked, since marketing staff must not see addresses."""
-    address = delivery.to_email or (delivery.user.email if delivery.user_id else "")
+    address = delivery.to_email or (delivery.user.email if delivery.user is not None else "")
     return mask_address(address) if address else "—"
 
 

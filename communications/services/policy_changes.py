@@ -57,7 +57,7 @@ def _notice_body(version: PolicyVersion) -> str:
     )
 
 
-def _notice_campaign(*, kind: str, name: str, subject: str, body: str, actor) -> Campaign:
+def _notice_campaign(*, kind: str, name: str, subject: str, body: str, actor: AuthUser) -> Campaign:
     campaign = create_campaign(actor=actor, name=name, kind=kind, subject=subject, body=body)
     return send_campaign_now(campaign=campaign)
 

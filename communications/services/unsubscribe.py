@@ -65,7 +65,10 @@ def unsubscribe_from_delivery(
     if purpose is None:
         kind = email.values_list("kind", flat=True).first()
         rule = rule_for(kind) if kind else None
-        purpose = rule.purpose if rule is not None and rule.is_marketing else ALL_PURPOSES
+        if rule is not None and rule.is_marketing and rule.purpose is not None:
+            purpose = rule.purpose
+        else:
+            purpose = ALL_PURPOSES
     if purpose == ALL_PURPOSES:
         withdrawn = Unsubscribed(
             None, withdraw_all_marketing(subject=subject, source=source, provenance=provenance)

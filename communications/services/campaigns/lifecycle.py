@@ -8,6 +8,7 @@ Every step locks the campaign row and checks that its status allows the step, so
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
 from django.db import transaction
@@ -41,7 +42,7 @@ class CampaignError(ValueError):
 # --- Writing -----------------------------------------------------------------------------------
 
 
-def validate_segment(segment: dict | None, *, kind: str) -> dict:
+def validate_segment(segment: dict[str, Any] | None, *, kind: str) -> dict[str, Any]:
     """The segment as stored: only known filters, dates as ISO strings. ``CampaignError``
     names the first thing wrong."""
     segment = dict(segment or {})
@@ -98,9 +99,9 @@ def _content(
     subject: str,
     body: str,
     body_format: str,
-    segment: dict | None,
+    segment: dict[str, Any] | None,
     purpose: str | None,
-) -> dict:
+) -> dict[str, Any]:
     """The campaign's fields as stored, checked and sanitised; ``CampaignError`` otherwise."""
     if body_format not in Campaign.BodyFormat.values:
         raise CampaignError(f"body_format must be one of {', '.join(Campaign.BodyFormat.values)}.")
@@ -132,7 +133,7 @@ def create_campaign(
     subject: str,
     body: str,
     body_format: str = Campaign.BodyFormat.MARKDOWN,
-    segment: dict | None = None,
+    segment: dict[str, Any] | None = None,
     purpose: str | None = None,
     send_at: datetime | None = None,
 ) -> Campaign:
@@ -165,7 +166,7 @@ def update_campaign(
     subject: str,
     body: str,
     body_format: str = Campaign.BodyFormat.MARKDOWN,
-    segment: dict | None = None,
+    segment: dict[str, Any] | None = None,
     purpose: str | None = None,
     send_at: datetime | None = None,
 ) -> Campaign:
