@@ -49,7 +49,7 @@ def export_for_user(user: AuthUser) -> dict:
         "emails": [
             {
                 "kind": delivery.get_kind_display(),
-                "subject": delivery.campaign.subject if delivery.campaign_id else "",
+                "subject": delivery.campaign.subject if delivery.campaign is not None else "",
                 "written": _when(delivery.created_at),
                 "sent": _when(delivery.sent_at),
                 "status": delivery.get_status_display(),

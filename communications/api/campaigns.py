@@ -48,6 +48,7 @@ from communications.services.campaigns.lifecycle import (
     send_campaign_test,
     update_campaign,
 )
+from privacy_site.auth_user import logged_in_user
 from privacy_site.staff import is_active_staff
 
 from .campaign_schema import (
@@ -143,7 +144,7 @@ class CampaignViewSet(viewsets.GenericViewSet):
     queryset = Campaign.objects.select_related("purpose")
 
     def get_object(self) -> Campaign:
-        return campaign_get(id=self.kwargs["pk"], actor=self.request.user)
+        return campaign_get(id=self.kwargs["pk"], actor=logged_in_user(self.request))
 
     # --- Reading and writing -----------------------------------------------------------------
 
@@ -168,7 +169,7 @@ class CampaignViewSet(viewsets.GenericViewSet):
             _require_send_permission(request)
         try:
             campaign = create_campaign(
-                actor=request.user,
+                actor=logged_in_user(request),
                 purpose=data.get("purpose") or None,
                 send_at=send_at,
                 **{field: data[field] for field in CONTENT_FIELDS},
@@ -229,7 +230,7 @@ class CampaignViewSet(viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["post"])
     def test(self, request: Request, pk: str) -> Response:
-        delivery = send_campaign_test(campaign=self.get_object(), actor=request.user)
+        delivery = send_campaign_test(campaign=self.get_object(), actor=logged_in_user(request))
         return Response(CampaignDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(

@@ -15,7 +15,7 @@ from consent.provenance import Provenance
 from consent.selectors import unanswered_purposes, use_change_versions_unanswered_by
 from consent.services import ConsentSource, record_decisions
 from consent.tokens import TokenError, TokenUse, read_token
-from privacy_site.auth_user import AuthUser
+from privacy_site.auth_user import AuthUser, logged_in_user
 
 ANSWERS = {"yes": True, "no": False}
 
@@ -83,4 +83,4 @@ def choice_by_token(request: HttpRequest, token: str) -> HttpResponse:
 @require_http_methods(["GET", "HEAD", "POST"])
 def choice(request: HttpRequest) -> HttpResponse:
     """The same choice for a logged-in person; after login it is offered once, skippable."""
-    return _choice_page(request, subject=request.user, after_login=True)
+    return _choice_page(request, subject=logged_in_user(request), after_login=True)

@@ -20,7 +20,7 @@ from consent.provenance import Provenance
 from consent.selectors import consent_history_for, consent_status, optional_purpose_get
 from consent.services import ConsentSource
 from consent.tokens import ALL_PURPOSES, TokenError, TokenUse, make_token, read_token
-from privacy_site.auth_user import AuthUser
+from privacy_site.auth_user import AuthUser, logged_in_user
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ ONE_CLICK_BODY = ("List-Unsubscribe", "One-Click")  # RFC 8058
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def preference_centre(request: HttpRequest) -> HttpResponse:
-    return _preference_centre(request, subject=request.user)
+    return _preference_centre(request, subject=logged_in_user(request))
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
