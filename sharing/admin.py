@@ -10,6 +10,7 @@ last active day. The change log and the disclosure log are read-only here as eve
 from __future__ import annotations
 
 import csv
+from typing import Any
 
 from django import forms
 from django.contrib import admin
@@ -20,6 +21,7 @@ from django.urls import path, reverse
 from django.utils import timezone
 
 from consent.models import Purpose
+from privacy_site.auth_user import logged_in_user
 from sharing.models import (
     DataCategory,
     Disclosure,
@@ -120,8 +122,9 @@ class ThirdPartyForm(forms.ModelForm):
             notification_url=data.get("notification_url", ""),
         )
 
-    def clean(self) -> dict:
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         if self.errors:
             return cleaned
         party = self.instance if self.instance.pk else None
@@ -186,9 +189,13 @@ class ThirdPartyAdmin(admin.ModelAdmin):
         details, reason = form.details(), form.cleaned_data["reason"]
         try:
             if change:
-                change_third_party(party=obj, details=details, actor=request.user, reason=reason)
+                change_third_party(
+                    party=obj, details=details, actor=logged_in_user(request), reason=reason
+                )
                 return
-            saved = register_third_party(details=details, actor=request.user, reason=reason)
+            saved = register_third_party(
+                details=details, actor=logged_in_user(request), reason=reason
+            )
         except RegisterError as exc:
             # The form checked what the service checks; this is a race or a permission.
             raise PermissionDenied(str(exc)) from exc

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from itertools import groupby
 
 from django.db.models import Prefetch, QuerySet
@@ -30,7 +31,7 @@ class PartyDisclosures:
     disclosures: list[Disclosure]
 
     @property
-    def latest(self):
+    def latest(self) -> datetime:
         return self.disclosures[0].occurred_at
 
 

@@ -10,9 +10,11 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Sequence
+from datetime import date
+from typing import cast
 
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from api_keys.models import SystemAPIKey
@@ -28,7 +30,8 @@ from sharing.models import (
 )
 
 # The longest reference the log keeps (the column's size).
-REFERENCE_MAX = Disclosure._meta.get_field("reference").max_length
+# A CharField's, so never None.
+REFERENCE_MAX = cast(int, Disclosure._meta.get_field("reference").max_length)
 
 
 class Rule(enum.StrEnum):
@@ -58,7 +61,7 @@ class DisclosureRefused(Exception):
         self.rule = rule
 
 
-def _labels(values: Iterable[str], choices: type) -> str:
+def _labels(values: Iterable[str], choices: type[models.TextChoices]) -> str:
     names = dict(choices.choices)
     return ", ".join(names.get(value, value) for value in values)
 
@@ -111,7 +114,7 @@ def _check_request(
     return [value for value in DataCategory.values if value in set(categories)]
 
 
-def _check_party(party: ThirdParty, *, categories: list[str], purpose: str, today) -> None:
+def _check_party(party: ThirdParty, *, categories: list[str], purpose: str, today: date) -> None:
     """The register's rules for ``party``, as the register stands now."""
     if party.role == Role.AGGREGATE_ONLY:
         raise DisclosureRefused(

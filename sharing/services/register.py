@@ -10,10 +10,11 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from consent.models import Purpose
@@ -82,7 +83,7 @@ class PartyDetails:
         )
 
 
-def _in_order(values: Sequence[str], choices: type, what: str) -> list[str]:
+def _in_order(values: Sequence[str], choices: type[models.TextChoices], what: str) -> list[str]:
     """``values`` without repeats, in the order of ``choices``; unknown ones refused."""
     unknown = sorted(set(values) - set(choices.values))
     if unknown:
@@ -90,7 +91,7 @@ def _in_order(values: Sequence[str], choices: type, what: str) -> list[str]:
     return [value for value in choices.values if value in set(values)]
 
 
-def _clean(details: PartyDetails, *, party: ThirdParty | None) -> dict:
+def _clean(details: PartyDetails, *, party: ThirdParty | None) -> dict[str, Any]:
     """The values to store, checked; raises ``RegisterError`` naming what is wrong."""
     name = details.name.strip()
     if not name:
@@ -156,7 +157,7 @@ def check_party_details(*, details: PartyDetails, party: ThirdParty | None = Non
     _clean(details, party=party)
 
 
-def _recorded(values: dict) -> dict:
+def _recorded(values: dict[str, Any]) -> dict[str, Any]:
     """``values`` as the change log keeps them (JSON: dates as ISO text, purposes by code)."""
     recorded = {}
     for field in RECORDED_FIELDS:
@@ -169,7 +170,7 @@ def _recorded(values: dict) -> dict:
     return recorded
 
 
-def _stored(party: ThirdParty) -> dict:
+def _stored(party: ThirdParty) -> dict[str, Any]:
     values = {
         field: getattr(party, field) for field in RECORDED_FIELDS if field != "consent_purposes"
     }
@@ -234,8 +235,8 @@ def change_third_party(
         setattr(locked, field, value)
     locked.save()
     locked.consent_purposes.set(consent_purposes)
-    for field in ThirdParty._meta.concrete_fields:
-        setattr(party, field.attname, getattr(locked, field.attname))
+    for column in ThirdParty._meta.concrete_fields:
+        setattr(party, column.attname, getattr(locked, column.attname))
     return ThirdPartyChange.objects.create(
         party=locked,
         kind=ThirdPartyChange.Kind.CHANGED,
