@@ -3,6 +3,9 @@ everything held about them (``export_personal_data``, UK GDPR Articles 15 and 20
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Any
+
 from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.db.models import QuerySet
@@ -32,7 +35,10 @@ def latest_address_verification(*, user: User) -> AddressVerification | None:
 
 def email_addresses_for(*, user: User) -> QuerySet[EmailAddress]:
     """The account's addresses, primary first."""
-    return EmailAddress.objects.filter(user=user).order_by("-primary", "id")
+    addresses: QuerySet[EmailAddress] = EmailAddress.objects.filter(user=user).order_by(
+        "-primary", "id"
+    )
+    return addresses
 
 
 def privacy_requests_for(*, subject: User) -> QuerySet[PrivacyRequest]:
@@ -43,11 +49,11 @@ def privacy_requests_for(*, subject: User) -> QuerySet[PrivacyRequest]:
 # --- A copy of everything ----------------------------------------------------------------------
 
 
-def _when(value) -> str | None:
+def _when(value: date | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def export_personal_data(user: User) -> dict:
+def export_personal_data(user: User) -> dict[str, Any]:
     """Everything held about ``user`` (UK GDPR Articles 15 and 20), as JSON-ready data: the
     accounts app's own sections, then each lower app's (``accounts.data_rights.SECTIONS``)."""
     if user.erased_at is not None:

@@ -193,7 +193,7 @@ def request_erasure(
     return privacy_request
 
 
-def _log_self_service_erasure(user: User, now) -> PrivacyRequest:
+def _log_self_service_erasure(user: User, now: datetime) -> PrivacyRequest:
     return PrivacyRequest.objects.create(
         request_type=PrivacyRequest.Type.ERASURE,
         channel=PrivacyRequest.Channel.SELF_SERVICE,
@@ -226,12 +226,14 @@ def erase_account(*, user_id: int) -> bool:
 
 
 def _send_confirmation_first(user: User) -> None:
+    requested_at = user.erasure_requested_at
+    assert requested_at is not None  # erase_account checks first
     confirmation = (
         Delivery.objects.filter(
             kind=MessageKind.ERASURE_CONFIRMATION,
             user__isnull=True,
             to_email__iexact=user.email,
-            created_at__gte=user.erasure_requested_at,
+            created_at__gte=requested_at,
         )
         .order_by("-id")
         .first()
@@ -249,9 +251,7 @@ def _send_confirmation_first(user: User) -> None:
         waited += 0.2
         status = Delivery.objects.filter(pk=confirmation.pk).values_list("status", flat=True)[0]
     if status in (Delivery.Status.QUEUED, Delivery.Status.SENDING):
-        deadline = user.erasure_requested_at + timedelta(
-            seconds=settings.ACCOUNT_ERASURE_CONFIRMATION_WAIT
-        )
+        deadline = requested_at + timedelta(seconds=settings.ACCOUNT_ERASURE_CONFIRMATION_WAIT)
         if timezone.now() < deadline:
             raise ConfirmationPending(f"confirmation email {confirmation.pk} is {status}")
         logger.warning(

@@ -12,13 +12,14 @@ from typing import Any
 from django.db import transaction
 from django.utils import timezone
 
+from accounts.data_rights import PrivacyError
 from accounts.models import AuditSource, PrivacyRequest, User, add_calendar_months
 from accounts.selectors import export_personal_data
 from communications.services.preferences import send_consent_receipt
 from consent.services import ConsentSource, withdraw_all_marketing
 
 from .audit import FieldChange, record_changes
-from .privacy import PrivacyError, request_erasure
+from .privacy import request_erasure
 from .profile import update_profile
 
 Type = PrivacyRequest.Type
@@ -169,7 +170,7 @@ def refuse_privacy_request(
     return privacy_request
 
 
-def _close(privacy_request: PrivacyRequest, *, staff, status: str, outcome: str) -> None:
+def _close(privacy_request: PrivacyRequest, *, staff: User, status: str, outcome: str) -> None:
     privacy_request.status = status
     privacy_request.outcome = outcome
     privacy_request.closed_at = timezone.now()
@@ -187,11 +188,12 @@ def _ready(privacy_request: PrivacyRequest) -> PrivacyRequest:
 
 
 @transaction.atomic
-def fulfil_access_request(*, privacy_request: PrivacyRequest, staff: User) -> dict:
+def fulfil_access_request(*, privacy_request: PrivacyRequest, staff: User) -> dict[str, Any]:
     """The same copy as ``/accounts/export/``; the request is completed."""
     privacy_request = _ready(privacy_request)
     if privacy_request.request_type != Type.ACCESS:
         raise PrivacyError(f"{privacy_request.reference} is not an access request.")
+    assert privacy_request.subject is not None  # _ready checked it is linked
     data = export_personal_data(privacy_request.subject)
     _close(
         privacy_request,
@@ -210,6 +212,7 @@ def fulfil_erasure_request(*, privacy_request: PrivacyRequest, staff: User) -> P
     privacy_request = _ready(privacy_request)
     if privacy_request.request_type != Type.ERASURE:
         raise PrivacyError(f"{privacy_request.reference} is not an erasure request.")
+    assert privacy_request.subject is not None  # _ready checked it is linked
     privacy_request.closed_by = staff
     privacy_request.outcome = "Erasure started; the account is closed."
     privacy_request.save(update_fields=["closed_by", "outcome"])
@@ -230,6 +233,7 @@ def fulfil_objection_request(*, privacy_request: PrivacyRequest, staff: User) ->
     privacy_request = _ready(privacy_request)
     if privacy_request.request_type != Type.OBJECTION:
         raise PrivacyError(f"{privacy_request.reference} is not an objection.")
+    assert privacy_request.subject is not None  # _ready checked it is linked
     events = withdraw_all_marketing(
         subject=privacy_request.subject, source=ConsentSource.STAFF, actor=staff
     )
@@ -253,6 +257,7 @@ def fulfil_rectification_request(
     privacy_request = _ready(privacy_request)
     if privacy_request.request_type != Type.RECTIFICATION:
         raise PrivacyError(f"{privacy_request.reference} is not a rectification request.")
+    assert privacy_request.subject is not None  # _ready checked it is linked
     update = update_profile(
         user=privacy_request.subject, actor=staff, source=AuditSource.PRIVACY_REQUEST, **fields
     )
