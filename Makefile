@@ -21,8 +21,9 @@ run: install
 	$(PY) manage.py seed_demo
 	$(VENV)/bin/honcho --procfile Procfile start
 
-## Lint (ruff; lint-imports: no app imports an app above it), then every test against
-## PostgreSQL and Redis (DATABASE_URL overrides the database).
+## Lint (ruff; lint-imports: no app imports an app above it; mypy: the types, strict on the
+## services, selectors, tasks and the email gate), then every test against PostgreSQL and
+## Redis (DATABASE_URL overrides the database).
 test: install lint migrations-check
 	DATABASE_URL=$${DATABASE_URL:-$(DATABASE_URL_TEST)} $(VENV)/bin/pytest $(PYTEST_ARGS)
 
@@ -30,6 +31,7 @@ lint: install
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports --no-cache
+	$(VENV)/bin/mypy .
 
 format: install
 	$(VENV)/bin/ruff check --fix .
@@ -43,4 +45,4 @@ bench: install
 	DATABASE_URL=$${DATABASE_URL:-$(DATABASE_URL_TEST)} $(VENV)/bin/pytest -m bench -s --ds privacy_site.settings_bench tests/benchmarks $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache .import_linter_cache
+	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache .import_linter_cache .mypy_cache

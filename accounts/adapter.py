@@ -25,13 +25,12 @@ from allauth.account.utils import filter_users_by_email, user_pk_to_url_str
 from allauth.core import context as allauth_context
 from django import forms
 from django.contrib import messages
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.sites.shortcuts import get_current_site
 from django.db import transaction
 from django.http import HttpRequest
 from django.template.loader import render_to_string
 
-from accounts.models import AuditSource
+from accounts.models import AuditSource, User
 from accounts.services.privacy import reactivate_account
 from communications.kinds import MessageKind
 from communications.services import enqueue_email
@@ -58,9 +57,7 @@ class AccountAdapter(DefaultAccountAdapter):
             )
         return email
 
-    def save_user(
-        self, request: HttpRequest, user: AbstractBaseUser, form, commit: bool = True
-    ) -> AbstractBaseUser:
+    def save_user(self, request: HttpRequest, user: User, form, commit: bool = True) -> User:
         """Save the new account and its ticked marketing choices in one transaction."""
         with transaction.atomic():
             user = super().save_user(request, user, form, commit=commit)
@@ -74,7 +71,7 @@ class AccountAdapter(DefaultAccountAdapter):
                 )
         return user
 
-    def pre_login(self, request: HttpRequest, user: AbstractBaseUser, **kwargs):
+    def pre_login(self, request: HttpRequest, user: User, **kwargs):
         """Logging in with the right password reopens an account its owner deactivated (the
         password was checked before allauth calls this). An account closed by staff, or
         erased, stays closed: allauth shows its "account inactive" page."""
@@ -135,7 +132,7 @@ class AccountAdapter(DefaultAccountAdapter):
             {"user": subscriber, "password_reset_url": self.get_reset_password_from_key_url(key)},
         )
 
-    def set_password(self, user: AbstractBaseUser, password: str) -> None:
+    def set_password(self, user: User, password: str) -> None:
         """A first password can only be set through a link mailed to the account's address
         (reset or claim; a subscriber cannot log in to use the set-password page), so it
         proves the address: mark it verified rather than send a second link."""

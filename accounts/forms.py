@@ -75,7 +75,8 @@ class ProfileForm(forms.Form):
         return [(legend, [self[name] for name in names]) for legend, names in self.GROUPS]
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        super().clean()
+        cleaned = self.cleaned_data
         if self.errors:
             return cleaned
         try:

@@ -13,9 +13,7 @@ from __future__ import annotations
 
 from itertools import groupby
 
-from django.contrib.auth.base_user import AbstractBaseUser
-
-from accounts.models import AuditEvent, Profile
+from accounts.models import AuditEvent, Profile, User
 from sharing.legal_export import Period, register_export_source
 from sharing.models import DataCategory
 
@@ -24,7 +22,7 @@ ADDRESS_FIELDS = ("address_line_1", "address_line_2", "town", "postcode")
 PHONE_FIELDS = ("phone",)
 
 
-def _current(person: AbstractBaseUser, fields: tuple[str, ...]) -> dict[str, str]:
+def _current(person: User, fields: tuple[str, ...]) -> dict[str, str]:
     profile = Profile.objects.filter(user_id=person.pk).first()
     values = {}
     for field in fields:
@@ -33,9 +31,7 @@ def _current(person: AbstractBaseUser, fields: tuple[str, ...]) -> dict[str, str
     return values
 
 
-def _held_during(
-    person: AbstractBaseUser, fields: tuple[str, ...], period: Period
-) -> list[dict[str, str]]:
+def _held_during(person: User, fields: tuple[str, ...], period: Period) -> list[dict[str, str]]:
     """Each version of ``fields`` in force at some time in ``period``, oldest first."""
     if person.date_joined >= period.ends_before:
         return []
@@ -70,19 +66,19 @@ def _held_during(
     return held
 
 
-def names(person: AbstractBaseUser, period: Period) -> list[dict[str, str]]:
+def names(person: User, period: Period) -> list[dict[str, str]]:
     return _held_during(person, NAME_FIELDS, period)
 
 
-def postal_addresses(person: AbstractBaseUser, period: Period) -> list[dict[str, str]]:
+def postal_addresses(person: User, period: Period) -> list[dict[str, str]]:
     return _held_during(person, ADDRESS_FIELDS, period)
 
 
-def phone_numbers(person: AbstractBaseUser, period: Period) -> list[dict[str, str]]:
+def phone_numbers(person: User, period: Period) -> list[dict[str, str]]:
     return _held_during(person, PHONE_FIELDS, period)
 
 
-def email_address(person: AbstractBaseUser, period: Period) -> dict[str, str]:
+def email_address(person: User, period: Period) -> dict[str, str]:
     """The address the account has now, if it existed during the period and is not erased
     (changes of address are not kept with their values)."""
     if person.date_joined >= period.ends_before or person.erased_at is not None:
@@ -90,7 +86,7 @@ def email_address(person: AbstractBaseUser, period: Period) -> dict[str, str]:
     return {"address_now": person.email}
 
 
-def account_records(person: AbstractBaseUser, period: Period) -> dict:
+def account_records(person: User, period: Period) -> dict:
     """When the account was opened, and what happened to it during the period (log-ins,
     closing, erasure, changes of details without their values)."""
     if person.date_joined >= period.ends_before:
@@ -103,7 +99,9 @@ def account_records(person: AbstractBaseUser, period: Period) -> dict:
     return {
         "opened": person.date_joined.isoformat(),
         "last_login_in_period": (
-            person.last_login.isoformat() if period.covers(person.last_login) else None
+            person.last_login.isoformat()
+            if person.last_login is not None and period.covers(person.last_login)
+            else None
         ),
         "changes_in_period": [
             {

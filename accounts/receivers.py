@@ -12,28 +12,25 @@ from __future__ import annotations
 
 from allauth.account import signals as allauth_signals
 from django.contrib.auth import signals as auth_signals
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import HttpRequest
 
 from accounts.lockout import clear_failures
-from accounts.models import AuditSource
+from accounts.models import AuditSource, User
 from accounts.services.audit import record_secret_change
 
 
-def record_password_change(
-    sender: type, request: HttpRequest | None, user: AbstractBaseUser, **kwargs
-) -> None:
+def record_password_change(sender: type, request: HttpRequest | None, user: User, **kwargs) -> None:
     record_secret_change(subject=user, actor=user, field="password", source=AuditSource.ACCOUNT)
 
 
 def forget_failures_after_login(
-    sender: type, request: HttpRequest | None, user: AbstractBaseUser, **kwargs
+    sender: type, request: HttpRequest | None, user: User, **kwargs
 ) -> None:
     clear_failures(request=request, email=user.email, everywhere=False)
 
 
 def forget_failures_after_reset(
-    sender: type, request: HttpRequest | None, user: AbstractBaseUser, **kwargs
+    sender: type, request: HttpRequest | None, user: User, **kwargs
 ) -> None:
     clear_failures(request=request, email=user.email, everywhere=True)
 

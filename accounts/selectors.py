@@ -3,40 +3,45 @@ everything held about them (``export_personal_data``, UK GDPR Articles 15 and 20
 
 from __future__ import annotations
 
+from datetime import date
+from typing import Any
+
 from allauth.account.models import EmailAddress
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from accounts.data_rights import SECTIONS, PrivacyError
-from accounts.models import AddressVerification, AuditEvent, PrivacyRequest, Profile
+from accounts.models import AddressVerification, AuditEvent, PrivacyRequest, Profile, User
 from accounts.services.profile import FIELD_LABELS
 
 EXPORT_FORMAT = "personal-data-export/1"
 
 
-def audit_events_for(*, subject: AbstractBaseUser) -> QuerySet[AuditEvent]:
+def audit_events_for(*, subject: User) -> QuerySet[AuditEvent]:
     """The changes to ``subject``'s data, newest first, with the actor joined in."""
     return AuditEvent.objects.filter(subject=subject).select_related("actor").order_by("-id")
 
 
-def address_checks_for(*, user: AbstractBaseUser) -> QuerySet[AddressVerification]:
+def address_checks_for(*, user: User) -> QuerySet[AddressVerification]:
     """What the verifiers said about ``user``'s addresses, newest first."""
     return AddressVerification.objects.filter(user=user).order_by("-id")
 
 
-def latest_address_verification(*, user: AbstractBaseUser) -> AddressVerification | None:
+def latest_address_verification(*, user: User) -> AddressVerification | None:
     """The last thing a verifier said about ``user``'s address, if anything."""
     return address_checks_for(user=user).first()
 
 
-def email_addresses_for(*, user: AbstractBaseUser) -> QuerySet[EmailAddress]:
+def email_addresses_for(*, user: User) -> QuerySet[EmailAddress]:
     """The account's addresses, primary first."""
-    return EmailAddress.objects.filter(user=user).order_by("-primary", "id")
+    addresses: QuerySet[EmailAddress] = EmailAddress.objects.filter(user=user).order_by(
+        "-primary", "id"
+    )
+    return addresses
 
 
-def privacy_requests_for(*, subject: AbstractBaseUser) -> QuerySet[PrivacyRequest]:
+def privacy_requests_for(*, subject: User) -> QuerySet[PrivacyRequest]:
     """The privacy requests about ``subject``, newest first."""
     return PrivacyRequest.objects.filter(subject=subject).order_by("-id")
 
@@ -44,11 +49,11 @@ def privacy_requests_for(*, subject: AbstractBaseUser) -> QuerySet[PrivacyReques
 # --- A copy of everything ----------------------------------------------------------------------
 
 
-def _when(value) -> str | None:
+def _when(value: date | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def export_personal_data(user: AbstractBaseUser) -> dict:
+def export_personal_data(user: User) -> dict[str, Any]:
     """Everything held about ``user`` (UK GDPR Articles 15 and 20), as JSON-ready data: the
     accounts app's own sections, then each lower app's (``accounts.data_rights.SECTIONS``)."""
     if user.erased_at is not None:
@@ -119,7 +124,7 @@ def export_personal_data(user: AbstractBaseUser) -> dict:
     return data
 
 
-def _actor(actor_id: int | None, user: AbstractBaseUser) -> str:
+def _actor(actor_id: int | None, user: User) -> str:
     if actor_id == user.pk:
         return "you"
     return "our staff" if actor_id else "the system"

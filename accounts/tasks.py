@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from celery import shared_task
+from celery import Task, shared_task
 
 from accounts.services.privacy import (
     ConfirmationPending,
@@ -15,7 +15,7 @@ RETRY_EVERY = 60
 
 
 @shared_task(name="accounts.erase_account", bind=True, max_retries=None)
-def erase_account_task(self, user_id: int) -> bool:
+def erase_account_task(self: Task[[int], bool], user_id: int) -> bool:
     try:
         return erase_account(user_id=user_id)
     except ConfirmationPending as pending:

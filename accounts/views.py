@@ -24,6 +24,7 @@ from accounts.models import AuditSource
 from accounts.selectors import audit_events_for, export_personal_data, latest_address_verification
 from accounts.services import FIELD_LABELS, profile_values, update_profile
 from accounts.services.privacy import deactivate_account, request_erasure
+from privacy_site.auth_user import logged_in_user
 from privacy_site.downloads import json_download
 
 RECENT_CHANGES = 20
@@ -33,16 +34,15 @@ DELETE_WINDOW = 15 * 60
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def profile(request: HttpRequest) -> HttpResponse:
+    user = logged_in_user(request)
     if request.method != "POST":
-        return _page(request, ProfileForm(initial=profile_values(request.user)))
+        return _page(request, ProfileForm(initial=profile_values(user)))
     form = ProfileForm(request.POST)
     if not form.is_valid():
         return _page(request, form, status=400)
     fields = {name: form.cleaned_data[name] for name in form.fields}
     try:
-        update = update_profile(
-            user=request.user, actor=request.user, source=AuditSource.PROFILE_PAGE, **fields
-        )
+        update = update_profile(user=user, actor=user, source=AuditSource.PROFILE_PAGE, **fields)
     except ValidationError as error:
         form.add_error(None, error)
         return _page(request, form, status=400)
@@ -56,11 +56,12 @@ def profile(request: HttpRequest) -> HttpResponse:
 
 
 def _page(request: HttpRequest, form: ProfileForm, *, status: int = 200) -> HttpResponse:
+    user = logged_in_user(request)
     changes = [
         (event, FIELD_LABELS.get(event.field, event.field))
-        for event in audit_events_for(subject=request.user)[:RECENT_CHANGES]
+        for event in audit_events_for(subject=user)[:RECENT_CHANGES]
     ]
-    verification = latest_address_verification(user=request.user)
+    verification = latest_address_verification(user=user)
     context = {"form": form, "changes": changes, "verification": verification}
     return render(request, "accounts/profile.html", context, status=status)
 
@@ -78,7 +79,7 @@ def export(request: HttpRequest) -> HttpResponse:
             {"message": "Choose the format html or json."},
             status=400,
         )
-    data = export_personal_data(request.user)
+    data = export_personal_data(logged_in_user(request))
     if wanted == "json":
         return json_download(data, f"personal-data-{timezone.localdate():%Y-%m-%d}.json")
     return render(request, "accounts/export.html", {"data": data})
@@ -90,7 +91,8 @@ def export(request: HttpRequest) -> HttpResponse:
 def deactivate(request: HttpRequest) -> HttpResponse:
     if request.method != "POST":
         return render(request, "accounts/deactivate.html")
-    deactivate_account(user=request.user, actor=request.user, source=AuditSource.ACCOUNT)
+    user = logged_in_user(request)
+    deactivate_account(user=user, actor=user, source=AuditSource.ACCOUNT)
     logout(request)
     return render(request, "accounts/deactivated.html")
 
@@ -101,7 +103,7 @@ def deactivate(request: HttpRequest) -> HttpResponse:
 def delete(request: HttpRequest) -> HttpResponse:
     """Erasure, after the password is typed again. Wrong passwords are limited per account
     (``ACCOUNT_DELETE_ATTEMPTS`` in 15 minutes), so a borrowed session can't guess it."""
-    user = request.user
+    user = logged_in_user(request)
     if request.method != "POST":
         return _delete_page(request, DeleteAccountForm(user=user))
     attempts_key = f"accounts:delete-attempts:{user.pk}"

@@ -26,6 +26,7 @@ from privacy_site.admin_tools import (
     adopt_saved,
     object_page,
 )
+from privacy_site.auth_user import logged_in_user
 
 if admin.site.is_registered(APIKey):
     admin.site.unregister(APIKey)
@@ -105,7 +106,7 @@ class SystemAPIKeyAdmin(AddOnlyAdmin):
             name=form.cleaned_data["name"],
             scopes=form.cleaned_data["scopes"],
             expires_at=form.cleaned_data["expiry_date"],
-            actor=request.user,
+            actor=logged_in_user(request),
         )
         adopt_saved(obj, issued)
         # Shown once by response_add, never stored.
@@ -128,7 +129,7 @@ class SystemAPIKeyAdmin(AddOnlyAdmin):
 
     @admin.action(description="Revoke the selected keys", permissions=["revoke"])
     def revoke_action(self, request: HttpRequest, queryset: QuerySet[SystemAPIKey]) -> None:
-        revoked = sum(revoke_api_key(key=key, actor=request.user) for key in queryset)
+        revoked = sum(revoke_api_key(key=key, actor=logged_in_user(request)) for key in queryset)
         self.message_user(request, f"{revoked} key(s) revoked.", messages.SUCCESS)
 
     def get_urls(self):
@@ -150,7 +151,7 @@ class SystemAPIKeyAdmin(AddOnlyAdmin):
         key = get_object_or_404(SystemAPIKey, pk=unquote(object_id))
         change_url = reverse("admin:api_keys_systemapikey_change", args=(object_id,))
         if request.method == "POST":
-            if revoke_api_key(key=key, actor=request.user):
+            if revoke_api_key(key=key, actor=logged_in_user(request)):
                 self.message_user(request, f"Key {key.prefix} revoked.", messages.SUCCESS)
             else:
                 self.message_user(request, "It had already been revoked.", messages.WARNING)

@@ -38,6 +38,9 @@ class SystemAPIKey(AbstractAPIKey):
     # Updated at most once a minute (see services.note_key_use), so a busy system costs no
     # write per request.
     last_used_at = models.DateTimeField(null=True, blank=True)
+    # Not a column: the key itself, set by the admin on the row it has just issued so that
+    # the next page shows it once (only its hash is stored).
+    issued_secret: str
 
     class Meta(AbstractAPIKey.Meta):
         verbose_name = "system API key"

@@ -7,13 +7,14 @@ import logging
 import re
 from collections.abc import Iterable
 from datetime import datetime, timedelta
+from typing import cast
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
 from api_keys.models import APIKeyEvent, Scope, SystemAPIKey
+from privacy_site.auth_user import AuthUser
 
 logger = logging.getLogger("api_keys")
 
@@ -48,7 +49,7 @@ def issue_api_key(
     *,
     name: str,
     scopes: Iterable[str],
-    actor: AbstractBaseUser,
+    actor: AuthUser,
     expires_at: datetime | None = None,
 ) -> tuple[SystemAPIKey, str]:
     """A new key for the system ``name``, holding ``scopes``; returns the key row and the key
@@ -64,9 +65,12 @@ def issue_api_key(
         raise APIKeyError(f"Unknown scope: {', '.join(unknown)}.")
     if expires_at is not None and expires_at <= timezone.now():
         raise APIKeyError("The expiry date must be in the future.")
-    api_key, secret = SystemAPIKey.objects.create_key(
+    created, secret = SystemAPIKey.objects.create_key(
         name=name, scopes=scopes, created_by=actor, expiry_date=expires_at
     )
+    # The library's manager is typed for its abstract model; it makes a row of the model it
+    # manages.
+    api_key = cast(SystemAPIKey, created)
     APIKeyEvent.objects.create(
         kind=APIKeyEvent.Kind.ISSUED, key=api_key, actor=actor, scopes=scopes
     )
@@ -75,7 +79,7 @@ def issue_api_key(
 
 
 @transaction.atomic
-def revoke_api_key(*, key: SystemAPIKey, actor: AbstractBaseUser) -> bool:
+def revoke_api_key(*, key: SystemAPIKey, actor: AuthUser) -> bool:
     """Revoke ``key`` for good; False (and nothing written) if it already was. Audited."""
     now = timezone.now()
     updated = SystemAPIKey.objects.filter(pk=key.pk, revoked=False).update(

@@ -35,10 +35,14 @@ class FailedAPIKeyThrottle(SimpleRateThrottle):
     """A sliding window of failure times per client address, kept in the cache (Redis)."""
 
     scope = "api_key_failures"
+    # Set from the rate by SimpleRateThrottle.__init__, and read only while a rate is set.
+    num_requests: int
+    duration: int
 
     def get_rate(self) -> str | None:
-        # Read when used, not when the module loads, so settings overrides apply.
-        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)
+        # Read when used, not when the module loads, so settings overrides apply. The stubs
+        # type the rates as numbers; they are strings such as "10/h".
+        return api_settings.DEFAULT_THROTTLE_RATES.get(self.scope)  # type: ignore[return-value]
 
     def get_cache_key(self, request: Request, view: object = None) -> str:
         return self.cache_format % {"scope": self.scope, "ident": client_address(request)}

@@ -10,7 +10,6 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import QuerySet
 
 from consent.selectors import (
@@ -18,6 +17,7 @@ from consent.selectors import (
     opted_out_of_all_communication,
     present_subjects,
 )
+from privacy_site.auth_user import AuthUser
 
 from .addresses import address_hash
 from .kinds import NoticeAudience
@@ -26,7 +26,7 @@ from .models import Suppression
 __all__ = ["NoticeAudience", "in_audience", "notice_subjects", "opted_out_of_all_ids"]
 
 
-def complained_ids(users: Sequence[AbstractBaseUser]) -> set[int]:
+def complained_ids(users: Sequence[AuthUser]) -> set[int]:
     """Users whose current address is suppressed by a spam complaint."""
     hashes = {address_hash(user.email): user.pk for user in users}
     found = Suppression.objects.filter(
@@ -35,7 +35,7 @@ def complained_ids(users: Sequence[AbstractBaseUser]) -> set[int]:
     return {hashes[hashed] for hashed in found}
 
 
-def opted_out_of_all_ids(users: Sequence[AbstractBaseUser]) -> set[int]:
+def opted_out_of_all_ids(users: Sequence[AuthUser]) -> set[int]:
     """Of ``users``, those opted out of all communication (complaints included)."""
     ids = [user.pk for user in users]
     if not ids:
@@ -47,7 +47,7 @@ def opted_out_of_all_ids(users: Sequence[AbstractBaseUser]) -> set[int]:
     return said_no_ids | (complained_ids(users) - opted_in)
 
 
-def opted_in_ids(users: Sequence[AbstractBaseUser]) -> set[int]:
+def opted_in_ids(users: Sequence[AuthUser]) -> set[int]:
     ids = [user.pk for user in users]
     if not ids:
         return set()
@@ -55,7 +55,7 @@ def opted_in_ids(users: Sequence[AbstractBaseUser]) -> set[int]:
     return set(opted_in_to_communications(subjects).values_list("pk", flat=True))
 
 
-def in_audience(audience: str, users: Sequence[AbstractBaseUser]) -> set[int]:
+def in_audience(audience: str, users: Sequence[AuthUser]) -> set[int]:
     """Of ``users`` (present ones: the gate refuses the gone first), those ``audience`` reaches."""
     if audience == NoticeAudience.OPTED_IN:
         return opted_in_ids(users)
@@ -64,7 +64,9 @@ def in_audience(audience: str, users: Sequence[AbstractBaseUser]) -> set[int]:
     raise ValueError(f"Unknown notice audience {audience!r}.")
 
 
-def notice_subjects(audience: str, subjects: QuerySet | None = None) -> QuerySet:
+def notice_subjects(
+    audience: str, subjects: QuerySet[AuthUser] | None = None
+) -> QuerySet[AuthUser]:
     """The audience as a query, for walking it in keyset batches: present subjects the
     audience reaches by the ledger. Complaints and every other address rule are applied by
     the gate, row by row, when the rows are written and again when they are sent."""

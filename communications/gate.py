@@ -27,9 +27,9 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
 from allauth.account.models import EmailAddress
-from django.contrib.auth.base_user import AbstractBaseUser
 
 from consent.selectors import usable_consents_by_code
+from privacy_site.auth_user import AuthUser
 
 from .addresses import address_hash
 from .audiences import in_audience
@@ -66,7 +66,7 @@ NOT_IN_AUDIENCE = {
 }
 
 
-def may_send(kind: str, user: AbstractBaseUser | None, *, email: str = "") -> SendDecision:
+def may_send(kind: str, user: AuthUser | None, *, email: str = "") -> SendDecision:
     """Whether ``kind`` may go to ``user`` (or, for address-only kinds, to ``email``).
 
     ``email`` overrides the account's address (a transactional message written to the address
@@ -83,7 +83,7 @@ def may_send(kind: str, user: AbstractBaseUser | None, *, email: str = "") -> Se
 
 def gate_batch(
     kind: str,
-    users: Sequence[AbstractBaseUser],
+    users: Sequence[AuthUser],
     *,
     emails: dict[int, str] | None = None,
 ) -> dict[int, SendDecision]:
@@ -104,6 +104,7 @@ def gate_batch(
         unverified = _awaiting_verification(candidates)
     consenting: set[int] = set()
     if rule.category is Category.MARKETING and candidates:
+        assert rule.purpose is not None, f"marketing kind {kind} names no purpose"
         consenting = set(
             usable_consents_by_code(rule.purpose)
             .filter(subject_id__in=[user.pk for user in candidates])
@@ -111,6 +112,7 @@ def gate_batch(
         )
     reached: set[int] = set()
     if rule.category is Category.NOTICE and candidates:
+        assert rule.audience is not None, f"notice kind {kind} names no audience"
         reached = in_audience(rule.audience, candidates)
     for user in candidates:
         if hashes[user.pk] in suppressed:
@@ -120,13 +122,14 @@ def gate_batch(
         elif rule.category is Category.MARKETING and user.pk not in consenting:
             decisions[user.pk] = NO_CONSENT
         elif rule.category is Category.NOTICE and user.pk not in reached:
+            assert rule.audience is not None
             decisions[user.pk] = NOT_IN_AUDIENCE[rule.audience]
         else:
             decisions[user.pk] = ALLOWED
     return decisions
 
 
-def _awaiting_verification(users: Sequence[AbstractBaseUser]) -> set[int]:
+def _awaiting_verification(users: Sequence[AuthUser]) -> set[int]:
     """Users whose current address has a verification pending (allauth's unverified row)."""
     addresses = {user.pk: user.email.lower() for user in users}
     return {

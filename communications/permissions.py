@@ -8,11 +8,11 @@ any that slip into free text (a provider's bounce message quotes the address it 
 
 from __future__ import annotations
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.http import Http404
 from rest_framework.permissions import BasePermission
 
 from communications.models import Campaign
+from privacy_site.auth_user import AuthUser
 from privacy_site.staff import is_active_staff
 
 VIEW_CAMPAIGN = "communications.view_campaign"
@@ -53,7 +53,7 @@ class CampaignPermission(BasePermission):
         return perms is not None and is_active_staff(request.user, *perms)
 
 
-def campaign_get(*, id: int | str, actor: AbstractBaseUser) -> Campaign:
+def campaign_get(*, id: int | str, actor: AuthUser) -> Campaign:
     """The campaign ``id`` for a member of staff allowed to read campaigns.
 
     Missing and forbidden look the same (404), so a refused caller learns nothing.

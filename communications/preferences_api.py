@@ -28,6 +28,7 @@ from consent.serializers import (
     PreferenceChoicesSerializer,
 )
 from consent.services import ConsentError, ConsentSource
+from privacy_site.auth_user import logged_in_user
 
 CHOICES_ERROR = OpenApiResponse(
     OpenApiTypes.OBJECT,
@@ -67,7 +68,7 @@ class MyPreferencesView(APIView):
         tags=["consent"],
     )
     def get(self, request: Request) -> Response:
-        status_by_code = consent_status(subject=request.user)
+        status_by_code = consent_status(subject=logged_in_user(request))
         return Response(MyPreferencesSerializer({"purposes": status_by_code.values()}).data)
 
     @extend_schema(
@@ -89,14 +90,17 @@ class MyPreferencesView(APIView):
         serializer.is_valid(raise_exception=True)
         try:
             changed = save_preferences(
-                subject=request.user,
+                subject=logged_in_user(request),
                 choices=serializer.validated_data["choices"],
                 source=ConsentSource.API,
                 provenance=Provenance.from_request(request),
             )
         except ConsentError as exc:
             raise ValidationError({"choices": [str(exc)]}) from exc
-        result = {"purposes": consent_status(subject=request.user).values(), "changed": changed}
+        result = {
+            "purposes": consent_status(subject=logged_in_user(request)).values(),
+            "changed": changed,
+        }
         return Response(MyPreferencesUpdateSerializer(result).data)
 
 

@@ -9,7 +9,6 @@ it is never emailed again even if it comes back in an import.
 from __future__ import annotations
 
 from allauth.account.models import EmailAddress
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -17,6 +16,7 @@ from django.utils import timezone
 from communications.models import Delivery, ProviderEvent, Suppression
 from communications.selectors import emails_sent_to, provider_reports_for, suppression_of
 from communications.services.suppression import suppress_address
+from privacy_site.auth_user import AuthUser
 
 Status = Delivery.Status
 
@@ -41,7 +41,7 @@ def _when(value) -> str | None:
     return value.isoformat() if value else None
 
 
-def export_for_user(user: AbstractBaseUser) -> dict:
+def export_for_user(user: AuthUser) -> dict:
     """The emails section of the person's copy: every email, the provider's reports on them,
     and whether the address is on the do-not-email list."""
     suppression = suppression_of(email=user.email)
@@ -49,7 +49,7 @@ def export_for_user(user: AbstractBaseUser) -> dict:
         "emails": [
             {
                 "kind": delivery.get_kind_display(),
-                "subject": delivery.campaign.subject_line if delivery.campaign_id else "",
+                "subject": delivery.campaign.subject_line if delivery.campaign is not None else "",
                 "written": _when(delivery.created_at),
                 "sent": _when(delivery.sent_at),
                 "status": delivery.get_status_display(),
@@ -74,7 +74,7 @@ def export_for_user(user: AbstractBaseUser) -> dict:
 
 
 @transaction.atomic
-def erase_for_user(user: AbstractBaseUser) -> None:
+def erase_for_user(user: AuthUser) -> None:
     """Before the account's own data goes: its addresses (every one it ever verified or
     added) are read here, so ``accounts`` erases after this."""
     now = timezone.now()

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Count, Q, QuerySet
 
 from communications.addresses import address_hash
@@ -13,6 +12,7 @@ from communications.models import (
     ProviderEvent,
     Suppression,
 )
+from privacy_site.auth_user import AuthUser
 from privacy_site.masking import mask_address
 
 Status = Delivery.Status
@@ -30,7 +30,7 @@ def _progress_counts(rows: str = "") -> dict[str, Count]:
     """The counts of ``campaign_progress`` as aggregates over delivery rows, reached by the
     path ``rows`` ("" counting deliveries themselves, "deliveries__" from campaigns)."""
 
-    def count(**condition) -> Count:
+    def count(**condition: object) -> Count:
         return Count(
             f"{rows}id", filter=Q(**{rows + key: value for key, value in condition.items()})
         )
@@ -66,21 +66,21 @@ def campaign_progress(*, campaign: Campaign) -> dict[str, int]:
 
 def describe_recipient(delivery: Delivery) -> str:
     """How staff see a recipient: masked, since marketing staff must not see addresses."""
-    address = delivery.to_email or (delivery.user.email if delivery.user_id else "")
+    address = delivery.to_email or (delivery.user.email if delivery.user is not None else "")
     return mask_address(address) if address else "—"
 
 
 # --- What a person's copy of their data shows (communications.privacy) ------------------------
 
 
-def emails_sent_to(*, user: AbstractBaseUser) -> QuerySet[Delivery]:
+def emails_sent_to(*, user: AuthUser) -> QuerySet[Delivery]:
     """Every delivery row of ``user``, newest first, with its campaign."""
     return (
         Delivery.objects.filter(user=user).select_related("campaign").order_by("-created_at", "-id")
     )
 
 
-def provider_reports_for(*, user: AbstractBaseUser) -> QuerySet[ProviderEvent]:
+def provider_reports_for(*, user: AuthUser) -> QuerySet[ProviderEvent]:
     """What the email provider reported about ``user``'s emails, newest first."""
     return ProviderEvent.objects.filter(delivery__user=user).order_by("-received_at", "-id")
 

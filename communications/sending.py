@@ -84,6 +84,12 @@ class Progress(Protocol):
         over (the rows are no longer this batch's)."""
 
 
+class HandOver(Protocol):
+    """A prepared batch's hand-over to the backend, reporting to ``progress`` as it goes."""
+
+    def __call__(self, *, progress: Progress) -> list[Result]: ...
+
+
 # Temporary or uncertain failures in a row after which a batch stops trying: the server or
 # provider is in trouble, and the rest of the batch waits for a later try.
 FAULTS_IN_A_ROW = 3
@@ -318,12 +324,15 @@ def send_as_batch(
         to=[recipient.to for recipient in recipients],
     )
     message.attach_alternative(provider_template.html, "text/html")
-    message.merge_data = {recipient.to: recipient.merge_data for recipient in recipients}
-    message.merge_headers = {
+    # Anymail reads its batch attributes off any EmailMessage; Django's stubs don't know them.
+    message.merge_data = {  # type: ignore[attr-defined]
+        recipient.to: recipient.merge_data for recipient in recipients
+    }
+    message.merge_headers = {  # type: ignore[attr-defined]
         recipient.to: {"Message-ID": message_id_for(recipient.delivery_id), **recipient.headers}
         for recipient in recipients
     }
-    message.merge_metadata = {
+    message.merge_metadata = {  # type: ignore[attr-defined]
         recipient.to: {"delivery_id": str(recipient.delivery_id)} for recipient in recipients
     }
     if progress is not None and not progress.begin([r.delivery_id for r in recipients], []):

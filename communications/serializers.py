@@ -9,6 +9,8 @@ back as ``{"segment": [message]}``, as the admin form shows it beside the field.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from drf_spectacular.extensions import OpenApiSerializerExtension
@@ -160,12 +162,12 @@ class CampaignSerializer(serializers.Serializer):
     def get_progress(self, campaign: Campaign) -> dict[str, int]:
         return campaign_progress(campaign=campaign)
 
-    def validate(self, attrs: dict) -> dict:
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         """Name the field of a bad segment filter (an unknown key, a date not in the calendar):
         the service's own validator decides, as the admin form's does, and its message is
         returned under ``segment``. The service checks the segment again when it saves."""
         if "segment" in attrs:
-            kind = attrs.get("kind") or getattr(self.instance, "kind", "")
+            kind = str(attrs.get("kind") or getattr(self.instance, "kind", ""))
             try:
                 validate_segment(attrs["segment"], kind=kind)
             except CampaignError as error:

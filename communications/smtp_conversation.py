@@ -112,7 +112,10 @@ def open_connection(connection) -> None:
     connection.open()
     smtp = _smtp_of(connection)
     if smtp is not None:
-        smtp.sendmail = lambda *args, **kwargs: phased_sendmail(smtp, *args, **kwargs)
+        # Replaced on this connection's own object, which the type checker doesn't expect.
+        smtp.sendmail = lambda *args, **kwargs: phased_sendmail(  # type: ignore[method-assign]
+            smtp, *args, **kwargs
+        )
 
 
 def _smtp_of(connection) -> smtplib.SMTP | None:

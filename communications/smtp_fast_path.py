@@ -20,11 +20,13 @@ import html
 import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from email.message import Message
 from email.utils import formatdate
 
 from django.conf import settings
 from django.core.mail.message import (
     RFC5322_EMAIL_LINE_LENGTH_LIMIT,
+    SafeMIMEMultipart,
     forbid_multi_line_headers,
     sanitize_address,
 )
@@ -33,6 +35,7 @@ from .models import message_id_for
 from .rendering import MERGE_FIELDS, CampaignTemplate, Rendered, merge_field
 from .sending import (
     BatchRecipient,
+    HandOver,
     Outgoing,
     Progress,
     Result,
@@ -81,7 +84,8 @@ def smtp_merge_available() -> bool:
         isinstance(backend, type)
         and issubclass(backend, EmailBackend)
         and backend.send_messages is EmailBackend.send_messages
-        and backend._send is EmailBackend._send
+        # A private method, which Django's stubs leave out.
+        and backend._send is EmailBackend._send  # type: ignore[attr-defined]
     )
 
 
@@ -92,7 +96,7 @@ def rendered_for(template: CampaignTemplate, recipient: BatchRecipient) -> Rende
 
 def individual_hand_over(
     template: CampaignTemplate, recipients: Sequence[BatchRecipient]
-) -> Callable[..., list[Result]]:
+) -> HandOver:
     """Everything a batch of one message per recipient needs before it is handed over,
     done now; returns the hand-over. Through Django's SMTP backend the campaign is serialised
     once (``MergedMessage``); otherwise, or if its serialisation can't be reused, each
@@ -176,6 +180,8 @@ class MergedMessage:
             )
         )
         sample = email_message.message()
+        if not isinstance(sample, SafeMIMEMultipart):  # a message with no alternative part
+            return None
         raw = sample.as_bytes(linesep="\r\n")  # as django.core.mail.backends.smtp sends it
         policy = sample.policy.clone(linesep="\r\n")
         parts = sample.get_payload()
@@ -184,7 +190,8 @@ class MergedMessage:
             or sample.preamble is not None
             or sample.epilogue is not None
             or not isinstance(parts, list)
-            or [part.get_content_type() for part in parts] != ["text/plain", "text/html"]
+            or [part.get_content_type() if isinstance(part, Message) else "" for part in parts]
+            != ["text/plain", "text/html"]
         ):
             return None
         # The header block, folded header by header as the generator does it, must be what
@@ -194,7 +201,10 @@ class MergedMessage:
         if separator < 0 or b"".join(block for _, block in folded) != raw[: separator + 2]:
             return None
         end_of_headers = separator + 2
-        delimiter = b"--" + sample.get_boundary().encode()
+        boundary = sample.get_boundary()
+        if boundary is None:
+            return None
+        delimiter = b"--" + boundary.encode()
         body = raw[end_of_headers + 2 :]
         opening, closing = delimiter + _CRLF, _CRLF + delimiter + b"--" + _CRLF
         if not (body.startswith(opening) and body.endswith(closing)):
@@ -220,7 +230,7 @@ class MergedMessage:
             ),
             fold=policy.fold_binary,
             subject=_split_fields(template.subject),
-            boundary=sample.get_boundary(),
+            boundary=boundary,
             parts=tuple(merged_parts),
             closing=closing,
         )

@@ -37,7 +37,7 @@ def run_due_campaigns_task() -> list[int]:
 
 
 @shared_task(name="communications.sweep_outbox")
-def sweep_outbox_task() -> dict:
+def sweep_outbox_task() -> dict[str, int]:
     """The periodic sweep: transactional rows left behind, stuck rows, stalled campaigns."""
     swept = sweep_outbox()
     swept["campaigns_restarted"] = len(sweep_campaigns())

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from functools import cache
+from typing import Any, Protocol, cast
 
 from anymail import urls as anymail_urls
 from anymail.backends.base import AnymailBaseBackend
@@ -20,6 +21,14 @@ from anymail.webhooks.base import AnymailCoreWebhookView
 from django.conf import settings
 from django.urls import URLPattern
 from django.utils.module_loading import import_string
+
+
+class AsViewFunction(Protocol):
+    """A view function ``View.as_view()`` made: it carries its class and arguments (which
+    Django's stubs don't declare)."""
+
+    view_class: type[AnymailCoreWebhookView]
+    view_initkwargs: dict[str, Any]
 
 
 def provider_key(esp_name: str) -> str:
@@ -77,7 +86,7 @@ def mounted_providers() -> frozenset[str]:
 def view_classes_for(provider: str) -> Iterator[type[AnymailCoreWebhookView]]:
     seen: set[type] = set()
     for pattern in patterns_for(provider):
-        view_class = pattern.callback.view_class
+        view_class = cast(AsViewFunction, pattern.callback).view_class
         if view_class not in seen:
             seen.add(view_class)
             yield view_class

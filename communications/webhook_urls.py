@@ -18,6 +18,7 @@ our own receivers are not hidden.
 from __future__ import annotations
 
 import logging
+from typing import cast
 
 from anymail.exceptions import AnymailConfigurationError
 from django.contrib.auth.decorators import login_not_required
@@ -30,6 +31,7 @@ from django.views.decorators.csrf import csrf_exempt
 from requests import RequestException
 
 from communications.webhook_providers import (
+    AsViewFunction,
     build_view,
     has_credentials,
     mounted_providers,
@@ -48,7 +50,7 @@ logger = logging.getLogger(__name__)
 
 # Failures of something else (Amazon SES fetching an inbound message from S3, a provider API,
 # the database connection): the provider should try again later.
-_TEMPORARY = (
+_TEMPORARY: tuple[type[BaseException], ...] = (
     ConnectionError,
     TimeoutError,
     RequestException,
@@ -67,11 +69,13 @@ def _reading(step, provider: str):
     (SuspiciousOperation: a bad secret or signature, 400) or a temporary failure is the
     payload's fault. Events are parsed in full before any is announced."""
 
+    passed_on: tuple[type[BaseException], ...] = (SuspiciousOperation, *_TEMPORARY)
+
     def read(request):
         try:
             result = step(request)
             return list(result) if result is not None else None
-        except (SuspiciousOperation, *_TEMPORARY):
+        except passed_on:
             raise
         except Exception as error:
             # The message may quote the payload (addresses): name only the kind of error.
@@ -92,7 +96,8 @@ def provider_webhook(request: HttpRequest, route: str) -> HttpResponse:
     except Resolver404:
         raise Http404("No such webhook.") from None
     try:
-        view = build_view(match.func.view_class, **match.func.view_initkwargs)
+        view_function = cast(AsViewFunction, match.func)
+        view = build_view(view_function.view_class, **view_function.view_initkwargs)
     except AnymailConfigurationError as error:
         logger.error("%s webhook is not usable, answering 404: %s", provider, error)
         raise Http404("No such webhook.") from None

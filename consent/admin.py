@@ -9,7 +9,8 @@ of what people were shown and is never edited. A purpose's words are changed onl
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
@@ -46,6 +47,7 @@ from privacy_site.admin_tools import (
     adopt_saved,
     object_page,
 )
+from privacy_site.auth_user import logged_in_user
 from privacy_site.downloads import csv_download
 
 CSV_HEADER = [
@@ -78,8 +80,9 @@ class PurposeAddForm(forms.ModelForm):
             "display_order",
         )
 
-    def clean(self) -> dict:
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         if cleaned.get("is_optional") is False and not cleaned.get("mandatory_reason", "").strip():
             self.add_error(
                 "mandatory_reason",
@@ -138,10 +141,12 @@ class PurposeAdmin(admin.ModelAdmin):
     # what people agreed to; whether it is optional decides whether they were asked at all.
     fixed = ("code", "name", "wording", "is_optional", "mandatory_reason", "introduced_in")
 
-    def get_form(self, request: HttpRequest, obj: Purpose | None = None, **kwargs):
+    def get_form(
+        self, request: HttpRequest, obj: Purpose | None = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm[Purpose]]:
         if obj is None:
             kwargs["form"] = PurposeAddForm
-        return super().get_form(request, obj, **kwargs)
+        return super().get_form(request, obj, change=change, **kwargs)
 
     def get_readonly_fields(self, request: HttpRequest, obj: Purpose | None = None) -> tuple:
         return self.fixed if obj is not None else ()
@@ -167,7 +172,7 @@ class PurposeAdmin(admin.ModelAdmin):
                 mandatory_reason=data.get("mandatory_reason", ""),
                 introduced_in=data["introduced_in"],
                 display_order=data.get("display_order") or 0,
-                actor=request.user,
+                actor=logged_in_user(request),
             )
         except ConsentError as exc:
             # The form validated what the service checks; this is a race or a new rule.
@@ -197,7 +202,9 @@ class PurposeAdmin(admin.ModelAdmin):
         back = reverse("admin:consent_purpose_change", args=(purpose.pk,))
         if request.method == "POST" and form.is_valid():
             try:
-                text = reword_purpose(purpose=purpose, actor=request.user, **form.cleaned_data)
+                text = reword_purpose(
+                    purpose=purpose, actor=logged_in_user(request), **form.cleaned_data
+                )
             except ConsentError as exc:
                 form.add_error(None, str(exc))
             else:
@@ -239,7 +246,7 @@ def _cell(value: object) -> object:
     return value
 
 
-def ledger_csv_rows(events: Iterable[ConsentEvent]) -> Iterator[list[object]]:
+def ledger_csv_rows(events: Iterable[ConsentEvent]) -> Iterator[Sequence[object]]:
     yield CSV_HEADER
     for event in events:
         yield [
@@ -287,7 +294,7 @@ class ConsentEventAdmin(ReadOnlyAdmin):
         export = admin_path(self, "export-csv/", self.export_csv_view, "export_csv")
         return [export, *super().get_urls()]
 
-    def export_csv_view(self, request: HttpRequest) -> StreamingHttpResponse:
+    def export_csv_view(self, request: HttpRequest) -> HttpResponse | StreamingHttpResponse:
         """The changelist's rows, with its search and filters, as CSV streamed row by row."""
         if not self.has_view_permission(request):
             raise PermissionDenied

@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api_keys.permissions import api_key_of
 from consent.permissions import CanViewConsentRecords, consent_subject_get
 from consent.selectors import consent_history_for, consent_status
 from consent.serializers import (
@@ -61,7 +62,7 @@ class ConsentRecordView(APIView):
         query = ConsentRecordQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
         subject = consent_subject_get(
-            email=query.validated_data["email"], actor=request.user, api_key=request.auth
+            email=query.validated_data["email"], actor=request.user, api_key=api_key_of(request)
         )
         record = {
             "subject": subject,

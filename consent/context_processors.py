@@ -2,25 +2,33 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.http import HttpRequest
 from django.utils.functional import SimpleLazyObject
 
 from consent.anonymous_id import parse_anonymous_id
 from consent.models import CookieConsent
-from consent.selectors import cookie_choice_for
+from consent.selectors import PolicyChangedSince, cookie_choice_for
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 COOKIE_NAME = "cookie_consent_id"
 
 
-def browser_cookie_choice(request: HttpRequest) -> CookieConsent | None:
+def browser_cookie_choice(
+    request: HttpRequest,
+) -> WithAnnotations[CookieConsent, PolicyChangedSince] | None:
     """The choice in force for this browser; looked up once per request."""
-    if not hasattr(request, "_cookie_choice"):
-        anonymous_id = parse_anonymous_id(request.COOKIES.get(COOKIE_NAME))
-        # No (valid) id cookie means the browser never chose: no query needed.
-        request._cookie_choice = (
-            cookie_choice_for(anonymous_id=anonymous_id) if anonymous_id else None
-        )
-    return request._cookie_choice
+    if hasattr(request, "_cookie_choice"):
+        return request._cookie_choice
+    anonymous_id = parse_anonymous_id(request.COOKIES.get(COOKIE_NAME))
+    # No (valid) id cookie means the browser never chose: no query needed.
+    choice = cookie_choice_for(anonymous_id=anonymous_id) if anonymous_id else None
+    # Kept on the request for the rest of it: an attribute of our own, not in its stubs.
+    request._cookie_choice = choice  # type: ignore[attr-defined]
+    return choice
 
 
 def cookie_consent(request: HttpRequest) -> dict[str, object]:

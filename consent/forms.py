@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import Any
 
 from django import forms
 
@@ -16,10 +17,10 @@ class PreferencesForm(forms.Form):
 
     def __init__(
         self,
-        *args: object,
+        *args: Any,
         purposes: Iterable[Purpose],
         status: Mapping[str, ConsentState],
-        **kwargs: object,
+        **kwargs: Any,
     ) -> None:
         super().__init__(*args, **kwargs)
         self.purposes = list(purposes)

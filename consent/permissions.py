@@ -6,20 +6,25 @@ key holding the ``consents:read`` scope.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from django.contrib.auth import get_user_model
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import PermissionDenied
 from django.http import Http404
 
 from api_keys.models import Scope, SystemAPIKey
 from api_keys.permissions import APIKeyScopePermission, api_key_of
+from privacy_site.auth_user import AuthUser
 from privacy_site.staff import is_active_staff
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AnonymousUser
 
 VIEW_LEDGER = "consent.view_consentevent"
 
 
 def may_view_consent_records(
-    user: AbstractBaseUser | None, *, api_key: SystemAPIKey | None = None
+    user: AuthUser | AnonymousUser | None, *, api_key: SystemAPIKey | None = None
 ) -> bool:
     """Staff holding ``consent.view_consentevent`` (the same right the admin ledger needs), or
     a usable system key holding ``consents:read``."""
@@ -43,8 +48,8 @@ class CanViewConsentRecords(APIKeyScopePermission):
 
 
 def consent_subject_get(
-    *, email: str, actor: AbstractBaseUser | None, api_key: SystemAPIKey | None = None
-) -> AbstractBaseUser:
+    *, email: str, actor: AuthUser | AnonymousUser | None, api_key: SystemAPIKey | None = None
+) -> AuthUser:
     """The person whose consent record ``actor`` (or the system holding ``api_key``) asks for,
     by email address, whatever its case.
 

@@ -9,12 +9,12 @@ at an account that no longer holds a name or an address.
 
 from __future__ import annotations
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 
 from consent.models import ConsentEvent, ConsentSource, CookieConsent
 from consent.selectors import consent_history_for, cookie_history_for, current_consent_for
 from consent.services.ledger import withdraw_all_marketing
+from privacy_site.auth_user import AuthUser
 
 # What erasure keeps, and why (said to the person before, recorded after).
 KEPT_ON_ERASURE = [
@@ -32,7 +32,7 @@ def _when(value) -> str | None:
     return value.isoformat() if value else None
 
 
-def export_for_user(user: AbstractBaseUser) -> dict:
+def export_for_user(user: AuthUser) -> dict:
     """The consent section of the person's copy: choices in force, every decision, cookie
     choices."""
     return {
@@ -78,7 +78,7 @@ def export_for_user(user: AbstractBaseUser) -> dict:
 
 
 @transaction.atomic
-def erase_for_user(user: AbstractBaseUser) -> None:
+def erase_for_user(user: AuthUser) -> None:
     withdraw_all_marketing(subject=user, source=ConsentSource.ERASURE)
     # The triggers let exactly this update through (migration 0006).
     ConsentEvent.objects.filter(subject=user).exclude(ip_address=None, user_agent="").update(

@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, TypedDict
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Exists, F, OuterRef, QuerySet
 
 from consent.anonymous_id import parse_anonymous_id
 from consent.models import ConsentEvent, CookieConsent, CurrentConsent, PolicyVersion, Purpose
+from privacy_site.auth_user import AuthUser
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 
 def audience_for(
@@ -18,9 +22,9 @@ def audience_for(
     purpose: Purpose,
     after: int = 0,
     limit: int = 1000,
-    subjects: QuerySet | None = None,
+    subjects: QuerySet[AuthUser] | None = None,
     legal_basis: str | None = None,
-) -> QuerySet:
+) -> QuerySet[AuthUser, int] | QuerySet[CurrentConsent, int]:
     """Ids of active subjects who currently grant ``purpose``, ascending, after id ``after``.
 
     Keyset pagination: pass the last id of one batch as ``after`` for the next. The scan walks
@@ -52,7 +56,7 @@ class ConsentState:
     mandatory: bool
 
 
-def consent_status(*, subject: AbstractBaseUser) -> dict[str, ConsentState]:
+def consent_status(*, subject: AuthUser) -> dict[str, ConsentState]:
     """Every purpose with the subject's state. Mandatory purposes are on for an active account."""
     rows = {
         row.purpose_id: row
@@ -76,7 +80,7 @@ def consent_status(*, subject: AbstractBaseUser) -> dict[str, ConsentState]:
     return status
 
 
-def consent_history_for(*, subject: AbstractBaseUser) -> QuerySet[ConsentEvent]:
+def consent_history_for(*, subject: AuthUser) -> QuerySet[ConsentEvent]:
     """The subject's own decisions, newest first, with what they need for display."""
     return (
         ConsentEvent.objects.filter(subject=subject)
@@ -85,7 +89,7 @@ def consent_history_for(*, subject: AbstractBaseUser) -> QuerySet[ConsentEvent]:
     )
 
 
-def current_consent_for(*, subject: AbstractBaseUser) -> QuerySet[CurrentConsent]:
+def current_consent_for(*, subject: AuthUser) -> QuerySet[CurrentConsent]:
     """The subject's decisions in force, in the purposes' display order, each with the event
     and policy version behind it."""
     return (
@@ -95,7 +99,7 @@ def current_consent_for(*, subject: AbstractBaseUser) -> QuerySet[CurrentConsent
     )
 
 
-def cookie_history_for(*, user: AbstractBaseUser) -> QuerySet[CookieConsent]:
+def cookie_history_for(*, user: AuthUser) -> QuerySet[CookieConsent]:
     """The cookie choices made while ``user`` was logged in, newest first."""
     return CookieConsent.objects.filter(user=user).select_related("policy_version").order_by("-id")
 
@@ -122,7 +126,13 @@ def optional_purpose_get(*, code: str) -> Purpose | None:
     return optional_purposes().filter(code=code).first()
 
 
-def cookie_choice_for(*, anonymous_id: uuid.UUID) -> CookieConsent | None:
+class PolicyChangedSince(TypedDict):
+    policy_changed_since: bool
+
+
+def cookie_choice_for(
+    *, anonymous_id: uuid.UUID
+) -> WithAnnotations[CookieConsent, PolicyChangedSince] | None:
     """The choice in force for this browser (its latest row), or None if it never chose.
 
     One query on the ``anonymous_id`` index. The row carries ``policy_changed_since``: True
@@ -147,7 +157,7 @@ def cookie_choice_for(*, anonymous_id: uuid.UUID) -> CookieConsent | None:
 # --- Who a notice reaches (see docs/CONSENT.md, "Opted in, opted out of all, gone") ---------
 
 
-def _users(subjects: QuerySet | None) -> QuerySet:
+def _users(subjects: QuerySet[AuthUser] | None) -> QuerySet[AuthUser]:
     return subjects if subjects is not None else get_user_model().objects.all()
 
 
@@ -159,13 +169,15 @@ def _holds(*, granted: bool) -> Exists:
     )
 
 
-def opted_in_to_communications(subjects: QuerySet | None = None) -> QuerySet:
+def opted_in_to_communications(subjects: QuerySet[AuthUser] | None = None) -> QuerySet[AuthUser]:
     """Subjects holding at least one optional purpose granted now (gone ones included: a
     caller that emails also excludes ``gone_subjects``)."""
     return _users(subjects).filter(_holds(granted=True))
 
 
-def opted_out_of_all_communication(subjects: QuerySet | None = None) -> QuerySet:
+def opted_out_of_all_communication(
+    subjects: QuerySet[AuthUser] | None = None,
+) -> QuerySet[AuthUser]:
     """Subjects holding no optional purpose granted now who have said no at least once.
 
     A "no" is a withdrawal or refusal in the ledger (preference centre, unsubscribe link,
@@ -177,13 +189,13 @@ def opted_out_of_all_communication(subjects: QuerySet | None = None) -> QuerySet
     return _users(subjects).filter(~_holds(granted=True), _holds(granted=False))
 
 
-def gone_subjects(subjects: QuerySet | None = None) -> QuerySet:
+def gone_subjects(subjects: QuerySet[AuthUser] | None = None) -> QuerySet[AuthUser]:
     """Deactivated, erased, or awaiting erasure. The accounts app keeps an erased account,
     or one on its way to erasure, inactive (a database constraint), so inactive is all three."""
     return _users(subjects).filter(is_active=False)
 
 
-def present_subjects(subjects: QuerySet | None = None) -> QuerySet:
+def present_subjects(subjects: QuerySet[AuthUser] | None = None) -> QuerySet[AuthUser]:
     """Subjects who are not gone."""
     return _users(subjects).filter(is_active=True)
 
@@ -213,7 +225,7 @@ def usable_consents_by_code(code: str) -> QuerySet[CurrentConsent]:
     )
 
 
-def may_use_for_purpose(*, subject: AbstractBaseUser, purpose: Purpose) -> bool:
+def may_use_for_purpose(*, subject: AuthUser, purpose: Purpose) -> bool:
     """May data of ``subject`` be used for ``purpose`` now? Mandatory purposes: while the
     account is active. Optional ones: an active account whose current consent was given
     under ``purpose``'s introducing version or later (``usable_consents``)."""
@@ -224,7 +236,7 @@ def may_use_for_purpose(*, subject: AbstractBaseUser, purpose: Purpose) -> bool:
     return usable_consents(purpose=purpose).filter(subject=subject).exists()
 
 
-def unanswered_purposes(*, subject: AbstractBaseUser, version: PolicyVersion) -> QuerySet:
+def unanswered_purposes(*, subject: AuthUser, version: PolicyVersion) -> QuerySet[Purpose]:
     """Optional purposes ``version`` introduced on which ``subject`` has given no answer since
     (no decision under that version or a later one)."""
     answered = CurrentConsent.objects.filter(
@@ -235,7 +247,7 @@ def unanswered_purposes(*, subject: AbstractBaseUser, version: PolicyVersion) ->
     return Purpose.objects.filter(introduced_in=version, is_optional=True).filter(~Exists(answered))
 
 
-def use_change_versions_unanswered_by(*, subject: AbstractBaseUser) -> QuerySet:
+def use_change_versions_unanswered_by(*, subject: AuthUser) -> QuerySet[PolicyVersion]:
     """Use-change versions with a purpose ``subject`` has not answered yet, oldest first."""
     answered = CurrentConsent.objects.filter(
         subject=subject,

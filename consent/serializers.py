@@ -110,7 +110,9 @@ class ConsentRecordEventSerializer(serializers.Serializer):
     purpose = serializers.CharField(source="purpose.code")
     granted = serializers.BooleanField()
     legal_basis = serializers.ChoiceField(choices=ConsentEvent.LegalBasis.choices)
-    source = serializers.ChoiceField(choices=ConsentSource.choices)
+    # DRF's metaclass takes declared fields off the class; the stubs see this one replacing
+    # Field.source.
+    source = serializers.ChoiceField(choices=ConsentSource.choices)  # type: ignore[assignment]
     policy_version = serializers.IntegerField(source="policy_version.number")
     wording = serializers.CharField(help_text="The exact words the person was shown.")
     occurred_at = serializers.DateTimeField()

@@ -16,8 +16,9 @@ from enum import StrEnum
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.core import signing
+
+from privacy_site.auth_user import AuthUser
 
 logger = logging.getLogger(__name__)
 
@@ -42,7 +43,7 @@ class TokenError(Exception):
 
 @dataclass(frozen=True)
 class TokenClaim:
-    subject: AbstractBaseUser
+    subject: AuthUser
     purpose: str  # a purpose code, or ALL_PURPOSES
     # Whatever the issuer attached to find its own record again (the email it was sent in);
     # opaque to this app.
@@ -62,7 +63,7 @@ def max_age() -> int:
 
 
 def make_token(
-    *, subject: AbstractBaseUser, use: TokenUse, purpose: str = ALL_PURPOSES, ref: str = ""
+    *, subject: AuthUser, use: TokenUse, purpose: str = ALL_PURPOSES, ref: str = ""
 ) -> str:
     payload = {"s": subject.pk, "p": purpose, "e": _fingerprint(subject.email)}
     if ref:

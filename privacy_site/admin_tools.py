@@ -9,11 +9,13 @@ nothing from the apps: only Django.
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django import forms
 from django.contrib import admin
 from django.db.models import Model
-from django.http import HttpRequest, HttpResponse
+from django.http import HttpRequest
+from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
 
@@ -45,9 +47,9 @@ class ReadOnlyInline(ReadOnlyPermissions):
     ``admin.TabularInline`` or ``admin.StackedInline`` and name the fields as both ``fields``
     and ``readonly_fields``."""
 
-    extra = 0
-    max_num = 0
-    can_delete = False
+    extra: int = 0
+    max_num: int | None = 0
+    can_delete: bool = False
 
 
 class AddOnlyAdmin(KeptAsRecorded, admin.ModelAdmin):
@@ -55,13 +57,15 @@ class AddOnlyAdmin(KeptAsRecorded, admin.ModelAdmin):
     one of ``fields`` read-only: never changed, never deleted (Django's delete would remove a
     row the service recorded). Name ``fields`` as both ``fields`` and ``readonly_fields``."""
 
-    add_form: type[forms.ModelForm]
+    add_form: type[forms.ModelForm[Any]]
 
-    def get_form(self, request: HttpRequest, obj: Model | None = None, **kwargs):
+    def get_form(
+        self, request: HttpRequest, obj: Model | None = None, change: bool = False, **kwargs: Any
+    ) -> type[forms.ModelForm[Any]]:
         if obj is None:
             kwargs["form"] = self.add_form
             kwargs["fields"] = self.add_form._meta.fields
-        return super().get_form(request, obj, **kwargs)
+        return super().get_form(request, obj, change=change, **kwargs)
 
     def get_fields(self, request: HttpRequest, obj: Model | None = None):
         return self.fields if obj is not None else self.add_form._meta.fields
@@ -84,7 +88,7 @@ def adopt_saved(obj: Model, saved: Model) -> None:
 
 
 def admin_path(
-    model_admin: admin.ModelAdmin, route: str, view: Callable[..., HttpResponse], action: str
+    model_admin: admin.ModelAdmin, route: str, view: Callable[..., HttpResponseBase], action: str
 ) -> URLPattern:
     """A view of our own in ``get_urls``, behind the admin's login and staff check, named
     ``admin:<app>_<model>_<action>`` like Django's own admin URLs."""

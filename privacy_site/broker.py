@@ -45,7 +45,8 @@ class Channel(kombu_redis.Channel):
         """
         if self.connection is None or self.connection.client is None:
             raise RedisConnectionError("the broker connection of this channel is closed")
-        return super()._get_pool(asynchronous=asynchronous)
+        # kombu's stubs leave out this private method, which kombu's Channel does define.
+        return super()._get_pool(asynchronous=asynchronous)  # type: ignore[misc]
 
 
 class Transport(kombu_redis.Transport):

@@ -8,11 +8,12 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from django.contrib.auth.base_user import AbstractBaseUser
     from django.contrib.auth.models import AnonymousUser
 
+    from privacy_site.auth_user import AuthUser
 
-def is_active_staff(user: AbstractBaseUser | AnonymousUser | None, *perms: str) -> bool:
+
+def is_active_staff(user: AuthUser | AnonymousUser | None, *perms: str) -> bool:
     """An active, logged-in member of staff holding every one of ``perms`` (none named: any
     active member of staff)."""
     return bool(

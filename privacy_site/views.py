@@ -5,6 +5,8 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerSplitView
 from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
 
 from . import health
 
@@ -62,12 +64,12 @@ def server_error(request: HttpRequest) -> HttpResponse:
 # --- The OpenAPI schema and its documentation page ----------------------------------------------
 
 
-class JsonErrors:
+class JsonErrors(APIView):
     """Errors of a DRF view whose renderer is not JSON (the schema's YAML, the docs page's
     HTML) are rendered as JSON, as every other API error is: a ``POST`` to ``/api/docs/``
     answered a bare text "405 Method Not Allowed", and to ``/api/schema/`` a YAML one."""
 
-    def handle_exception(self, exc: Exception):
+    def handle_exception(self, exc: Exception) -> Response:
         response = super().handle_exception(exc)
         self.request.accepted_renderer = JSONRenderer()
         self.request.accepted_media_type = JSONRenderer.media_type

@@ -9,16 +9,20 @@ last active day. The change log and the disclosure log are read-only here as eve
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
+from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
 from django.urls import path, reverse
 from django.utils import timezone
 
 from consent.models import Purpose
 from privacy_site.admin_tools import ReadOnlyAdmin, ReadOnlyInline, adopt_saved
+from privacy_site.auth_user import logged_in_user
 from privacy_site.downloads import csv_download
 from sharing.models import (
     DataCategory,
@@ -94,8 +98,9 @@ class ThirdPartyForm(forms.ModelForm):
             notification_url=data.get("notification_url", ""),
         )
 
-    def clean(self) -> dict:
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         if self.errors:
             return cleaned
         party = self.instance if self.instance.pk else None
@@ -148,9 +153,13 @@ class ThirdPartyAdmin(admin.ModelAdmin):
         details, reason = form.details(), form.cleaned_data["reason"]
         try:
             if change:
-                change_third_party(party=obj, details=details, actor=request.user, reason=reason)
+                change_third_party(
+                    party=obj, details=details, actor=logged_in_user(request), reason=reason
+                )
                 return
-            saved = register_third_party(details=details, actor=request.user, reason=reason)
+            saved = register_third_party(
+                details=details, actor=logged_in_user(request), reason=reason
+            )
         except RegisterError as exc:
             # The form checked what the service checks; this is a race or a permission.
             raise PermissionDenied(str(exc)) from exc
@@ -194,7 +203,7 @@ class ThirdPartyAdmin(admin.ModelAdmin):
             request, "admin/sharing/thirdparty/record_of_processing.html", context
         )
 
-    def record_csv_view(self, request: HttpRequest) -> HttpResponse:
+    def record_csv_view(self, request: HttpRequest) -> HttpResponseBase:
         if not self.has_view_permission(request):
             raise PermissionDenied
         stamp = timezone.now().strftime("%Y%m%d-%H%M%S")

@@ -9,18 +9,23 @@ attachments the browser is told not to sniff, and each download is recorded.
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.utils import unquote
 from django.contrib.admin.widgets import AdminDateWidget
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
+from django.db.models import Model
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
 from privacy_site.admin_tools import AddOnlyAdmin, ReadOnlyInline, admin_path
+from privacy_site.auth_user import logged_in_user
 from sharing.legal_models import LegalRequest, LegalRequestStep
 from sharing.models import DataCategory, Role, ThirdParty
 from sharing.services import (
@@ -126,8 +131,9 @@ class LegalRequestForm(forms.ModelForm):
             period_end=data["period_end"],
         )
 
-    def clean(self) -> dict:
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         if self.errors:
             return cleaned
         for problem in scope_problems(authority=cleaned.get("authority"), scope=self.scope()):
@@ -186,7 +192,7 @@ class LegalRequestAdmin(AddOnlyAdmin):
         "export_display",
     )
 
-    def get_fields(self, request: HttpRequest, obj: LegalRequest | None = None):
+    def get_fields(self, request: HttpRequest, obj: Model | None = None):
         return self.fields if obj is not None else ADD_FIELDS
 
     def get_inlines(self, request: HttpRequest, obj: LegalRequest | None):
@@ -227,7 +233,7 @@ class LegalRequestAdmin(AddOnlyAdmin):
                 description=form.cleaned_data["description"],
                 document=form.cleaned_data["order_document"],
                 scope=form.scope(),
-                actor=request.user,
+                actor=logged_in_user(request),
             )
         except LegalRequestError as error:
             # The form checked what the service checks; this is a race or a permission.
@@ -256,7 +262,7 @@ class LegalRequestAdmin(AddOnlyAdmin):
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = extra_context or {}
         obj = LegalRequest.objects.filter(pk=unquote(object_id)).first()
-        if obj is not None and is_privacy_officer(request.user):
+        if obj is not None and is_privacy_officer(logged_in_user(request)):
             extra_context["officer"] = {
                 "document_url": reverse("admin:sharing_legalrequest_document", args=(obj.pk,)),
                 "can_decide": obj.status == Status.AWAITING_APPROVAL
@@ -275,7 +281,7 @@ class LegalRequestAdmin(AddOnlyAdmin):
         return super().change_view(request, object_id, form_url, extra_context)
 
     def _officer_request(self, request: HttpRequest, object_id: str) -> LegalRequest:
-        if not is_privacy_officer(request.user):
+        if not is_privacy_officer(logged_in_user(request)):
             raise PermissionDenied
         return get_object_or_404(LegalRequest, pk=unquote(object_id))
 
@@ -288,19 +294,19 @@ class LegalRequestAdmin(AddOnlyAdmin):
         response["Cache-Control"] = "no-store"
         return response
 
-    def document_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+    def document_view(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
         legal_request = self._officer_request(request, object_id)
-        document = open_order_document(request=legal_request, actor=request.user)
+        document = open_order_document(request=legal_request, actor=logged_in_user(request))
         return self._attachment(
             document,
             filename=f"{legal_request.reference}-order.pdf",
             content_type="application/pdf",
         )
 
-    def export_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
+    def export_view(self, request: HttpRequest, object_id: str) -> HttpResponseBase:
         legal_request = self._officer_request(request, object_id)
         try:
-            export = open_export(request=legal_request, actor=request.user)
+            export = open_export(request=legal_request, actor=logged_in_user(request))
         except LegalRequestError as error:
             raise Http404(str(error)) from error
         return self._attachment(
@@ -324,7 +330,9 @@ class LegalRequestAdmin(AddOnlyAdmin):
         decide = approve_legal_request if decision == "approve" else reject_legal_request
         try:
             decided = decide(
-                request=legal_request, actor=request.user, reason=request.POST.get("reason", "")
+                request=legal_request,
+                actor=logged_in_user(request),
+                reason=request.POST.get("reason", ""),
             )
         except LegalRequestError as error:
             self.message_user(request, str(error), messages.ERROR)
@@ -342,7 +350,7 @@ class LegalRequestAdmin(AddOnlyAdmin):
     def _fulfil(self, request: HttpRequest, object_id: str) -> HttpResponse:
         legal_request = self._officer_request(request, object_id)
         try:
-            fulfilled = fulfil_legal_request(request=legal_request, actor=request.user)
+            fulfilled = fulfil_legal_request(request=legal_request, actor=logged_in_user(request))
         except LegalRequestError as error:
             self.message_user(request, str(error), messages.ERROR)
         else:

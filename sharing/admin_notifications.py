@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin import helpers
 from django.db.models import QuerySet
 from django.http import HttpRequest, HttpResponse
 from django.template.response import TemplateResponse
@@ -18,6 +19,7 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from privacy_site.admin_tools import ReadOnlyAdmin, ReadOnlyInline
+from privacy_site.auth_user import logged_in_user
 from sharing.models import DataCategory
 from sharing.notification_models import (
     BY_HAND_METHODS,
@@ -116,7 +118,7 @@ class RecipientNotificationAdmin(ReadOnlyAdmin):
             '<a href="{}">outbox delivery {}</a> ({})',
             url,
             obj.delivery_id,
-            obj.delivery.get_status_display(),
+            obj.delivery.get_status_display() if obj.delivery is not None else "",
         )
 
     @admin.action(description="Mark notified (by post or phone)", permissions=["record"])
@@ -131,7 +133,7 @@ class RecipientNotificationAdmin(ReadOnlyAdmin):
             try:
                 record_notified_by_hand(
                     notification=notice,
-                    actor=request.user,
+                    actor=logged_in_user(request),
                     method=form.cleaned_data["method"],
                     note=form.cleaned_data["note"],
                 )
@@ -157,7 +159,7 @@ class RecipientNotificationAdmin(ReadOnlyAdmin):
             "notices": queryset.select_related("party").order_by("id"),
             "form": form,
             "action": "mark_notified_by_hand",
-            "action_checkbox_name": admin.helpers.ACTION_CHECKBOX_NAME,
+            "action_checkbox_name": helpers.ACTION_CHECKBOX_NAME,
         }
         return TemplateResponse(
             request, "admin/sharing/recipientnotification/by_hand.html", context

@@ -38,7 +38,7 @@ def private_storage_is_not_public(app_configs, **kwargs) -> list[Error]:
     """Court orders and legal exports must never be reachable by URL: their folder may not be
     (or be inside) a folder served as media or static files."""
     private = Path(settings.PRIVATE_STORAGE_ROOT).resolve()
-    served = [
+    served: list[str | Path | None] = [
         settings.MEDIA_ROOT,
         settings.STATIC_ROOT,
         # An entry may be (prefix, folder).

@@ -10,9 +10,9 @@ is ended, and CEWE is to be told.
 
 from __future__ import annotations
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 
+from privacy_site.auth_user import AuthUser
 from sharing.order_models import Order
 from sharing.photo_models import LeftBecause
 from sharing.selectors import photo_memberships_for
@@ -48,7 +48,7 @@ def _delivered_to(order: Order) -> str:
     return ", ".join(part for part in parts if part)
 
 
-def export_orders_and_memberships(user: AbstractBaseUser) -> dict:
+def export_orders_and_memberships(user: AuthUser) -> dict:
     orders = Order.objects.filter(customer_id=user.pk).prefetch_related("lines")
     return {
         "orders": [
@@ -76,7 +76,7 @@ def export_orders_and_memberships(user: AbstractBaseUser) -> dict:
 
 
 @transaction.atomic
-def erase_orders_and_memberships(user: AbstractBaseUser) -> None:
+def erase_orders_and_memberships(user: AuthUser) -> None:
     Order.objects.filter(customer_id=user.pk).update(
         reference=None,
         answer={},

@@ -17,10 +17,10 @@ from datetime import date, datetime, time, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.utils import timezone
 
 from consent.models import ConsentEvent
+from privacy_site.auth_user import AuthUser
 from sharing.models import DataCategory
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ class Period:
         return moment is not None and self.starts_at <= moment < self.ends_before
 
 
-ExportSource = Callable[[AbstractBaseUser, Period], Any]
+ExportSource = Callable[[AuthUser, Period], Any]
 _SOURCES: dict[str, dict[str, ExportSource]] = {}
 
 
@@ -68,7 +68,7 @@ def _when(value: datetime | None) -> str | None:
     return value.isoformat() if value else None
 
 
-def consent_decisions(person: AbstractBaseUser, period: Period) -> list[dict]:
+def consent_decisions(person: AuthUser, period: Period) -> list[dict]:
     """The person's consent decisions recorded during the period (the ledger, which sharing
     may read: consent sits below it)."""
     events = (
@@ -97,7 +97,7 @@ register_export_source(
 )
 
 
-def build_export(*, request: LegalRequest, people: list[AbstractBaseUser]) -> dict:
+def build_export(*, request: LegalRequest, people: list[AuthUser]) -> dict:
     """The export of ``request`` for ``people`` (its scope): JSON-ready."""
     period = Period(request.period_start, request.period_end)
     labels = dict(DataCategory.choices)

@@ -19,7 +19,9 @@ from sharing.services.orders import (
     PostalAddress,
 )
 
-REFERENCE_MAX = Order._meta.get_field("reference").max_length
+_REFERENCE_FIELD_MAX = Order._meta.get_field("reference").max_length
+assert _REFERENCE_FIELD_MAX is not None, "an order reference has a maximum length"
+REFERENCE_MAX: int = _REFERENCE_FIELD_MAX
 REFERENCE = re.compile(rf"[A-Za-z0-9][A-Za-z0-9._/-]{{0,{REFERENCE_MAX - 1}}}")
 MAX_LINES = 200
 MAX_QUANTITY = 9999
@@ -29,23 +31,20 @@ ADDRESS_TEXT = re.compile(r"[\w .,'\u2019&/()#-]+")
 INVALID_ADDRESS_TEXT = "Use letters, digits, spaces and , . ' - / & ( ) # only, on one line."
 
 
-def _line_of_text(value: str) -> str:
+def _line_of_text(value: str) -> None:
     if not ADDRESS_TEXT.fullmatch(value):
         raise serializers.ValidationError(INVALID_ADDRESS_TEXT)
-    return value
 
 
-def _one_line(value: str) -> str:
+def _one_line(value: str) -> None:
     """Any printable text on one line: no control or format characters, no line breaks."""
     if any(unicodedata.category(char)[0] == "C" or char in "\u2028\u2029" for char in value):
         raise serializers.ValidationError("Use one line of printable text.")
-    return value
 
 
-def _person_name(value: str) -> str:
+def _person_name(value: str) -> None:
     if not is_valid_person_name(value):
         raise serializers.ValidationError(INVALID_NAME)
-    return value
 
 
 class PostalAddressSerializer(serializers.Serializer):
@@ -101,7 +100,8 @@ class OrderRequestSerializer(serializers.Serializer):
         "answer; another order with it is refused (409).",
     )
     customer = OrderCustomerSerializer()
-    lines = OrderLineSerializer(many=True, allow_empty=False, max_length=MAX_LINES)
+    # many=True hands allow_empty and max_length to the ListSerializer it makes.
+    lines = OrderLineSerializer(many=True, allow_empty=False, max_length=MAX_LINES)  # type: ignore[call-arg]
     marketing_opt_out = StrictBooleanField(
         help_text="The order form's box, ticked (true) or not (false). Not ticked: a customer "
         "never asked before gets special offers on the soft opt-in basis. Ticked: no special "

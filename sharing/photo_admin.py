@@ -13,6 +13,7 @@ from django.shortcuts import get_object_or_404
 from django.urls import reverse
 
 from privacy_site.admin_tools import ReadOnlyAdmin, admin_path, object_page
+from privacy_site.auth_user import logged_in_user
 from sharing.photo_models import LeaveNotice, PhotoServiceMembership
 from sharing.services.photo_service import (
     RECORD_NOTICE,
@@ -85,7 +86,9 @@ class PhotoServiceMembershipAdmin(ReadOnlyAdmin):
         if form.is_valid():
             try:
                 record_leave_notified(
-                    membership=membership, actor=request.user, detail=form.cleaned_data["detail"]
+                    membership=membership,
+                    actor=logged_in_user(request),
+                    detail=form.cleaned_data["detail"],
                 )
             except PhotoServiceError as error:
                 self.message_user(request, str(error), messages.ERROR)

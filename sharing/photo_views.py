@@ -13,6 +13,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
 from consent.models import Purpose
+from privacy_site.auth_user import logged_in_user
 from sharing.models import DataCategory
 from sharing.policy_clauses import policy_clause
 from sharing.selectors import photo_memberships_for
@@ -49,7 +50,7 @@ def jessops_photo(request: HttpRequest) -> HttpResponse:
             return redirect(request.path)
         try:
             if form.cleaned_data["action"] == JOIN:
-                join_photo_service(person=request.user)
+                join_photo_service(person=logged_in_user(request))
                 messages.success(
                     request,
                     f"You have joined Jessops Photo. We have given CEWE your "
@@ -57,7 +58,7 @@ def jessops_photo(request: HttpRequest) -> HttpResponse:
                     "them for nothing else. You can see this under Who received your data.",
                 )
             else:
-                leave_photo_service(person=request.user)
+                leave_photo_service(person=logged_in_user(request))
                 messages.success(
                     request,
                     "You have left Jessops Photo. We will tell CEWE. To close your account "
@@ -67,8 +68,8 @@ def jessops_photo(request: HttpRequest) -> HttpResponse:
             messages.error(request, str(error))
         return redirect(request.path)
     context = {
-        "membership": open_membership(person=request.user),
-        "memberships": photo_memberships_for(user=request.user),
+        "membership": open_membership(person=logged_in_user(request)),
+        "memberships": photo_memberships_for(user=logged_in_user(request)),
         "party": photo_party(),
         "clause": policy_clause(CLAUSE),
         "shared": _shared_in_words(),

@@ -10,9 +10,9 @@ account that no longer holds a name or an address.
 
 from __future__ import annotations
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 
+from privacy_site.auth_user import AuthUser
 from sharing import customer_records
 from sharing.models import DataCategory, Disclosure, LegalBasis
 from sharing.notification_models import RecipientNotification
@@ -43,7 +43,7 @@ def _when(value) -> str | None:
     return value.isoformat() if value else None
 
 
-def export_for_user(user: AbstractBaseUser) -> dict:
+def export_for_user(user: AuthUser) -> dict:
     """The disclosures of the person's data, and the notices to their recipients of the
     person's corrections (UK GDPR Article 19: the person may ask who was told)."""
     notices = (
@@ -81,7 +81,7 @@ def export_for_user(user: AbstractBaseUser) -> dict:
 
 
 @transaction.atomic
-def erase_for_user(user: AbstractBaseUser) -> None:
+def erase_for_user(user: AuthUser) -> None:
     """Tell every recipient of the person's data (Article 19), then empty the references."""
     # The notices read each party's references before they are emptied, in this transaction.
     notify_recipients_of_erasure(person=user)

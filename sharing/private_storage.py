@@ -22,11 +22,11 @@ class PrivateStorage(FileSystemStorage):
         super().__init__(file_permissions_mode=0o600, directory_permissions_mode=0o700)
 
     @property
-    def base_location(self) -> str:  # type: ignore[override]
+    def base_location(self) -> str:
         return str(settings.PRIVATE_STORAGE_ROOT)
 
     @property
-    def location(self) -> str:  # type: ignore[override]
+    def location(self) -> str:
         return os.path.abspath(self.base_location)
 
     def url(self, name: str | None) -> str:

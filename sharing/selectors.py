@@ -3,17 +3,18 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import datetime
 from itertools import groupby
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db.models import Prefetch, QuerySet
 
 from consent.models import Purpose
+from privacy_site.auth_user import AuthUser
 from sharing.models import Disclosure, ThirdParty
 from sharing.photo_models import PhotoServiceMembership
 
 
-def disclosures_for(*, user: AbstractBaseUser) -> QuerySet[Disclosure]:
+def disclosures_for(*, user: AuthUser) -> QuerySet[Disclosure]:
     """The disclosures of ``user``'s own data, and nobody else's: grouped by party (by name),
     newest first within each."""
     return (
@@ -31,11 +32,11 @@ class PartyDisclosures:
     disclosures: list[Disclosure]
 
     @property
-    def latest(self):
+    def latest(self) -> datetime:
         return self.disclosures[0].occurred_at
 
 
-def disclosures_by_party(*, user: AbstractBaseUser) -> list[PartyDisclosures]:
+def disclosures_by_party(*, user: AuthUser) -> list[PartyDisclosures]:
     """``disclosures_for(user=...)`` grouped by recipient, in one query."""
     return [
         PartyDisclosures(party=rows[0].party, disclosures=rows)
@@ -52,6 +53,6 @@ def register_parties() -> QuerySet[ThirdParty]:
     ).order_by("name")
 
 
-def photo_memberships_for(*, user: AbstractBaseUser) -> QuerySet[PhotoServiceMembership]:
+def photo_memberships_for(*, user: AuthUser) -> QuerySet[PhotoServiceMembership]:
     """``user``'s own Jessops Photo memberships, newest first, and nobody else's."""
     return PhotoServiceMembership.objects.filter(person_id=user.pk).order_by("-joined_at", "-id")

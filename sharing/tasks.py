@@ -14,13 +14,13 @@ def send_notification_task(notification_id: int) -> str:
 
 
 @shared_task(name="sharing.sweep_recipient_notifications")
-def sweep_notifications_task() -> dict:
+def sweep_notifications_task() -> dict[str, int]:
     """The periodic sweep: notices due, claims whose worker is gone, bounces, old references."""
     return notifications.sweep_notifications()
 
 
 @shared_task(name="sharing.record_business_transfers")
-def record_business_transfers_task() -> dict:
+def record_business_transfers_task() -> dict[str, int]:
     """Periodic (beat): record the transfer of customer data for each business transition in
     effect. A run that stops at its time budget queues the next one."""
     run = record_business_transfers()

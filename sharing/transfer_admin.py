@@ -8,6 +8,7 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from privacy_site.admin_tools import ReadOnlyAdmin
+from privacy_site.auth_user import logged_in_user
 from sharing.services.transfers import RESUME_PERMISSION, TransferError, resume_business_transfer
 from sharing.transfer_models import BusinessTransfer
 
@@ -53,7 +54,7 @@ class BusinessTransferAdmin(ReadOnlyAdmin):
         resumed = 0
         for transfer in queryset:
             try:
-                resume_business_transfer(transfer=transfer, actor=request.user)
+                resume_business_transfer(transfer=transfer, actor=logged_in_user(request))
             except TransferError as error:
                 self.message_user(request, f"{transfer}: {error}", messages.WARNING)
             else:

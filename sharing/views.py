@@ -8,6 +8,7 @@ from django.shortcuts import render
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
+from privacy_site.auth_user import logged_in_user
 from sharing.selectors import disclosures_by_party
 
 
@@ -17,5 +18,7 @@ from sharing.selectors import disclosures_by_party
 def my_data(request: HttpRequest) -> HttpResponse:
     """Who received the logged-in person's data, what, why and when, grouped by recipient."""
     return render(
-        request, "sharing/my_data.html", {"recipients": disclosures_by_party(user=request.user)}
+        request,
+        "sharing/my_data.html",
+        {"recipients": disclosures_by_party(user=logged_in_user(request))},
     )

@@ -6,14 +6,14 @@ is part of every export already so that its shape does not change when they are.
 
 from __future__ import annotations
 
-from django.contrib.auth.base_user import AbstractBaseUser
+from privacy_site.auth_user import AuthUser
 
 KEPT_ON_ERASURE: list[dict[str, str]] = []
 
 
-def export_for_user(user: AbstractBaseUser) -> dict:
+def export_for_user(user: AuthUser) -> dict:
     return {"survey_entries": [], "contest_entries": []}
 
 
-def erase_for_user(user: AbstractBaseUser) -> None:
+def erase_for_user(user: AuthUser) -> None:
     """Nothing held yet."""

@@ -13,10 +13,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html
 
+from accounts.data_rights import PrivacyError
 from accounts.forms import ProfileForm
 from accounts.models import PrivacyRequest, User
 from accounts.services import profile_values
-from accounts.services.privacy import PrivacyError
 from accounts.services.requests import (
     extend_privacy_request,
     fulfil_access_request,
@@ -30,6 +30,7 @@ from accounts.services.requests import (
     request_problems,
 )
 from privacy_site.admin_tools import admin_path, adopt_saved, object_page
+from privacy_site.auth_user import logged_in_user
 from privacy_site.downloads import json_download
 
 STEPS = {
@@ -150,7 +151,7 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
             request_type=obj.request_type,
             channel=obj.channel,
             received_on=obj.received_on,
-            logged_by=request.user,
+            logged_by=logged_in_user(request),
             subject=obj.subject,
             requester_name=obj.requester_name,
             requester_contact=obj.requester_contact,
@@ -161,8 +162,8 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
     def get_form(self, request, obj=None, change=False, **kwargs):
         form = super().get_form(request, obj, change=change, **kwargs)
         if obj is None:
-
-            class LoggingForm(form):
+            # A subclass of the form class the admin built for this request.
+            class LoggingForm(form):  # type: ignore[misc,valid-type]
                 def clean(self):
                     cleaned = super().clean()
                     problems = request_problems(
@@ -226,7 +227,7 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
         return HttpResponseRedirect(back)
 
     def _act(self, request: HttpRequest, privacy_request: PrivacyRequest, step: str):
-        staff = request.user
+        staff = logged_in_user(request)
         text = request.POST.get("text", "")
         if step == "link":
             email = request.POST.get("email", "").strip()
@@ -257,7 +258,7 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
         return None
 
     def _fulfil(self, request: HttpRequest, privacy_request: PrivacyRequest):
-        staff = request.user
+        staff = logged_in_user(request)
         kind = privacy_request.request_type
         if kind == PrivacyRequest.Type.ACCESS:
             data = fulfil_access_request(privacy_request=privacy_request, staff=staff)

@@ -13,16 +13,17 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import HttpRequest
 
+from accounts.data_rights import PrivacyError
 from accounts.models import AddressVerification, AuditSource, Profile, User
 from accounts.services import update_profile
 from accounts.services.audit import record_secret_change
 from accounts.services.privacy import (
-    PrivacyError,
     create_account_by_staff,
     deactivate_account,
     reactivate_account,
 )
 from privacy_site.admin_tools import ReadOnlyInline, adopt_saved
+from privacy_site.auth_user import logged_in_user
 
 
 class UserCreationForm(AdminUserCreationForm):
@@ -127,7 +128,7 @@ class UserAdmin(BaseUserAdmin):
                 first_name=data.get("first_name", ""),
                 last_name=data.get("last_name", ""),
                 password=data.get("password1") if data.get("set_usable_password", True) else None,
-                actor=request.user,
+                actor=logged_in_user(request),
             )
             adopt_saved(obj, created)
             return
@@ -136,7 +137,9 @@ class UserAdmin(BaseUserAdmin):
             obj.save(update_fields=roles)
         names = {n: form.cleaned_data[n] for n in ("first_name", "last_name")}
         try:
-            update_profile(user=obj, actor=request.user, source=AuditSource.STAFF, **names)
+            update_profile(
+                user=obj, actor=logged_in_user(request), source=AuditSource.STAFF, **names
+            )
         except ValidationError as error:
             # The form's own checks passed; the service refusing is a new rule or a race.
             raise PermissionDenied("; ".join(error.messages)) from error
@@ -151,7 +154,10 @@ class UserAdmin(BaseUserAdmin):
                 user = User.objects.get(pk=before.pk)
                 if user.password != before.password:
                     record_secret_change(
-                        subject=user, actor=request.user, field="password", source=AuditSource.STAFF
+                        subject=user,
+                        actor=logged_in_user(request),
+                        field="password",
+                        source=AuditSource.STAFF,
                     )
         return response
 
@@ -160,7 +166,9 @@ class UserAdmin(BaseUserAdmin):
         done = refused = 0
         for user in queryset:
             try:
-                done += reactivate_account(user=user, actor=request.user, source=AuditSource.STAFF)
+                done += reactivate_account(
+                    user=user, actor=logged_in_user(request), source=AuditSource.STAFF
+                )
             except PrivacyError:
                 refused += 1
         self.message_user(request, f"{done} reactivated.", messages.SUCCESS)
@@ -172,7 +180,7 @@ class UserAdmin(BaseUserAdmin):
     @admin.action(description="Deactivate selected accounts", permissions=["change"])
     def deactivate_accounts(self, request: HttpRequest, queryset) -> None:
         done = sum(
-            deactivate_account(user=user, actor=request.user, source=AuditSource.STAFF)
+            deactivate_account(user=user, actor=logged_in_user(request), source=AuditSource.STAFF)
             for user in queryset
         )
         self.message_user(request, f"{done} deactivated.", messages.SUCCESS)

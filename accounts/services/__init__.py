@@ -1,5 +1,7 @@
 """Every write of the accounts app. Import from here: ``from accounts.services import ...``."""
 
+from accounts.data_rights import PrivacyError
+
 from .audit import (
     FieldChange,
     record_changes,
@@ -7,7 +9,6 @@ from .audit import (
     redact_audit_values_for,
 )
 from .privacy import (
-    PrivacyError,
     deactivate_account,
     erase_account,
     reactivate_account,

@@ -12,11 +12,10 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import AuditEvent
+from accounts.models import AuditEvent, User
 
 # Fields whose values never reach the audit trail: only the fact that they changed.
 SECRET_FIELDS = frozenset({"password"})
@@ -31,8 +30,8 @@ class FieldChange:
 
 def record_changes(
     *,
-    subject: AbstractBaseUser,
-    actor: AbstractBaseUser | None,
+    subject: User,
+    actor: User | None,
     changes: Iterable[FieldChange],
     source: str,
     occurred_at: datetime | None = None,
@@ -64,7 +63,7 @@ def record_changes(
 
 @transaction.atomic
 def record_secret_change(
-    *, subject: AbstractBaseUser, actor: AbstractBaseUser | None, field: str, source: str
+    *, subject: User, actor: User | None, field: str, source: str
 ) -> AuditEvent:
     """A secret changed (``field="password"``): the row says so, with no values. For the
     password change and reset flows to call in their own transaction."""
@@ -80,7 +79,7 @@ def record_secret_change(
 
 
 @transaction.atomic
-def redact_audit_values_for(*, subject: AbstractBaseUser) -> int:
+def redact_audit_values_for(*, subject: User) -> int:
     """Erasure: blank the old and new values of every row about ``subject``; the rows stay.
     The PostgreSQL trigger lets exactly this update through and refuses every other."""
     return AuditEvent.objects.filter(subject=subject, values_redacted=False).update(

@@ -25,7 +25,6 @@ from datetime import datetime, timedelta
 
 from allauth.account.models import EmailAddress
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
@@ -54,7 +53,7 @@ def create_account_by_staff(
     first_name: str,
     last_name: str,
     password: str | None,
-    actor: AbstractBaseUser,
+    actor: User,
 ) -> User:
     """An account made in the admin (a colleague, or a customer on the phone): its details
     are recorded in the audit trail with the staff member as actor, the password only as
@@ -80,7 +79,7 @@ def create_account_by_staff(
 
 @transaction.atomic
 def deactivate_account(
-    *, user: AbstractBaseUser, actor: AbstractBaseUser | None, source: str = AuditSource.ACCOUNT
+    *, user: User, actor: User | None, source: str = AuditSource.ACCOUNT
 ) -> bool:
     """Close the account until its owner logs in again (when they closed it themselves) or
     staff reactivate it. Nothing is sent to a deactivated account, service announcements
@@ -103,7 +102,7 @@ def deactivate_account(
 
 @transaction.atomic
 def reactivate_account(
-    *, user: AbstractBaseUser, actor: AbstractBaseUser | None, source: str = AuditSource.ACCOUNT
+    *, user: User, actor: User | None, source: str = AuditSource.ACCOUNT
 ) -> bool:
     """Open a deactivated account again. Never an erased one, or one being erased."""
     user = User.objects.select_for_update().get(pk=user.pk)
@@ -120,7 +119,7 @@ def _set_active(
     *,
     active: bool,
     deactivated_at: datetime | None,
-    actor: AbstractBaseUser | None,
+    actor: User | None,
     source: str,
 ) -> None:
     """Open or close ``user`` (locked by the caller), with the audit row of the change."""
@@ -142,8 +141,8 @@ def _set_active(
 @transaction.atomic
 def request_erasure(
     *,
-    user: AbstractBaseUser,
-    actor: AbstractBaseUser | None,
+    user: User,
+    actor: User | None,
     source: str = AuditSource.ACCOUNT,
     privacy_request: PrivacyRequest | None = None,
 ) -> PrivacyRequest:
@@ -194,7 +193,7 @@ def request_erasure(
     return privacy_request
 
 
-def _log_self_service_erasure(user: User, now) -> PrivacyRequest:
+def _log_self_service_erasure(user: User, now: datetime) -> PrivacyRequest:
     return PrivacyRequest.objects.create(
         request_type=PrivacyRequest.Type.ERASURE,
         channel=PrivacyRequest.Channel.SELF_SERVICE,
@@ -227,12 +226,14 @@ def erase_account(*, user_id: int) -> bool:
 
 
 def _send_confirmation_first(user: User) -> None:
+    requested_at = user.erasure_requested_at
+    assert requested_at is not None  # erase_account checks first
     confirmation = (
         Delivery.objects.filter(
             kind=MessageKind.ERASURE_CONFIRMATION,
             user__isnull=True,
             to_email__iexact=user.email,
-            created_at__gte=user.erasure_requested_at,
+            created_at__gte=requested_at,
         )
         .order_by("-id")
         .first()
@@ -250,9 +251,7 @@ def _send_confirmation_first(user: User) -> None:
         waited += 0.2
         status = Delivery.objects.filter(pk=confirmation.pk).values_list("status", flat=True)[0]
     if status in (Delivery.Status.QUEUED, Delivery.Status.SENDING):
-        deadline = user.erasure_requested_at + timedelta(
-            seconds=settings.ACCOUNT_ERASURE_CONFIRMATION_WAIT
-        )
+        deadline = requested_at + timedelta(seconds=settings.ACCOUNT_ERASURE_CONFIRMATION_WAIT)
         if timezone.now() < deadline:
             raise ConfirmationPending(f"confirmation email {confirmation.pk} is {status}")
         logger.warning(

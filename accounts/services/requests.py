@@ -9,17 +9,17 @@ from collections.abc import Mapping
 from datetime import date
 from typing import Any
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
-from accounts.models import AuditSource, PrivacyRequest, add_calendar_months
+from accounts.data_rights import PrivacyError
+from accounts.models import AuditSource, PrivacyRequest, User, add_calendar_months
 from accounts.selectors import export_personal_data
 from communications.services.preferences import send_consent_receipt
 from consent.services import ConsentSource, withdraw_all_marketing
 
 from .audit import FieldChange, record_changes
-from .privacy import PrivacyError, request_erasure
+from .privacy import request_erasure
 from .profile import update_profile
 
 Type = PrivacyRequest.Type
@@ -35,7 +35,7 @@ def due_date(received_on: date, *, extended: bool = False) -> date:
 def request_problems(
     *,
     received_on: date | None,
-    subject: AbstractBaseUser | None,
+    subject: User | None,
     requester_name: str,
     requester_contact: str,
 ) -> dict[str | None, str]:
@@ -54,8 +54,8 @@ def log_privacy_request(
     request_type: str,
     channel: str,
     received_on: date,
-    logged_by: AbstractBaseUser | None,
-    subject: AbstractBaseUser | None = None,
+    logged_by: User | None,
+    subject: User | None = None,
     requester_name: str = "",
     requester_contact: str = "",
     details: str = "",
@@ -87,7 +87,7 @@ def log_privacy_request(
 
 @transaction.atomic
 def link_privacy_request(
-    *, privacy_request: PrivacyRequest, subject: AbstractBaseUser, staff: AbstractBaseUser
+    *, privacy_request: PrivacyRequest, subject: User, staff: User
 ) -> PrivacyRequest:
     """Say which account a request logged without one is about. Only before the identity
     check, which must then confirm the requester owns that account; never an erased account.
@@ -122,7 +122,7 @@ def _open(privacy_request: PrivacyRequest) -> PrivacyRequest:
 
 @transaction.atomic
 def record_identity_check(
-    *, privacy_request: PrivacyRequest, method: str, staff: AbstractBaseUser
+    *, privacy_request: PrivacyRequest, method: str, staff: User
 ) -> PrivacyRequest:
     method = method.strip()
     if not method:
@@ -139,7 +139,7 @@ def record_identity_check(
 
 @transaction.atomic
 def extend_privacy_request(
-    *, privacy_request: PrivacyRequest, reason: str, staff: AbstractBaseUser
+    *, privacy_request: PrivacyRequest, reason: str, staff: User
 ) -> PrivacyRequest:
     """Extend the deadline by two months, once, for a complex or numerous request; the
     person must be told why within the first month, so it can't be done after."""
@@ -160,7 +160,7 @@ def extend_privacy_request(
 
 @transaction.atomic
 def refuse_privacy_request(
-    *, privacy_request: PrivacyRequest, reason: str, staff: AbstractBaseUser
+    *, privacy_request: PrivacyRequest, reason: str, staff: User
 ) -> PrivacyRequest:
     reason = reason.strip()
     if not reason:
@@ -170,7 +170,7 @@ def refuse_privacy_request(
     return privacy_request
 
 
-def _close(privacy_request: PrivacyRequest, *, staff, status: str, outcome: str) -> None:
+def _close(privacy_request: PrivacyRequest, *, staff: User, status: str, outcome: str) -> None:
     privacy_request.status = status
     privacy_request.outcome = outcome
     privacy_request.closed_at = timezone.now()
@@ -188,11 +188,12 @@ def _ready(privacy_request: PrivacyRequest) -> PrivacyRequest:
 
 
 @transaction.atomic
-def fulfil_access_request(*, privacy_request: PrivacyRequest, staff: AbstractBaseUser) -> dict:
+def fulfil_access_request(*, privacy_request: PrivacyRequest, staff: User) -> dict[str, Any]:
     """The same copy as ``/accounts/export/``; the request is completed."""
     privacy_request = _ready(privacy_request)
     if privacy_request.request_type != Type.ACCESS:
         raise PrivacyError(f"{privacy_request.reference} is not an access request.")
+    assert privacy_request.subject is not None  # _ready checked it is linked
     data = export_personal_data(privacy_request.subject)
     _close(
         privacy_request,
@@ -205,14 +206,13 @@ def fulfil_access_request(*, privacy_request: PrivacyRequest, staff: AbstractBas
 
 
 @transaction.atomic
-def fulfil_erasure_request(
-    *, privacy_request: PrivacyRequest, staff: AbstractBaseUser
-) -> PrivacyRequest:
+def fulfil_erasure_request(*, privacy_request: PrivacyRequest, staff: User) -> PrivacyRequest:
     """The same erasure as ``/accounts/delete/``: the account closes now, the confirmation
     email goes, the data goes; the request completes when the erasure does."""
     privacy_request = _ready(privacy_request)
     if privacy_request.request_type != Type.ERASURE:
         raise PrivacyError(f"{privacy_request.reference} is not an erasure request.")
+    assert privacy_request.subject is not None  # _ready checked it is linked
     privacy_request.closed_by = staff
     privacy_request.outcome = "Erasure started; the account is closed."
     privacy_request.save(update_fields=["closed_by", "outcome"])
@@ -226,15 +226,14 @@ def fulfil_erasure_request(
 
 
 @transaction.atomic
-def fulfil_objection_request(
-    *, privacy_request: PrivacyRequest, staff: AbstractBaseUser
-) -> PrivacyRequest:
+def fulfil_objection_request(*, privacy_request: PrivacyRequest, staff: User) -> PrivacyRequest:
     """An objection to direct marketing: every marketing purpose withdrawn (ledger source
     staff, with the staff member as actor) and a receipt emailed, as the preference centre
     does."""
     privacy_request = _ready(privacy_request)
     if privacy_request.request_type != Type.OBJECTION:
         raise PrivacyError(f"{privacy_request.reference} is not an objection.")
+    assert privacy_request.subject is not None  # _ready checked it is linked
     events = withdraw_all_marketing(
         subject=privacy_request.subject, source=ConsentSource.STAFF, actor=staff
     )
@@ -251,13 +250,14 @@ def fulfil_objection_request(
 
 @transaction.atomic
 def fulfil_rectification_request(
-    *, privacy_request: PrivacyRequest, staff: AbstractBaseUser, fields: Mapping[str, Any]
+    *, privacy_request: PrivacyRequest, staff: User, fields: Mapping[str, Any]
 ) -> PrivacyRequest:
     """The corrections, through ``update_profile`` (validated, audited with the staff member
     as actor and source "privacy request")."""
     privacy_request = _ready(privacy_request)
     if privacy_request.request_type != Type.RECTIFICATION:
         raise PrivacyError(f"{privacy_request.reference} is not a rectification request.")
+    assert privacy_request.subject is not None  # _ready checked it is linked
     update = update_profile(
         user=privacy_request.subject, actor=staff, source=AuditSource.PRIVACY_REQUEST, **fields
     )

@@ -4,6 +4,8 @@ transition is history, shown and never changed or deleted."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
@@ -18,6 +20,7 @@ from communications.services.policy_changes import (
 )
 from consent.models import PolicyVersion
 from privacy_site.admin_tools import adopt_saved
+from privacy_site.auth_user import logged_in_user
 
 
 class TransitionForm(forms.ModelForm):
@@ -41,16 +44,18 @@ class TransitionForm(forms.ModelForm):
 
     def __init__(self, *args, **kwargs) -> None:
         super().__init__(*args, **kwargs)
-        if "use_change_version" in self.fields:
-            self.fields["use_change_version"].queryset = PolicyVersion.objects.filter(
+        version = self.fields.get("use_change_version")
+        if isinstance(version, forms.ModelChoiceField):
+            version.queryset = PolicyVersion.objects.filter(
                 change_type=PolicyVersion.ChangeType.USE_CHANGE
             )
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         if self.errors:
             return data
-        fields = {name: data.get(name) for name in TransitionForm.Meta.fields}
+        fields: dict[str, Any] = {name: data.get(name) for name in TransitionForm.Meta.fields}
         for field, problem in transition_problems(**fields).items():
             self.add_error(field, problem)
         return data
@@ -74,7 +79,7 @@ class BusinessTransitionAdmin(admin.ModelAdmin):
 
     @admin.display(description="progress of the notice")
     def notice_progress(self, obj: BusinessTransition) -> str:
-        if obj.campaign_id is None:
+        if obj.campaign is None:
             return "No email was sent for this transition."
         return campaign_report(campaign=obj.campaign)
 
@@ -90,7 +95,7 @@ class BusinessTransitionAdmin(admin.ModelAdmin):
         data = form.cleaned_data
         try:
             recorded = record_business_transition(
-                actor=request.user,
+                actor=logged_in_user(request),
                 email_opted_in=data["email_opted_in"],
                 **{name: data[name] for name in TransitionForm.Meta.fields},
             )

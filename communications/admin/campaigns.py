@@ -5,6 +5,8 @@ recipient's address."""
 
 from __future__ import annotations
 
+from typing import Any
+
 from csp.constants import NONE, SELF, UNSAFE_INLINE
 from csp.decorators import csp, csp_update
 from django import forms
@@ -46,6 +48,7 @@ from communications.services import (
 )
 from communications.services.campaigns import EDITABLE, describe_recipient
 from privacy_site.admin_tools import admin_path, adopt_saved, object_page
+from privacy_site.auth_user import logged_in_user
 
 CampaignStatus = Campaign.Status
 CSS = "css/admin-communications.css"
@@ -93,8 +96,9 @@ class CampaignForm(forms.ModelForm):
         model = Campaign
         fields = ("name", "kind", "subject_line", "body_format", "body", "segment")
 
-    def clean(self) -> dict:
-        cleaned = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        cleaned = self.cleaned_data
         if self.instance.pk and self.instance.status not in EDITABLE:
             raise forms.ValidationError(
                 f"A {self.instance.get_status_display().lower()} campaign can't change."
@@ -186,7 +190,7 @@ class CampaignAdmin(admin.ModelAdmin):
             if change:
                 saved = update_campaign(campaign=obj, **content)
             else:
-                saved = create_campaign(actor=request.user, **content)
+                saved = create_campaign(actor=logged_in_user(request), **content)
         except CampaignError as error:
             # The form checked what the service checks; this is a race (sending started).
             raise PermissionDenied(str(error)) from error
@@ -300,12 +304,12 @@ class CampaignAdmin(admin.ModelAdmin):
         change_url = self._url("change", campaign.pk)
         try:
             if step == "test":
-                delivery = send_campaign_test(campaign=campaign, actor=request.user)
+                delivery = send_campaign_test(campaign=campaign, actor=logged_in_user(request))
                 self._report_test(request, delivery)
             elif step == "schedule":
                 form = ScheduleForm(request.POST)
                 if not form.is_valid():
-                    errors = "; ".join(e for es in form.errors.values() for e in es)
+                    errors = "; ".join(str(e) for es in form.errors.values() for e in es)
                     self.message_user(request, f"Not scheduled: {errors}", messages.ERROR)
                     return HttpResponseRedirect(change_url)
                 campaign = schedule_campaign(

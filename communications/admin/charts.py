@@ -120,7 +120,7 @@ def outcome_chart(progress: dict[str, int]) -> dict[str, object] | None:
     total = progress["total"]
     if not total:
         return None
-    rows = []
+    rows: list[dict[str, object]] = []
     for key, css, indented in OUTCOMES:
         count = progress[key]
         if not count:

@@ -3,6 +3,8 @@ version in force, publish it (``publish_policy_change``); and what each publicat
 
 from __future__ import annotations
 
+from typing import Any
+
 from django import forms
 from django.contrib import admin, messages
 from django.core.exceptions import PermissionDenied
@@ -20,6 +22,7 @@ from consent.models import PolicyDraft
 from consent.policy_diff import policy_diff
 from consent.services import ConsentError, current_policy_version, save_policy_draft
 from privacy_site.admin_tools import ReadOnlyAdmin, admin_path, adopt_saved, object_page
+from privacy_site.auth_user import AuthUser, logged_in_user
 
 # A version is only ever added by publishing a draft, so adding one is the right to publish.
 PUBLISH_PERMISSION = "consent.add_policyversion"
@@ -42,12 +45,16 @@ class PolicyDraftForm(forms.ModelForm):
     savepoint that is always rolled back, so its rules stay in one place and ``save_model``
     makes the one real call."""
 
+    # The member of staff drafting: set on the form class PolicyDraftAdmin.get_form makes.
+    actor: AuthUser
+
     class Meta:
         model = PolicyDraft
         fields = ("text", "summary", "change_type", "new_purposes")
 
-    def clean(self) -> dict:
-        data = super().clean()
+    def clean(self) -> dict[str, Any]:
+        super().clean()
+        data = self.cleaned_data
         if self.errors:
             return data
         try:
@@ -78,9 +85,15 @@ class PolicyDraftAdmin(admin.ModelAdmin):
     fields = ("text", "summary", "change_type", "new_purposes")
     change_form_template = "admin/consent/policydraft/change_form.html"
 
-    def get_form(self, request: HttpRequest, obj: PolicyDraft | None = None, **kwargs):
-        form = super().get_form(request, obj, **kwargs)
-        return type(form.__name__, (form,), {"actor": request.user})
+    def get_form(
+        self,
+        request: HttpRequest,
+        obj: PolicyDraft | None = None,
+        change: bool = False,
+        **kwargs: Any,
+    ) -> type[forms.ModelForm[PolicyDraft]]:
+        form = super().get_form(request, obj, change=change, **kwargs)
+        return type(form.__name__, (form,), {"actor": logged_in_user(request)})
 
     def has_change_permission(self, request: HttpRequest, obj: PolicyDraft | None = None) -> bool:
         # A published draft is what the version was made from: shown, never changed.
@@ -94,7 +107,7 @@ class PolicyDraftAdmin(admin.ModelAdmin):
     def save_model(self, request: HttpRequest, obj: PolicyDraft, form, change: bool) -> None:
         try:
             saved = save_policy_draft(
-                actor=request.user,
+                actor=logged_in_user(request),
                 text=form.cleaned_data["text"],
                 summary=form.cleaned_data["summary"],
                 change_type=form.cleaned_data["change_type"],
@@ -150,7 +163,7 @@ class PolicyDraftAdmin(admin.ModelAdmin):
             try:
                 publication = publish_policy_change(
                     draft=draft,
-                    actor=request.user,
+                    actor=logged_in_user(request),
                     effective_date=form.cleaned_data["effective_date"],
                     email_practice_change=form.cleaned_data["email_practice_change"],
                 )
@@ -204,6 +217,6 @@ class PolicyPublicationAdmin(ReadOnlyAdmin):
 
     @admin.display(description="progress of the notice")
     def notice_progress(self, obj: PolicyPublication) -> str:
-        if obj.campaign_id is None:
+        if obj.campaign is None:
             return "No email was sent for this publication."
         return campaign_report(campaign=obj.campaign)

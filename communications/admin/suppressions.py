@@ -22,6 +22,7 @@ from privacy_site.admin_tools import (
     adopt_saved,
     object_page,
 )
+from privacy_site.auth_user import logged_in_user
 
 
 def short_hash(value: str) -> str:
@@ -97,6 +98,7 @@ class SuppressionAdmin(AddOnlyAdmin):
             reason=form.cleaned_data["reason"],
             detail=form.cleaned_data["detail"],
         )
+        assert saved is not None  # the form requires an address
         adopt_saved(obj, saved)
 
     def get_urls(self):
@@ -121,7 +123,7 @@ class SuppressionAdmin(AddOnlyAdmin):
                 lift = lift_suppression(
                     address=form.cleaned_data["address"],
                     reason=form.cleaned_data["reason"],
-                    actor=request.user,
+                    actor=logged_in_user(request),
                 )
             except SuppressionError as error:
                 form.add_error(None, str(error))

@@ -48,6 +48,7 @@ from communications.services.campaigns.lifecycle import (
     send_campaign_test,
     update_campaign,
 )
+from privacy_site.auth_user import logged_in_user
 from privacy_site.staff import is_active_staff
 
 from .campaign_schema import (
@@ -159,7 +160,7 @@ class CampaignViewSet(viewsets.GenericViewSet):
     queryset = Campaign.objects.select_related("purpose")
 
     def get_object(self) -> Campaign:
-        return campaign_get(id=self.kwargs["pk"], actor=self.request.user)
+        return campaign_get(id=self.kwargs["pk"], actor=logged_in_user(self.request))
 
     # --- Reading and writing -----------------------------------------------------------------
 
@@ -178,7 +179,7 @@ class CampaignViewSet(viewsets.GenericViewSet):
     def create(self, request: Request) -> Response:
         arguments = _service_arguments(request, CampaignSerializer(data=request.data))
         try:
-            campaign = create_campaign(actor=request.user, **arguments)
+            campaign = create_campaign(actor=logged_in_user(request), **arguments)
         except CampaignError as error:
             return _refused(error)
         return Response(CampaignSerializer(campaign).data, status=status.HTTP_201_CREATED)
@@ -219,7 +220,7 @@ class CampaignViewSet(viewsets.GenericViewSet):
     )
     @action(detail=True, methods=["post"])
     def test(self, request: Request, pk: str) -> Response:
-        delivery = send_campaign_test(campaign=self.get_object(), actor=request.user)
+        delivery = send_campaign_test(campaign=self.get_object(), actor=logged_in_user(request))
         return Response(CampaignDeliverySerializer(delivery).data, status=status.HTTP_202_ACCEPTED)
 
     @extend_schema(

@@ -24,10 +24,11 @@ import random
 import socket
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
+from typing import TypedDict
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import F, Value
+from django.db.models import F, QuerySet, Value
 from django.db.models.functions import Concat
 from django.utils import timezone
 
@@ -53,8 +54,8 @@ def retry_delay(attempts: int) -> float:
     """Seconds before the next try after ``attempts`` tries: doubling from
     ``EMAIL_RETRY_BACKOFF``, capped at ``EMAIL_RETRY_BACKOFF_MAX``, with half of it random
     so that rows deferred together don't come back together."""
-    base = settings.EMAIL_RETRY_BACKOFF * 2 ** max(0, attempts - 1)
-    delay = min(settings.EMAIL_RETRY_BACKOFF_MAX, base)
+    base: float = settings.EMAIL_RETRY_BACKOFF * 2 ** max(0, attempts - 1)
+    delay: float = min(settings.EMAIL_RETRY_BACKOFF_MAX, base)
     return delay * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not a secret
 
 
@@ -113,7 +114,7 @@ def record(
     now = timezone.now()
     if connection.vendor != "postgresql":
         return _record_portably(rows, claim_id, in_flight, all_in_flight, now)
-    params: list = [now, now]
+    params: list[datetime | int | str | None] = [now, now]
     recorded = ""
     if rows:
         values = ", ".join(["(%s, %s, %s, %s, %s::timestamptz, %s)"] * len(rows))
@@ -151,7 +152,13 @@ def record(
         return cursor.fetchone() is not None
 
 
-def _record_portably(rows, claim_id, in_flight, all_in_flight, now) -> bool:
+def _record_portably(
+    rows: Sequence[RowOutcome],
+    claim_id: int | None,
+    in_flight: int | None,
+    all_in_flight: bool,
+    now: datetime,
+) -> bool:
     with transaction.atomic():
         for delivery_id, status, provider_id, error, next_at, uncount in rows:
             mine = Delivery.objects.filter(pk=delivery_id, status=Status.SENDING)
@@ -275,7 +282,7 @@ def _outcomes_kept(claim: SendingClaim, now: datetime) -> list[RowOutcome]:
     return rows
 
 
-def mark_uncertain(rows, now: datetime, error: str = UNCERTAIN) -> int:
+def mark_uncertain(rows: QuerySet[Delivery], now: datetime, error: str = UNCERTAIN) -> int:
     """Rows that may have gone: failed, reported, never sent again. A message to a bare
     address forgets it, as when it finishes."""
     rows = rows.filter(status=Status.SENDING)
@@ -290,7 +297,7 @@ def mark_uncertain(rows, now: datetime, error: str = UNCERTAIN) -> int:
     return bare + rows.update(status=Status.FAILED, last_error=error, claim_id=None, updated_at=now)
 
 
-def release(rows, now: datetime) -> int:
+def release(rows: QuerySet[Delivery], now: datetime) -> int:
     """Claimed rows never handed over: back to the queue, the try not counted."""
     return rows.filter(status=Status.SENDING).update(
         status=Status.QUEUED,
@@ -313,7 +320,13 @@ def _live_sessions() -> tuple[set[tuple[int, datetime]] | None, datetime | None]
         return live, cursor.fetchone()[0]
 
 
-def resolve_abandoned_claims() -> dict[str, object]:
+class AbandonedClaims(TypedDict):
+    uncertain: int  # rows that may have gone
+    released: int  # rows back in the queue
+    campaigns: list[int]  # the campaigns those rows belong to
+
+
+def resolve_abandoned_claims() -> AbandonedClaims:
     """Resolve every claim whose holder is gone (see the module's docstring). Returns counts
     and the campaigns whose rows went back to the queue."""
     now = timezone.now()

@@ -4,22 +4,22 @@ by Celery after commit, and swept up again if the relay never happened."""
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.db.models import F, Q
 from django.utils import timezone
 
 from communications.gate import may_send
 from communications.kinds import rule_for
-from communications.models import Delivery, SendingClaim
+from communications.models import UNCERTAIN_PREFIX, Delivery, SendingClaim
 from communications.rendering import render_delivery
-from communications.sending import Failure, Outgoing, send_single
+from communications.sending import Failure, Outgoing, Result, send_single
 from communications.services.claims import (
     UNCERTAIN,
-    UNCERTAIN_PREFIX,
     mark_uncertain,
     open_claim,
     outcome_for,
@@ -27,6 +27,7 @@ from communications.services.claims import (
     release,
     resolve_abandoned_claims,
 )
+from privacy_site.auth_user import AuthUser
 from privacy_site.masking import mask_address
 
 logger = logging.getLogger(__name__)
@@ -38,9 +39,9 @@ __all__ = ["UNCERTAIN", "UNCERTAIN_PREFIX", "enqueue_email", "send_delivery", "s
 def enqueue_email(
     *,
     kind: str,
-    user: AbstractBaseUser | None = None,
+    user: AuthUser | None = None,
     to_email: str = "",
-    context: dict | None = None,
+    context: dict[str, Any] | None = None,
 ) -> Delivery:
     """Write the delivery row for one message, in the caller's transaction, and relay it
     once that transaction commits.
@@ -117,9 +118,9 @@ def _send_claimed(delivery_id: int, claim_id: int) -> str:
         return decision.status
     try:
         rendered = render_delivery(delivery)
-    except Exception as error:
+    except Exception as exc:
         logger.exception("delivery %s could not be rendered", delivery.pk)
-        _finish(delivery, status=Status.FAILED, error=f"rendering failed: {error}"[:1000])
+        _finish(delivery, status=Status.FAILED, error=f"rendering failed: {exc}"[:1000])
         return Status.FAILED
     from communications.ratelimit import acquire
 
@@ -154,7 +155,7 @@ class _MarkInFlight:
         self.claim_id = claim_id
         self.lost = False
 
-    def begin(self, delivery_ids, done) -> bool:
+    def begin(self, delivery_ids: Sequence[int], done: Sequence[Result]) -> bool:
         held = record([], claim_id=self.claim_id, in_flight=delivery_ids[0])
         self.lost = not held
         return held
@@ -166,7 +167,7 @@ def _finish(
     status: str,
     error: str = "",
     provider_message_id: str = "",
-    next_attempt_at=None,
+    next_attempt_at: datetime | None = None,
 ) -> None:
     fields = {
         "status": status,

@@ -18,7 +18,6 @@ from __future__ import annotations
 import datetime
 
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.urls import reverse
 from django.utils import timezone
@@ -27,6 +26,7 @@ from communications.kinds import MessageKind
 from communications.models import BusinessTransition, Campaign, PolicyPublication
 from consent.models import PolicyDraft, PolicyVersion
 from consent.services import ConsentError, publish_policy_draft
+from privacy_site.auth_user import AuthUser
 from privacy_site.staff import is_active_staff
 
 from .campaigns.lifecycle import create_campaign, send_campaign_now
@@ -40,7 +40,7 @@ class PolicyChangeError(ValueError):
     """A publication or transition that can't be made; the message says why, for staff."""
 
 
-def _check_staff(actor: AbstractBaseUser) -> None:
+def _check_staff(actor: AuthUser) -> None:
     if not is_active_staff(actor):
         raise PolicyChangeError("Only a member of staff may do this.")
 
@@ -57,7 +57,9 @@ def _notice_body(version: PolicyVersion) -> str:
     )
 
 
-def _notice_campaign(*, kind: str, name: str, subject_line: str, body: str, actor) -> Campaign:
+def _notice_campaign(
+    *, kind: str, name: str, subject_line: str, body: str, actor: AuthUser | None
+) -> Campaign:
     campaign = create_campaign(
         actor=actor, name=name, kind=kind, subject_line=subject_line, body=body
     )
@@ -68,7 +70,7 @@ def _notice_campaign(*, kind: str, name: str, subject_line: str, body: str, acto
 def publish_policy_change(
     *,
     draft: PolicyDraft,
-    actor: AbstractBaseUser,
+    actor: AuthUser,
     effective_date: datetime.date | None = None,
     email_practice_change: bool = False,
 ) -> PolicyPublication:
@@ -171,7 +173,7 @@ def transition_problems(
 @transaction.atomic
 def record_business_transition(
     *,
-    actor: AbstractBaseUser,
+    actor: AuthUser,
     kind: str,
     counterparty: str,
     description: str,

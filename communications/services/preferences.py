@@ -11,7 +11,6 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 from django.utils.formats import date_format
@@ -27,13 +26,12 @@ from consent.services import (
     request_newsletter_subscription,
     withdraw_all_marketing,
 )
+from privacy_site.auth_user import AuthUser
 
 from .outbox import enqueue_email
 
 
-def send_consent_receipt(
-    *, subject: AbstractBaseUser, events: Sequence[ConsentEvent]
-) -> Delivery | None:
+def send_consent_receipt(*, subject: AuthUser, events: Sequence[ConsentEvent]) -> Delivery | None:
     """A receipt listing what just changed, under which policy version, when and how."""
     if not events:
         return None
@@ -54,11 +52,11 @@ def send_consent_receipt(
 @transaction.atomic
 def save_preferences(
     *,
-    subject: AbstractBaseUser,
+    subject: AuthUser,
     choices: Mapping[str, bool],
     source: str,
     provenance: Provenance,
-    actor: AbstractBaseUser | None = None,
+    actor: AuthUser | None = None,
 ) -> list[ConsentEvent]:
     """Record the choices; if anything changed, the receipt goes in the same transaction."""
     changed = record_decisions(
@@ -70,7 +68,7 @@ def save_preferences(
 
 @transaction.atomic
 def withdraw_all_with_receipt(
-    *, subject: AbstractBaseUser, source: str, provenance: Provenance
+    *, subject: AuthUser, source: str, provenance: Provenance
 ) -> list[ConsentEvent]:
     changed = withdraw_all_marketing(subject=subject, source=source, provenance=provenance)
     send_consent_receipt(subject=subject, events=changed)
@@ -119,7 +117,7 @@ def request_newsletter(
 
 
 @transaction.atomic
-def confirm_newsletter(*, token: str, provenance: Provenance) -> AbstractBaseUser:
+def confirm_newsletter(*, token: str, provenance: Provenance) -> AuthUser:
     """Subscribe the person the link names; a receipt follows if this changed anything.
     ``NewsletterAlreadyConfirmed`` (nothing changed) when the link was used before."""
     confirmation = confirm_newsletter_subscription(token=token, provenance=provenance)

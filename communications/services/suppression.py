@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
 from communications.addresses import address_hash
 from communications.models import Suppression, SuppressionLift
+from privacy_site.auth_user import AuthUser
 from privacy_site.staff import is_active_staff
 
 
@@ -32,9 +32,7 @@ class SuppressionError(ValueError):
 
 
 @transaction.atomic
-def lift_suppression(
-    *, address: str, reason: str, actor: AbstractBaseUser
-) -> SuppressionLift | None:
+def lift_suppression(*, address: str, reason: str, actor: AuthUser) -> SuppressionLift | None:
     """Take ``address`` off the list (staff, after the person asks us to email them again)
     and record who did it and why, in the same transaction: the one way a suppression is
     removed. None if the address was not on the list. Raises ``SuppressionError`` without a

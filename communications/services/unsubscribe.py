@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -21,6 +20,7 @@ from consent.models import ConsentEvent
 from consent.provenance import NO_PROVENANCE, Provenance
 from consent.services import withdraw_all_marketing, withdraw_consent
 from consent.tokens import ALL_PURPOSES
+from privacy_site.auth_user import AuthUser
 
 
 @dataclass(frozen=True)
@@ -41,7 +41,7 @@ class Unsubscribed:
 @transaction.atomic
 def unsubscribe_from_delivery(
     *,
-    subject: AbstractBaseUser,
+    subject: AuthUser,
     source: str,
     delivery_id: int | None = None,
     purpose: str | None = None,
@@ -65,7 +65,10 @@ def unsubscribe_from_delivery(
     if purpose is None:
         kind = email.values_list("kind", flat=True).first()
         rule = rule_for(kind) if kind else None
-        purpose = rule.purpose if rule is not None and rule.is_marketing else ALL_PURPOSES
+        if rule is not None and rule.is_marketing and rule.purpose is not None:
+            purpose = rule.purpose
+        else:
+            purpose = ALL_PURPOSES
     if purpose == ALL_PURPOSES:
         withdrawn = Unsubscribed(
             None, withdraw_all_marketing(subject=subject, source=source, provenance=provenance)

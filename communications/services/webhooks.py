@@ -13,6 +13,7 @@ import json
 import logging
 from datetime import datetime, timedelta
 
+from anymail.signals import AnymailTrackingEvent
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
@@ -22,6 +23,7 @@ from communications.addresses import address_hash, mask_addresses_in
 from communications.models import Delivery, ProviderEvent, Suppression, delivery_id_from_message_id
 from consent.services import ConsentSource
 from consent.tokens import ALL_PURPOSES
+from privacy_site.auth_user import AuthUser
 from privacy_site.masking import mask_address
 
 from .suppression import suppress_address_hash
@@ -36,14 +38,15 @@ HANDLED = {"bounced", "deferred", "complained", "unsubscribed", "rejected", "del
 _BAD_ADDRESS = {"bounced", "invalid"}
 
 
-def is_soft_bounce(event) -> bool:
+def is_soft_bounce(event: AnymailTrackingEvent) -> bool:
     """Anymail folds some providers' temporary failures into "bounced"; read them back."""
     if event.event_type == "deferred":
         return True
     if event.event_type != "bounced":
         return False
     raw = event.esp_event if isinstance(event.esp_event, dict) else {}
-    ses_bounce = raw.get("bounce") if isinstance(raw.get("bounce"), dict) else {}
+    bounce = raw.get("bounce")
+    ses_bounce = bounce if isinstance(bounce, dict) else {}
     markers = (
         str(raw.get("Type", "")),  # Postmark
         str(raw.get("severity", "")),  # Mailgun
@@ -53,7 +56,7 @@ def is_soft_bounce(event) -> bool:
     return any(marker in {"SoftBounce", "Transient", "temporary", "blocked"} for marker in markers)
 
 
-def _event_id(event, esp_name: str, recipient: str) -> str:
+def _event_id(event: AnymailTrackingEvent, esp_name: str, recipient: str) -> str:
     if event.event_id:
         # Amazon SES sends one notification, under one id, for every recipient it bounced
         # (anymail splits it into one event each): the id alone would record the first
@@ -65,7 +68,7 @@ def _event_id(event, esp_name: str, recipient: str) -> str:
     return "sha256:" + hashlib.sha256(f"{esp_name}:{raw}".encode()).hexdigest()
 
 
-def record_provider_event(*, event, esp_name: str) -> ProviderEvent | None:
+def record_provider_event(*, event: AnymailTrackingEvent, esp_name: str) -> ProviderEvent | None:
     """Record one tracking event and queue its processing; None for a replay or an event
     type we don't act on."""
     from communications.tasks import process_provider_event_task
@@ -174,7 +177,9 @@ def process_provider_event(*, event_id: int) -> str:
     return outcome
 
 
-def _act(event: ProviderEvent, *, delivery: Delivery | None, user, address: str) -> str:
+def _act(
+    event: ProviderEvent, *, delivery: Delivery | None, user: AuthUser | None, address: str
+) -> str:
     detail = f"{event.esp_name} event {event.event_id}"
     if event.event_type == "delivered":
         return "delivered"
@@ -236,7 +241,7 @@ def _soft_bounce(event: ProviderEvent, *, address: str, detail: str) -> str:
     return f"soft bounce {count} of {limit}"
 
 
-def _unsubscribe(*, delivery: Delivery | None, user) -> str:
+def _unsubscribe(*, delivery: Delivery | None, user: AuthUser | None) -> str:
     if user is None:
         return "unsubscribe: no account found"
     unsubscribed = unsubscribe_from_delivery(

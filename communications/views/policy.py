@@ -4,7 +4,6 @@ new use stays off until the person says yes."""
 
 from __future__ import annotations
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
@@ -16,6 +15,7 @@ from consent.provenance import Provenance
 from consent.selectors import unanswered_purposes, use_change_versions_unanswered_by
 from consent.services import ConsentSource, record_decisions
 from consent.tokens import TokenError, TokenUse, read_token
+from privacy_site.auth_user import AuthUser, logged_in_user
 
 ANSWERS = {"yes": True, "no": False}
 
@@ -28,7 +28,7 @@ def _safe_next(request: HttpRequest) -> str:
     return target if target and allowed else "/"
 
 
-def open_questions(subject: AbstractBaseUser) -> list[tuple[object, list[Purpose]]]:
+def open_questions(subject: AuthUser) -> list[tuple[object, list[Purpose]]]:
     """Each use-change version with the new purposes ``subject`` has not answered."""
     return [
         (version, list(unanswered_purposes(subject=subject, version=version)))
@@ -36,9 +36,7 @@ def open_questions(subject: AbstractBaseUser) -> list[tuple[object, list[Purpose
     ]
 
 
-def _choice_page(
-    request: HttpRequest, *, subject: AbstractBaseUser, after_login: bool
-) -> HttpResponse:
+def _choice_page(request: HttpRequest, *, subject: AuthUser, after_login: bool) -> HttpResponse:
     questions = open_questions(subject)
     purposes = [purpose for _, group in questions for purpose in group]
     context = {"questions": questions, "after_login": after_login, "next": _safe_next(request)}
@@ -85,4 +83,4 @@ def choice_by_token(request: HttpRequest, token: str) -> HttpResponse:
 @require_http_methods(["GET", "HEAD", "POST"])
 def choice(request: HttpRequest) -> HttpResponse:
     """The same choice for a logged-in person; after login it is offered once, skippable."""
-    return _choice_page(request, subject=request.user, after_login=True)
+    return _choice_page(request, subject=logged_in_user(request), after_login=True)

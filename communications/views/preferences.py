@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 
 from django.contrib import messages
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
@@ -21,6 +20,7 @@ from consent.provenance import Provenance
 from consent.selectors import consent_history_for, consent_status, optional_purpose_get
 from consent.services import ConsentSource
 from consent.tokens import ALL_PURPOSES, TokenError, TokenUse, make_token, read_token
+from privacy_site.auth_user import AuthUser, logged_in_user
 
 logger = logging.getLogger(__name__)
 
@@ -31,7 +31,7 @@ ONE_CLICK_BODY = ("List-Unsubscribe", "One-Click")  # RFC 8058
 @login_required
 @require_http_methods(["GET", "HEAD", "POST"])
 def preference_centre(request: HttpRequest) -> HttpResponse:
-    return _preference_centre(request, subject=request.user)
+    return _preference_centre(request, subject=logged_in_user(request))
 
 
 @require_http_methods(["GET", "HEAD", "POST"])
@@ -44,7 +44,7 @@ def preference_centre_by_token(request: HttpRequest, token: str) -> HttpResponse
     return _preference_centre(request, subject=claim.subject)
 
 
-def _preference_centre(request: HttpRequest, *, subject: AbstractBaseUser) -> HttpResponse:
+def _preference_centre(request: HttpRequest, *, subject: AuthUser) -> HttpResponse:
     status = consent_status(subject=subject)
     purposes = [state.purpose for state in status.values() if not state.mandatory]
     if request.method == "POST" and request.POST.get("action") == WITHDRAW_ALL:

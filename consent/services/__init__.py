@@ -1,5 +1,7 @@
 """Every write of the consent app. Import from here: ``from consent.services import ...``."""
 
+from consent.models import ConsentSource
+
 from .cookies import record_cookie_choice
 from .integrity import (
     ConsentCheck,
@@ -11,7 +13,6 @@ from .integrity import (
 )
 from .ledger import (
     ConsentError,
-    ConsentSource,
     LegalBasis,
     current_policy_version,
     grant_consent,

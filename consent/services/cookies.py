@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import uuid
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
@@ -12,13 +11,14 @@ from consent.anonymous_id import parse_anonymous_id
 from consent.models import CookieConsent
 from consent.provenance import NO_PROVENANCE, Provenance
 from consent.services.ledger import ConsentError, current_policy_version
+from privacy_site.auth_user import AuthUser
 
 
 @transaction.atomic
 def record_cookie_choice(
     *,
     anonymous_id: uuid.UUID,
-    user: AbstractBaseUser | None,
+    user: AuthUser | None,
     analytics: bool,
     marketing: bool,
     gpc: bool,

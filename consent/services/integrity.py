@@ -132,10 +132,10 @@ def _folded_ledger(chunk_size: int) -> Iterator[tuple[Key, Decision]]:
     key: Key | None = None
     last: Decision | None = None
     for subject_id, purpose_id, event_id, granted, legal_basis in events:
-        if key is not None and key != (subject_id, purpose_id):
+        if key is not None and last is not None and key != (subject_id, purpose_id):
             yield key, last
         key, last = (subject_id, purpose_id), Decision(event_id, granted, legal_basis)
-    if key is not None:
+    if key is not None and last is not None:
         yield key, last
 
 
@@ -174,13 +174,13 @@ def _differences(chunk_size: int, codes: dict[int, str]) -> Iterator[ConsentDiff
     fold_item = next(folded, None)
     row_item = next(current, None)
     while fold_item is not None or row_item is not None:
-        if row_item is None or (fold_item is not None and fold_item[0] < row_item[0]):
+        if fold_item is not None and (row_item is None or fold_item[0] < row_item[0]):
             yield difference(fold_item[0], "missing", fold_item[1], None)
             fold_item = next(folded, None)
-        elif fold_item is None or row_item[0] < fold_item[0]:
+        elif row_item is not None and (fold_item is None or row_item[0] < fold_item[0]):
             yield difference(row_item[0], "extra", None, row_item[1])
             row_item = next(current, None)
-        else:
+        elif fold_item is not None and row_item is not None:  # the same key in both
             key, expected = fold_item
             found = row_item[1]
             if (found.event_id, found.granted, found.legal_basis) != (

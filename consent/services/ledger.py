@@ -3,17 +3,25 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING, TypedDict
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Subquery
 from django.utils import timezone
 
 from consent.models import ConsentEvent, ConsentSource, CurrentConsent, PolicyVersion, Purpose
 from consent.provenance import NO_PROVENANCE, Provenance
+from privacy_site.auth_user import AuthUser
+
+if TYPE_CHECKING:
+    from django_stubs_ext import WithAnnotations
 
 LegalBasis = ConsentEvent.LegalBasis
+
+
+class _CurrentVersion(TypedDict):
+    current_policy_version_id: int | None
 
 
 class ConsentError(ValueError):
@@ -27,7 +35,9 @@ def current_policy_version() -> PolicyVersion:
     return version
 
 
-def _optional_purposes(codes: Iterable[str]) -> dict[str, Purpose]:
+def _optional_purposes(
+    codes: Iterable[str],
+) -> dict[str, WithAnnotations[Purpose, _CurrentVersion]]:
     codes = set(codes)
     # The current policy version rides along with the purposes: one query for both.
     current_version = PolicyVersion.objects.filter(is_current=True).values("pk")[:1]
@@ -51,11 +61,11 @@ def _optional_purposes(codes: Iterable[str]) -> dict[str, Purpose]:
 @transaction.atomic
 def record_decisions(
     *,
-    subject: AbstractBaseUser,
+    subject: AuthUser,
     choices: Mapping[str, bool],
     source: str,
     legal_basis: str = LegalBasis.CONSENT,
-    actor: AbstractBaseUser | None = None,
+    actor: AuthUser | None = None,
     provenance: Provenance = NO_PROVENANCE,
     wording: Mapping[str, str] | None = None,
     record_refusals: bool = False,
@@ -135,11 +145,11 @@ def record_decisions(
 
 def grant_consent(
     *,
-    subject: AbstractBaseUser,
+    subject: AuthUser,
     purpose: str,
     source: str,
     legal_basis: str = LegalBasis.CONSENT,
-    actor: AbstractBaseUser | None = None,
+    actor: AuthUser | None = None,
     provenance: Provenance = NO_PROVENANCE,
     wording: str | None = None,
 ) -> ConsentEvent | None:
@@ -158,10 +168,10 @@ def grant_consent(
 
 def withdraw_consent(
     *,
-    subject: AbstractBaseUser,
+    subject: AuthUser,
     purpose: str,
     source: str,
-    actor: AbstractBaseUser | None = None,
+    actor: AuthUser | None = None,
     provenance: Provenance = NO_PROVENANCE,
 ) -> ConsentEvent | None:
     """Withdraw one purpose; None if it was not granted."""
@@ -177,9 +187,9 @@ def withdraw_consent(
 
 def withdraw_all_marketing(
     *,
-    subject: AbstractBaseUser,
+    subject: AuthUser,
     source: str,
-    actor: AbstractBaseUser | None = None,
+    actor: AuthUser | None = None,
     provenance: Provenance = NO_PROVENANCE,
 ) -> list[ConsentEvent]:
     """Withdraw every optional purpose the subject has granted."""

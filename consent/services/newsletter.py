@@ -29,17 +29,23 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.core import signing
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
 
-from consent.models import ConsentEvent, CurrentConsent, NewsletterRequestLimit, Purpose
+from consent.models import (
+    ConsentEvent,
+    ConsentSource,
+    CurrentConsent,
+    NewsletterRequestLimit,
+    Purpose,
+)
 from consent.names import is_valid_person_name, validate_person_name
 from consent.provenance import Provenance
-from consent.services.ledger import ConsentSource, current_policy_version, grant_consent
+from consent.services.ledger import current_policy_version, grant_consent
 from consent.tokens import TokenError
+from privacy_site.auth_user import AuthUser
 from privacy_site.masking import mask_address
 
 logger = logging.getLogger(__name__)
@@ -244,7 +250,7 @@ def newsletter_request_used(asked: NewsletterRequest) -> bool:
 
 @dataclass(frozen=True)
 class NewsletterConfirmation:
-    subscriber: AbstractBaseUser
+    subscriber: AuthUser
     # The ledger row the confirmation wrote; None when the person was already subscribed.
     event: ConsentEvent | None
 
@@ -285,7 +291,7 @@ def confirm_newsletter_subscription(
     return NewsletterConfirmation(subscriber=subscriber, event=event)
 
 
-def _subscriber_for(asked: NewsletterRequest) -> AbstractBaseUser:
+def _subscriber_for(asked: NewsletterRequest) -> AuthUser:
     users = get_user_model().objects
     user = users.filter(email__iexact=asked.email).first()
     if user is not None:

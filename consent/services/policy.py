@@ -3,8 +3,8 @@
 from __future__ import annotations
 
 import datetime
+from typing import Any
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Max
 from django.utils import timezone
@@ -12,6 +12,7 @@ from django.utils import timezone
 from consent.models import PolicyDraft, PolicyNoticeDismissal, PolicyVersion, Purpose
 from consent.services.ledger import ConsentError
 from consent.services.purposes import create_purpose
+from privacy_site.auth_user import AuthUser
 
 
 def _check_version(*, text: str, summary: str, change_type: str) -> None:
@@ -53,7 +54,7 @@ def publish_policy_version(
 _PURPOSE_KEYS = {"code", "name", "wording"}
 
 
-def _check_new_purposes(change_type: str, new_purposes: list) -> list[dict[str, str]]:
+def _check_new_purposes(change_type: str, new_purposes: list[Any]) -> list[dict[str, str]]:
     if not isinstance(new_purposes, list) or not all(
         isinstance(item, dict) and set(item) == _PURPOSE_KEYS for item in new_purposes
     ):
@@ -78,11 +79,11 @@ def _check_new_purposes(change_type: str, new_purposes: list) -> list[dict[str, 
 @transaction.atomic
 def save_policy_draft(
     *,
-    actor: AbstractBaseUser,
+    actor: AuthUser,
     text: str,
     summary: str,
     change_type: str,
-    new_purposes: list | None = None,
+    new_purposes: list[Any] | None = None,
     draft: PolicyDraft | None = None,
 ) -> PolicyDraft:
     """Create a draft (``draft`` None) or change one; a published draft can't change."""
@@ -102,7 +103,7 @@ def save_policy_draft(
 
 @transaction.atomic
 def publish_policy_draft(
-    *, draft: PolicyDraft, actor: AbstractBaseUser, effective_date: datetime.date | None = None
+    *, draft: PolicyDraft, actor: AuthUser, effective_date: datetime.date | None = None
 ) -> PolicyVersion:
     """Publish ``draft`` as the next version, in force now, with the purposes it introduces
     (off for everyone until each person says yes). Sends nothing: the communications app's
@@ -132,7 +133,7 @@ def publish_policy_draft(
     return version
 
 
-def dismiss_policy_notice(*, subject: AbstractBaseUser, version: PolicyVersion) -> bool:
+def dismiss_policy_notice(*, subject: AuthUser, version: PolicyVersion) -> bool:
     """Record that ``subject`` closed the notice of ``version``; False if closed before."""
     _, created = PolicyNoticeDismissal.objects.get_or_create(
         subject=subject, version=version, defaults={"dismissed_at": timezone.now()}

@@ -6,12 +6,12 @@ every decision, so a decision keeps the words it was made under whatever happens
 
 from __future__ import annotations
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 
 from consent.models import PolicyVersion, Purpose, PurposeText
 from consent.services.ledger import ConsentError, current_policy_version
+from privacy_site.auth_user import AuthUser
 from privacy_site.staff import is_active_staff
 
 
@@ -24,7 +24,7 @@ def _check_words(*, name: str, wording: str, is_optional: bool, mandatory_reason
         raise ConsentError("A mandatory purpose needs the reason shown instead of a choice.")
 
 
-def _check_staff(actor: AbstractBaseUser | None) -> None:
+def _check_staff(actor: AuthUser | None) -> None:
     if not is_active_staff(actor):
         raise ConsentError("Only a member of staff may set a purpose's words.")
 
@@ -39,7 +39,7 @@ def create_purpose(
     mandatory_reason: str = "",
     introduced_in: PolicyVersion,
     display_order: int = 0,
-    actor: AbstractBaseUser,
+    actor: AuthUser,
 ) -> Purpose:
     """A new purpose with its first words (recorded as its first ``PurposeText``)."""
     _check_staff(actor)
@@ -69,7 +69,7 @@ def reword_purpose(
     wording: str,
     mandatory_reason: str,
     reason: str,
-    actor: AbstractBaseUser,
+    actor: AuthUser,
 ) -> PurposeText | None:
     """New words for ``purpose``, recorded with who changed them, why, and the policy version
     in force; the purpose shows them from now on. Decisions already recorded keep the words
@@ -100,7 +100,7 @@ def reword_purpose(
     return _record_text(locked, reason=reason, actor=actor)
 
 
-def _record_text(purpose: Purpose, *, reason: str, actor: AbstractBaseUser) -> PurposeText:
+def _record_text(purpose: Purpose, *, reason: str, actor: AuthUser) -> PurposeText:
     return PurposeText.objects.create(
         purpose=purpose,
         name=purpose.name,

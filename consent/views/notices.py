@@ -11,6 +11,7 @@ from django.views.decorators.http import require_POST
 
 from consent.selectors import policy_version_get
 from consent.services import dismiss_policy_notice
+from privacy_site.auth_user import logged_in_user
 
 
 @login_required
@@ -19,7 +20,7 @@ def dismiss(request: HttpRequest, number: int) -> HttpResponse:
     version = policy_version_get(number=number)
     if version is None:
         return HttpResponseBadRequest("No such version of the policy.")
-    dismiss_policy_notice(subject=request.user, version=version)
+    dismiss_policy_notice(subject=logged_in_user(request), version=version)
     target = request.POST.get("next", "")
     safe = url_has_allowed_host_and_scheme(
         target, allowed_hosts={request.get_host()}, require_https=request.is_secure()

@@ -10,14 +10,16 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Sequence
+from datetime import date
+from typing import cast
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.base_user import AbstractBaseUser
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from api_keys.models import SystemAPIKey
 from consent.selectors import usable_consents
+from privacy_site.auth_user import AuthUser
 from sharing.models import (
     DataCategory,
     Disclosure,
@@ -28,7 +30,8 @@ from sharing.models import (
 )
 
 # The longest reference the log keeps (the column's size).
-REFERENCE_MAX = Disclosure._meta.get_field("reference").max_length
+# A CharField's, so never None.
+REFERENCE_MAX = cast(int, Disclosure._meta.get_field("reference").max_length)
 
 
 class Rule(enum.StrEnum):
@@ -64,7 +67,7 @@ class DisclosureRefused(Exception):
         self.rule = rule
 
 
-def _labels(values: Iterable[str], choices: type) -> str:
+def _labels(values: Iterable[str], choices: type[models.TextChoices]) -> str:
     names = dict(choices.choices)
     return ", ".join(names.get(value, value) for value in values)
 
@@ -75,7 +78,7 @@ def _check_request(
     purpose: str,
     legal_basis: str,
     reference: str,
-    actor: AbstractBaseUser | None,
+    actor: AuthUser | None,
     system: SystemAPIKey | None,
 ) -> list[str]:
     """Checks that need nothing but the arguments; returns the categories, in order."""
@@ -115,7 +118,7 @@ def _check_request(
     return [value for value in DataCategory.values if value in set(categories)]
 
 
-def _check_party(party: ThirdParty, *, categories: list[str], purpose: str, today) -> None:
+def _check_party(party: ThirdParty, *, categories: list[str], purpose: str, today: date) -> None:
     """The register's rules for ``party``, as the register stands now."""
     if party.role == Role.AGGREGATE_ONLY:
         raise DisclosureRefused(
@@ -145,7 +148,7 @@ def _check_party(party: ThirdParty, *, categories: list[str], purpose: str, toda
         )
 
 
-def _check_people(party: ThirdParty, *, people: list[AbstractBaseUser], legal_basis: str) -> None:
+def _check_people(party: ThirdParty, *, people: list[AuthUser], legal_basis: str) -> None:
     """The rules about the people whose data goes: present (unless the law requires it), and
     their consent where consent is the basis."""
     if legal_basis != LegalBasis.LEGAL_OBLIGATION:
@@ -184,20 +187,20 @@ def _check_people(party: ThirdParty, *, people: list[AbstractBaseUser], legal_ba
             )
 
 
-def _accounts(people: list[AbstractBaseUser]) -> str:
+def _accounts(people: list[AuthUser]) -> str:
     return ", ".join(str(person.pk) for person in people)
 
 
 @transaction.atomic
 def record_disclosures(
     *,
-    people: Iterable[AbstractBaseUser],
+    people: Iterable[AuthUser],
     party: ThirdParty,
     categories: Sequence[str],
     purpose: str,
     legal_basis: str,
     reference: str,
-    actor: AbstractBaseUser | None = None,
+    actor: AuthUser | None = None,
     system: SystemAPIKey | None = None,
 ) -> list[Disclosure]:
     """Log the disclosure of the same kinds of data of each of ``people`` to ``party``, for
@@ -258,13 +261,13 @@ def record_disclosures(
 
 def record_disclosure(
     *,
-    person: AbstractBaseUser,
+    person: AuthUser,
     party: ThirdParty,
     categories: Sequence[str],
     purpose: str,
     legal_basis: str,
     reference: str,
-    actor: AbstractBaseUser | None = None,
+    actor: AuthUser | None = None,
     system: SystemAPIKey | None = None,
 ) -> Disclosure:
     """Log one disclosure of ``person``'s data (see ``record_disclosures`` for the rules).

@@ -25,14 +25,15 @@ import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.files import File
 from django.core.files.base import ContentFile
 from django.db import transaction
 from django.utils import timezone
 
+from privacy_site.auth_user import AuthUser
 from privacy_site.staff import is_active_staff
 from sharing.legal_export import build_export
 from sharing.legal_models import LegalRequest, LegalRequestStep
@@ -59,13 +60,13 @@ class LegalRequestError(ValueError):
 class LegalScope:
     """Who, what and when a request asks about."""
 
-    people: Sequence[AbstractBaseUser]
+    people: Sequence[AuthUser]
     categories: Sequence[str]
     period_start: date
     period_end: date
 
 
-def is_privacy_officer(user: AbstractBaseUser | None) -> bool:
+def is_privacy_officer(user: AuthUser | None) -> bool:
     return is_active_staff(user, OFFICER)
 
 
@@ -109,7 +110,7 @@ def scope_problems(*, authority: ThirdParty | None, scope: LegalScope) -> list[s
     return problems
 
 
-def check_order_document(document: File) -> tuple[str, int]:
+def check_order_document(document: File[Any]) -> tuple[str, int]:
     """``(sha256, size)`` of an order document that is a PDF of an accepted size, judged by
     its content (the name and the browser's content type prove nothing). Raises
     ``LegalRequestError``."""
@@ -137,7 +138,7 @@ def check_order_document(document: File) -> tuple[str, int]:
 
 
 def _step(
-    request: LegalRequest, kind: str, actor: AbstractBaseUser, *, note: str = "", **details
+    request: LegalRequest, kind: str, actor: AuthUser, *, note: str = "", **details: Any
 ) -> LegalRequestStep:
     return LegalRequestStep.objects.create(
         request=request, kind=kind, actor=actor, at=timezone.now(), note=note, details=details
@@ -154,9 +155,9 @@ def log_legal_request(
     authority: ThirdParty,
     authority_reference: str,
     description: str,
-    document: File,
+    document: File[Any],
     scope: LegalScope,
-    actor: AbstractBaseUser,
+    actor: AuthUser,
 ) -> LegalRequest:
     """Log a court order or authority's request with its document, awaiting a Privacy
     Officer's approval."""
@@ -210,9 +211,7 @@ def log_legal_request(
     return request
 
 
-def _decide(
-    *, request: LegalRequest, actor: AbstractBaseUser, reason: str, approve: bool
-) -> LegalRequest:
+def _decide(*, request: LegalRequest, actor: AuthUser, reason: str, approve: bool) -> LegalRequest:
     if not is_privacy_officer(actor):
         raise LegalRequestError("Only a Privacy Officer may approve or reject a legal request.")
     reason = reason.strip()
@@ -237,23 +236,19 @@ def _decide(
     return locked
 
 
-def approve_legal_request(
-    *, request: LegalRequest, actor: AbstractBaseUser, reason: str
-) -> LegalRequest:
+def approve_legal_request(*, request: LegalRequest, actor: AuthUser, reason: str) -> LegalRequest:
     """A Privacy Officer other than the one who logged it approves the request, saying why
     (the order is valid, the scope is what it asks for)."""
     return _decide(request=request, actor=actor, reason=reason, approve=True)
 
 
-def reject_legal_request(
-    *, request: LegalRequest, actor: AbstractBaseUser, reason: str
-) -> LegalRequest:
+def reject_legal_request(*, request: LegalRequest, actor: AuthUser, reason: str) -> LegalRequest:
     """A Privacy Officer other than the one who logged it rejects the request, saying why;
     it can never be fulfilled."""
     return _decide(request=request, actor=actor, reason=reason, approve=False)
 
 
-def fulfil_legal_request(*, request: LegalRequest, actor: AbstractBaseUser) -> LegalRequest:
+def fulfil_legal_request(*, request: LegalRequest, actor: AuthUser) -> LegalRequest:
     """Fulfil an approved request: the export limited to its scope, stored privately, and one
     disclosure per person to the authority, in one transaction."""
     if not is_privacy_officer(actor):
@@ -313,7 +308,7 @@ def fulfil_legal_request(*, request: LegalRequest, actor: AbstractBaseUser) -> L
     return locked
 
 
-def open_order_document(*, request: LegalRequest, actor: AbstractBaseUser) -> File:
+def open_order_document(*, request: LegalRequest, actor: AuthUser) -> File[Any]:
     """The order document, opened for a Privacy Officer; the download is recorded."""
     if not is_privacy_officer(actor):
         raise LegalRequestError("Only a Privacy Officer may read a legal request's documents.")
@@ -322,7 +317,7 @@ def open_order_document(*, request: LegalRequest, actor: AbstractBaseUser) -> Fi
     return request.document.open("rb")
 
 
-def open_export(*, request: LegalRequest, actor: AbstractBaseUser) -> File:
+def open_export(*, request: LegalRequest, actor: AuthUser) -> File[Any]:
     """A fulfilled request's export, opened for a Privacy Officer; the download is recorded."""
     if not is_privacy_officer(actor):
         raise LegalRequestError("Only a Privacy Officer may read a legal request's documents.")

@@ -32,10 +32,10 @@ import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import Any
 
 import requests
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
@@ -43,6 +43,7 @@ from django.utils import timezone
 from communications.kinds import MessageKind
 from communications.models import Delivery
 from communications.services import enqueue_email, send_delivery
+from privacy_site.auth_user import AuthUser
 from privacy_site.masking import mask_address
 from privacy_site.staff import is_active_staff
 from sharing.models import DataCategory, Disclosure, ThirdParty
@@ -86,6 +87,10 @@ ANSWER_KEPT = 200
 _EMAIL_WAITING = (Delivery.Status.QUEUED, Delivery.Status.SENDING)
 
 
+def _delivery_status(notice: RecipientNotification) -> str:
+    return notice.delivery.get_status_display().lower() if notice.delivery is not None else ""
+
+
 class NotificationError(ValueError):
     """A step staff can't take on a notice: the message says why."""
 
@@ -102,7 +107,7 @@ class _Received:
     references: list[str]
 
 
-def _received_by_party(person: AbstractBaseUser) -> list[_Received]:
+def _received_by_party(person: AuthUser) -> list[_Received]:
     """Each party that received ``person``'s data, by name: every kind of data it received
     and its references for the person (oldest first, each once)."""
     parties: dict[int, tuple[ThirdParty, set[str], list[str]]] = {}
@@ -143,7 +148,7 @@ def _labels(categories: Iterable[str]) -> list[str]:
     return [names.get(value, value) for value in categories]
 
 
-def _email_context(notice: RecipientNotification) -> dict:
+def _email_context(notice: RecipientNotification) -> dict[str, Any]:
     return {
         "party_name": notice.party.name,
         "event": notice.event,
@@ -160,7 +165,7 @@ def _step(
     detail: str,
     *,
     at: datetime | None = None,
-    actor: AbstractBaseUser | None = None,
+    actor: AuthUser | None = None,
 ) -> RecipientNotificationStep:
     return RecipientNotificationStep.objects.create(
         notification=notice, kind=kind, at=at or timezone.now(), actor=actor, detail=detail
@@ -168,7 +173,7 @@ def _step(
 
 
 def _create(
-    person: AbstractBaseUser, event: str, wanted: set[str] | None, occurred_at: datetime
+    person: AuthUser, event: str, wanted: set[str] | None, occurred_at: datetime
 ) -> list[RecipientNotification]:
     notices = []
     for received in _received_by_party(person):
@@ -219,7 +224,7 @@ def _create(
 
 def notify_recipients_of_correction(
     *,
-    person: AbstractBaseUser,
+    person: AuthUser,
     categories: Iterable[str],
     occurred_at: datetime | None = None,
 ) -> list[RecipientNotification]:
@@ -237,7 +242,7 @@ def notify_recipients_of_correction(
 
 
 def notify_recipients_of_erasure(
-    *, person: AbstractBaseUser, occurred_at: datetime | None = None
+    *, person: AuthUser, occurred_at: datetime | None = None
 ) -> list[RecipientNotification]:
     """In the transaction of ``person``'s erasure, before the disclosure log's references are
     emptied: one notice to each party that received any of their data, with its references.
@@ -307,7 +312,7 @@ def send_notification(*, notification_id: int) -> str:
     return _email(notice)
 
 
-def notice_payload(notice: RecipientNotification) -> dict:
+def notice_payload(notice: RecipientNotification) -> dict[str, Any]:
     """The JSON body posted to the party (documented in docs/SHARING.md)."""
     return {
         "id": str(notice.notice_id),
@@ -389,7 +394,7 @@ def _answer(response: requests.Response) -> str:
 
 
 def _backoff(attempts: int) -> float:
-    delay = settings.SHARING_NOTIFICATION_RETRY_BACKOFF * 2 ** max(0, attempts - 1)
+    delay: float = settings.SHARING_NOTIFICATION_RETRY_BACKOFF * 2 ** max(0, attempts - 1)
     delay = min(delay, settings.SHARING_NOTIFICATION_RETRY_BACKOFF_MAX)
     return delay * random.uniform(0.5, 1.0)  # noqa: S311 - jitter, not a secret
 
@@ -456,6 +461,7 @@ def _email(notice: RecipientNotification) -> str:
     """The email went into the outbox with the correction or erasure: relay it if it is
     still queued (the outbox's own relay may be doing so; only one of them sends), then
     record what became of it."""
+    assert notice.delivery_id is not None, "a notice by email has its outbox row"
     status = Delivery.objects.values_list("status", flat=True).get(pk=notice.delivery_id)
     if status == Delivery.Status.QUEUED:
         status = send_delivery(delivery_id=notice.delivery_id)
@@ -587,7 +593,7 @@ def _record_bounces(now: datetime) -> int:
     )
     for notice in bounced:
         error = (
-            f"The email {notice.delivery.get_status_display().lower()} after it was sent: "
+            f"The email {_delivery_status(notice)} after it was sent: "
             "check the address in the register and notify the party another way."
         )
         notice.state = State.FAILED
@@ -605,7 +611,7 @@ def _record_bounces(now: datetime) -> int:
 def record_notified_by_hand(
     *,
     notification: RecipientNotification,
-    actor: AbstractBaseUser,
+    actor: AuthUser,
     method: str,
     note: str,
 ) -> RecipientNotification:

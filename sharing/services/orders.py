@@ -36,7 +36,6 @@ from typing import Any
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.db.models.functions import Lower
@@ -48,6 +47,7 @@ from communications.models import Suppression
 from consent.models import CurrentConsent, Purpose
 from consent.services import ConsentSource, record_decisions
 from consent.services import LegalBasis as ConsentBasis
+from privacy_site.auth_user import AuthUser
 from sharing.models import DataCategory, DisclosurePurpose, LegalBasis, ThirdParty
 from sharing.order_models import CustomerStatus, Order, OrderLine
 
@@ -242,7 +242,7 @@ def _recipients(carrier_name: str) -> tuple[ThirdParty | None, ThirdParty | None
 
 def _customer_for(
     details: OrderCustomer,
-) -> tuple[CustomerStatus, AbstractBaseUser | None, bool]:
+) -> tuple[CustomerStatus, AuthUser | None, bool]:
     """(status, the customer or None, whether the address is on the do-not-email list)."""
     users = get_user_model().objects
     email = users.normalize_email(details.email).lower()
@@ -274,9 +274,7 @@ def _customer_for(
     return CustomerStatus.EXISTING, user, suppression is not None
 
 
-def _order_form_choice(
-    *, customer: AbstractBaseUser, opted_out: bool, suppressed: bool
-) -> dict[str, Any]:
+def _order_form_choice(*, customer: AuthUser, opted_out: bool, suppressed: bool) -> dict[str, Any]:
     """Record the box's answer for special offers; the state in force afterwards."""
     # Lock the customer before reading their state: two orders at once decide in turn.
     list(get_user_model().objects.select_for_update().filter(pk=customer.pk).values_list("pk"))
@@ -311,7 +309,7 @@ def _order_form_choice(
 
 def _disclose(
     *,
-    customer: AbstractBaseUser,
+    customer: AuthUser,
     bank: ThirdParty | None,
     carrier: ThirdParty | None,
     system: SystemAPIKey,

@@ -13,10 +13,10 @@ needs it, and CEWE's own emails are managed on the Jessops Photo website.
 from __future__ import annotations
 
 from django.contrib.auth import get_user_model
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
+from privacy_site.auth_user import AuthUser
 from privacy_site.staff import is_active_staff
 from sharing.models import DataCategory, DisclosurePurpose, LegalBasis, ThirdParty
 from sharing.photo_models import LeaveNotice, LeftBecause, PhotoServiceMembership
@@ -38,17 +38,17 @@ def photo_party() -> ThirdParty | None:
     return ThirdParty.objects.filter(name=PHOTO_PARTY).first()
 
 
-def open_membership(*, person: AbstractBaseUser) -> PhotoServiceMembership | None:
+def open_membership(*, person: AuthUser) -> PhotoServiceMembership | None:
     return PhotoServiceMembership.objects.filter(person_id=person.pk, left_at__isnull=True).first()
 
 
-def _lock(person: AbstractBaseUser) -> AbstractBaseUser:
+def _lock(person: AuthUser) -> AuthUser:
     """The person's row, locked: joining and leaving for one person happen one at a time."""
     return get_user_model().objects.select_for_update().get(pk=person.pk)
 
 
 @transaction.atomic
-def join_photo_service(*, person: AbstractBaseUser) -> PhotoServiceMembership:
+def join_photo_service(*, person: AuthUser) -> PhotoServiceMembership:
     """Make ``person`` a member and log what CEWE receives (name, email). Raises
     ``PhotoServiceError`` (nothing written) if they are a member already, have no name on
     their account, or the register refuses the disclosure."""
@@ -95,7 +95,7 @@ def membership_reference(membership: PhotoServiceMembership) -> str:
 
 @transaction.atomic
 def leave_photo_service(
-    *, person: AbstractBaseUser, because: str = LeftBecause.LEFT
+    *, person: AuthUser, because: str = LeftBecause.LEFT
 ) -> PhotoServiceMembership:
     """End ``person``'s membership; CEWE is to be told (``leave_notice`` "to notify").
     Raises ``PhotoServiceError`` if they are not a member."""
@@ -112,7 +112,7 @@ def leave_photo_service(
 
 @transaction.atomic
 def record_leave_notified(
-    *, membership: PhotoServiceMembership, actor: AbstractBaseUser, detail: str
+    *, membership: PhotoServiceMembership, actor: AuthUser, detail: str
 ) -> PhotoServiceMembership:
     """Staff record that CEWE was told the person left (how: ``detail``). Needs
     ``sharing.record_photo_leave_notice``. Raises ``PhotoServiceError`` (nothing written)."""

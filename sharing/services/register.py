@@ -10,14 +10,15 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date
+from typing import Any
 
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.core.exceptions import ValidationError
 from django.core.validators import URLValidator, validate_email
-from django.db import transaction
+from django.db import models, transaction
 from django.utils import timezone
 
 from consent.models import Purpose
+from privacy_site.auth_user import AuthUser
 from sharing.models import DataCategory, DisclosurePurpose, Role, ThirdParty, ThirdPartyChange
 
 # The fields a change compares and records, in the order they are shown.
@@ -82,7 +83,7 @@ class PartyDetails:
         )
 
 
-def _in_order(values: Sequence[str], choices: type, what: str) -> list[str]:
+def _in_order(values: Sequence[str], choices: type[models.TextChoices], what: str) -> list[str]:
     """``values`` without repeats, in the order of ``choices``; unknown ones refused."""
     unknown = sorted(set(values) - set(choices.values))
     if unknown:
@@ -90,7 +91,7 @@ def _in_order(values: Sequence[str], choices: type, what: str) -> list[str]:
     return [value for value in choices.values if value in set(values)]
 
 
-def _clean(details: PartyDetails, *, party: ThirdParty | None) -> dict:
+def _clean(details: PartyDetails, *, party: ThirdParty | None) -> dict[str, Any]:
     """The values to store, checked; raises ``RegisterError`` naming what is wrong."""
     name = details.name.strip()
     if not name:
@@ -156,7 +157,7 @@ def check_party_details(*, details: PartyDetails, party: ThirdParty | None = Non
     _clean(details, party=party)
 
 
-def _recorded(values: dict) -> dict:
+def _recorded(values: dict[str, Any]) -> dict[str, Any]:
     """``values`` as the change log keeps them (JSON: dates as ISO text, purposes by code)."""
     recorded = {}
     for field in RECORDED_FIELDS:
@@ -169,7 +170,7 @@ def _recorded(values: dict) -> dict:
     return recorded
 
 
-def _stored(party: ThirdParty) -> dict:
+def _stored(party: ThirdParty) -> dict[str, Any]:
     values = {
         field: getattr(party, field) for field in RECORDED_FIELDS if field != "consent_purposes"
     }
@@ -177,7 +178,7 @@ def _stored(party: ThirdParty) -> dict:
     return values
 
 
-def _check_staff(actor: AbstractBaseUser | None, permission: str) -> None:
+def _check_staff(actor: AuthUser | None, permission: str) -> None:
     if actor is None or not (actor.is_active and actor.is_staff):
         raise RegisterError("Only a member of staff may change the register.")
     if not actor.has_perm(f"sharing.{permission}_thirdparty"):
@@ -192,18 +193,14 @@ def _check_reason(reason: str) -> str:
 
 
 @transaction.atomic
-def register_third_party(
-    *, details: PartyDetails, actor: AbstractBaseUser, reason: str
-) -> ThirdParty:
+def register_third_party(*, details: PartyDetails, actor: AuthUser, reason: str) -> ThirdParty:
     """Add a party to the register, recorded with every detail, who added it and why.
     Raises ``RegisterError`` (nothing written)."""
     _check_staff(actor, "add")
     return _register(details, changed_by=actor, reason=reason)
 
 
-def _register(
-    details: PartyDetails, *, changed_by: AbstractBaseUser | None, reason: str
-) -> ThirdParty:
+def _register(details: PartyDetails, *, changed_by: AuthUser | None, reason: str) -> ThirdParty:
     reason = _check_reason(reason)
     values = _clean(details, party=None)
     consent_purposes = values.pop("consent_purposes")
@@ -223,7 +220,7 @@ def _register(
 
 @transaction.atomic
 def change_third_party(
-    *, party: ThirdParty, details: PartyDetails, actor: AbstractBaseUser, reason: str
+    *, party: ThirdParty, details: PartyDetails, actor: AuthUser, reason: str
 ) -> ThirdPartyChange | None:
     """Change a party's details, recorded with each changed field before and after, who
     changed it and why. None (nothing written) when nothing changed. Disclosures already
@@ -242,8 +239,8 @@ def change_third_party(
         setattr(locked, field, value)
     locked.save()
     locked.consent_purposes.set(consent_purposes)
-    for field in ThirdParty._meta.concrete_fields:
-        setattr(party, field.attname, getattr(locked, field.attname))
+    for column in ThirdParty._meta.concrete_fields:
+        setattr(party, column.attname, getattr(locked, column.attname))
     return ThirdPartyChange.objects.create(
         party=locked,
         kind=ThirdPartyChange.Kind.CHANGED,
@@ -257,7 +254,7 @@ def change_third_party(
 
 @transaction.atomic
 def register_decided_party(
-    *, details: PartyDetails, decided_by: AbstractBaseUser, reason: str
+    *, details: PartyDetails, decided_by: AuthUser, reason: str
 ) -> ThirdParty:
     """Add a party that a decision recorded elsewhere brings in (the counterparty of a business
     transition): no register permission is asked of ``decided_by``, who made that decision,

@@ -33,12 +33,12 @@ from dataclasses import dataclass
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import IntegrityError, transaction
-from django.db.models import Max
+from django.db.models import Max, QuerySet
 from django.utils import timezone
 
 from communications.models import BusinessTransition
+from privacy_site.auth_user import AuthUser
 from privacy_site.staff import is_active_staff
 from sharing.models import DataCategory, DisclosurePurpose, LegalBasis, Role, ThirdParty
 from sharing.transfer_models import BusinessTransfer, transfer_reference
@@ -65,7 +65,7 @@ class TransferRun:
     more: bool = False
 
 
-def transitions_to_transfer(*, today: datetime.date | None = None):
+def transitions_to_transfer(*, today: datetime.date | None = None) -> QuerySet[BusinessTransition]:
     """Transitions in effect by ``today`` whose transfer has not started."""
     today = today or timezone.localdate()
     return (
@@ -231,9 +231,7 @@ def record_transfer_batch(*, transfer_id: int, batch_size: int) -> tuple[bool, i
 
 
 @transaction.atomic
-def resume_business_transfer(
-    *, transfer: BusinessTransfer, actor: AbstractBaseUser
-) -> BusinessTransfer:
+def resume_business_transfer(*, transfer: BusinessTransfer, actor: AuthUser) -> BusinessTransfer:
     """Put a blocked transfer back in progress, with ``actor`` as the member of staff its
     next disclosures name. Needs ``sharing.change_businesstransfer``; the next run carries on
     from the last account done. Raises ``TransferError`` (nothing written)."""

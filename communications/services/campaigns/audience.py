@@ -12,19 +12,21 @@ import math
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db import transaction
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from communications.audiences import notice_subjects
 from communications.kinds import rule_for
 from communications.models import Campaign, Delivery
 from consent.selectors import audience_for
+from privacy_site.auth_user import AuthUser
 
 from .batches import complete_if_done
 
 CampaignStatus = Campaign.Status
 
 
-def _segment_subjects(campaign: Campaign):
+def _segment_subjects(campaign: Campaign) -> QuerySet[AuthUser]:
     users = get_user_model().objects.all()
     segment = campaign.segment or {}
     if segment.get("joined_after"):
@@ -85,8 +87,10 @@ def populate_campaign(*, campaign_id: int) -> int:
             tasks = math.ceil(len(subjects) / batch)
             # Robust: with the broker down the rows are still written; the sweep restarts
             # the campaign once it stalls.
-            transaction.on_commit(
-                lambda n=tasks: [send_campaign_batch_task.delay(campaign_id) for _ in range(n)],
-                robust=True,
-            )
+
+            def enqueue_batches(n: int = tasks) -> None:
+                for _ in range(n):
+                    send_campaign_batch_task.delay(campaign_id)
+
+            transaction.on_commit(enqueue_batches, robust=True)
             written += len(subjects)

@@ -10,15 +10,13 @@ be tried.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable
 from datetime import datetime
 from functools import partial
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
-from django.db.models import Exists, F, Q
+from django.db.models import Exists, F, Q, QuerySet
 from django.utils import timezone
 
 from communications.gate import gate_batch
@@ -30,15 +28,22 @@ from communications.rendering import (
     link_prefixes,
     recipient_values,
 )
-from communications.sending import BatchRecipient, Result, batch_sending_enabled, send_as_batch
+from communications.sending import (
+    BatchRecipient,
+    HandOver,
+    Result,
+    batch_sending_enabled,
+    send_as_batch,
+)
 from communications.services.claims import ClaimProgress, RowOutcome, open_claim
 from communications.smtp_fast_path import individual_hand_over
+from privacy_site.auth_user import AuthUser
 
 CampaignStatus = Campaign.Status
 Status = Delivery.Status
 
 
-def _due(rows):
+def _due(rows: QuerySet[Delivery]) -> QuerySet[Delivery]:
     """Queued rows that may be tried now: never tried, or their backoff has passed."""
     return rows.filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=timezone.now()))
 
@@ -104,9 +109,9 @@ def send_campaign_batch(*, campaign_id: int, chain: bool = False) -> int:
     }
     decisions = gate_batch(campaign.kind, list(users.values()))
     refused: list[RowOutcome] = []
-    sendable: list[tuple[int, AbstractBaseUser]] = []
+    sendable: list[tuple[int, AuthUser]] = []
     for delivery_id, user_id, _ in rows:
-        user = users.get(user_id)
+        user = users.get(user_id) if user_id is not None else None
         if user is None:
             refused.append((delivery_id, Status.SKIPPED_INACTIVE, "", "no account", None, 0))
         elif not decisions[user.pk]:
@@ -156,14 +161,13 @@ def _batch_size() -> int:
     from communications.ratelimit import rate_for
 
     rate = rate_for(provider_name())
+    size: int = settings.EMAIL_BATCH_SIZE
     if rate <= 0:
-        return settings.EMAIL_BATCH_SIZE
-    return max(1, min(settings.EMAIL_BATCH_SIZE, int(rate * 60)))
+        return size
+    return max(1, min(size, int(rate * 60)))
 
 
-def _prepare(
-    campaign: Campaign, sendable: list[tuple[int, AbstractBaseUser]]
-) -> Callable[[ClaimProgress], list[Result]]:
+def _prepare(campaign: Campaign, sendable: list[tuple[int, AuthUser]]) -> HandOver:
     """Render the batch and wait for the rate limit; returns the hand-over to the backend,
     the one step after which a message may have gone."""
     from communications.ratelimit import acquire
@@ -178,6 +182,7 @@ def _prepare(
             template, user=user, ref=str(delivery_id), prefixes=prefixes
         )
         recipients.append(BatchRecipient(delivery_id, user.email, values, headers))
+    hand_over: HandOver
     if batch_sending_enabled():
         hand_over = partial(send_as_batch, template, recipients)
     else:

@@ -8,9 +8,9 @@ Every step locks the campaign row and checks that its status allows the step, so
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
 from django.conf import settings
-from django.contrib.auth.base_user import AbstractBaseUser
 from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date
@@ -25,6 +25,7 @@ from communications.rendering import (
 )
 from communications.services.outbox import enqueue_email
 from consent.models import ConsentEvent, Purpose
+from privacy_site.auth_user import AuthUser
 
 from .batches import restart_sending
 
@@ -41,7 +42,7 @@ class CampaignError(ValueError):
 # --- Writing -----------------------------------------------------------------------------------
 
 
-def validate_segment(segment: dict | None, *, kind: str) -> dict:
+def validate_segment(segment: dict[str, Any] | None, *, kind: str) -> dict[str, Any]:
     """The segment as stored: only known filters, dates as ISO strings. ``CampaignError``
     names the first thing wrong."""
     segment = dict(segment or {})
@@ -98,9 +99,9 @@ def _content(
     subject_line: str,
     body: str,
     body_format: str,
-    segment: dict | None,
+    segment: dict[str, Any] | None,
     purpose: str | None,
-) -> dict:
+) -> dict[str, Any]:
     """The campaign's fields as stored, checked and sanitised; ``CampaignError`` otherwise."""
     if body_format not in Campaign.BodyFormat.values:
         raise CampaignError(f"body_format must be one of {', '.join(Campaign.BodyFormat.values)}.")
@@ -126,13 +127,13 @@ def _content(
 @transaction.atomic
 def create_campaign(
     *,
-    actor: AbstractBaseUser | None,
+    actor: AuthUser | None,
     name: str,
     kind: str,
     subject_line: str,
     body: str,
     body_format: str = Campaign.BodyFormat.MARKDOWN,
-    segment: dict | None = None,
+    segment: dict[str, Any] | None = None,
     purpose: str | None = None,
     send_at: datetime | None = None,
 ) -> Campaign:
@@ -165,7 +166,7 @@ def update_campaign(
     subject_line: str,
     body: str,
     body_format: str = Campaign.BodyFormat.MARKDOWN,
-    segment: dict | None = None,
+    segment: dict[str, Any] | None = None,
     purpose: str | None = None,
     send_at: datetime | None = None,
 ) -> Campaign:
@@ -316,7 +317,7 @@ def preview_campaign(*, campaign: Campaign) -> Rendered:
 
 
 @transaction.atomic
-def send_campaign_test(*, campaign: Campaign, actor: AbstractBaseUser) -> Delivery:
+def send_campaign_test(*, campaign: Campaign, actor: AuthUser) -> Delivery:
     """The campaign as a recipient would get it, to its author only, through the outbox."""
     return enqueue_email(
         kind=MessageKind.CAMPAIGN_TEST, user=actor, context={"campaign_id": campaign.pk}

@@ -29,15 +29,18 @@ def _where(item: ConsentDifference | ConsentRepair) -> str:
 def describe_difference(difference: ConsentDifference) -> str:
     expected, found = difference.expected, difference.found
     if difference.kind == "missing":
+        assert expected is not None  # the ledger's decision, with no current row
         return (
             f"missing: {_where(difference)}: the ledger says {_state(expected.granted)} "
             f"(event {expected.event_id}) but there is no current row"
         )
     if difference.kind == "extra":
+        assert found is not None  # a current row, with no decision behind it
         return (
             f"extra: {_where(difference)}: current row {found.id} says {_state(found.granted)} "
             f"(event {found.event_id}) but the ledger has no event"
         )
+    assert expected is not None and found is not None  # "wrong": a row and the decision
     return (
         f"wrong: {_where(difference)}: current row {found.id} says {_state(found.granted)} "
         f"({found.legal_basis}, event {found.event_id}); the ledger says "
