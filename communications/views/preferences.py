@@ -119,6 +119,13 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
             return token_invalid(request, TokenError("purpose no longer optional"))
     context = {"purpose": purpose, "action": request.path}
     if request.method != "POST":
+        if _unsubscribed_already(subject, purpose):
+            # Say what is true now rather than offer to stop what has stopped.
+            return render(
+                request,
+                "consent/unsubscribe_done.html",
+                {**context, "already": True, "preferences_url": _preferences_url(subject)},
+            )
         return render(request, "consent/unsubscribe.html", context)
     one_click = request.POST.get(ONE_CLICK_BODY[0]) == ONE_CLICK_BODY[1]
     source = Source.ONE_CLICK if one_click else Source.UNSUBSCRIBE_LINK
@@ -129,12 +136,26 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         provenance=Provenance.from_request(request),
         ref=claim.ref,
     )
-    preferences_url = reverse(
+    return render(
+        request,
+        "consent/unsubscribe_done.html",
+        {**context, "preferences_url": _preferences_url(subject)},
+    )
+
+
+def _preferences_url(subject: AbstractBaseUser) -> str:
+    return reverse(
         "preferences-token", args=[make_token(subject=subject, use=TokenUse.PREFERENCES)]
     )
-    return render(
-        request, "consent/unsubscribe_done.html", {**context, "preferences_url": preferences_url}
-    )
+
+
+def _unsubscribed_already(subject: AbstractBaseUser, purpose) -> bool:
+    """Nothing for the link to stop: its purpose (or every optional purpose) is not granted."""
+    status = consent_status(subject=subject)
+    if purpose is not None:
+        state = status.get(purpose.code)
+        return not (state and state.granted)
+    return not any(state.granted for state in status.values() if not state.mandatory)
 
 
 def token_invalid(request: HttpRequest, error: TokenError) -> HttpResponse:
