@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.sites",
+    "django.forms",  # Django's widget templates, for the renderer below
     "rest_framework",
     "rest_framework_api_key",
     "drf_spectacular",
@@ -64,7 +65,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "anymail",
     "allauth",
-    "allauth.account",
+    "accounts.apps.SignInAddressesConfig",  # allauth.account, under a name of its own in the admin
     # Our apps, lowest first: an app imports only the apps listed before it.
     "api_keys",
     "consent",
@@ -116,6 +117,10 @@ TEMPLATES = [
         },
     },
 ]
+
+# Form widgets render with the templates above, so templates/ can correct one of Django's
+# (admin/widgets/split_datetime.html labels its date and time inputs).
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"
 
 # --- Database ----------------------------------------------------------------------------------
 
@@ -414,6 +419,9 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_DIST": "SIDECAR",
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
+    # Without deep links each operation's summary is one button with no link nested inside it,
+    # which a keyboard or screen reader can use (axe: nested-interactive).
+    "SWAGGER_UI_SETTINGS": {"deepLinking": False},
     # Stable enum names, so another app's "source" field can't clash with the consent ledger's.
     "ENUM_NAME_OVERRIDES": {
         "ConsentSourceEnum": "consent.models.ConsentEvent.Source",
