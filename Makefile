@@ -3,6 +3,8 @@ PYTHON ?= python3.11
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The test suite's tools from npm (axe-core, the Nu Html Checker), pinned in package-lock.json.
+NODE_STAMP := node_modules/.installed
 DATABASE_URL_TEST ?= postgres://postgres@127.0.0.1:5432/privacy_site
 
 .PHONY: install run test lint format migrations-check bench clean
@@ -13,10 +15,16 @@ $(STAMP): pyproject.toml
 	$(PY) -m pip install --quiet --disable-pip-version-check -e ".[test]"
 	@touch $(STAMP)
 
-install: $(STAMP)
+# --ignore-scripts: vnu-jar's install script would download a Java runtime; the suite uses the
+# machine's java (.ci/run installs default-jre-headless where it is missing).
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --ignore-scripts --no-audit --no-fund --loglevel=error
+	@touch $(NODE_STAMP)
+
+install: $(STAMP) $(NODE_STAMP)
 
 ## Set up and run web, a Celery worker and beat on the embedded defaults; Ctrl-C stops all.
-run: install
+run: $(STAMP)
 	$(PY) manage.py migrate --noinput
 	$(PY) manage.py seed_demo
 	$(VENV)/bin/honcho --procfile Procfile start
@@ -27,22 +35,22 @@ run: install
 test: install lint migrations-check
 	DATABASE_URL=$${DATABASE_URL:-$(DATABASE_URL_TEST)} $(VENV)/bin/pytest $(PYTEST_ARGS)
 
-lint: install
+lint: $(STAMP)
 	$(VENV)/bin/ruff check .
 	$(VENV)/bin/ruff format --check .
 	$(VENV)/bin/lint-imports --no-cache
 	$(VENV)/bin/mypy .
 
-format: install
+format: $(STAMP)
 	$(VENV)/bin/ruff check --fix .
 	$(VENV)/bin/ruff format .
 
-migrations-check: install
+migrations-check: $(STAMP)
 	$(PY) manage.py makemigrations --check --dry-run
 
 ## Benchmarks; figures go to docs/PERFORMANCE.md.
-bench: install
+bench: $(STAMP)
 	DATABASE_URL=$${DATABASE_URL:-$(DATABASE_URL_TEST)} $(VENV)/bin/pytest -m bench -s --ds privacy_site.settings_bench tests/benchmarks $(PYTEST_ARGS)
 
 clean:
-	rm -rf $(VENV) var staticfiles .pytest_cache .ruff_cache .import_linter_cache .mypy_cache
+	rm -rf $(VENV) node_modules var staticfiles .pytest_cache .ruff_cache .import_linter_cache .mypy_cache

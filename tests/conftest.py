@@ -12,6 +12,7 @@ from django.conf import settings
 from django.test import Client
 
 from tests.factories import StaffFactory, SuperuserFactory, UserFactory
+from tests.harness import axe
 from tests.harness.http import logged_in
 from tests.harness.services import (
     IN_CI,
@@ -191,8 +192,20 @@ def browser():
         browser = playwright.chromium.launch(
             executable_path=CHROMIUM, headless=True, args=CHROMIUM_ARGS
         )
+        axe.watch_new_contexts(browser)
         yield browser
         browser.close()
+
+
+@pytest.fixture(autouse=True)
+def axe_watch() -> Iterator[axe.AxeWatch]:
+    """axe-core checks every page the test's browser contexts show (see tests/harness/axe.py);
+    a violation of serious or critical impact fails the test."""
+    watch = axe.start_watch()
+    yield watch
+    violations = axe.stop_watch(watch)
+    if violations:
+        pytest.fail(axe.report(violations), pytrace=False)
 
 
 @pytest.fixture

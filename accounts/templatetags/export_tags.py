@@ -40,6 +40,14 @@ def cell(value) -> str:
 
 
 @register.filter
+def datetime_attribute(value: str) -> str:
+    """An ISO 8601 moment as HTML's ``datetime`` attribute takes it: to the second, with its
+    offset (``isoformat()`` gives microseconds, which HTML does not allow)."""
+    moment = datetime.fromisoformat(value)
+    return format_date(timezone.localtime(moment), r"Y-m-d\TH:i:sO")
+
+
+@register.filter
 def columns(rows: list[dict]) -> list[str]:
     return list(rows[0]) if rows else []
 

@@ -15,7 +15,7 @@ from django.views.decorators.http import require_http_methods
 from communications.services.preferences import save_preferences, withdraw_all_with_receipt
 from communications.services.unsubscribe import unsubscribe_from_delivery
 from consent.forms import PreferencesForm
-from consent.models import ConsentEvent
+from consent.models import ConsentEvent, Purpose
 from consent.provenance import Provenance
 from consent.selectors import consent_history_for, consent_status, optional_purpose_get
 from consent.services import ConsentSource
@@ -114,6 +114,13 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
             return token_invalid(request, TokenError("purpose no longer optional"))
     context = {"purpose": purpose, "action": request.path}
     if request.method != "POST":
+        if _unsubscribed_already(subject, purpose):
+            # Say what is true now rather than offer to stop what has stopped.
+            return render(
+                request,
+                "consent/unsubscribe_done.html",
+                {**context, "already": True, "preferences_url": _preferences_url(subject)},
+            )
         return render(request, "consent/unsubscribe.html", context)
     one_click = request.POST.get(ONE_CLICK_BODY[0]) == ONE_CLICK_BODY[1]
     source = ConsentSource.ONE_CLICK if one_click else ConsentSource.UNSUBSCRIBE_LINK
@@ -124,12 +131,26 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         delivery_id=int(claim.ref) if claim.ref.isdigit() else None,
         provenance=Provenance.from_request(request),
     )
-    preferences_url = reverse(
+    return render(
+        request,
+        "consent/unsubscribe_done.html",
+        {**context, "preferences_url": _preferences_url(subject)},
+    )
+
+
+def _preferences_url(subject: AuthUser) -> str:
+    return reverse(
         "preferences-token", args=[make_token(subject=subject, use=TokenUse.PREFERENCES)]
     )
-    return render(
-        request, "consent/unsubscribe_done.html", {**context, "preferences_url": preferences_url}
-    )
+
+
+def _unsubscribed_already(subject: AuthUser, purpose: Purpose | None) -> bool:
+    """Nothing for the link to stop: its purpose (or every optional purpose) is not granted."""
+    status = consent_status(subject=subject)
+    if purpose is not None:
+        state = status.get(purpose.code)
+        return not (state and state.granted)
+    return not any(state.granted for state in status.values() if not state.mandatory)
 
 
 def token_invalid(request: HttpRequest, error: TokenError) -> HttpResponse:

@@ -30,6 +30,7 @@ from datetime import datetime, timedelta
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core import signing
+from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 from django.utils.crypto import salted_hmac
@@ -306,8 +307,13 @@ def _subscriber_for(asked: NewsletterRequest) -> AuthUser:
                 first_name=_name_or_blank(asked.first_name),
                 last_name=_name_or_blank(asked.last_name),
             )
-    except IntegrityError:
-        return users.get(email__iexact=asked.email)
+    except (IntegrityError, ValidationError):
+        # The loser of the race meets the winner's row either in the database (IntegrityError)
+        # or in the model's own check of the address constraint (ValidationError).
+        user = users.filter(email__iexact=asked.email).first()
+        if user is None:
+            raise
+        return user
 
 
 def _name_or_blank(name: str) -> str:

@@ -14,6 +14,7 @@ INSTALLED_APPS = [
     "whitenoise.runserver_nostatic",
     "django.contrib.staticfiles",
     "django.contrib.sites",
+    "django.forms",  # Django's widget templates, for the renderer below
     "rest_framework",
     "rest_framework_api_key",
     "drf_spectacular",
@@ -21,7 +22,7 @@ INSTALLED_APPS = [
     "django_celery_beat",
     "anymail",
     "allauth",
-    "allauth.account",
+    "accounts.apps.SignInAddressesConfig",  # allauth.account, under a name of its own in the admin
     # Our apps, lowest first: an app imports only the apps listed before it.
     "api_keys",
     "consent",
@@ -73,3 +74,7 @@ TEMPLATES = [
         },
     },
 ]
+
+# Form widgets render with the templates above, so templates/ can correct one of Django's
+# (admin/widgets/split_datetime.html labels its date and time inputs).
+FORM_RENDERER = "django.forms.renderers.TemplatesSetting"

@@ -33,10 +33,9 @@ def test_a_customer_chooses_the_newsletter_then_unsubscribes_by_link(
 
     # then the page says what changed and the history shows it
     expect(page.get_by_role("status")).to_contain_text("Newsletter: on")
-    history = page.locator("table tbody tr").first
-    expect(history).to_contain_text("Newsletter")
-    expect(history).to_contain_text("Granted")
-    expect(history).to_contain_text("Preference centre")
+    history = page.get_by_role("region", name="Your consent history").get_by_role("listitem").first
+    expect(history).to_contain_text("Newsletter: turned on")
+    expect(history).to_contain_text("In your email preferences")
     expect(page.get_by_label(newsletter.wording)).to_be_checked()
 
     # when they follow the unsubscribe link of an email and press the button

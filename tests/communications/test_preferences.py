@@ -245,12 +245,14 @@ def test_the_history_shows_what_when_how_and_under_which_policy_version(alice, a
 
     page = text(response)
     assert "Your consent history" in page
-    assert "<td>Newsletter</td> <td>Granted</td>" in page
-    assert "<td>Newsletter</td> <td>Withdrawn</td>" in page
-    assert "<td>Newsletter form</td>" in page
-    assert "<td>Unsubscribe link</td>" in page
-    assert page.index("Withdrawn") < page.index("Granted")  # newest first
-    assert '<a href="/privacy/1/">Version 1</a>' in page
+    turned_on = '<strong>Newsletter</strong>: <span class="timeline-choice">turned on</span>'
+    turned_off = '<strong>Newsletter</strong>: <span class="timeline-choice">turned off</span>'
+    assert turned_on in page
+    assert turned_off in page
+    assert "On the newsletter form, under" in page
+    assert "With the unsubscribe link in one of our emails, under" in page
+    assert page.index(turned_off) < page.index(turned_on)  # newest first
+    assert '<a href="/privacy/1/">privacy policy version 1</a>' in page
 
 
 def test_the_history_shows_only_the_persons_own_decisions(alice, alice_client):
