@@ -268,7 +268,7 @@ AFD_TIMEOUT = env.float("AFD_TIMEOUT", default=3.0)
 
 # --- Sharing ------------------------------------------------------------------------------------
 
-# Notices to third parties of a correction or erasure (sharing/services/notifications.py).
+# Notices to third parties of a correction or erasure (sharing/services/notifications/).
 # The key each party's signing key is derived from (HMAC-SHA256 of the party's id under this
 # key; `manage.py notification_signing_key "<party>"` prints it). No default in production:
 # without it nothing is posted to an endpoint, and `check --deploy` warns (sharing.W001).

@@ -559,7 +559,7 @@ def test_the_sweep_takes_back_a_claim_whose_worker_died_and_it_is_sent_again(
 ):
     # given a worker claimed the notice and died before posting it
     with (
-        mock.patch("sharing.services.notifications._post", side_effect=SystemExit),
+        mock.patch("sharing.services.notifications.sending._post", side_effect=SystemExit),
         pytest.raises(SystemExit),
     ):
         send_notification(notification_id=endpoint_notice.pk)
