@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import json
 import logging
-import re
 import urllib.error
 import urllib.parse
 import urllib.request
@@ -26,15 +25,11 @@ from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.utils.module_loading import import_string
 
+from privacy_site.postcodes import INVALID_POSTCODE, uk_postcode
+
 logger = logging.getLogger(__name__)
 
 DEFAULT_VERIFIER = "accounts.address.PostcodeFormatVerifier"
-
-# The UK postcode format (BS 7666): outward code, then inward code "9AA". Letters that are never
-# used in a position (Q, V, X first; I, J, Z second; ...) are refused. GIR 0AA is Girobank's.
-_OUTWARD = r"[A-PR-UWYZ](?:[0-9][0-9A-HJKPS-UW]?|[A-HK-Y][0-9][0-9ABEHMNPRV-Y]?)"
-_INWARD = r"[0-9][ABD-HJLNP-UW-Z]{2}"
-POSTCODE_RE = re.compile(rf"^(?:(?P<out>{_OUTWARD})(?P<in>{_INWARD})|(?P<gir>GIR0AA))$")
 
 
 class InvalidPostcode(ValueError):
@@ -45,11 +40,10 @@ def normalise_postcode(value: str) -> str:
     """``" sw1a1aa "`` -> ``"SW1A 1AA"``: upper case, one space before the inward code.
 
     Raises ``InvalidPostcode`` for anything that is not a UK postcode."""
-    compact = re.sub(r"\s+", "", value or "").upper()
-    match = POSTCODE_RE.match(compact)
-    if not match:
-        raise InvalidPostcode("Enter a UK postcode, like SW1A 1AA.")
-    return f"{compact[:-3]} {compact[-3:]}"
+    postcode = uk_postcode(value)
+    if postcode is None:
+        raise InvalidPostcode(INVALID_POSTCODE)
+    return postcode
 
 
 @dataclass(frozen=True)

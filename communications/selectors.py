@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from django.db.models import Count, Q, QuerySet
+from datetime import timedelta
+from typing import Any
+
+from django.db.models import Count, Q, QuerySet, Subquery
+from django.db.models.functions import TruncMinute
 
 from communications.addresses import address_hash
 from communications.models import (
@@ -88,3 +92,26 @@ def provider_reports_for(*, user: AuthUser) -> QuerySet[ProviderEvent]:
 def suppression_of(*, email: str) -> Suppression | None:
     """The do-not-email entry of an address, if it has one."""
     return Suppression.objects.filter(address_hash=address_hash(email)).first()
+
+
+# --- Sends per minute, for the campaign page's chart ------------------------------------------
+
+# The chart covers at most this many minutes, up to the campaign's last send.
+WINDOW_MINUTES = 120
+MINUTE = timedelta(minutes=1)
+
+
+def sends_per_minute(*, campaign: Campaign) -> QuerySet[Any, Any]:
+    """``{"minute", "sent"}`` for each minute in which some of the campaign's messages were
+    handed to the provider, oldest first, over the ``WINDOW_MINUTES`` before its last send
+    (plus, at most, part of the minute before them): one aggregate query, bucketed by the
+    database, reading a bounded number of minutes however long the campaign has run."""
+    handed_over = Delivery.objects.filter(campaign=campaign, sent_at__isnull=False)
+    last_send = Subquery(handed_over.order_by("-sent_at").values("sent_at")[:1])
+    return (
+        handed_over.filter(sent_at__gt=last_send - WINDOW_MINUTES * MINUTE)
+        .annotate(minute=TruncMinute("sent_at"))
+        .values("minute")
+        .annotate(sent=Count("id"))
+        .order_by("minute")
+    )

@@ -262,3 +262,13 @@ def use_change_versions_unanswered_by(*, subject: AuthUser) -> QuerySet[PolicyVe
         .filter(Exists(open_purposes))
         .order_by("number")
     )
+
+
+def nothing_to_withdraw(*, subject: AuthUser, purpose: Purpose | None) -> bool:
+    """Nothing for an unsubscribe link to stop: its purpose (``None``: every optional purpose)
+    is not granted now."""
+    status = consent_status(subject=subject)
+    if purpose is not None:
+        state = status.get(purpose.code)
+        return not (state and state.granted)
+    return not any(state.granted for state in status.values() if not state.mandatory)

@@ -7,22 +7,21 @@ allows no inline style). Each one carries its facts as text too: a title and a d
 for screen readers, and the minutes as a table.
 
 ``campaign_report`` reads the campaign's rows twice, whatever their number: their count by
-status (``campaign_progress``) and their sends per minute (``sends_per_minute``).
+status and their sends per minute (``communications.selectors``: ``campaign_progress``,
+``sends_per_minute``).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 
-from django.db.models import Count, QuerySet, Subquery
-from django.db.models.functions import TruncMinute
 from django.template.loader import render_to_string
 from django.utils.safestring import SafeString
 
 from communications.admin.progress import PROGRESS_COUNTS, progress_details
-from communications.models import Campaign, Delivery
-from communications.services import campaign_progress
+from communications.models import Campaign
+from communications.selectors import MINUTE, WINDOW_MINUTES, campaign_progress, sends_per_minute
 
 TEMPLATE = "admin/communications/campaign/_charts.html"
 # The stylesheet every page showing a report lists in its ``Media`` (with ``admin-extra.css``,
@@ -31,8 +30,6 @@ CHARTS_CSS = "css/admin-communications.css"
 
 # How far back the per-minute chart reaches from the campaign's last send: enough to watch a
 # campaign go out, and a bound on what the page reads however long the campaign has run.
-WINDOW_MINUTES = 120
-MINUTE = timedelta(minutes=1)
 
 # The outcome chart's rows, in order: (key in the progress counts, bar class, indented).
 # "Uncertain" rows are failed rows whose worker stopped mid-send, shown under "Failed".
@@ -65,22 +62,6 @@ MINUTES_BOTTOM = 136
 MINUTES_RIGHT = WIDTH - 8
 # A bar never wider than this, so a campaign of a few minutes doesn't draw slabs.
 MINUTE_BAR_MAX = 24
-
-
-def sends_per_minute(*, campaign: Campaign) -> QuerySet:
-    """``{"minute", "sent"}`` for each minute in which some of the campaign's messages were
-    handed to the provider, oldest first, over the ``WINDOW_MINUTES`` before its last send
-    (plus, at most, part of the minute before them): one aggregate query, bucketed by the
-    database, reading a bounded number of minutes however long the campaign has run."""
-    handed_over = Delivery.objects.filter(campaign=campaign, sent_at__isnull=False)
-    last_send = Subquery(handed_over.order_by("-sent_at").values("sent_at")[:1])
-    return (
-        handed_over.filter(sent_at__gt=last_send - WINDOW_MINUTES * MINUTE)
-        .annotate(minute=TruncMinute("sent_at"))
-        .values("minute")
-        .annotate(sent=Count("id"))
-        .order_by("minute")
-    )
 
 
 @dataclass(frozen=True)

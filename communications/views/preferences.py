@@ -15,9 +15,14 @@ from django.views.decorators.http import require_http_methods
 from communications.services.preferences import save_preferences, withdraw_all_with_receipt
 from communications.services.unsubscribe import unsubscribe_from_delivery
 from consent.forms import PreferencesForm
-from consent.models import ConsentEvent, Purpose
+from consent.models import ConsentEvent
 from consent.provenance import Provenance
-from consent.selectors import consent_history_for, consent_status, optional_purpose_get
+from consent.selectors import (
+    consent_history_for,
+    consent_status,
+    nothing_to_withdraw,
+    optional_purpose_get,
+)
 from consent.services import ConsentSource
 from consent.tokens import ALL_PURPOSES, TokenError, TokenUse, make_token, read_token
 from privacy_site.auth_user import AuthUser, logged_in_user
@@ -114,7 +119,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
             return token_invalid(request, TokenError("purpose no longer optional"))
     context = {"purpose": purpose, "action": request.path}
     if request.method != "POST":
-        if _unsubscribed_already(subject, purpose):
+        if nothing_to_withdraw(subject=subject, purpose=purpose):
             # Say what is true now rather than offer to stop what has stopped.
             return render(
                 request,
@@ -142,15 +147,6 @@ def _preferences_url(subject: AuthUser) -> str:
     return reverse(
         "preferences-token", args=[make_token(subject=subject, use=TokenUse.PREFERENCES)]
     )
-
-
-def _unsubscribed_already(subject: AuthUser, purpose: Purpose | None) -> bool:
-    """Nothing for the link to stop: its purpose (or every optional purpose) is not granted."""
-    status = consent_status(subject=subject)
-    if purpose is not None:
-        state = status.get(purpose.code)
-        return not (state and state.granted)
-    return not any(state.granted for state in status.values() if not state.mandatory)
 
 
 def token_invalid(request: HttpRequest, error: TokenError) -> HttpResponse:

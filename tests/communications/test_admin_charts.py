@@ -18,8 +18,8 @@ from django.test import Client
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from communications.admin.charts import sends_per_minute
 from communications.models import Campaign, PolicyPublication
+from communications.selectors import sends_per_minute
 from communications.services import (
     create_campaign,
     populate_campaign,
