@@ -1,0 +1,171 @@
+"""Small-count and secondary suppression, proved over random tables: a reader who has only the
+published table (numbers, "<10", "withheld"), the totals and the rules can never narrow a
+suppressed cell down to one value. The reader here is independent of the code under test: it
+enumerates every assignment of the suppressed cells of a line that is consistent with what
+is published, and collects the values each cell can take."""
+
+from __future__ import annotations
+
+from itertools import product
+
+import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from sharing.suppression import (
+    SMALL_MARK,
+    THRESHOLD,
+    WITHHELD_MARK,
+    Line,
+    LineKind,
+    Mark,
+    shown,
+    suppress,
+)
+
+# A withheld cell is "ten or more"; the reader looks this far above the largest figure.
+LOOK_ABOVE = 12
+
+
+def _domain(text: str, minimum: int, cap: int) -> range:
+    """What a published cell tells the reader."""
+    if text == SMALL_MARK:
+        return range(minimum, THRESHOLD)
+    if text == WITHHELD_MARK:
+        return range(max(minimum, THRESHOLD), cap + 1)
+    return range(int(text), int(text) + 1)
+
+
+def _consistent(kind: LineKind, members: tuple[int, ...], total: int) -> bool:
+    if kind is LineKind.SUM:
+        return sum(members) == total
+    return all(member <= total for member in members) and total <= sum(members)
+
+
+def values_a_reader_cannot_rule_out(
+    published: list[str], line: Line, minimums: list[int], cap: int
+) -> dict[int, set[int]]:
+    """Every value each suppressed cell of ``line`` can take, by brute force."""
+    cells = [*line.members, line.total]
+    domains = [_domain(published[cell], minimums[cell], cap) for cell in cells]
+    possible: dict[int, set[int]] = {cell: set() for cell in cells}
+    for assignment in product(*domains):
+        *members, total = assignment
+        if _consistent(line.kind, tuple(members), total):
+            for cell, value in zip(cells, assignment, strict=True):
+                possible[cell].add(value)
+    hidden = (SMALL_MARK, WITHHELD_MARK)
+    return {cell: possible[cell] for cell in cells if published[cell] in hidden}
+
+
+@st.composite
+def tables(draw):
+    """Columns of 1-4 rows, each column a line with a totals cell; sums or distinct counts,
+    cells 0-30, each with a known minimum of 0 or 1 (a product row exists only if bought)."""
+    rows = draw(st.integers(min_value=1, max_value=4))
+    columns = draw(st.integers(min_value=1, max_value=3))
+    values: list[int] = []
+    minimums: list[int] = []
+    lines: list[Line] = []
+    for _ in range(columns):
+        kind = draw(st.sampled_from(LineKind))
+        minimum = draw(st.integers(min_value=0, max_value=1))
+        members = draw(
+            st.lists(st.integers(min_value=minimum, max_value=30), min_size=rows, max_size=rows)
+        )
+        if kind is LineKind.SUM:
+            total = sum(members)
+        else:
+            total = draw(st.integers(min_value=max(members), max_value=max(sum(members), 0)))
+        start = len(values)
+        values += [*members, total]
+        minimums += [minimum] * rows + [minimum]
+        lines.append(Line(tuple(range(start, start + rows)), start + rows, kind))
+    return values, lines, minimums
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(tables())
+def test_no_suppressed_cell_can_be_worked_out_from_the_published_cells_and_totals(table):
+    values, lines, minimums = table
+
+    marks = suppress(values, lines=lines, minimums=minimums)
+
+    published = [shown(value, mark) for value, mark in zip(values, marks, strict=True)]
+    cap = max(values) + LOOK_ABOVE
+    for line in lines:
+        possible = values_a_reader_cannot_rule_out(published, line, minimums, cap)
+        for cell, options in possible.items():
+            assert values[cell] in options
+            assert len(options) >= 2, (published, line, cell, options)
+
+
+@settings(max_examples=300, deadline=None)
+@given(tables())
+def test_every_count_under_ten_is_shown_as_under_ten_and_nothing_else_is(table):
+    values, lines, minimums = table
+
+    marks = suppress(values, lines=lines, minimums=minimums)
+
+    for value, mark in zip(values, marks, strict=True):
+        assert (mark is Mark.SMALL) == (value < THRESHOLD)
+        if mark is Mark.WITHHELD:
+            assert value >= THRESHOLD
+
+
+@settings(max_examples=300, deadline=None)
+@given(tables())
+def test_a_sum_line_with_a_suppressed_cell_has_at_least_two(table):
+    values, lines, minimums = table
+
+    marks = suppress(values, lines=lines, minimums=minimums)
+
+    for line in lines:
+        if line.kind is not LineKind.SUM:
+            continue
+        hidden = [c for c in (*line.members, line.total) if marks[c] is not Mark.PUBLISHED]
+        assert len(hidden) != 1
+
+
+def test_a_single_small_cell_beside_a_published_total_takes_a_second_cell_with_it():
+    # units: 3 + 25 + 40 = 68; the 3 alone could be worked out as 68 - 25 - 40
+    line = Line((0, 1, 2), 3, LineKind.SUM)
+
+    marks = suppress([3, 25, 40, 68], lines=[line], minimums=[1, 1, 1, 1])
+
+    assert [shown(v, m) for v, m in zip([3, 25, 40, 68], marks, strict=True)] == [
+        "<10",
+        "withheld",
+        "40",
+        "68",
+    ]
+
+
+def test_a_small_total_hides_the_line_it_totals():
+    line = Line((0, 1), 2, LineKind.SUM)
+
+    marks = suppress([4, 3, 7], lines=[line], minimums=[1, 1, 1])
+
+    assert marks == [Mark.SMALL, Mark.SMALL, Mark.SMALL]
+
+
+def test_a_withheld_cell_is_known_to_be_ten_or_more_so_that_cannot_give_a_small_one_away():
+    # 0 + 10 = 10: with the 10 withheld (ten or more), the "<10" could only be 0, so the
+    # total goes too
+    line = Line((0, 1, 2), 3, LineKind.SUM)
+
+    marks = suppress([0, 10, 50, 60], lines=[line], minimums=[0, 0, 0, 0])
+
+    assert marks[0] is Mark.SMALL
+    published = [shown(v, m) for v, m in zip([0, 10, 50, 60], marks, strict=True)]
+    possible = values_a_reader_cannot_rule_out(published, line, [0, 0, 0, 0], cap=80)
+    assert all(len(options) >= 2 for options in possible.values())
+
+
+def test_lines_must_not_share_cells():
+    with pytest.raises(ValueError, match="one line only"):
+        suppress(
+            [1, 2, 3],
+            lines=[Line((0,), 2, LineKind.SUM), Line((1,), 2, LineKind.SUM)],
+            minimums=[0, 0, 0],
+        )
