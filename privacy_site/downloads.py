@@ -45,3 +45,22 @@ def csv_download(rows: Iterable[Iterable[object]], filename: str) -> StreamingHt
     )
     _attachment(response, filename)
     return response
+
+
+# A spreadsheet runs a cell starting with one of these as a formula.
+FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
+
+
+def spreadsheet_safe(text: str) -> str:
+    """``text`` as a CSV cell a spreadsheet shows rather than runs: one that would start a
+    formula gets an apostrophe in front."""
+    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def stored_csv_download(text: str, filename: str) -> HttpResponse:
+    """A CSV file kept as it was first made (a report, as given), served byte for byte."""
+    response = HttpResponse(text.encode("utf-8"), content_type="text/csv; charset=utf-8")
+    _attachment(response, filename)
+    response["Cache-Control"] = "no-store"
+    response["X-Content-Type-Options"] = "nosniff"
+    return response

@@ -331,6 +331,10 @@ JESSOPS_PHOTO_URL = env.str("JESSOPS_PHOTO_URL", default="https://photo.jessops.
 # before it queues the next (seconds).
 SHARING_TRANSFER_BATCH_SIZE = env.int("SHARING_TRANSFER_BATCH_SIZE", default=1000)
 SHARING_TRANSFER_RUN_SECONDS = env.int("SHARING_TRANSFER_RUN_SECONDS", default=240)
+# Aggregate reports for suppliers: the register's aggregate-only party they are given to, and
+# the longest period one report may cover (days).
+SHARING_AGGREGATE_PARTY = env.str("SHARING_AGGREGATE_PARTY", default="Suppliers and advertisers")
+SHARING_REPORT_MAX_DAYS = env.int("SHARING_REPORT_MAX_DAYS", default=366)
 
 # --- Logging -----------------------------------------------------------------------------------
 

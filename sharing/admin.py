@@ -268,4 +268,11 @@ class DisclosureAdmin(ReadOnlyAdmin):
         return ", ".join(obj.category_labels())
 
 
-from sharing import admin_legal, admin_notifications, order_admin, photo_admin, transfer_admin  # noqa: E402, F401  (own modules)  # noqa: E402, F401  (own modules)
+from sharing import (  # noqa: E402, F401  (own modules)
+    admin_legal,
+    admin_notifications,
+    order_admin,
+    photo_admin,
+    report_admin,
+    transfer_admin,
+)

@@ -240,4 +240,11 @@ class Disclosure(models.Model):
         return [labels.get(code, code) for code in self.categories]
 
 
-from sharing import legal_models, notification_models, order_models, photo_models, transfer_models  # noqa: E402, F401  (own modules)  # noqa: E402, F401  (own modules)
+from sharing import (  # noqa: E402, F401  (own modules)
+    legal_models,
+    notification_models,
+    order_models,
+    photo_models,
+    report_models,
+    transfer_models,
+)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from sharing.services import notifications
+from sharing.services.aggregate_reports import generate_scheduled_reports
 from sharing.services.transfers import record_business_transfers
 
 
@@ -27,3 +28,17 @@ def record_business_transfers_task() -> dict[str, int]:
     if run.more:
         record_business_transfers_task.delay()
     return {"started": run.started, "disclosed": run.disclosed, "more": run.more}
+
+
+@shared_task(name="sharing.generate_aggregate_reports")
+def generate_aggregate_reports_task() -> dict[str, object]:
+    """Periodic (beat, daily): last month's aggregate report for each supplier that sold
+    something in it, once each; a day the reports are all made writes nothing."""
+    run = generate_scheduled_reports()
+    return {
+        "period_start": run.period_start.isoformat(),
+        "period_end": run.period_end.isoformat(),
+        "generated": run.generated,
+        "already_done": run.already_done,
+        "refused": run.refused,
+    }
