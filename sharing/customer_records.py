@@ -5,7 +5,7 @@ these).
 Erasure keeps each order's lines (what was bought, from which supplier: the aggregate figures
 for suppliers are made of them, and they name no one) and its date, and removes the delivery
 name and address, the order reference and the stored answer. An open Jessops Photo membership
-is ended, and CEWE is to be told.
+is ended, and CEWE's erasure notice is what tells it (one notice, not two).
 """
 
 from __future__ import annotations
@@ -13,10 +13,10 @@ from __future__ import annotations
 from django.db import transaction
 
 from privacy_site.auth_user import AuthUser
+from sharing.notification_models import RecipientNotification
 from sharing.order_models import Order
-from sharing.photo_models import LeftBecause
 from sharing.selectors import photo_memberships_for
-from sharing.services.photo_service import leave_photo_service, open_membership
+from sharing.services.photo_service import end_memberships_on_erasure
 
 KEPT_ON_ERASURE = [
     {
@@ -68,7 +68,7 @@ def export_orders_and_memberships(user: AuthUser) -> dict:
             {
                 "joined": _when(membership.joined_at),
                 "left": _when(membership.left_at),
-                "cewe_told_you_left": _when(membership.notified_at),
+                "cewe_told_you_left": _when(membership.party_told_at),
             }
             for membership in photo_memberships_for(user=user)
         ],
@@ -76,7 +76,9 @@ def export_orders_and_memberships(user: AuthUser) -> dict:
 
 
 @transaction.atomic
-def erase_orders_and_memberships(user: AuthUser) -> None:
+def erase_orders_and_memberships(
+    user: AuthUser, *, erasure_notices: list[RecipientNotification]
+) -> None:
     Order.objects.filter(customer_id=user.pk).update(
         reference=None,
         answer={},
@@ -86,5 +88,4 @@ def erase_orders_and_memberships(user: AuthUser) -> None:
         town="",
         postcode="",
     )
-    if open_membership(person=user) is not None:
-        leave_photo_service(person=user, because=LeftBecause.ERASURE)
+    end_memberships_on_erasure(person=user, erasure_notices=erasure_notices)

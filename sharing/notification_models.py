@@ -1,6 +1,7 @@
 """Notices to the parties that received a person's data when that person corrects or erases
-it (UK GDPR Article 19): one ``RecipientNotification`` per party per correction or erasure,
-and the append-only ``RecipientNotificationStep`` log of what happened to it.
+it (UK GDPR Article 19), or leaves a service the party provides for us (Jessops Photo): one
+``RecipientNotification`` per party per event, and the append-only
+``RecipientNotificationStep`` log of what happened to it.
 
 Written only by ``sharing.services.notifications``. A notice keeps only what the party needs
 to act: the party's own references for the person (the orders or requests it received data
@@ -22,6 +23,9 @@ class NoticeEvent(models.TextChoices):
 
     RECTIFICATION = "rectification", "Correction"
     ERASURE = "erasure", "Erasure"
+    # The person left a service the party provides for us (Jessops Photo, CEWE): the party
+    # no longer has a purpose for what it received for it.
+    SERVICE_ENDED = "service_ended", "Left the service"
 
 
 class NoticeMethod(models.TextChoices):

@@ -1,6 +1,7 @@
 """Membership of the Jessops Photo service, provided by CEWE (the policy's "Jessops Photo"
 clause): one ``PhotoServiceMembership`` per time a person joined, with the disclosure to CEWE
-that joining made and, once they left, the notice CEWE must be given.
+that joining made and, once they left, the notice that tells CEWE (a ``RecipientNotification``,
+sent like the notices of corrections and erasures).
 
 Written only by ``sharing.services.photo_service``. A person has at most one open membership
 (a database constraint); the closed ones are their history.
@@ -8,17 +9,11 @@ Written only by ``sharing.services.photo_service``. A person has at most one ope
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
-
-
-class LeaveNotice(models.TextChoices):
-    """Whether CEWE has been told that the person left."""
-
-    NOT_DUE = "not_due", "Not due (still a member)"
-    TO_NOTIFY = "to_notify", "To notify"
-    NOTIFIED = "notified", "Notified"
 
 
 class LeftBecause(models.TextChoices):
@@ -49,31 +44,19 @@ class PhotoServiceMembership(models.Model):
     )
     left_at = models.DateTimeField(null=True, blank=True)
     left_because = models.CharField(max_length=10, blank=True, choices=LeftBecause.choices)
-    leave_notice = models.CharField(
-        max_length=10, choices=LeaveNotice.choices, default=LeaveNotice.NOT_DUE
-    )
-    notified_at = models.DateTimeField(null=True, blank=True)
-    notified_by = models.ForeignKey(
-        settings.AUTH_USER_MODEL,
+    leave_notification = models.ForeignKey(
+        "sharing.RecipientNotification",
         on_delete=models.PROTECT,
         null=True,
         blank=True,
         related_name="+",
-        help_text="The member of staff who recorded that the party was told.",
-    )
-    notice_detail = models.CharField(
-        max_length=300, blank=True, help_text="How the party was told (staff's note)."
+        help_text="The notice that tells the party the person left: the notice of leaving, or "
+        "the erasure notice when the person's data was erased (which says more).",
     )
 
     class Meta:
         ordering = ["-joined_at", "-id"]
         verbose_name = "Jessops Photo membership"
-        permissions = [
-            (
-                "record_photo_leave_notice",
-                "Can record that CEWE was told a member left Jessops Photo",
-            )
-        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["person"],
@@ -81,21 +64,12 @@ class PhotoServiceMembership(models.Model):
                 name="sharing_photo_one_open_membership",
             ),
             models.CheckConstraint(
-                condition=(Q(left_at__isnull=True, leave_notice="not_due", left_because=""))
-                | (Q(left_at__isnull=False) & ~Q(leave_notice="not_due") & ~Q(left_because="")),
-                name="sharing_photo_notice_due_once_left",
+                condition=Q(left_at__isnull=True, left_because="", leave_notification__isnull=True)
+                | (
+                    Q(left_at__isnull=False, leave_notification__isnull=False) & ~Q(left_because="")
+                ),
+                name="sharing_photo_party_told_once_left",
             ),
-            models.CheckConstraint(
-                condition=~Q(leave_notice="notified") | Q(notified_at__isnull=False),
-                name="sharing_photo_notified_when",
-            ),
-        ]
-        indexes = [
-            models.Index(
-                fields=["left_at"],
-                condition=Q(leave_notice="to_notify"),
-                name="sharing_photo_notice_due",
-            )
         ]
 
     def __str__(self) -> str:
@@ -104,3 +78,9 @@ class PhotoServiceMembership(models.Model):
     @property
     def is_open(self) -> bool:
         return self.left_at is None
+
+    @property
+    def party_told_at(self) -> datetime | None:
+        """When the party was told the person left (or of their erasure), if it was."""
+        notice = self.leave_notification
+        return notice.notified_at if notice is not None else None

@@ -84,10 +84,11 @@ def export_for_user(user: AuthUser) -> dict:
 def erase_for_user(user: AuthUser) -> None:
     """Tell every recipient of the person's data (Article 19), then empty the references."""
     # The notices read each party's references before they are emptied, in this transaction.
-    notify_recipients_of_erasure(person=user)
+    notices = notify_recipients_of_erasure(person=user)
     # The trigger lets exactly this update through (migration 0002).
     Disclosure.objects.filter(person_id=user.pk).exclude(
         legal_basis=LegalBasis.LEGAL_OBLIGATION
     ).exclude(reference="").update(reference="")
 
-    customer_records.erase_orders_and_memberships(user)
+    # An open Jessops Photo membership ends here, told by CEWE's erasure notice.
+    customer_records.erase_orders_and_memberships(user, erasure_notices=notices)

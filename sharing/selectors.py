@@ -55,4 +55,8 @@ def register_parties() -> QuerySet[ThirdParty]:
 
 def photo_memberships_for(*, user: AuthUser) -> QuerySet[PhotoServiceMembership]:
     """``user``'s own Jessops Photo memberships, newest first, and nobody else's."""
-    return PhotoServiceMembership.objects.filter(person_id=user.pk).order_by("-joined_at", "-id")
+    return (
+        PhotoServiceMembership.objects.filter(person_id=user.pk)
+        .select_related("leave_notification")
+        .order_by("-joined_at", "-id")
+    )

@@ -5,29 +5,33 @@ services").
 
 Joining gives CEWE the person's name and email address, logged as a disclosure on the basis
 of the contract (the person asked for the service), made by the person themselves. Leaving
-ends the membership and marks CEWE to be told; staff record when it was. Partner marketing
+ends the membership and writes the notice that tells CEWE (``RecipientNotification``, sent by
+a worker to CEWE's notification address or endpoint, or given by staff where the register has
+neither). Erasure ends it too, and CEWE's erasure notice is the one that tells it. Partner marketing
 from us ("Jessops Photo offers") is a consent purpose of its own: joining neither grants nor
 needs it, and CEWE's own emails are managed on the Jessops Photo website.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, transaction
 from django.utils import timezone
 
 from privacy_site.auth_user import AuthUser
-from privacy_site.staff import is_active_staff
 from sharing.models import DataCategory, DisclosurePurpose, LegalBasis, ThirdParty
-from sharing.photo_models import LeaveNotice, LeftBecause, PhotoServiceMembership
+from sharing.notification_models import RecipientNotification
+from sharing.photo_models import LeftBecause, PhotoServiceMembership
 
 from .disclosures import DisclosureRefused, record_disclosure
+from .notifications.creating import notify_party_of_leaving
 
 # The party providing the service: the register's entry, seeded from the policy.
 PHOTO_PARTY = "CEWE (Jessops Photo)"
 # What joining gives CEWE: what it needs to open the person's Jessops Photo account.
 JOINING_CATEGORIES = [DataCategory.NAME, DataCategory.EMAIL]
-RECORD_NOTICE = "sharing.record_photo_leave_notice"
 
 
 class PhotoServiceError(ValueError):
@@ -94,39 +98,68 @@ def membership_reference(membership: PhotoServiceMembership) -> str:
 
 
 @transaction.atomic
-def leave_photo_service(
-    *, person: AuthUser, because: str = LeftBecause.LEFT
-) -> PhotoServiceMembership:
-    """End ``person``'s membership; CEWE is to be told (``leave_notice`` "to notify").
+def leave_photo_service(*, person: AuthUser) -> PhotoServiceMembership:
+    """End ``person``'s membership and write the notice that tells CEWE, under the
+    membership's reference, that it no longer has a purpose for what it received (sent by a
+    worker where the register has CEWE's address or endpoint, else *to notify* for staff).
     Raises ``PhotoServiceError`` if they are not a member."""
     locked = _lock(person)
     membership = open_membership(person=locked)
     if membership is None:
         raise PhotoServiceError("You are not a member of Jessops Photo.")
-    membership.left_at = timezone.now()
+    now = timezone.now()
+    received = membership.disclosure.categories if membership.disclosure else JOINING_CATEGORIES
+    notice = notify_party_of_leaving(
+        person=locked,
+        party=membership.party,
+        categories=received,
+        reference=membership_reference(membership),
+        occurred_at=now,
+    )
+    return _end(membership, at=now, because=LeftBecause.LEFT, notice=notice)
+
+
+def _end(
+    membership: PhotoServiceMembership,
+    *,
+    at: datetime,
+    because: str,
+    notice: RecipientNotification,
+) -> PhotoServiceMembership:
+    membership.left_at = at
     membership.left_because = because
-    membership.leave_notice = LeaveNotice.TO_NOTIFY
-    membership.save(update_fields=["left_at", "left_because", "leave_notice"])
+    membership.leave_notification = notice
+    membership.save(update_fields=["left_at", "left_because", "leave_notification"])
     return membership
 
 
 @transaction.atomic
-def record_leave_notified(
-    *, membership: PhotoServiceMembership, actor: AuthUser, detail: str
-) -> PhotoServiceMembership:
-    """Staff record that CEWE was told the person left (how: ``detail``). Needs
-    ``sharing.record_photo_leave_notice``. Raises ``PhotoServiceError`` (nothing written)."""
-    if not is_active_staff(actor, RECORD_NOTICE):
-        raise PhotoServiceError("Only staff allowed to record notices to CEWE may do this.")
-    detail = detail.strip()
-    if not detail:
-        raise PhotoServiceError("Say how CEWE was told (email, their portal, post...).")
-    locked = PhotoServiceMembership.objects.select_for_update().get(pk=membership.pk)
-    if locked.leave_notice != LeaveNotice.TO_NOTIFY:
-        raise PhotoServiceError("CEWE has no notice to be given about this membership.")
-    locked.leave_notice = LeaveNotice.NOTIFIED
-    locked.notified_at = timezone.now()
-    locked.notified_by = actor
-    locked.notice_detail = detail[:300]
-    locked.save(update_fields=["leave_notice", "notified_at", "notified_by", "notice_detail"])
-    return locked
+def end_memberships_on_erasure(
+    *, person: AuthUser, erasure_notices: list[RecipientNotification]
+) -> None:
+    """In ``person``'s erasure, after ``notify_recipients_of_erasure`` wrote
+    ``erasure_notices``: CEWE hears once, by its erasure notice (which carries the
+    membership's reference and asks it to erase everything it received). An open membership
+    ends because of the erasure, told by that notice; a membership whose notice of leaving
+    was not yet given (the erasure superseded it) is told by it too. Nothing else is sent."""
+    by_party = {notice.party_id: notice for notice in erasure_notices}
+    now = timezone.now()
+    open_one = open_membership(person=person)
+    if open_one is not None:
+        notice = by_party.get(open_one.party_id)
+        if notice is None:  # no disclosure to the party on record: tell it all the same
+            notice = notify_party_of_leaving(
+                person=person,
+                party=open_one.party,
+                categories=JOINING_CATEGORIES,
+                reference=membership_reference(open_one),
+                occurred_at=now,
+            )
+        _end(open_one, at=now, because=LeftBecause.ERASURE, notice=notice)
+    superseded = PhotoServiceMembership.objects.filter(
+        person_id=person.pk, leave_notification__state=RecipientNotification.State.SUPERSEDED
+    )
+    for membership in superseded:
+        if membership.party_id in by_party:
+            membership.leave_notification = by_party[membership.party_id]
+            membership.save(update_fields=["leave_notification"])

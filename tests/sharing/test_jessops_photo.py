@@ -7,22 +7,22 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
-from django.contrib.auth.models import Permission
 from django.test import Client
 from django.utils import timezone
 
 from consent.models import CurrentConsent
 from sharing.models import Disclosure
-from sharing.photo_models import LeaveNotice, PhotoServiceMembership
-from sharing.services import PartyDetails, change_third_party
+from sharing.notification_models import RecipientNotification
+from sharing.photo_models import PhotoServiceMembership
+from sharing.services import PartyDetails, change_third_party, record_notified_by_hand
 from sharing.services.photo_service import (
     PhotoServiceError,
     join_photo_service,
     leave_photo_service,
-    record_leave_notified,
 )
 from tests.harness.http import text
 from tests.sharing.conftest import CEWE, party
+from tests.sharing.notices import set_notification_address
 
 pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("clean_cache")]
 PAGE = "/my-data/jessops-photo/"
@@ -120,7 +120,12 @@ def test_leaving_ends_the_membership_and_marks_cewe_to_be_told(ann):
 
     membership = PhotoServiceMembership.objects.get(person=ann)
     assert membership.left_at is not None
-    assert (membership.left_because, membership.leave_notice) == ("left", "to_notify")
+    assert membership.left_because == "left"
+    notice = membership.leave_notification
+    assert (notice.party, notice.event, notice.state) == (party(CEWE), "service_ended", "to_notify")
+    assert notice.categories == ["name", "email"]
+    assert notice.references == [f"Jessops Photo membership {membership.pk}"]
+    assert notice.method == ""  # the seeded register has no address for CEWE: staff tell it
     page = text(response)
     assert "You have left Jessops Photo. We will tell CEWE." in page
     assert "Not yet" in page  # CEWE told: not yet
@@ -211,44 +216,94 @@ def test_joining_is_refused_when_the_register_no_longer_allows_cewe(ann, officer
 # --- Telling CEWE, erasure --------------------------------------------------------------------
 
 
-def test_staff_with_the_permission_record_that_cewe_was_told(ann, make_user):
+def test_leaving_is_a_notice_to_cewe_that_staff_give_by_hand_when_it_has_no_address(ann, officer):
     join_photo_service(person=ann)
     membership = leave_photo_service(person=ann)
-    clerk = make_user("clerk@jessops.example", is_staff=True)
-    clerk.user_permissions.add(Permission.objects.get(codename="record_photo_leave_notice"))
 
-    told = record_leave_notified(membership=membership, actor=clerk, detail="CEWE partner portal")
-
-    assert (told.leave_notice, told.notified_by, told.notice_detail) == (
-        LeaveNotice.NOTIFIED,
-        clerk,
-        "CEWE partner portal",
+    record_notified_by_hand(
+        notification=membership.leave_notification,
+        actor=officer,
+        method="post",
+        note="Letter to CEWE's privacy contact",
     )
-    with pytest.raises(PhotoServiceError, match="no notice"):
-        record_leave_notified(membership=membership, actor=clerk, detail="again")
-
-
-@pytest.mark.parametrize("staff", [False, True])
-def test_only_staff_with_the_permission_record_the_notice(ann, make_user, staff):
-    join_photo_service(person=ann)
-    membership = leave_photo_service(person=ann)
-    someone = make_user("someone@jessops.example", is_staff=staff)
-
-    with pytest.raises(PhotoServiceError, match="Only staff"):
-        record_leave_notified(membership=membership, actor=someone, detail="by email")
 
     membership.refresh_from_db()
-    assert membership.leave_notice == LeaveNotice.TO_NOTIFY
+    assert membership.party_told_at is not None
+    assert membership.leave_notification.notified_by == officer
 
 
-def test_erasure_ends_the_membership_and_cewe_is_to_be_told(ann, smtp):
-    from accounts.services.privacy import erase_account, request_erasure
-
+def test_leaving_with_an_address_for_cewe_puts_the_notice_in_the_outbox(ann, officer):
+    set_notification_address(party(CEWE), officer, email="privacy@cewe.example")
     join_photo_service(person=ann)
 
-    request_erasure(user=ann, actor=ann)
-    erase_account(user_id=ann.pk)
+    membership = leave_photo_service(person=ann)
 
-    membership = PhotoServiceMembership.objects.get(person_id=ann.pk)
-    assert (membership.left_because, membership.leave_notice) == ("erasure", "to_notify")
+    notice = membership.leave_notification
+    assert notice.method == "email"
+    assert notice.delivery.to_email == "privacy@cewe.example"
+    assert notice.delivery.kind == "recipient_notice"
+
+
+def test_a_failed_leave_writes_no_notice(ann):
+    with pytest.raises(PhotoServiceError):
+        leave_photo_service(person=ann)
+
+    assert not RecipientNotification.objects.exists()
+
+
+# --- Erasure: CEWE hears once, of the erasure --------------------------------------------------
+
+
+def erase(user) -> None:
+    from accounts.services.privacy import erase_account, request_erasure
+
+    request_erasure(user=user, actor=user)
+    erase_account(user_id=user.pk)
+
+
+def test_erasing_a_member_ends_the_membership_with_one_erasure_notice_to_cewe(ann, smtp):
+    membership = join_photo_service(person=ann)
+
+    erase(ann)
+
+    notices = RecipientNotification.objects.filter(person_id=ann.pk, party=party(CEWE))
+    assert [n.event for n in notices] == ["erasure"]
+    membership.refresh_from_db()
+    assert membership.left_because == "erasure"
+    assert membership.leave_notification == notices.get()
+    # the erasure notice carries the membership's reference, read before it was emptied
+    assert notices.get().references == [f"Jessops Photo membership {membership.pk}"]
     assert Disclosure.objects.get(person_id=ann.pk).reference == ""
+
+
+def test_erasure_supersedes_a_notice_of_leaving_not_yet_given(ann, smtp):
+    join_photo_service(person=ann)
+    membership = leave_photo_service(person=ann)
+    leaving = membership.leave_notification
+
+    erase(ann)
+
+    leaving.refresh_from_db()
+    assert (leaving.state, leaving.references) == ("superseded", [])
+    live = RecipientNotification.objects.filter(person_id=ann.pk).exclude(state="superseded")
+    assert [(n.party.name, n.event) for n in live] == [(CEWE, "erasure")]
+    membership.refresh_from_db()
+    assert membership.left_because == "left"  # what happened, kept
+    assert membership.leave_notification == live.get()  # and the notice that tells CEWE
+
+
+def test_a_notice_of_leaving_already_given_stands_beside_the_erasure_notice(ann, officer, smtp):
+    join_photo_service(person=ann)
+    membership = leave_photo_service(person=ann)
+    record_notified_by_hand(
+        notification=membership.leave_notification, actor=officer, method="phone", note="Told"
+    )
+
+    erase(ann)
+
+    events = sorted(
+        RecipientNotification.objects.filter(person_id=ann.pk).values_list("event", "state")
+    )
+    assert events == [("erasure", "to_notify"), ("service_ended", "notified")]
+    membership.refresh_from_db()
+    assert membership.leave_notification.event == "service_ended"

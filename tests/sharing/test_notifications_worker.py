@@ -175,3 +175,83 @@ def test_an_erasure_tells_every_recipient_through_the_worker(
     wait_for_state(notices[CEWE], State.NOTIFIED)
     wait_for_state(notices[PARCELFORCE], State.NOTIFIED)
     assert notices[BANK].state == State.TO_NOTIFY
+
+
+# --- Leaving Jessops Photo ----------------------------------------------------------------------
+
+
+@pytest.fixture
+def member(make_user):
+    from sharing.services.photo_service import join_photo_service
+
+    user = make_user("member@example.com", first_name="Mo", last_name="Member")
+    join_photo_service(person=user)
+    return user
+
+
+def test_leaving_jessops_photo_is_emailed_to_cewe_by_the_worker(
+    member, officer, notice_worker, smtp: SMTPServer
+):
+    from sharing.services.photo_service import leave_photo_service
+
+    set_notification_address(party(CEWE), officer, email="privacy@cewe.example")
+
+    with transaction.atomic():
+        membership = leave_photo_service(person=member)
+
+    (message,) = smtp.wait_for(1)
+    assert message.rcpt_tos == ("privacy@cewe.example",)
+    assert "left the service" in message.subject
+    assert f"Jessops Photo membership {membership.pk}" in message.text()
+    assert "member@example.com" not in message.text() and "Mo" not in message.text()
+    notice = wait_for_state(membership.leave_notification, State.NOTIFIED)
+    assert notice.method == NoticeMethod.EMAIL and "Email sent" in notice.result
+    membership.refresh_from_db()
+    assert membership.party_told_at == notice.notified_at
+
+
+def test_leaving_jessops_photo_is_posted_signed_to_cewes_endpoint(
+    member, officer, notice_worker, receiver
+):
+    from sharing.services.photo_service import leave_photo_service
+
+    set_notification_address(party(CEWE), officer, url=receiver.url)
+
+    with transaction.atomic():
+        membership = leave_photo_service(person=member)
+
+    (request,) = receiver.wait_for(1)
+    verify_signature(request, key=party_key(KEY, party(CEWE).pk))
+    body = json.loads(request.body)
+    assert (body["type"], body["your_references"], body["categories"]) == (
+        "service_ended",
+        [f"Jessops Photo membership {membership.pk}"],
+        ["name", "email"],
+    )
+    assert "no longer uses the service" in body["action"]
+    wait_for_state(membership.leave_notification, State.NOTIFIED)
+
+
+def test_erasing_a_member_tells_cewe_once_that_their_data_was_erased(
+    member, officer, notice_worker, smtp: SMTPServer
+):
+    from sharing.photo_models import PhotoServiceMembership
+
+    set_notification_address(party(CEWE), officer, email="privacy@cewe.example")
+
+    with transaction.atomic():
+        request_erasure(user=member, actor=member)
+
+    # the erasure confirmation to the member and one notice to CEWE: of the erasure
+    messages = smtp.wait_for(2)
+    to_cewe = [m for m in messages if m.rcpt_tos == ("privacy@cewe.example",)]
+    assert len(to_cewe) == 1 and "Erasure" in to_cewe[0].subject
+    membership = PhotoServiceMembership.objects.get(person_id=member.pk)
+    assert f"Jessops Photo membership {membership.pk}" in to_cewe[0].text()
+    notices = RecipientNotification.objects.filter(party=party(CEWE))
+    assert [n.event for n in notices] == [NoticeEvent.ERASURE]
+    assert membership.left_because == "erasure"
+    assert membership.leave_notification == notices.get()
+    wait_for_state(notices.get(), State.NOTIFIED)
+    time.sleep(1)  # nothing else follows
+    assert len([m for m in smtp.messages if m.rcpt_tos == ("privacy@cewe.example",)]) == 1

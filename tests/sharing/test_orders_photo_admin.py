@@ -10,7 +10,7 @@ from api_keys.models import Scope
 from api_keys.services import issue_api_key
 from sharing.order_models import Order
 from sharing.order_serializers import OrderRequestSerializer
-from sharing.photo_models import LeaveNotice, PhotoServiceMembership
+from sharing.photo_models import PhotoServiceMembership
 from sharing.services.orders import take_order
 from sharing.services.photo_service import join_photo_service, leave_photo_service
 from tests.sharing.conftest import staff_client
@@ -90,46 +90,32 @@ def left(make_user) -> PhotoServiceMembership:
     return leave_photo_service(person=ann)
 
 
-def test_staff_with_the_permission_record_that_cewe_was_told(make_user, left):
-    clerk = staff_with(
-        make_user,
-        "clerk@jessops.example",
-        "view_photoservicemembership",
-        "record_photo_leave_notice",
-    )
-    client = staff_client(clerk)
-    notified = f"{MEMBERSHIPS}{left.pk}/notified/"
-
-    assert notified in client.get(f"{MEMBERSHIPS}{left.pk}/change/").content.decode()
-    form = client.get(notified)
-    assert f"Jessops Photo membership {left.pk}" in form.content.decode()
-    client.post(notified, {"detail": "Email to CEWE's privacy contact"})
-
-    left.refresh_from_db()
-    assert (left.leave_notice, left.notified_by) == (LeaveNotice.NOTIFIED, clerk)
-
-
-def test_staff_without_the_permission_cannot_record_the_notice(make_user, left):
+def test_a_membership_page_links_to_the_notice_that_tells_cewe(make_user, left):
     viewer = staff_client(
         staff_with(make_user, "viewer@jessops.example", "view_photoservicemembership")
     )
 
-    assert viewer.post(f"{MEMBERSHIPS}{left.pk}/notified/", {"detail": "x"}).status_code == 403
-    left.refresh_from_db()
-    assert left.leave_notice == LeaveNotice.TO_NOTIFY
+    page = viewer.get(f"{MEMBERSHIPS}{left.pk}/change/").content.decode()
+
+    notice = left.leave_notification
+    assert f"/admin/sharing/recipientnotification/{notice.pk}/change/" in page
+    assert f"Jessops Photo membership {left.pk}" in page
+    assert "To notify" in page
 
 
-def test_an_empty_note_is_asked_for_again(make_user, left):
-    clerk = staff_with(
-        make_user,
-        "clerk@jessops.example",
-        "view_photoservicemembership",
-        "record_photo_leave_notice",
+def test_cewe_told_by_hand_shows_on_the_membership(make_user, left, officer):
+    from sharing.services import record_notified_by_hand
+
+    record_notified_by_hand(
+        notification=left.leave_notification,
+        actor=officer,
+        method="post",
+        note="Letter to CEWE's privacy contact",
+    )
+    viewer = staff_client(
+        staff_with(make_user, "viewer@jessops.example", "view_photoservicemembership")
     )
 
-    response = staff_client(clerk).post(f"{MEMBERSHIPS}{left.pk}/notified/", {"detail": ""})
+    listing = viewer.get(MEMBERSHIPS).content.decode()
 
-    assert response.status_code == 200
-    assert "This field is required." in response.content.decode()
-    left.refresh_from_db()
-    assert left.leave_notice == LeaveNotice.TO_NOTIFY
+    assert "Notified (left the service)" in listing

@@ -133,42 +133,48 @@ def _step(
     )
 
 
-def _create(
-    person: AuthUser, event: str, wanted: set[str] | None, occurred_at: datetime
-) -> list[RecipientNotification]:
-    notices = []
-    for received in _received_by_party(person):
-        concerned = [value for value in received.categories if wanted is None or value in wanted]
-        if not concerned:
-            continue
-        party = received.party
-        notice = RecipientNotification(
-            person_id=person.pk,
-            party=party,
-            event=event,
-            categories=concerned,
-            references=received.references,
-            occurred_at=occurred_at,
-            method=_method_for(party),
+def _new_notice(
+    *,
+    person: AuthUser,
+    party: ThirdParty,
+    event: str,
+    categories: list[str],
+    references: list[str],
+    occurred_at: datetime,
+) -> RecipientNotification:
+    """One notice, with its email in the outbox if the party has an address, and its
+    *created* step."""
+    notice = RecipientNotification(
+        person_id=person.pk,
+        party=party,
+        event=event,
+        categories=categories,
+        references=references,
+        occurred_at=occurred_at,
+        method=_method_for(party),
+    )
+    if notice.method == NoticeMethod.EMAIL:
+        # Written with the correction or erasure, like every transactional email; sent
+        # by the outbox's relay, its result recorded by ``send_notification``.
+        notice.delivery = enqueue_email(
+            kind=MessageKind.RECIPIENT_NOTICE,
+            to_email=party.notification_email,
+            context=_email_context(notice),
         )
-        if notice.method == NoticeMethod.EMAIL:
-            # Written with the correction or erasure, like every transactional email; sent
-            # by the outbox's relay, its result recorded by ``send_notification``.
-            notice.delivery = enqueue_email(
-                kind=MessageKind.RECIPIENT_NOTICE,
-                to_email=party.notification_email,
-                context=_email_context(notice),
-            )
-        notice.save()
-        if notice.method == NoticeMethod.ENDPOINT:
-            how = f"to be posted, signed, to {party.notification_url}"
-        elif notice.method == NoticeMethod.EMAIL:
-            how = f"to be emailed to {mask_address(party.notification_email)}"
-        else:
-            how = "the register has no address or endpoint: to be notified by staff"
-        what = ", ".join(_labels(concerned))
-        _step(notice, Step.CREATED, f"{notice.get_event_display()} of {what}; {how}.")
-        notices.append(notice)
+    notice.save()
+    if notice.method == NoticeMethod.ENDPOINT:
+        how = f"to be posted, signed, to {party.notification_url}"
+    elif notice.method == NoticeMethod.EMAIL:
+        how = f"to be emailed to {mask_address(party.notification_email)}"
+    else:
+        how = "the register has no address or endpoint: to be notified by staff"
+    what = ", ".join(_labels(categories))
+    _step(notice, Step.CREATED, f"{notice.get_event_display()}: {what}; {how}.")
+    return notice
+
+
+def _start(notices: list[RecipientNotification]) -> None:
+    """Once the transaction commits, a task for each notice a worker sends."""
     automatic = [notice.pk for notice in notices if notice.is_automatic]
     if automatic:
 
@@ -180,7 +186,57 @@ def _create(
 
         # Robust: with the broker down the correction still commits; the sweep starts them.
         transaction.on_commit(start, robust=True)
+
+
+def _create(
+    person: AuthUser, event: str, wanted: set[str] | None, occurred_at: datetime
+) -> list[RecipientNotification]:
+    notices = []
+    for received in _received_by_party(person):
+        concerned = [value for value in received.categories if wanted is None or value in wanted]
+        if not concerned:
+            continue
+        notices.append(
+            _new_notice(
+                person=person,
+                party=received.party,
+                event=event,
+                categories=concerned,
+                references=received.references,
+                occurred_at=occurred_at,
+            )
+        )
+    _start(notices)
     return notices
+
+
+def notify_party_of_leaving(
+    *,
+    person: AuthUser,
+    party: ThirdParty,
+    categories: Iterable[str],
+    reference: str,
+    occurred_at: datetime,
+) -> RecipientNotification:
+    """In the transaction in which ``person`` leaves a service ``party`` provides for us
+    (Jessops Photo): one notice telling the party, under its ``reference`` for the person,
+    that it no longer has a purpose for the kinds of data ``categories`` it received for
+    the service. Sent like the other notices (endpoint, email or staff)."""
+    wanted = set(categories)
+    unknown = sorted(wanted - set(DataCategory.values))
+    if unknown or not wanted:
+        raise ValueError(f"Name the kinds of data the party received: {', '.join(unknown)}.")
+    with transaction.atomic():
+        notice = _new_notice(
+            person=person,
+            party=party,
+            event=NoticeEvent.SERVICE_ENDED,
+            categories=[value for value in DataCategory.values if value in wanted],
+            references=[reference],
+            occurred_at=occurred_at,
+        )
+        _start([notice])
+        return notice
 
 
 def notify_recipients_of_correction(
@@ -207,14 +263,18 @@ def notify_recipients_of_erasure(
 ) -> list[RecipientNotification]:
     """In the transaction of ``person``'s erasure, before the disclosure log's references are
     emptied: one notice to each party that received any of their data, with its references.
-    Notices of earlier corrections not yet given are superseded by these (and forget their
-    references): the party is asked to erase, not to correct."""
+    Notices of earlier corrections, and of leaving a service, not yet given are superseded
+    by these (and forget their references): the party is asked to erase, which covers
+    both."""
     when = occurred_at or timezone.now()
     with transaction.atomic():
         notices = _create(person, NoticeEvent.ERASURE, None, when)
         pending = list(
             RecipientNotification.objects.select_for_update()
-            .filter(person_id=person.pk, event=NoticeEvent.RECTIFICATION)
+            .filter(
+                person_id=person.pk,
+                event__in=[NoticeEvent.RECTIFICATION, NoticeEvent.SERVICE_ENDED],
+            )
             .exclude(state__in=[State.NOTIFIED, State.SUPERSEDED])
         )
         for notice in pending:

@@ -47,6 +47,18 @@ from .creating import (
 logger = logging.getLogger(__name__)
 
 
+# What each kind of notice asks the party to do (the payload's "action").
+ACTIONS = {
+    NoticeEvent.ERASURE: "Erase the personal data you received from us about this person, "
+    "unless the law requires you to keep it.",
+    NoticeEvent.RECTIFICATION: "Stop using the old details of these kinds and correct or "
+    "delete them; we send corrected details only with a new order or request that needs them.",
+    NoticeEvent.SERVICE_ENDED: "This person no longer uses the service you provide through "
+    "us: stop using the personal data you received from us for it, and erase it unless the "
+    "law requires you to keep it or the person uses the service with you directly.",
+}
+
+
 # --- Sending ----------------------------------------------------------------------------------
 
 
@@ -97,13 +109,7 @@ def notice_payload(notice: RecipientNotification) -> dict[str, Any]:
         "your_references": list(notice.references),
         "categories": list(notice.categories),
         "category_names": _labels(notice.categories),
-        "action": (
-            "Erase the personal data you received from us about this person, unless the law "
-            "requires you to keep it."
-            if notice.event == NoticeEvent.ERASURE
-            else "Stop using the old details of these kinds and correct or delete them; we "
-            "send corrected details only with a new order or request that needs them."
-        ),
+        "action": ACTIONS[NoticeEvent(notice.event)],
     }
 
 
