@@ -169,3 +169,51 @@ def test_lines_must_not_share_cells():
             lines=[Line((0,), 2, LineKind.SUM), Line((1,), 2, LineKind.SUM)],
             minimums=[0, 0, 0],
         )
+
+
+@st.composite
+def supplier_tables(draw):
+    """A supplier's products: customers 1-25, units at least as many, orders from its site
+    0 to customers; totals as the report counts them (distinct customers and orders)."""
+    from sharing.report_figures import Figures
+
+    products = []
+    for n in range(draw(st.integers(min_value=1, max_value=4))):
+        customers = draw(st.integers(min_value=1, max_value=25))
+        units = draw(st.integers(min_value=customers, max_value=customers + 10))
+        referred = draw(st.integers(min_value=0, max_value=customers))
+        products.append(Figures(f"product {n}", customers, units, referred))
+    customers = [p.customers for p in products]
+    referred = [p.orders_from_your_site for p in products]
+    total = Figures(
+        "All products",
+        draw(st.integers(min_value=max(customers), max_value=sum(customers))),
+        sum(p.units for p in products),
+        draw(st.integers(min_value=max(referred), max_value=sum(referred))),
+    )
+    return products, total
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(supplier_tables())
+def test_a_published_report_table_gives_no_small_count_away(table):
+    from sharing.report_figures import COLUMNS, KINDS, publish
+
+    products, total = table
+
+    published = publish(products, total)
+
+    height = len(products) + 1
+    for c, column in enumerate(COLUMNS):
+        kind, least = KINDS[column]
+        cells = [row[c + 1] for row in published.rows]
+        values = [getattr(row, column) for row in [*products, total]]
+        line = Line(tuple(range(height - 1)), height - 1, kind)
+        for shown_cell, value in zip(cells, values, strict=True):
+            assert shown_cell in (SMALL_MARK, WITHHELD_MARK) or shown_cell == str(value)
+            assert (shown_cell == SMALL_MARK) == (value < THRESHOLD)
+        possible = values_a_reader_cannot_rule_out(
+            cells, line, [least] * height, cap=max(values) + LOOK_ABOVE
+        )
+        for cell, options in possible.items():
+            assert values[cell] in options and len(options) >= 2, (column, cells, options)
