@@ -148,12 +148,11 @@ def generate_scheduled_reports(*, today: date | None = None) -> ScheduledRun:
     run."""
     start, end = last_month(today or timezone.localdate())
     since, until = period_bounds(start, end)
-    sold = sorted(
-        set(
-            OrderLine.objects.filter(
-                order__received_at__gte=since, order__received_at__lt=until
-            ).values_list("supplier", flat=True)
-        )
+    sold = list(
+        OrderLine.objects.filter(order__received_at__gte=since, order__received_at__lt=until)
+        .values_list("supplier", flat=True)
+        .order_by("supplier")
+        .distinct()
     )
     done = set(
         AggregateReport.objects.filter(
