@@ -44,7 +44,7 @@ def take_survey(request: HttpRequest, survey_id: int) -> HttpResponse:
     if entry is not None or not is_open(survey):
         return render(request, "surveys/closed.html", {"survey": survey, "entry": entry})
     sponsor_text = statement.sponsor_sentence() if survey.is_contest else ""
-    form = EntryForm(request.POST or None, survey=survey)
+    form = EntryForm(request.POST if request.method == "POST" else None, survey=survey)
     status = 200
     if request.method == "POST":
         if form.is_valid():
