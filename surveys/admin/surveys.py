@@ -114,7 +114,27 @@ class QuestionFormSet(forms.BaseInlineFormSet):
             raise ValidationError(str(error)) from error
 
 
-class QuestionInline(admin.StackedInline):
+class SurveyRights:
+    """Questions are part of their survey: whoever may add or change the survey may write
+    its questions (no separate question permissions to hand out)."""
+
+    def _survey_right(self, request: HttpRequest, action: str) -> bool:
+        return request.user.has_perm(f"surveys.{action}_survey")
+
+    def has_view_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return self._survey_right(request, "view") or self._survey_right(request, "change")
+
+    def has_add_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return self._survey_right(request, "change" if obj is not None else "add")
+
+    def has_change_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return self._survey_right(request, "change")
+
+    def has_delete_permission(self, request: HttpRequest, obj: object = None) -> bool:
+        return self._survey_right(request, "change")
+
+
+class QuestionInline(SurveyRights, admin.StackedInline):
     model = Question
     form = QuestionForm
     formset = QuestionFormSet
@@ -123,7 +143,7 @@ class QuestionInline(admin.StackedInline):
     verbose_name = "question"
 
 
-class AnsweredQuestionInline(ReadOnlyInline, admin.TabularInline):
+class AnsweredQuestionInline(ReadOnlyInline, SurveyRights, admin.TabularInline):
     model = Question
     fields = readonly_fields = ("position", "text", "kind", "required", "choice_list")
     verbose_name = "question (fixed: the survey is open or closed)"
@@ -133,7 +153,7 @@ class AnsweredQuestionInline(ReadOnlyInline, admin.TabularInline):
         return " / ".join(choice.text for choice in obj.choices.all()) or "Free text"
 
 
-class SurveyEventInline(ReadOnlyInline, admin.TabularInline):
+class SurveyEventInline(ReadOnlyInline, SurveyRights, admin.TabularInline):
     model = SurveyEvent
     fields = readonly_fields = ("occurred_at", "action", "actor", "details")
     verbose_name = "change"
