@@ -7,6 +7,7 @@ from typing import Any
 
 from django import forms
 
+from privacy_site.postcodes import INVALID_POSTCODE, uk_postcode, uk_postcode_district
 from surveys.models import AgeBand, Question, Survey
 from surveys.services.entries import MAX_TEXT, AnswerValue, ContactDetails
 
@@ -78,6 +79,23 @@ class EntryForm(forms.Form):
             choices=choices,
             widget=forms.CheckboxSelectMultiple,
         )
+
+    def clean_contact_postcode(self) -> str:
+        postcode = uk_postcode(self.cleaned_data.get("contact_postcode", ""))
+        if postcode is None:
+            raise forms.ValidationError(INVALID_POSTCODE)
+        return postcode
+
+    def clean_postcode_district(self) -> str:
+        value = self.cleaned_data.get("postcode_district", "")
+        if not value.strip():
+            return ""
+        district = uk_postcode_district(value)
+        if district is None:
+            raise forms.ValidationError(
+                "Enter a postcode district like LS1 or SW1A, or leave it blank."
+            )
+        return district
 
     def answers(self) -> dict[int, AnswerValue]:
         answers: dict[int, AnswerValue] = {}
