@@ -22,3 +22,16 @@ def uk_postcode(value: str) -> str | None:
     if not POSTCODE_RE.match(compact):
         return None
     return f"{compact[:-3]} {compact[-3:]}"
+
+
+_DISTRICT_RE = re.compile(rf"^{_OUTWARD}$")
+
+
+def uk_postcode_district(value: str) -> str | None:
+    """The postcode district (the outward code: ``" ls1 "`` -> ``"LS1"``) of a district or of
+    a full postcode; None for anything that is neither."""
+    compact = re.sub(r"\s+", "", value or "").upper()
+    if _DISTRICT_RE.match(compact):
+        return compact
+    full = uk_postcode(compact)
+    return full.split(" ")[0] if full else None

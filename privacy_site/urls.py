@@ -27,4 +27,5 @@ urlpatterns = [
     path("", include("consent.urls")),
     path("", include("communications.urls")),
     path("", include("sharing.urls")),
+    path("", include("surveys.urls")),
 ]

@@ -96,6 +96,7 @@ def customer_pages() -> list[Document]:
     _logged_in_pages(pages)
     _closing_pages(pages)
     _policy_change_pages(pages)
+    _survey_pages(pages)
     return pages.documents
 
 
@@ -362,6 +363,57 @@ def _policy_change_pages(pages: Catalogue) -> None:
     pages.get(Client(), "a choice about a policy change from an email link", choice)
 
 
+def _survey_pages(pages: Catalogue) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from sharing.models import ThirdParty
+    from surveys.services import QuestionSpec, SurveyDetails, open_survey, save_survey
+
+    author = get_user_model().objects.create_superuser("surveys@jessops.example", TEST_PASSWORD)
+    questions = [
+        QuestionSpec(text="How easy was checkout?", kind="single", choices=["Easy", "Hard"]),
+        QuestionSpec(text="What do you buy?", kind="multiple", choices=["Cameras", "Lenses"]),
+        QuestionSpec(text="Anything else?", kind="free_text", required=True),
+    ]
+    details = SurveyDetails(
+        kind="survey", title="Checkout survey", ask_postcode_district=True, ask_age_band=True
+    )
+    survey = save_survey(survey=None, details=details, questions=questions, actor=author)
+    open_survey(survey=survey, actor=author)
+    if not ThirdParty.objects.exists():  # flushed by a transactional test before this one
+        from django.apps import apps
+
+        from tests.sharing.conftest import SEED
+
+        SEED.load(apps, None)
+    sponsor = ThirdParty.objects.filter(purposes__contains=["prize_award"]).first()
+    contest_details = SurveyDetails(
+        kind="contest",
+        title="Win a camera",
+        sponsor=sponsor,
+        prize="a camera",
+        closes_at=timezone.now() + timedelta(days=7),
+    )
+    contest = save_survey(survey=None, details=contest_details, questions=[], actor=author)
+    open_survey(survey=contest, actor=author)
+    me = _logged_in(_verified_customer("ivy@example.com", first_name="Ivy"))
+    pages.get(me, "surveys and contests", "/surveys/")
+    pages.get(me, "a survey", f"/surveys/{survey.pk}/")
+    pages.post(
+        me, "a survey, with errors", f"/surveys/{survey.pk}/", {"postcode_district": "nowhere"}
+    )
+    pages.post(
+        me,
+        "a survey, answered",
+        f"/surveys/{survey.pk}/",
+        {f"question_{survey.questions.last().pk}": "Fine"},
+    )
+    pages.get(me, "a contest", f"/surveys/{contest.pk}/")
+    pages.post(me, "a contest, with errors", f"/surveys/{contest.pk}/", {"contact_postcode": "x"})
+
+
 def admin_pages(superuser) -> list[Document]:
     """The index, and each list, add and change page of our own models' admins."""
     pages = Catalogue()
@@ -386,6 +438,14 @@ def admin_pages(superuser) -> list[Document]:
             response = staff.get(reverse(f"{prefix}_change", args=[first.pk]))
             if response.status_code == 200:
                 pages.keep(f"{name} change", response)
+    from surveys.models import Survey
+
+    for survey in Survey.objects.order_by("pk")[:2]:
+        pages.get(
+            staff,
+            f"admin survey results ({survey.kind})",
+            f"/admin/surveys/survey/{survey.pk}/results/",
+        )
     return pages.documents
 
 
