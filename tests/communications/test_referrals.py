@@ -5,6 +5,7 @@ broker being down, and the friend's link counting a click and the sign-up after 
 from __future__ import annotations
 
 import html
+import json
 import re
 from unittest import mock
 
@@ -326,3 +327,27 @@ def test_the_report_is_refused_to_staff_without_the_permission(make_user, db):
     response = logged_in(clerk).get("/admin/communications/referral/")
 
     assert response.status_code == 403
+
+
+# --- The sender's data --------------------------------------------------------------------------
+
+
+def test_the_senders_copy_of_their_data_lists_their_wishlists_and_nothing_of_the_friends(
+    ann, referral
+):
+    response = logged_in(ann).get("/accounts/export/", {"format": "json"})
+
+    data = json.loads(response.content)
+    (sent,) = data["emails"]["wishlists_sent_to_friends"]
+    assert sent == {"asked": referral.created_at.isoformat(), "status": "Queued"}
+    assert "Zebedee" not in response.content.decode()
+
+
+def test_erasing_the_sender_keeps_the_counts_unlinked(ann, referral, smtp):
+    from accounts.services.privacy import erase_account, request_erasure
+
+    request_erasure(user=ann, actor=ann)
+    assert erase_account(user_id=ann.pk) is True
+
+    referral.refresh_from_db()
+    assert referral.sender is None and referral.token
