@@ -25,12 +25,15 @@ def referral_settings_are_usable(app_configs: Any, **kwargs: Any) -> list[Error]
             )
         )
     window = settings.REFERRAL_SEND_WINDOW
-    needed = settings.EMAIL_RETRY_BACKOFF_MAX * 2
+    options = getattr(settings, "CELERY_BROKER_TRANSPORT_OPTIONS", {}) or {}
+    visibility = options.get("visibility_timeout", 0)
+    needed = max(settings.EMAIL_RETRY_BACKOFF_MAX * 2, visibility)
     if window <= needed:
         errors.append(
             Error(
                 f"REFERRAL_SEND_WINDOW ({window}s) leaves no room for the retries "
-                f"(EMAIL_RETRY_BACKOFF_MAX is {settings.EMAIL_RETRY_BACKOFF_MAX:.0f}s).",
+                f"(EMAIL_RETRY_BACKOFF_MAX is {settings.EMAIL_RETRY_BACKOFF_MAX:.0f}s) or for "
+                f"a dead worker's task to come back (visibility timeout {visibility}s).",
                 hint="Give it several hours (the default is 6).",
                 id="communications.E102",
             )

@@ -220,3 +220,16 @@ def test_the_sweep_gives_up_only_what_the_window_has_closed_on(db, settings):
         mid_send.pk: Status.UNCERTAIN,
         recent.pk: Status.QUEUED,
     }
+
+
+def test_a_send_window_shorter_than_the_retries_or_the_visibility_timeout_fails_the_checks(
+    settings,
+):
+    from communications.referrals.checks import referral_settings_are_usable
+
+    assert referral_settings_are_usable(None) == []
+    settings.REFERRAL_SEND_WINDOW = 1800
+    assert [e.id for e in referral_settings_are_usable(None)] == ["communications.E102"]
+    settings.REFERRAL_SEND_WINDOW = 21600
+    settings.REFERRAL_SEALING_KEY = "not a key"
+    assert [e.id for e in referral_settings_are_usable(None)] == ["communications.E101"]
