@@ -9,6 +9,7 @@ from django.urls import reverse
 from django.views.decorators.debug import sensitive_post_parameters
 from django.views.decorators.http import require_http_methods
 
+from consent.context_processors import browser_cookie_choice
 from privacy_site.auth_user import logged_in_user
 
 from .forms import WishlistForm
@@ -77,9 +78,10 @@ def sent(request: HttpRequest) -> HttpResponse:
 
 @require_http_methods(["GET", "HEAD"])
 def link(request: HttpRequest, token: str) -> HttpResponse:
-    """A link in a wishlist email: counts the click (once per browser session), remembers the
-    referral in the session so that a sign-up from this browser is counted too, and goes on
-    to the product (a signed link to our shop only) or the home page."""
+    """A link in a wishlist email: counts the click; if the browser allows analytics cookies,
+    remembers the referral in the session, so that a sign-up from this browser is counted too
+    (and a second click is not); then goes on to the product (a signed link to our shop only)
+    or the home page."""
     target = reverse("home")
     signed = request.GET.get("to", "")
     if signed:
@@ -87,5 +89,7 @@ def link(request: HttpRequest, token: str) -> HttpResponse:
         if url is not None and link_problem(url) is None:
             target = url
     if request.method == "GET":
-        record_click(token=token, session=request.session)
+        choice = browser_cookie_choice(request)
+        remember = choice is not None and choice.analytics
+        record_click(token=token, session=request.session, remember=remember)
     return HttpResponseRedirect(target)

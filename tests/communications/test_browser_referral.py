@@ -11,7 +11,7 @@ from playwright.sync_api import expect
 
 from communications.referrals.models import Referral, ReferralEvent
 from tests.factories import TEST_PASSWORD, UserFactory
-from tests.harness.browser import answer_cookies, log_in
+from tests.harness.browser import log_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.worker, pytest.mark.smtp]
 
@@ -48,10 +48,13 @@ def test_a_customer_sends_their_wishlist_and_the_friend_follows_it_and_signs_up(
     link = re.search(rf"https?://[^\s]+/wishlist/from/{referral.token}/", received.text())
     assert link, received.text()
 
-    # when the friend, in their own browser, follows the email's link and signs up
+    # when the friend, in their own browser allowing analytics cookies, follows the email's
+    # link and signs up
     friend = browser.new_context(base_url=live_server.url)
-    answer_cookies(friend, live_server.url)
     tab = friend.new_page()
+    tab.goto("/")
+    tab.get_by_role("button", name="Accept all").click()
+    tab.wait_for_load_state()
     tab.goto("/wishlist/from/" + link.group(0).split("/wishlist/from/", 1)[1])
     expect(tab).to_have_url(f"{live_server.url}/")
     tab.goto("/accounts/signup/")

@@ -237,7 +237,13 @@ def referral(ann, queued, django_capture_on_commit_callbacks) -> Referral:
     return Referral.objects.get()
 
 
+def allow_analytics(client) -> None:
+    """The visitor answers the cookie banner with "Accept all"."""
+    client.post("/cookies/", {"choice": "accept_all", "next": "/"})
+
+
 def test_a_click_is_counted_once_per_browser_and_leads_home(client, referral):
+    allow_analytics(client)
     first = client.get(f"/wishlist/from/{referral.token}/")
     again = client.get(f"/wishlist/from/{referral.token}/")
 
@@ -263,7 +269,8 @@ def test_an_unknown_token_counts_nothing(client, db):
 
 
 def test_a_sign_up_after_a_click_is_counted_without_naming_who(client, referral):
-    # when the friend follows the link, then signs up in the same browser
+    # when the friend, allowing analytics cookies, follows the link, then signs up
+    allow_analytics(client)
     client.get(f"/wishlist/from/{referral.token}/")
     response = client.post(
         "/accounts/signup/",
@@ -281,6 +288,30 @@ def test_a_sign_up_after_a_click_is_counted_without_naming_who(client, referral)
     signup = ReferralEvent.objects.get(kind="signup")
     assert signup.referral == referral
     assert {f.name for f in ReferralEvent._meta.get_fields()} == {"id", "referral", "kind", "day"}
+
+
+def test_a_browser_refusing_analytics_cookies_is_counted_but_not_remembered(client, referral):
+    # given the visitor rejected analytics cookies
+    client.post("/cookies/", {"choice": "reject_all", "next": "/"})
+
+    # when they click twice, then sign up
+    client.get(f"/wishlist/from/{referral.token}/")
+    client.get(f"/wishlist/from/{referral.token}/")
+    client.post(
+        "/accounts/signup/",
+        {
+            "first_name": "Zeb",
+            "last_name": "Quill",
+            "email": "zeb@friends.example",
+            "password1": TEST_PASSWORD,
+            "password2": TEST_PASSWORD,
+        },
+    )
+
+    # then each click counts, and nothing links the sign-up to the referral
+    kinds = sorted(ReferralEvent.objects.values_list("kind", flat=True))
+    assert kinds == ["click", "click"]
+    assert "referral_token" not in client.session
 
 
 def test_a_sign_up_without_a_click_counts_nothing(client, referral):
@@ -303,6 +334,7 @@ def test_a_sign_up_without_a_click_counts_nothing(client, referral):
 
 def test_staff_see_counts_per_period_and_nothing_about_the_friends(client, referral, make_user):
     # given a click and a sign-up
+    allow_analytics(client)
     client.get(f"/wishlist/from/{referral.token}/")
     ReferralEvent.objects.create(referral=referral, kind="signup", day=referral.created_at.date())
     officer = make_user(

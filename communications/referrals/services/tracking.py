@@ -1,6 +1,8 @@
 """Counting what a referral led to: a click on its email's links, and a sign-up in the browser
 that clicked. The browser's session carries the referral's token from the click to the
-sign-up; the events record the referral and the day only, never the account that signed up."""
+sign-up, if the browser allows analytics cookies (the visitor's choice in the cookie banner);
+otherwise the click is counted and nothing is remembered. The events record the referral and
+the day only, never the account that signed up."""
 
 from __future__ import annotations
 
@@ -17,14 +19,16 @@ Kind = ReferralEvent.Kind
 
 
 @transaction.atomic
-def record_click(*, token: str, session: SessionBase) -> bool:
-    """Count a click on ``token``'s links, once per browser session; True if counted. An
-    unknown token counts nothing."""
+def record_click(*, token: str, session: SessionBase, remember: bool) -> bool:
+    """Count a click on ``token``'s links; True if counted. With ``remember`` (the browser
+    allows analytics cookies) the session keeps the token, so that a sign-up from it counts
+    and a second click from it does not. An unknown token counts nothing."""
     referral = Referral.objects.filter(token=token).only("pk").first()
     if referral is None or session.get(SESSION_KEY) == token:
         return False
     ReferralEvent.objects.create(referral=referral, kind=Kind.CLICK, day=timezone.localdate())
-    session[SESSION_KEY] = token
+    if remember:
+        session[SESSION_KEY] = token
     return True
 
 
