@@ -163,6 +163,18 @@ def test_a_customer_without_a_name_is_asked_to_add_it(make_user, queued):
     assert not Referral.objects.exists()
 
 
+def test_a_sender_whose_name_is_a_link_is_refused(make_user, queued):
+    spammer = make_user(
+        "s@example.com", first_name="Win at", last_name="prizes.example", verified=True
+    )
+
+    response = logged_in(spammer).post("/wishlist/send/", wishlist())
+
+    assert response.status_code == 400
+    assert "Your name in Your details can't contain a link" in text(response)
+    assert not Referral.objects.exists()
+
+
 def test_the_eleventh_wishlist_in_a_day_is_refused(
     ann, queued, settings, django_capture_on_commit_callbacks
 ):

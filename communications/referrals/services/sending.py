@@ -104,8 +104,12 @@ def _check(
     message: str,
     items: list[WishlistItem],
 ) -> None:
-    if not sender_name_of(sender):
+    sender_name = sender_name_of(sender)
+    if not sender_name:
         raise ReferralRefused("Add your name in Your details first: the email says who sent it.")
+    if name_problem(sender_name, what="your name"):
+        # The sender's name is in the subject and the body: it must not carry a link either.
+        raise ReferralRefused("Your name in Your details can't contain a link or a web address.")
     if not friend_name:
         raise ReferralRefused("Enter your friend's name.")
     try:
