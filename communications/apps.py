@@ -7,3 +7,5 @@ class CommunicationsConfig(AppConfig):
 
     def ready(self) -> None:
         from . import after_login, checks, signals  # noqa: F401 - registers checks, receivers
+        from .referrals import checks as referral_checks  # noqa: F401
+        from .referrals import receivers  # noqa: F401

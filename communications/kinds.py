@@ -66,6 +66,9 @@ class KindRule:
     forget_context: bool = False
     # For notices: who they reach, checked when the row is written and again at send time.
     audience: NoticeAudience | None = None
+    # False for a kind whose recipient must never be written down, not even in the outbox
+    # until it is sent: it has a sending path of its own.
+    via_outbox: bool = True
 
     @property
     def is_marketing(self) -> bool:
@@ -95,8 +98,9 @@ RULES: dict[str, KindRule] = {
     MessageKind.OPT_IN_CONFIRMATION: KindRule(
         Category.TRANSACTIONAL, to_address=True, forget_context=True
     ),
-    # Sent on a customer's behalf to a friend whose details are never stored.
-    MessageKind.REFERRAL: KindRule(Category.TRANSACTIONAL, to_address=True),
+    # Sent on a customer's behalf to a friend whose details are never stored, not even in
+    # the outbox: communications.referrals sends it.
+    MessageKind.REFERRAL: KindRule(Category.TRANSACTIONAL, to_address=True, via_outbox=False),
     MessageKind.CONTEST_WINNER: KindRule(Category.TRANSACTIONAL),
     MessageKind.CAMPAIGN_TEST: KindRule(Category.TRANSACTIONAL),
     # django-allauth's own emails (password reset, email change, "you already have an

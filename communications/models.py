@@ -13,6 +13,7 @@ from django.db import models
 from django.db.models import Q
 
 from .kinds import CAMPAIGN_KIND_CHOICES, MessageKind
+from .referrals.models import Referral, ReferralEvent  # noqa: F401 - this app's models too
 
 UNCERTAIN_PREFIX = "uncertain:"  # ``last_error`` of a row that may have gone: never resent
 
@@ -150,8 +151,8 @@ class Delivery(models.Model):
         related_name="deliveries",
     )
     # The address at the time of writing, for transactional mail; campaign rows read the
-    # account's current address when they send. Blank for a referral: the friend's address
-    # is never stored.
+    # account's current address when they send. (A referral has no row: the friend's address
+    # is never stored; see communications.referrals.)
     to_email = models.EmailField(max_length=254, blank=True)
     # What the template needs beyond the recipient (a confirmation link, a list of changes).
     context = models.JSONField(default=dict, blank=True)

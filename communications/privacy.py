@@ -13,7 +13,7 @@ from django.db import transaction
 from django.db.models import Q
 from django.utils import timezone
 
-from communications.models import Delivery, ProviderEvent, Suppression
+from communications.models import Delivery, ProviderEvent, Referral, Suppression
 from communications.selectors import emails_sent_to, provider_reports_for, suppression_of
 from communications.services.suppression import suppress_address
 from privacy_site.auth_user import AuthUser
@@ -28,6 +28,12 @@ KEPT_ON_ERASURE = [
         "address or the emails' contents",
         "why": "To show which emails went out under which consent, and to answer "
         "complaints about them.",
+    },
+    {
+        "what": "A count of the wishlists you sent to friends (when, and what became of "
+        "each), no longer linked to you",
+        "why": "To measure our referral programme, as our privacy policy says; nothing "
+        "about the friends was ever kept.",
     },
     {
         "what": "A one-way hash of your email address on our do-not-email list",
@@ -65,6 +71,11 @@ def export_for_user(user: AuthUser) -> dict:
             }
             for event in provider_reports_for(user=user)
         ],
+        # Only what the sender did: nothing about the friends exists.
+        "wishlists_sent_to_friends": [
+            {"asked": _when(referral.created_at), "status": referral.get_status_display()}
+            for referral in Referral.objects.filter(sender=user).order_by("created_at")
+        ],
         "do_not_email": (
             {"since": _when(suppression.created_at), "reason": suppression.get_reason_display()}
             if suppression
@@ -78,6 +89,7 @@ def erase_for_user(user: AuthUser) -> None:
     """Before the account's own data goes: its addresses (every one it ever verified or
     added) are read here, so ``accounts`` erases after this."""
     now = timezone.now()
+    Referral.objects.filter(sender=user).update(sender=None)
     rows = Delivery.objects.filter(user=user)
     rows.filter(status=Status.QUEUED).update(
         status=Status.CANCELLED, last_error="account erased", updated_at=now

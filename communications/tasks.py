@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from celery import shared_task
 
+from .referrals.tasks import deliver_referral_task, sweep_referrals_task  # noqa: F401 - registers
 from .services.campaigns.audience import populate_campaign
 from .services.campaigns.batches import send_campaign_batch
 from .services.campaigns.sweeps import run_due_campaigns, sweep_campaigns

@@ -13,4 +13,5 @@ urlpatterns = [
     path("newsletter/", newsletter.signup, name="newsletter"),
     path("newsletter/confirm/<str:token>/", newsletter.confirm, name="newsletter-confirm"),
     path("", include("communications.urls_policy")),
+    path("", include("communications.referrals.urls")),
 ]

@@ -192,6 +192,24 @@ EMAIL_SOFT_BOUNCE_LIMIT = env.int("EMAIL_SOFT_BOUNCE_LIMIT", default=3)
 # provider's URL answers 404; each needs ANYMAIL["WEBHOOK_SECRET"] or its signing key.
 EMAIL_WEBHOOK_PROVIDERS = env.list("EMAIL_WEBHOOK_PROVIDERS", default=[])
 
+# --- Send a wishlist to a friend (communications/referrals/) -----------------------------------
+
+# Wishlists one customer may send in any 24 hours.
+REFERRAL_DAILY_LIMIT = env.int("REFERRAL_DAILY_LIMIT", default=10)
+# The longest personal message, in characters (plain text, no links).
+REFERRAL_MESSAGE_MAX_LENGTH = env.int("REFERRAL_MESSAGE_MAX_LENGTH", default=500)
+# Hosts product links may point at, besides SITE_URL's own.
+REFERRAL_LINK_HOSTS = env.list("REFERRAL_LINK_HOSTS", default=["www.jessops.com", "jessops.com"])
+# The friend's name and address travel to the worker sealed (Fernet) with this key, which the
+# broker never sees: a Fernet key (`python -c "from cryptography.fernet import Fernet;
+# print(Fernet.generate_key().decode())"`). Empty: derived from SECRET_KEY (and
+# SECRET_KEY_FALLBACKS, to open what an earlier key sealed).
+REFERRAL_SEALING_KEY = env.str("REFERRAL_SEALING_KEY", default="")
+# Seconds a sealed send stays usable; a send not made by then is given up (expired), never
+# made later. Must outlast the retries (EMAIL_RETRY_BACKOFF...) and the broker's
+# visibility timeout, which redelivers the task of a worker that died.
+REFERRAL_SEND_WINDOW = env.int("REFERRAL_SEND_WINDOW", default=6 * 3600)
+
 # --- Celery ------------------------------------------------------------------------------------
 
 CELERY_BROKER_URL = env.str("CELERY_BROKER_URL", default="filesystem://")

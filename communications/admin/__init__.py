@@ -12,3 +12,4 @@ from communications.admin import (  # noqa: F401 - each module registers its adm
     provider_events,
     suppressions,
 )
+from communications.referrals import admin as referrals  # noqa: F401 - the referrals' report

@@ -48,9 +48,12 @@ def enqueue_email(
 
     The gate is asked now, so a message that may not go is recorded with the reason (and
     never relayed), and asked again when the row is sent. ``to_email`` defaults to the
-    account's address; address-only kinds (double opt-in, referral) pass it with no user.
+    account's address; address-only kinds (double opt-in, erasure confirmation) pass it with
+    no user.
     """
     rule = rule_for(kind)
+    if not rule.via_outbox:
+        raise ValueError(f"A {kind} message is never written to the outbox.")
     if user is None and not rule.to_address:
         raise ValueError(f"A {kind} message needs an account to go to.")
     address = to_email or (user.email if user is not None else "")
@@ -180,7 +183,7 @@ def _finish(
         fields.update(sent_at=timezone.now(), provider_message_id=provider_message_id)
     if status != Status.QUEUED:
         if not delivery.user_id:
-            # A message to a bare address (a friend's referral, a newsletter request nobody
+            # A message to a bare address (an erasure confirmation, a newsletter request nobody
             # has confirmed yet) forgets the address and the links once it has gone or given up.
             fields.update(to_email="", context={})
         elif rule_for(delivery.kind).forget_context:

@@ -15,7 +15,7 @@ from allauth.account.models import EmailAddress, EmailConfirmationHMAC
 from allauth.account.utils import user_pk_to_url_str
 from django.contrib import admin
 from django.contrib.auth import get_user_model
-from django.test import Client
+from django.test import Client, override_settings
 from django.urls import NoReverseMatch, reverse
 
 from communications.views.newsletter import confirmation_url
@@ -272,6 +272,7 @@ def _logged_in_pages(pages: Catalogue) -> None:
         me, "your details, after saving", "/accounts/profile/", {**profile, "postcode": "LS1 4AP"}
     )
     pages.get(me, "your data", "/accounts/export/")
+    _wishlist_pages(pages, me)
     pages.get(me, "cookie preferences, logged in", "/cookies/")
     pages.get(me, "nothing to choose about a policy change", "/privacy/choices/")
     pages.get(me, "deactivate your account", "/accounts/deactivate/")
@@ -306,6 +307,25 @@ def _logged_in_pages(pages: Catalogue) -> None:
         user=subscriber, email=subscriber.email, verified=True, primary=True
     )
     pages.get(_logged_in(subscriber), "set a password", "/accounts/password/set/")
+
+
+def _wishlist_pages(pages: Catalogue, me: Client) -> None:
+    pages.get(me, "send a wishlist", "/wishlist/send/")
+    wishlist = {
+        "friend_name": "Flo Hart",
+        "friend_email": "flo@example.com",
+        "item_1_name": "Tripod",
+        "item_1_link": "https://www.jessops.com/tripod",
+    }
+    pages.post(
+        me,
+        "send a wishlist, with errors",
+        "/wishlist/send/",
+        {**wishlist, "message": "see www.example.com", "item_2_link": "https://elsewhere.example/"},
+    )
+    with override_settings(REFERRAL_DAILY_LIMIT=1):
+        pages.post(me, "wishlist sent", "/wishlist/send/", wishlist)
+        pages.post(me, "too many wishlists today", "/wishlist/send/", wishlist)
 
 
 def _closing_pages(pages: Catalogue) -> None:

@@ -48,7 +48,9 @@ SAMPLE_CONTEXT = {
     },
     MessageKind.REFERRAL: {
         "sender_name": "Ann",
-        "wishlist_url": "https://shop.example/wishlist/1/",
+        "friend_name": "Bo",
+        "items": [{"name": "Tripod", "url": "https://shop.example/wishlist/from/t/"}],
+        "visit_url": "https://shop.example/wishlist/from/t/",
         "message": "For my birthday",
     },
     MessageKind.CONTEST_WINNER: {
@@ -290,14 +292,14 @@ def test_a_permanent_refusal_fails_at_once(db, make_user, relay_off):
 
 def test_an_address_only_message_forgets_the_address_once_sent(db, relay_off):
     delivery = enqueue_email(
-        kind=MessageKind.REFERRAL,
-        to_email="friend@example.com",
-        context=SAMPLE_CONTEXT[MessageKind.REFERRAL],
+        kind=MessageKind.ERASURE_CONFIRMATION,
+        to_email="gone@example.com",
+        context={"requested_on": "1 January 2026", "kept": []},
     )
 
     send_delivery(delivery_id=delivery.pk)
 
-    assert mail.outbox[0].to == ["friend@example.com"]
+    assert mail.outbox[0].to == ["gone@example.com"]
     delivery.refresh_from_db()
     assert (delivery.status, delivery.to_email, delivery.context) == (Status.SENT, "", {})
 
