@@ -21,6 +21,7 @@ from sharing.services.photo_service import (
     membership_reference,
     record_leave_notified,
 )
+from staff_access.admin_audit import PersonalDataAdmin
 
 
 class NoticeForm(forms.Form):
@@ -33,7 +34,9 @@ class NoticeForm(forms.Form):
 
 
 @admin.register(PhotoServiceMembership)
-class PhotoServiceMembershipAdmin(ReadOnlyAdmin):
+class PhotoServiceMembershipAdmin(PersonalDataAdmin, ReadOnlyAdmin):
+    person_field = "person_id"
+
     list_display = ("joined_at", "person", "left_at", "left_because", "leave_notice", "notified_at")
     list_filter = ("leave_notice", "left_because")
     list_select_related = ("person",)
