@@ -44,6 +44,11 @@ def staff_accesses_for(*, subject: AuthUser) -> list[AccessByStaff]:
     rows = accesses_to(subject=subject).values_list("occurred_at", "role", "action", "fields")
     labels = dict(StaffAccess.Action.choices)
     return [
-        AccessByStaff(occurred_at=when, role=role, action=labels.get(action, action), fields=fields)
+        AccessByStaff(
+            occurred_at=when,
+            role=role,
+            action=labels.get(action, action),
+            fields=[name.replace("_", " ") for name in fields],
+        )
         for when, role, action, fields in rows
     ]
