@@ -193,9 +193,12 @@ def test_the_database_refuses_to_change_or_delete_a_row(customers, support):
         "UPDATE staff_access_staffaccess SET role = 'Nobody' WHERE id = %s",
         "DELETE FROM staff_access_staffaccess WHERE id = %s",
     ):
-        with pytest.raises(DatabaseError, match="append-only"), transaction.atomic():
-            with connection.cursor() as cursor:
-                cursor.execute(statement, [row.pk])
+        with (
+            pytest.raises(DatabaseError, match="append-only"),
+            transaction.atomic(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(statement, [row.pk])
     assert StaffAccess.objects.get(pk=row.pk).role == SUPPORT
 
 

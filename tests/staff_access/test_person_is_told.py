@@ -20,7 +20,7 @@ def test_the_copy_and_my_data_count_each_access_with_its_role_not_the_name(custo
     ann.emailaddress_set.create(email=ann.email, verified=True, primary=True)
     me = logged_in(ann)
 
-    copy = json.loads(b"".join([me.get("/accounts/export/?format=json").content]))
+    copy = json.loads(me.get("/accounts/export/?format=json").content)
     page = text(me.get("/accounts/export/"))
     my_data = text(me.get("/my-data/"))
 
