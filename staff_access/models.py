@@ -70,6 +70,9 @@ class StaffSignInEvent(models.Model):
     staff = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.PROTECT, related_name="+")
     kind = models.CharField(max_length=20, choices=Kind.choices)
     detail = models.CharField(max_length=200, blank=True)
+    # "Other sessions ended": the session that made the change and goes on (a keyed hash of
+    # its key, never the key itself).
+    kept_session = models.CharField(max_length=64, blank=True)
     occurred_at = models.DateTimeField(default=timezone.now)
 
     class Meta:

@@ -46,13 +46,22 @@ def record_access(
 
 
 def record_sign_in_event(
-    *, staff: AuthUser, kind: str, detail: str = "", occurred_at: datetime | None = None
+    *,
+    staff: AuthUser,
+    kind: str,
+    detail: str = "",
+    kept_session: str = "",
+    occurred_at: datetime | None = None,
 ) -> StaffSignInEvent:
     """One sign-in security event of ``staff``."""
     if kind not in StaffSignInEvent.Kind.values:
         raise ValueError(f"Unknown sign-in event {kind!r}.")
     return StaffSignInEvent.objects.create(
-        staff=staff, kind=kind, detail=detail[:200], occurred_at=occurred_at or timezone.now()
+        staff=staff,
+        kind=kind,
+        detail=detail[:200],
+        kept_session=kept_session,
+        occurred_at=occurred_at or timezone.now(),
     )
 
 

@@ -15,6 +15,7 @@ from django.contrib.auth import logout
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 from django.utils.http import urlencode
 
 from privacy_site.auth_user import AuthUser
@@ -23,7 +24,7 @@ from staff_access.models import StaffSignInEvent
 from staff_access.second_factor import must_set_up_second_factor
 from staff_access.services import record_sign_in_event
 
-SIGNED_IN_AT = "staff_signed_in_at"  # ISO time the session began (or survived an ending)
+SIGNED_IN_AT = "staff_signed_in_at"  # ISO time the session began
 LAST_SEEN = "staff_last_seen"  # epoch seconds of the last request, refreshed once a minute
 REFUSAL_RECORDED = "staff_mfa_refusal_recorded"
 LAST_SEEN_REFRESH = 60
@@ -39,20 +40,33 @@ def start_staff_session(request: HttpRequest, user: AuthUser) -> None:
     request.session.set_expiry(settings.STAFF_SESSION_IDLE_TIMEOUT)
 
 
+def _session_mark(request: HttpRequest | None) -> str:
+    """A keyed hash of the request's session key: which session made a change."""
+    key = getattr(getattr(request, "session", None), "session_key", None)
+    return salted_hmac("staff_access.kept_session", key).hexdigest() if key else ""
+
+
 def end_other_sessions(request: HttpRequest | None, user: AuthUser, *, why: str) -> None:
     """Every other session of ``user`` ends at its next request; this one (``request``'s)
     goes on."""
-    event = record_sign_in_event(staff=user, kind=Kind.OTHER_SESSIONS_ENDED, detail=why)
-    if request is not None and getattr(request, "session", None) is not None:
-        request.session[SIGNED_IN_AT] = event.occurred_at.isoformat()
+    record_sign_in_event(
+        staff=user,
+        kind=Kind.OTHER_SESSIONS_ENDED,
+        detail=why,
+        kept_session=_session_mark(request),
+    )
 
 
 def _ended_elsewhere(request: HttpRequest, user: AuthUser) -> bool:
     began = request.session.get(SIGNED_IN_AT)
     since = datetime.fromisoformat(began) if began else datetime.min.replace(tzinfo=UTC)
-    return StaffSignInEvent.objects.filter(
-        staff_id=user.pk, kind=Kind.OTHER_SESSIONS_ENDED, occurred_at__gt=since
-    ).exists()
+    return (
+        StaffSignInEvent.objects.filter(
+            staff_id=user.pk, kind=Kind.OTHER_SESSIONS_ENDED, occurred_at__gt=since
+        )
+        .exclude(kept_session=_session_mark(request))
+        .exists()
+    )
 
 
 class StaffSessionMiddleware:
