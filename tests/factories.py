@@ -77,6 +77,12 @@ def set_up_second_factor(user) -> str:
     return secret
 
 
+def with_second_factor(user):
+    """``user`` (made some other way, e.g. ``create_superuser``) with an authenticator app."""
+    set_up_second_factor(user)
+    return user
+
+
 class UserFactory(DjangoModelFactory):
     """An account made by ``User.objects.create_user``, with ``TEST_PASSWORD`` unless told
     (``password=None`` gives the unusable password of a newsletter-only subscriber).
