@@ -71,10 +71,6 @@ class StaffAccessAdmin(ReadOnlyAdmin):
     list_filter = ("action", "role", "occurred_at")
     list_select_related = ("staff",)
     search_fields = ("staff__email",)
-    search_help_text = (
-        "A staff member's address (or part of it), or a person's full address: every access "
-        "to their data."
-    )
     date_hierarchy = "occurred_at"
     show_full_result_count = False
     actions = ["export_csv"]
