@@ -13,6 +13,7 @@ from types import ModuleType
 import communications.privacy
 import consent.privacy
 import sharing.privacy
+import staff_access.privacy
 import surveys.privacy
 
 # Lower apps, in the order their sections appear in a copy.
@@ -21,6 +22,7 @@ SECTIONS: list[tuple[str, ModuleType]] = [
     ("emails", communications.privacy),
     ("third_parties", sharing.privacy),
     ("surveys", surveys.privacy),
+    ("staff_access", staff_access.privacy),
 ]
 
 ACCOUNTS_KEPT = [

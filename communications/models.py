@@ -397,3 +397,7 @@ class BusinessTransition(models.Model):
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.counterparty} ({self.effective_on:%d %b %Y})"
+
+
+# The record of campaign and suppression actions, in a module of its own.
+from communications import event_models  # noqa: E402, F401

@@ -49,6 +49,7 @@ from privacy_site.admin_tools import (
 )
 from privacy_site.auth_user import logged_in_user
 from privacy_site.downloads import csv_download
+from staff_access.admin_audit import PersonalDataAdmin
 
 CSV_HEADER = [
     "occurred_at",
@@ -264,7 +265,9 @@ def ledger_csv_rows(events: Iterable[ConsentEvent]) -> Iterator[Sequence[object]
 
 
 @admin.register(ConsentEvent)
-class ConsentEventAdmin(ReadOnlyAdmin):
+class ConsentEventAdmin(PersonalDataAdmin, ReadOnlyAdmin):
+    person_field = "subject_id"
+
     list_display = (
         "occurred_at",
         "subject_email",
@@ -302,13 +305,17 @@ class ConsentEventAdmin(ReadOnlyAdmin):
             changelist = self.get_changelist_instance(request)
         except IncorrectLookupParameters:
             return HttpResponseBadRequest("Unknown filter.")
-        events = changelist.get_queryset(request).iterator(chunk_size=self.csv_chunk_size)
+        rows = changelist.get_queryset(request)
+        self.note_export(request, rows, fields=CSV_HEADER, page="admin:consent_ledger_export_csv")
+        events = rows.iterator(chunk_size=self.csv_chunk_size)
         stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
         return csv_download(ledger_csv_rows(events), f"consent-ledger-{stamp}.csv")
 
 
 @admin.register(CurrentConsent)
-class CurrentConsentAdmin(ReadOnlyAdmin):
+class CurrentConsentAdmin(PersonalDataAdmin, ReadOnlyAdmin):
+    person_field = "subject_id"
+
     list_display = ("subject_email", "purpose", "granted", "legal_basis", "updated_at", "event")
     list_filter = ("purpose", "granted", "legal_basis")
     search_fields = ("subject__email",)
@@ -320,7 +327,9 @@ class CurrentConsentAdmin(ReadOnlyAdmin):
 
 
 @admin.register(CookieConsent)
-class CookieConsentAdmin(ReadOnlyAdmin):
+class CookieConsentAdmin(PersonalDataAdmin, ReadOnlyAdmin):
+    person_field = "user_id"
+
     list_display = (
         "created_at",
         "anonymous_id",

@@ -22,6 +22,7 @@ from consent.serializers import (
     ConsentRecordSerializer,
     ErrorDetailSerializer,
 )
+from staff_access.recording import note_access
 
 EMAIL_ERROR = OpenApiResponse(
     OpenApiTypes.OBJECT,
@@ -69,7 +70,17 @@ class ConsentRecordView(APIView):
             "current": consent_status(subject=subject).values(),
             "history": consent_history_for(subject=subject).select_related("actor"),
         }
-        return Response(ConsentRecordSerializer(record).data, status=status.HTTP_200_OK)
+        data = ConsentRecordSerializer(record).data
+        # Staff reading it with their session: recorded like an admin page (system keys are not
+        # staff, and their use is in each key's own record).
+        note_access(
+            request,
+            action="view",
+            page="api:consents",
+            subject_ids=[subject.pk],
+            fields=list(data),
+        )
+        return Response(data, status=status.HTTP_200_OK)
 
 
 urlpatterns = [

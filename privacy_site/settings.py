@@ -103,6 +103,10 @@ ACCOUNT_ERASURE_CONFIRMATION_WAIT = env.int("ACCOUNT_ERASURE_CONFIRMATION_WAIT",
 # Wrong passwords allowed on the delete page per account, per 15 minutes.
 ACCOUNT_DELETE_ATTEMPTS = env.int("ACCOUNT_DELETE_ATTEMPTS", default=5)
 
+# Staff sessions end after this many seconds without a request (customers' last
+# SESSION_COOKIE_AGE, two weeks).
+STAFF_SESSION_IDLE_TIMEOUT = env.int("STAFF_SESSION_IDLE_MINUTES", default=30) * 60
+
 # --- Lockout (django-axes; the rest: privacy_site/conf/auth.py) --------------------------------
 
 # Failed logins allowed per account (the address typed, known or not) and, separately, per

@@ -1,3 +1,4 @@
+from allauth.account.decorators import secure_admin_login
 from django.contrib import admin
 from django.urls import include, path
 
@@ -5,6 +6,9 @@ from . import views
 
 admin.site.site_header = "Jessops privacy administration"
 admin.site.site_title = "Privacy admin"
+# Staff sign in through allauth's login, like everyone, so the second factor is asked (and
+# django-axes' lockout applies); /admin/login/ sends them there and back.
+admin.site.login = secure_admin_login(admin.site.login)  # type: ignore[method-assign]
 
 # JSON under /api/ (every API answer is JSON, errors included), the usual pages elsewhere.
 handler400 = views.bad_request

@@ -40,6 +40,7 @@ from sharing.services import (
     register_third_party,
 )
 from sharing.services.register import RECORDED_FIELDS
+from staff_access.admin_audit import PersonalDataAdmin
 
 
 class ThirdPartyForm(forms.ModelForm):
@@ -232,8 +233,10 @@ class ThirdPartyChangeAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Disclosure)
-class DisclosureAdmin(ReadOnlyAdmin):
+class DisclosureAdmin(PersonalDataAdmin, ReadOnlyAdmin):
     """The disclosure log, read-only: each disclosure of a person's data to a third party."""
+
+    person_field = "person_id"
 
     list_display = (
         "occurred_at",

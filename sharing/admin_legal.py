@@ -9,6 +9,7 @@ attachments the browser is told not to sniff, and each download is recorded.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 from django import forms
@@ -17,7 +18,7 @@ from django.contrib.admin.utils import unquote
 from django.contrib.admin.widgets import AdminDateWidget
 from django.contrib.auth import get_user_model
 from django.core.exceptions import PermissionDenied, ValidationError
-from django.db.models import Model
+from django.db.models import Model, QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
 from django.shortcuts import get_object_or_404
@@ -44,6 +45,7 @@ from sharing.services.legal_requests import (
     open_order_document,
     scope_problems,
 )
+from staff_access.admin_audit import PersonalDataAdmin
 
 Status = LegalRequest.Status
 ADD_FIELDS = (
@@ -152,7 +154,9 @@ class LegalRequestStepInline(ReadOnlyInline, admin.TabularInline):
 
 
 @admin.register(LegalRequest)
-class LegalRequestAdmin(AddOnlyAdmin):
+class LegalRequestAdmin(PersonalDataAdmin, AddOnlyAdmin):
+    # The list shows no one; a request's page names the people it is about.
+    list_shows_people = False
     add_form = LegalRequestForm
     list_display = (
         "reference_display",
@@ -194,6 +198,15 @@ class LegalRequestAdmin(AddOnlyAdmin):
 
     def get_fields(self, request: HttpRequest, obj: Model | None = None):
         return self.fields if obj is not None else ADD_FIELDS
+
+    def people_in(self, rows: Iterable[Model]) -> list[int | None]:
+        people = LegalRequest.people.through.objects.filter(
+            legalrequest_id__in=[row.pk for row in rows]
+        )
+        return list(people.values_list("user_id", flat=True))
+
+    def people_in_queryset(self, queryset: QuerySet[Any]) -> list[int | None]:
+        return self.people_in(queryset)
 
     def get_inlines(self, request: HttpRequest, obj: LegalRequest | None):
         return self.inlines if obj is not None else ()
@@ -309,6 +322,12 @@ class LegalRequestAdmin(AddOnlyAdmin):
             export = open_export(request=legal_request, actor=logged_in_user(request))
         except LegalRequestError as error:
             raise Http404(str(error)) from error
+        self.note_export(
+            request,
+            LegalRequest.objects.filter(pk=legal_request.pk),
+            fields=list(legal_request.categories),
+            page="admin:sharing_legalrequest_export",
+        )
         return self._attachment(
             export,
             filename=f"{legal_request.reference}-export.json",

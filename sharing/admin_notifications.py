@@ -28,6 +28,7 @@ from sharing.notification_models import (
     RecipientNotificationStep,
 )
 from sharing.services import NotificationError, record_notified_by_hand
+from staff_access.admin_audit import PersonalDataAdmin
 
 
 class RecipientNotificationStepInline(ReadOnlyInline, admin.TabularInline):
@@ -55,7 +56,9 @@ class ByHandForm(forms.Form):
 
 
 @admin.register(RecipientNotification)
-class RecipientNotificationAdmin(ReadOnlyAdmin):
+class RecipientNotificationAdmin(PersonalDataAdmin, ReadOnlyAdmin):
+    person_field = "person_id"
+
     list_display = (
         "created_at",
         "party",

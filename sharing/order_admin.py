@@ -12,6 +12,7 @@ from django.http import HttpRequest
 
 from privacy_site.admin_tools import ReadOnlyAdmin, ReadOnlyInline
 from sharing.order_models import Order, OrderLine
+from staff_access.admin_audit import PersonalDataAdmin
 
 
 class OrderLineInline(ReadOnlyInline, admin.TabularInline):
@@ -42,7 +43,9 @@ class RefusedDisclosureFilter(admin.SimpleListFilter):
 
 
 @admin.register(Order)
-class OrderAdmin(ReadOnlyAdmin):
+class OrderAdmin(PersonalDataAdmin, ReadOnlyAdmin):
+    person_field = "customer_id"
+
     list_display = (
         "received_at",
         "reference",

@@ -12,10 +12,12 @@ from django.utils.html import format_html
 from privacy_site.admin_tools import ReadOnlyAdmin
 from sharing.photo_models import PhotoServiceMembership
 from sharing.services.photo_service import membership_reference
+from staff_access.admin_audit import PersonalDataAdmin
 
 
 @admin.register(PhotoServiceMembership)
-class PhotoServiceMembershipAdmin(ReadOnlyAdmin):
+class PhotoServiceMembershipAdmin(PersonalDataAdmin, ReadOnlyAdmin):
+    person_field = "person_id"
     list_display = ("joined_at", "person", "left_at", "left_because", "cewe_told")
     list_filter = ("left_because", "leave_notification__state")
     list_select_related = ("person", "leave_notification")

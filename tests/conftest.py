@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings
 from django.test import Client
 
-from tests.factories import StaffFactory, SuperuserFactory, UserFactory
+from tests.factories import StaffFactory, SuperuserFactory, UserFactory, set_up_second_factor
 from tests.harness import axe
 from tests.harness.http import logged_in
 from tests.harness.services import (
@@ -240,8 +240,16 @@ def customer(make_user):
 
 
 @pytest.fixture
+def admin_user(admin_user):
+    """pytest-django's superuser (behind ``admin_client``), with an authenticator app, as the
+    admin requires."""
+    set_up_second_factor(admin_user)
+    return admin_user
+
+
+@pytest.fixture
 def superuser(db):
-    return SuperuserFactory(email="root@jessops.example")
+    return SuperuserFactory(email="root@jessops.example", verified=True)
 
 
 @pytest.fixture

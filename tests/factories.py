@@ -21,6 +21,7 @@ from collections.abc import Iterable
 
 import factory
 from allauth.account.models import EmailAddress
+from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from django.conf import settings
 from django.contrib.auth.models import Permission
 from django.db.models import Q
@@ -67,6 +68,21 @@ def permissions_named(names: Iterable[str]) -> list[Permission]:
 # --- People ----------------------------------------------------------------------------------
 
 
+def set_up_second_factor(user) -> str:
+    """Give ``user`` an authenticator app, as allauth's set-up page would; the secret (also
+    ``user.totp_secret``) makes codes with ``tests.harness.totp.code_for``."""
+    secret = generate_totp_secret()
+    TOTP.activate(user, secret)
+    user.totp_secret = secret
+    return secret
+
+
+def with_second_factor(user):
+    """``user`` (made some other way, e.g. ``create_superuser``) with an authenticator app."""
+    set_up_second_factor(user)
+    return user
+
+
 class UserFactory(DjangoModelFactory):
     """An account made by ``User.objects.create_user``, with ``TEST_PASSWORD`` unless told
     (``password=None`` gives the unusable password of a newsletter-only subscriber).
@@ -111,16 +127,24 @@ class UserFactory(DjangoModelFactory):
         if create and extracted:
             user.user_permissions.set(permissions_named(extracted))
 
+    @factory.post_generation
+    def second_factor(user, create, extracted, **kwargs):
+        """Staff as they are once set up: with an authenticator app, which the admin requires
+        of staff who can see people's data. ``second_factor=False``: not set up yet."""
+        if create and user.is_staff and extracted is not False:
+            set_up_second_factor(user)
+
 
 class StaffFactory(UserFactory):
-    """A member of staff (``is_staff``); give them ``permissions=[...]``."""
+    """A member of staff (``is_staff``) with an authenticator app; give them
+    ``permissions=[...]``."""
 
     email = factory.Sequence(lambda n: f"staff{n}@jessops.example")
     is_staff = True
 
 
 class SuperuserFactory(UserFactory):
-    """A superuser, made by ``User.objects.create_superuser``."""
+    """A superuser, made by ``User.objects.create_superuser``, with an authenticator app."""
 
     email = factory.Sequence(lambda n: f"root{n}@jessops.example")
 

@@ -6,11 +6,14 @@ from django.contrib import admin
 
 from accounts.models import AuditEvent
 from privacy_site.admin_tools import ReadOnlyAdmin
+from staff_access.admin_audit import PersonalDataAdmin
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdmin):
+class AuditEventAdmin(PersonalDataAdmin, ReadOnlyAdmin):
     """The audit trail, read-only: nobody adds, edits or deletes a row here."""
+
+    person_field = "subject_id"
 
     list_display = ("occurred_at", "subject", "field", "old_value", "new_value", "actor", "source")
     list_filter = ("source", "field", "is_secret")

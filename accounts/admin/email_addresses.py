@@ -12,13 +12,16 @@ from allauth.account.models import EmailAddress
 from django.contrib import admin
 
 from privacy_site.admin_tools import ReadOnlyAdmin
+from staff_access.admin_audit import PersonalDataAdmin
 
 if admin.site.is_registered(EmailAddress):
     admin.site.unregister(EmailAddress)
 
 
 @admin.register(EmailAddress)
-class EmailAddressAdmin(ReadOnlyAdmin):
+class EmailAddressAdmin(PersonalDataAdmin, ReadOnlyAdmin):
+    person_field = "user_id"
+
     list_display = ("email", "user", "primary", "verified")
     list_filter = ("primary", "verified")
     search_fields = ("email", "user__email")

@@ -32,6 +32,7 @@ from accounts.services.requests import (
 from privacy_site.admin_tools import admin_path, adopt_saved, object_page
 from privacy_site.auth_user import logged_in_user
 from privacy_site.downloads import json_download
+from staff_access.admin_audit import PersonalDataAdmin
 
 STEPS = {
     "link": "Link to the account",
@@ -43,10 +44,12 @@ STEPS = {
 
 
 @admin.register(PrivacyRequest)
-class PrivacyRequestAdmin(admin.ModelAdmin):
+class PrivacyRequestAdmin(PersonalDataAdmin, admin.ModelAdmin):
     """Requests made by email, phone or post, and self-service erasures: overdue first,
     then by due date. Acting on one (identity check, extension, refusal, fulfilment) needs
     the "fulfil privacy requests" permission; logging one needs "add"."""
+
+    person_field = "subject_id"
 
     list_display = (
         "reference_display",
@@ -262,6 +265,12 @@ class PrivacyRequestAdmin(admin.ModelAdmin):
         kind = privacy_request.request_type
         if kind == PrivacyRequest.Type.ACCESS:
             data = fulfil_access_request(privacy_request=privacy_request, staff=staff)
+            self.note_export(
+                request,
+                PrivacyRequest.objects.filter(pk=privacy_request.pk),
+                fields=list(data),
+                page="admin:accounts_privacyrequest_fulfil",
+            )
             return json_download(data, f"{privacy_request.reference}-personal-data.json")
         if kind == PrivacyRequest.Type.ERASURE:
             fulfil_erasure_request(privacy_request=privacy_request, staff=staff)

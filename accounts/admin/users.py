@@ -24,6 +24,7 @@ from accounts.services.privacy import (
 )
 from privacy_site.admin_tools import ReadOnlyInline, adopt_saved
 from privacy_site.auth_user import logged_in_user
+from staff_access.admin_audit import PersonalDataAdmin
 
 
 class UserCreationForm(AdminUserCreationForm):
@@ -76,7 +77,9 @@ DATES = ("last_login", "date_joined", "deactivated_at", "erasure_requested_at", 
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(PersonalDataAdmin, BaseUserAdmin):
+    person_field = "pk"
+
     inlines = (ProfileInline, AddressVerificationInline)
     form = UserEditForm
     add_form = UserCreationForm

@@ -8,6 +8,7 @@ from communications.admin import (  # noqa: F401 - each module registers its adm
     business_transitions,
     campaigns,
     deliveries,
+    events,
     policy_drafts,
     provider_events,
     suppressions,

@@ -188,7 +188,7 @@ class CampaignAdmin(admin.ModelAdmin):
                 "segment": data.get("segment"),
             }
             if change:
-                saved = update_campaign(campaign=obj, **content)
+                saved = update_campaign(campaign=obj, actor=logged_in_user(request), **content)
             else:
                 saved = create_campaign(actor=logged_in_user(request), **content)
         except CampaignError as error:
@@ -313,12 +313,14 @@ class CampaignAdmin(admin.ModelAdmin):
                     self.message_user(request, f"Not scheduled: {errors}", messages.ERROR)
                     return HttpResponseRedirect(change_url)
                 campaign = schedule_campaign(
-                    campaign=campaign, send_at=form.cleaned_data["send_at"]
+                    campaign=campaign,
+                    send_at=form.cleaned_data["send_at"],
+                    actor=logged_in_user(request),
                 )
                 when = timezone.localtime(campaign.send_at).strftime("%Y-%m-%d %H:%M %Z")
                 self.message_user(request, f"“{campaign}” is scheduled for {when}.")
             elif step in SERVICES:
-                campaign = SERVICES[step](campaign=campaign)
+                campaign = SERVICES[step](campaign=campaign, actor=logged_in_user(request))
                 self.message_user(
                     request, f"“{campaign}” is now {campaign.get_status_display().lower()}."
                 )
@@ -345,7 +347,7 @@ class CampaignAdmin(admin.ModelAdmin):
         changed = 0
         for campaign in queryset:
             try:
-                service(campaign=campaign)
+                service(campaign=campaign, actor=logged_in_user(request))
                 changed += 1
             except CampaignError as error:
                 self.message_user(request, f"“{campaign}”: {error}", messages.ERROR)

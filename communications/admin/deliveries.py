@@ -8,12 +8,15 @@ from communications.addresses import mask_addresses_in
 from communications.models import Delivery
 from communications.services.campaigns import describe_recipient
 from privacy_site.admin_tools import ReadOnlyAdmin
+from staff_access.admin_audit import PersonalDataAdmin
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(ReadOnlyAdmin):
+class DeliveryAdmin(PersonalDataAdmin, ReadOnlyAdmin):
     """Every message and what became of it. The recipient is masked; the address, the account
     link (shown as an address) and the context (signed links) are never displayed."""
+
+    person_field = "user_id"
 
     list_display = ("id", "kind", "campaign", "status", "recipient", "attempts", "created_at")
     list_filter = ("status", "kind", "campaign")

@@ -97,6 +97,7 @@ class SuppressionAdmin(AddOnlyAdmin):
             form.cleaned_data["address"],
             reason=form.cleaned_data["reason"],
             detail=form.cleaned_data["detail"],
+            actor=logged_in_user(request),
         )
         assert saved is not None  # the form requires an address
         adopt_saved(obj, saved)

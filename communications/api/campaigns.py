@@ -258,7 +258,11 @@ class CampaignViewSet(viewsets.GenericViewSet):
         self, service: Callable[..., Campaign], *, campaign: Campaign | None = None, **arguments
     ) -> Response:
         try:
-            campaign = service(campaign=campaign or self.get_object(), **arguments)
+            campaign = service(
+                campaign=campaign or self.get_object(),
+                actor=logged_in_user(self.request),
+                **arguments,
+            )
         except CampaignError as error:
             return _refused(error)
         return Response(CampaignSerializer(campaign).data)

@@ -63,7 +63,7 @@ def _notice_campaign(
     campaign = create_campaign(
         actor=actor, name=name, kind=kind, subject_line=subject_line, body=body
     )
-    return send_campaign_now(campaign=campaign)
+    return send_campaign_now(campaign=campaign, actor=actor)
 
 
 @transaction.atomic

@@ -7,6 +7,7 @@ from django.utils import timezone
 
 from communications.addresses import address_hash
 from communications.models import Suppression, SuppressionLift
+from communications.services import events
 from privacy_site.auth_user import AuthUser
 from privacy_site.staff import is_active_staff
 
@@ -22,9 +23,16 @@ def suppress_address_hash(hashed: str, *, reason: str, detail: str = "") -> Supp
     return suppression
 
 
-def suppress_address(address: str, *, reason: str, detail: str = "") -> Suppression | None:
-    """Suppress ``address`` (any case); the address itself is not stored."""
-    return suppress_address_hash(address_hash(address), reason=reason, detail=detail)
+def suppress_address(
+    address: str, *, reason: str, detail: str = "", actor: AuthUser | None = None
+) -> Suppression | None:
+    """Suppress ``address`` (any case); the address itself is not stored. Staff adding it by
+    hand are the ``actor``, recorded with it."""
+    with transaction.atomic():
+        suppression = suppress_address_hash(address_hash(address), reason=reason, detail=detail)
+        if suppression is not None and actor is not None:
+            events.address_suppressed(suppression=suppression, actor=actor)
+    return suppression
 
 
 class SuppressionError(ValueError):
@@ -57,4 +65,5 @@ def lift_suppression(*, address: str, reason: str, actor: AuthUser) -> Suppressi
         lifted_at=timezone.now(),
     )
     suppression.delete()
+    events.suppression_lifted(lift=lift, actor=actor)
     return lift

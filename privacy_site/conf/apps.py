@@ -23,7 +23,9 @@ INSTALLED_APPS = [
     "anymail",
     "allauth",
     "accounts.apps.SignInAddressesConfig",  # allauth.account, under a name of its own in the admin
+    "allauth.mfa",  # staff sign in with a second factor (staff_access.second_factor)
     # Our apps, lowest first: an app imports only the apps listed before it.
+    "staff_access",
     "api_keys",
     "consent",
     "communications",
@@ -49,6 +51,11 @@ MIDDLEWARE = [
     "csp.middleware.CSPMiddleware",
     "allauth.account.middleware.AccountMiddleware",
     "axes.middleware.AxesMiddleware",
+    # Staff: idle sessions end, sessions end on a password or second-factor change elsewhere,
+    # and the admin waits until a second factor is set up.
+    "staff_access.sessions.StaffSessionMiddleware",
+    # Each staff request that showed or changed people's data writes its one access row.
+    "staff_access.middleware.StaffAccessMiddleware",
     # The choice on a new use of data, offered once after login (skippable).
     "communications.after_login.PolicyChoiceAfterLoginMiddleware",
 ]

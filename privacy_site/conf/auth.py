@@ -43,6 +43,14 @@ ACCOUNT_LOGOUT_ON_PASSWORD_CHANGE = True
 # Tell the account when its password or address changes (through the outbox, account_security).
 ACCOUNT_EMAIL_NOTIFICATIONS = True
 
+# --- Second factor (allauth.mfa; docs/STAFF.md "Signing in") --------------------------------
+
+# An authenticator app (TOTP) and its recovery codes; staff who can see people's data must
+# have one before the admin lets them in (staff_access.sessions). WebAuthn is not offered.
+MFA_SUPPORTED_TYPES = ["totp", "recovery_codes"]
+MFA_TOTP_ISSUER = "Jessops staff"
+# The admin's login is allauth's (privacy_site/urls.py), so the code is asked there too.
+
 # --- Lockout (django-axes) ----------------------------------------------------------------------
 
 AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]

@@ -23,7 +23,7 @@ from consent.models import Purpose
 from consent.provenance import Provenance
 from consent.services.newsletter import request_newsletter_subscription
 from consent.tokens import TokenUse, make_token
-from tests.factories import TEST_PASSWORD
+from tests.factories import TEST_PASSWORD, StaffFactory
 
 # Apps whose admin pages are ours to keep accessible; django_celery_beat's forms carry our
 # template and script (templates/admin/djcelery/, static/js/periodic-task-crontab-help.js).
@@ -35,6 +35,7 @@ OUR_ADMIN_APPS = (
     "surveys",
     "accounts",
     "account",
+    "staff_access",
     "django_celery_beat",
 )
 
@@ -94,6 +95,7 @@ def customer_pages() -> list[Document]:
     _email_link_pages(pages)
     _account_entrance_pages(pages)
     _logged_in_pages(pages)
+    _staff_sign_in_pages(pages)
     _closing_pages(pages)
     _policy_change_pages(pages)
     _survey_pages(pages)
@@ -273,6 +275,9 @@ def _logged_in_pages(pages: Catalogue) -> None:
     )
     pages.get(me, "your data", "/accounts/export/")
     _wishlist_pages(pages, me)
+    _looked_at_by_staff(dan)
+    pages.get(me, "your data, with staff accesses", "/accounts/export/")
+    pages.get(me, "who received your data, with staff accesses", "/my-data/")
     pages.get(me, "cookie preferences, logged in", "/cookies/")
     pages.get(me, "nothing to choose about a policy change", "/privacy/choices/")
     pages.get(me, "deactivate your account", "/accounts/deactivate/")
@@ -326,6 +331,50 @@ def _wishlist_pages(pages: Catalogue, me: Client) -> None:
     with override_settings(REFERRAL_DAILY_LIMIT=1):
         pages.post(me, "wishlist sent", "/wishlist/send/", wishlist)
         pages.post(me, "too many wishlists today", "/wishlist/send/", wishlist)
+
+
+def _looked_at_by_staff(person) -> None:
+    from staff_access.services import record_access
+
+    agent = StaffFactory(email="agent@jessops.example")
+    record_access(
+        staff=agent,
+        action="view",
+        page="admin:accounts_user_change",
+        subject_ids=[person.pk],
+        fields=["email", "first_name", "postcode"],
+        role="Customer Support",
+    )
+
+
+def _staff_sign_in_pages(pages: Catalogue) -> None:
+    """A member of staff setting up an authenticator app, and giving its code at log-in."""
+    login = "/accounts/login/?next=/admin/"
+    newcomer = StaffFactory(
+        email="newcomer@jessops.example", verified=True, is_superuser=True, second_factor=False
+    )
+    client = Client()
+    client.post(login, {"login": newcomer.email, "password": TEST_PASSWORD})
+    pages.get(client, "staff: confirm it is you before setting up a second factor", "/admin/")
+    client.post("/accounts/reauthenticate/", {"password": TEST_PASSWORD})
+    pages.get(client, "staff: set up an authenticator app", "/accounts/2fa/totp/activate/")
+    pages.post(
+        client,
+        "staff: set up an authenticator app, with errors",
+        "/accounts/2fa/totp/activate/",
+        {"code": "000000"},
+    )
+
+    member = StaffFactory(email="member@jessops.example", verified=True, is_superuser=True)
+    client = Client()
+    client.post(login, {"login": member.email, "password": TEST_PASSWORD})
+    pages.get(client, "staff: authenticator code at log-in", "/accounts/2fa/authenticate/")
+    pages.post(
+        client,
+        "staff: authenticator code at log-in, with errors",
+        "/accounts/2fa/authenticate/",
+        {"code": "000000"},
+    )
 
 
 def _closing_pages(pages: Catalogue) -> None:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import pytest
 
 from tests.a11y.pages import Document, admin_pages, customer_pages
+from tests.factories import with_second_factor
 from tests.harness.axe import MarkupChecker, Violation, report
 
 pytestmark = [pytest.mark.browser, pytest.mark.usefixtures("clean_cache")]
@@ -40,8 +41,8 @@ def test_no_customer_page_has_a_serious_accessibility_violation(browser, live_se
 def test_no_admin_page_of_our_models_has_a_serious_accessibility_violation(
     browser, live_server, django_user_model
 ):
-    superuser = django_user_model.objects.create_superuser(
-        "root@jessops.example", "a long test password"
+    superuser = with_second_factor(
+        django_user_model.objects.create_superuser("root@jessops.example", "a long test password")
     )
     customer_pages()  # people, choices, emails and policy versions for the admin to show
     documents = admin_pages(superuser)

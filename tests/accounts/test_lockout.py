@@ -38,10 +38,6 @@ def customer_login(client: Client, email: str, password: str):
     return client.post(LOGIN, {"login": email, "password": password})
 
 
-def admin_login(client: Client, email: str, password: str):
-    return client.post(ADMIN_LOGIN, {"username": email, "password": password})
-
-
 def logged_in(client: Client) -> bool:
     return "_auth_user_id" in client.session
 
@@ -53,14 +49,21 @@ def without_tokens(page) -> str:
 # --- Lockout -----------------------------------------------------------------------------------
 
 
-def test_the_admin_login_locks_after_the_limit_and_refuses_even_the_right_password(boss, settings):
+def test_staff_log_in_to_the_admin_through_the_site_login_which_locks_after_the_limit(
+    boss, settings
+):
     client = Client()
+    # the admin's login page is the site's (one lockout, and the second factor asked)
+    for method in (client.get, client.post):
+        response = method(ADMIN_LOGIN)
+        assert response.status_code == 302
+        assert response["Location"] == f"{LOGIN}?next=%2Fadmin%2F"
     for _ in range(settings.AXES_FAILURE_LIMIT - 1):
-        assert admin_login(client, "boss@example.com", "wrong password 1").status_code == 200
+        assert customer_login(client, "boss@example.com", "wrong password 1").status_code == 200
     # the failure that reaches the limit is answered with the lockout page
-    assert admin_login(client, "boss@example.com", "wrong password 1").status_code == 429
+    assert customer_login(client, "boss@example.com", "wrong password 1").status_code == 429
 
-    response = admin_login(client, "boss@example.com", TEST_PASSWORD)
+    response = customer_login(client, "boss@example.com", TEST_PASSWORD)
 
     assert response.status_code == 429
     assert "Logging in is paused" in text(response)

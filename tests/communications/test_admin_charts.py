@@ -39,6 +39,7 @@ from consent.services import (
     save_policy_draft,
     withdraw_consent,
 )
+from tests.factories import with_second_factor
 
 pytestmark = pytest.mark.django_db
 
@@ -73,7 +74,11 @@ def provider(settings):
 @pytest.fixture
 def root(django_user_model) -> Client:
     client = Client()
-    client.force_login(django_user_model.objects.create_superuser("root@jessops.example", PASSWORD))
+    client.force_login(
+        with_second_factor(
+            django_user_model.objects.create_superuser("root@jessops.example", PASSWORD)
+        )
+    )
     return client
 
 
@@ -273,7 +278,9 @@ def test_a_policy_change_notice_shows_its_charts_on_its_publication_and_campaign
     # given a practice change emailed to the three people opted in to communications
     for name in ("ann", "bob", "carol"):
         opted_in(make_user, f"{name}@example.com")
-    officer = django_user_model.objects.create_superuser("officer@jessops.example", PASSWORD)
+    officer = with_second_factor(
+        django_user_model.objects.create_superuser("officer@jessops.example", PASSWORD)
+    )
     publication = published_practice_change(officer)
     notice = publication.campaign
     assert notice.kind == "policy_change"
@@ -306,7 +313,9 @@ def test_a_business_transition_shows_the_progress_of_its_notice(
     # given a transition announced by email to the two people opted in to communications
     for name in ("ann", "bob"):
         opted_in(make_user, f"{name}@example.com")
-    officer = django_user_model.objects.create_superuser("officer@jessops.example", PASSWORD)
+    officer = with_second_factor(
+        django_user_model.objects.create_superuser("officer@jessops.example", PASSWORD)
+    )
     today = timezone.localdate()
     transition = record_business_transition(
         actor=officer,

@@ -10,6 +10,7 @@ from django.test import Client
 
 from communications.models import Campaign
 from communications.services import create_campaign
+from tests.factories import with_second_factor
 
 pytestmark = pytest.mark.django_db
 
@@ -40,7 +41,11 @@ def campaign() -> Campaign:
 @pytest.fixture
 def root_client(django_user_model) -> Client:
     client = Client()
-    client.force_login(django_user_model.objects.create_superuser("root@jessops.example", PASSWORD))
+    client.force_login(
+        with_second_factor(
+            django_user_model.objects.create_superuser("root@jessops.example", PASSWORD)
+        )
+    )
     return client
 
 

@@ -19,7 +19,8 @@ from communications.services import (
 )
 from consent.models import Purpose
 from consent.services import ConsentSource, grant_consent
-from tests.factories import TEST_PASSWORD
+from tests.factories import TEST_PASSWORD, SuperuserFactory
+from tests.harness.browser import log_in_to_admin as log_in_as_staff
 
 pytestmark = pytest.mark.browser
 
@@ -82,12 +83,8 @@ def sent_campaign(make_user, settings, monkeypatch) -> Campaign:
 
 
 def log_in_to_admin(page: Page, django_user_model) -> None:
-    django_user_model.objects.create_superuser("root@jessops.example", TEST_PASSWORD)
-    page.goto("/admin/login/")
-    page.fill("#id_username", "root@jessops.example")
-    page.fill("#id_password", TEST_PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url("**/admin/")
+    root = SuperuserFactory(email="root@jessops.example", verified=True)
+    log_in_as_staff(page, root, TEST_PASSWORD)
 
 
 def computed(locator, prop: str) -> str:

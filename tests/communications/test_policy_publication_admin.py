@@ -11,6 +11,7 @@ from django.test import Client
 from communications.models import PolicyPublication
 from communications.services.policy_changes import publish_policy_change
 from consent.services import current_policy_version, save_policy_draft
+from tests.factories import with_second_factor
 
 pytestmark = pytest.mark.django_db
 
@@ -20,7 +21,9 @@ PUBLICATIONS = "/admin/communications/policypublication/"
 
 @pytest.fixture
 def officer(django_user_model):
-    return django_user_model.objects.create_superuser("officer@jessops.example", PASSWORD)
+    return with_second_factor(
+        django_user_model.objects.create_superuser("officer@jessops.example", PASSWORD)
+    )
 
 
 @pytest.fixture

@@ -7,6 +7,7 @@ import pytest
 from django.test import Client
 
 from tests.factories import TEST_PASSWORD
+from tests.harness.browser import log_in_to_admin
 
 pytestmark = pytest.mark.django_db
 
@@ -26,7 +27,9 @@ def directives(response) -> set[str]:
     return {part.strip() for part in response["Content-Security-Policy"].split(";")}
 
 
-@pytest.mark.parametrize("url", ["/", "/privacy/", "/admin/login/", "/api/docs/", "/api/schema/"])
+@pytest.mark.parametrize(
+    "url", ["/", "/privacy/", "/accounts/login/", "/api/docs/", "/api/schema/"]
+)
 def test_every_page_carries_the_strict_policy(url):
     response = Client().get(url)
     assert response.status_code == 200
@@ -97,11 +100,7 @@ def admin_list_and_add_pages(superuser) -> list[str]:
 def test_the_admin_works_under_the_policy(watched_page, superuser):
     page = watched_page
     # when staff log in and open every list and add page, and use an action
-    page.goto("/admin/login/")
-    page.fill("#id_username", "root@jessops.example")
-    page.fill("#id_password", TEST_PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url("**/admin/")
+    log_in_to_admin(page, superuser, TEST_PASSWORD)
     for url in ["/admin/", *admin_list_and_add_pages(superuser)]:
         response = page.goto(url)
         assert response.status == 200, url

@@ -111,11 +111,12 @@ def test_the_home_page_refuses_post(client):
     assert client.post("/").status_code == 405
 
 
-def test_the_admin_login_page_renders(client):
-    response = client.get("/admin/login/")
-    assert response.status_code == 200
-    content = response.content.decode()
-    assert 'name="username"' in content
+def test_the_admin_login_page_is_the_site_login(client):
+    response = client.get("/admin/login/?next=/admin/")
+    assert response.status_code == 302
+    assert response["Location"] == "/accounts/login/?next=%2Fadmin%2F"
+    content = client.get(response["Location"]).content.decode()
+    assert 'name="login"' in content
     assert 'name="password"' in content
 
 

@@ -12,6 +12,7 @@ from django.db import IntegrityError, transaction
 from django.test import RequestFactory
 
 from accounts.models import User
+from tests.factories import SuperuserFactory
 
 ROOT = Path(__file__).resolve().parents[2]
 FIRST_PARTY = (
@@ -151,26 +152,25 @@ def test_authenticate_refuses_a_deactivated_account():
 
 
 @pytest.mark.django_db
-def test_staff_log_in_through_the_admin_login_page_with_the_email_in_another_case(client):
+def test_staff_log_in_for_the_admin_with_the_email_in_another_case(client):
     # given
-    User.objects.create_superuser("boss@jessops.example", "a-long-password-1")
+    SuperuserFactory(email="boss@jessops.example", password="a-long-password-1", verified=True)
     # when
     response = client.post(
-        "/admin/login/?next=/admin/",
-        {"username": "BOSS@Jessops.Example", "password": "a-long-password-1"},
+        "/accounts/login/?next=/admin/",
+        {"login": "BOSS@Jessops.Example", "password": "a-long-password-1"},
     )
-    # then
+    # then the password is right, and the second factor comes next
     assert response.status_code == 302
-    assert response["Location"] == "/admin/"
-    assert client.get("/admin/").status_code == 200
+    assert response["Location"] == "/accounts/2fa/authenticate/"
 
 
 @pytest.mark.django_db
-def test_the_admin_login_page_refuses_a_wrong_password(client):
-    User.objects.create_superuser("boss@jessops.example", "a-long-password-1")
+def test_the_login_refuses_staff_a_wrong_password(client):
+    SuperuserFactory(email="boss@jessops.example", password="a-long-password-1", verified=True)
     response = client.post(
-        "/admin/login/?next=/admin/",
-        {"username": "boss@jessops.example", "password": "not-the-password"},
+        "/accounts/login/?next=/admin/",
+        {"login": "boss@jessops.example", "password": "not-the-password"},
     )
     assert response.status_code == 200
     assert "_auth_user_id" not in client.session

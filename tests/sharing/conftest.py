@@ -13,6 +13,7 @@ from django.test import Client
 from sharing.models import DataCategory, DisclosurePurpose, LegalBasis, ThirdParty
 from sharing.services import record_disclosure
 from tests.conftest import DB_FIXTURES
+from tests.factories import set_up_second_factor
 
 SEED = importlib.import_module("sharing.migrations.0003_parties_named_in_the_policy")
 BANK = "Our bank (card authorisation)"
@@ -47,6 +48,7 @@ def officer(django_user_model):
         "officer@jessops.example", "a long test password", is_staff=True
     )
     user.user_permissions.set(Permission.objects.filter(content_type__app_label="sharing"))
+    set_up_second_factor(user)
     return user
 
 
@@ -79,4 +81,5 @@ def disclose(officer):
 @pytest.fixture
 def superuser_client(django_user_model) -> Client:
     root = django_user_model.objects.create_superuser("root@jessops.example", "a long password")
+    set_up_second_factor(root)
     return staff_client(root)

@@ -10,6 +10,7 @@ from django.contrib.auth.models import Permission
 from sharing.models import DisclosurePurpose
 from tests.factories import TEST_PASSWORD
 from tests.foundation.test_content_security_policy import refused, watched_page  # noqa: F401
+from tests.harness.browser import log_in_to_admin
 from tests.sharing.conftest import BANK, PARCELFORCE, party
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -53,13 +54,9 @@ def test_the_record_of_processing_renders_under_the_policy(
     make_user,
 ):
     page = watched_page
-    officer = make_user("dpo@jessops.example", is_staff=True)
+    officer = make_user("dpo@jessops.example", is_staff=True, verified=True)
     officer.user_permissions.set(Permission.objects.filter(codename="view_thirdparty"))
-    page.goto("/admin/login/")
-    page.fill("#id_username", "dpo@jessops.example")
-    page.fill("#id_password", TEST_PASSWORD)
-    page.click("input[type=submit]")
-    page.wait_for_url("**/admin/")
+    log_in_to_admin(page, officer, TEST_PASSWORD)
 
     page.goto("/admin/sharing/thirdparty/")
     page.get_by_role("link", name="Record of processing").click()

@@ -29,6 +29,7 @@ from sharing.services import (
     register_third_party,
     reject_legal_request,
 )
+from tests.factories import set_up_second_factor
 from tests.sharing.conftest import COURTS, PARCELFORCE, party
 
 pytestmark = pytest.mark.django_db
@@ -48,6 +49,7 @@ def staff_member(django_user_model, email: str, *codenames: str):
     user.user_permissions.set(
         Permission.objects.filter(content_type__app_label="sharing", codename__in=codenames)
     )
+    set_up_second_factor(user)
     return user
 
 

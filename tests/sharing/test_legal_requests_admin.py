@@ -17,6 +17,7 @@ from sharing.checks import private_storage_is_not_public
 from sharing.legal_models import LegalRequest
 from sharing.models import DataCategory, Disclosure
 from sharing.services import LegalScope, approve_legal_request, log_legal_request
+from tests.factories import set_up_second_factor
 from tests.harness.http import text
 from tests.sharing.conftest import COURTS, party, staff_client
 
@@ -38,6 +39,7 @@ def staff_member(django_user_model, email: str, *codenames: str):
     user.user_permissions.set(
         Permission.objects.filter(content_type__app_label="sharing", codename__in=codenames)
     )
+    set_up_second_factor(user)
     return user
 
 

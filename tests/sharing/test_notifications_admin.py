@@ -9,6 +9,7 @@ from django.contrib.auth.models import Permission
 from accounts.services import update_profile
 from sharing.models import DisclosurePurpose
 from sharing.notification_models import RecipientNotification
+from tests.factories import set_up_second_factor
 from tests.harness.http import text
 from tests.sharing.conftest import BANK, PARCELFORCE, party, staff_client
 
@@ -34,6 +35,7 @@ def notices(make_user, disclose):
 def staff(django_user_model, email: str, *codenames: str):
     user = django_user_model.objects.create_user(email, "a long test password", is_staff=True)
     user.user_permissions.set(Permission.objects.filter(codename__in=codenames))
+    set_up_second_factor(user)
     return user
 
 

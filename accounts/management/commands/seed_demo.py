@@ -2,6 +2,7 @@
 
 import secrets
 
+from allauth.account.models import EmailAddress
 from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.contrib.auth.hashers import make_password
@@ -52,6 +53,7 @@ class Command(BaseCommand):
         self.stdout.write(f"  Admin:     {settings.SITE_URL}/admin/")
         self.stdout.write(f"  Email:     {admin.email}")
         self.stdout.write(f"  Password:  {password}")
+        self.stdout.write("  (the admin asks for an authenticator app on the first visit)")
         self.stdout.write(f"  Customers: {created} created, {users} in the demo set")
         self.stdout.write(
             f"  Campaign:  {settings.SITE_URL}/admin/communications/campaign/{campaign.pk}/change/"
@@ -83,12 +85,17 @@ class Command(BaseCommand):
         User = get_user_model()
         admin = User.objects.filter(email__iexact=DEMO_ADMIN_EMAIL).first()
         if admin is None:
-            return User.objects.create_superuser(
+            admin = User.objects.create_superuser(
                 DEMO_ADMIN_EMAIL, password, first_name="Demo", last_name="Admin"
             )
-        admin.set_password(password)
-        admin.is_active = admin.is_staff = admin.is_superuser = True
-        admin.save(update_fields=["password", "is_active", "is_staff", "is_superuser"])
+        else:
+            admin.set_password(password)
+            admin.is_active = admin.is_staff = admin.is_superuser = True
+            admin.save(update_fields=["password", "is_active", "is_staff", "is_superuser"])
+        # Staff log in through the site's login like everyone, which needs a verified address.
+        EmailAddress.objects.update_or_create(
+            user=admin, email=admin.email, defaults={"verified": True, "primary": True}
+        )
         return admin
 
     def _ensure_customers(self, count: int) -> int:

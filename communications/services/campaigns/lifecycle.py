@@ -23,6 +23,7 @@ from communications.rendering import (
     list_unsubscribe_headers,
     sanitise_body,
 )
+from communications.services import events
 from communications.services.outbox import enqueue_email
 from consent.models import ConsentEvent, Purpose
 from privacy_site.auth_user import AuthUser
@@ -152,8 +153,9 @@ def create_campaign(
         purpose=purpose,
     )
     campaign = Campaign.objects.create(created_by=actor, **fields)
+    events.campaign_created(campaign=campaign, actor=actor)
     if send_at is not None:
-        campaign = schedule_campaign(campaign=campaign, send_at=send_at)
+        campaign = schedule_campaign(campaign=campaign, send_at=send_at, actor=actor)
     return campaign
 
 
@@ -169,6 +171,7 @@ def update_campaign(
     segment: dict[str, Any] | None = None,
     purpose: str | None = None,
     send_at: datetime | None = None,
+    actor: AuthUser | None = None,
 ) -> Campaign:
     """Replace the content of a campaign that is a draft, scheduled or paused. One that has
     started sending keeps its kind and segment: rows already written went to their audience.
@@ -194,15 +197,19 @@ def update_campaign(
         segment=segment,
         purpose=purpose,
     )
+    changed = [key for key, value in fields.items() if getattr(campaign, key) != value]
     for key, value in fields.items():
         setattr(campaign, key, value)
     campaign.save()
+    if changed:
+        events.campaign_edited(campaign=campaign, actor=actor, changed=changed)
     if send_at is not None:
-        campaign = schedule_campaign(campaign=campaign, send_at=send_at)
+        campaign = schedule_campaign(campaign=campaign, send_at=send_at, actor=actor)
     return campaign
 
 
 # --- Status changes ----------------------------------------------------------------------------
+# Each takes the member of staff acting (``actor``); None is the system (a policy-change notice).
 
 
 def _transition(campaign_id: int, *, allowed: set[str], action: str) -> Campaign:
@@ -213,7 +220,9 @@ def _transition(campaign_id: int, *, allowed: set[str], action: str) -> Campaign
 
 
 @transaction.atomic
-def schedule_campaign(*, campaign: Campaign, send_at: datetime) -> Campaign:
+def schedule_campaign(
+    *, campaign: Campaign, send_at: datetime, actor: AuthUser | None = None
+) -> Campaign:
     campaign = _transition(
         campaign.pk, allowed={CampaignStatus.DRAFT, CampaignStatus.SCHEDULED}, action="schedule"
     )
@@ -224,20 +233,21 @@ def schedule_campaign(*, campaign: Campaign, send_at: datetime) -> Campaign:
     campaign.status = CampaignStatus.SCHEDULED
     campaign.send_at = send_at
     campaign.save(update_fields=["status", "send_at", "updated_at"])
+    events.campaign_scheduled(campaign=campaign, actor=actor, send_at=send_at)
     return campaign
 
 
 @transaction.atomic
-def send_campaign_now(*, campaign: Campaign) -> Campaign:
+def send_campaign_now(*, campaign: Campaign, actor: AuthUser | None = None) -> Campaign:
     campaign = _transition(
         campaign.pk, allowed={CampaignStatus.DRAFT, CampaignStatus.SCHEDULED}, action="send"
     )
-    return start_sending(campaign)
+    return start_sending(campaign, actor=actor)
 
 
-def start_sending(campaign: Campaign) -> Campaign:
-    """Move a campaign locked by the caller to *sending* and start its audience walk once
-    the caller's transaction commits."""
+def start_sending(campaign: Campaign, *, actor: AuthUser | None = None) -> Campaign:
+    """Move a campaign locked by the caller to *sending* (by ``actor``, or by its schedule)
+    and start its audience walk once the caller's transaction commits."""
     from communications.tasks import populate_campaign_task
 
     now = timezone.now()
@@ -245,6 +255,7 @@ def start_sending(campaign: Campaign) -> Campaign:
     campaign.started_at = now
     campaign.last_batch_at = now
     campaign.save(update_fields=["status", "started_at", "last_batch_at", "updated_at"])
+    events.campaign_sending(campaign=campaign, actor=actor)
     # Robust: if the broker is down the campaign is still sending (committed), and
     # ``sweep_campaigns`` starts it once it has stalled; the caller need not see an error.
     transaction.on_commit(lambda: populate_campaign_task.delay(campaign.pk), robust=True)
@@ -252,25 +263,27 @@ def start_sending(campaign: Campaign) -> Campaign:
 
 
 @transaction.atomic
-def pause_campaign(*, campaign: Campaign) -> Campaign:
+def pause_campaign(*, campaign: Campaign, actor: AuthUser | None = None) -> Campaign:
     campaign = _transition(campaign.pk, allowed={CampaignStatus.SENDING}, action="pause")
     campaign.status = CampaignStatus.PAUSED
     campaign.save(update_fields=["status", "updated_at"])
+    events.campaign_paused(campaign=campaign, actor=actor)
     return campaign
 
 
 @transaction.atomic
-def resume_campaign(*, campaign: Campaign) -> Campaign:
+def resume_campaign(*, campaign: Campaign, actor: AuthUser | None = None) -> Campaign:
     campaign = _transition(campaign.pk, allowed={CampaignStatus.PAUSED}, action="resume")
     campaign.status = CampaignStatus.SENDING
     campaign.last_batch_at = timezone.now()
     campaign.save(update_fields=["status", "last_batch_at", "updated_at"])
+    events.campaign_resumed(campaign=campaign, actor=actor)
     transaction.on_commit(lambda: restart_sending(campaign.pk), robust=True)
     return campaign
 
 
 @transaction.atomic
-def cancel_campaign(*, campaign: Campaign) -> Campaign:
+def cancel_campaign(*, campaign: Campaign, actor: AuthUser | None = None) -> Campaign:
     """Stop for good: rows not yet claimed are cancelled; a batch already sending finishes."""
     campaign = _transition(
         campaign.pk,
@@ -285,6 +298,7 @@ def cancel_campaign(*, campaign: Campaign) -> Campaign:
     campaign.status = CampaignStatus.CANCELLED
     campaign.completed_at = timezone.now()
     campaign.save(update_fields=["status", "completed_at", "updated_at"])
+    events.campaign_cancelled(campaign=campaign, actor=actor)
     Delivery.objects.filter(campaign=campaign, status=Status.QUEUED).update(
         status=Status.CANCELLED, updated_at=timezone.now()
     )
