@@ -283,13 +283,9 @@ def _customer_for(
         if suppression == Suppression.Reason.ERASURE:
             return CustomerStatus.ERASED, None, True
         suppressed = suppression is not None
-        created = _new_customer(email, details)
-        if created is not None:
-            return CustomerStatus.NEW, created, suppressed
-        # Another order created the account first, and has committed.
-        user = _locked_user(email)
-        if user is None:
-            raise RuntimeError(f"The account for order's address vanished: {email}")
+        user, created = _new_customer(email, details)
+        if created:
+            return CustomerStatus.NEW, user, suppressed
     if not user.is_active:
         return CustomerStatus.CLOSED, None, suppressed
     return CustomerStatus.EXISTING, user, suppressed
@@ -308,9 +304,10 @@ def _locked_user(email: str, **annotations: Any) -> Any:
     )
 
 
-def _new_customer(email: str, details: OrderCustomer) -> AuthUser | None:
-    """A new account for ``email``, with no password (nobody can log in to it); None when
-    another order's account for the address was committed first.
+def _new_customer(email: str, details: OrderCustomer) -> tuple[Any, bool]:
+    """(A new account for ``email``, with no password: nobody can log in to it, True); or,
+    when another order's account for the address was committed first, (that one, locked,
+    False).
 
     The account is checked field by field as the user manager checks it, but its two
     constraints (one account per address whatever its case; a closed account stays closed)
@@ -328,8 +325,11 @@ def _new_customer(email: str, details: OrderCustomer) -> AuthUser | None:
         with transaction.atomic():
             user.save(force_insert=True)
     except IntegrityError:
-        return None
-    return user
+        winner = _locked_user(email)
+        if winner is None:
+            raise
+        return winner, False
+    return user, True
 
 
 def _disclose(
