@@ -16,4 +16,4 @@ RUN DJANGO_ENV=production SECRET_KEY=collectstatic-only ALLOWED_HOSTS=localhost 
     && chown -R app:app /app
 USER app
 EXPOSE 8000
-CMD ["gunicorn", "privacy_site.wsgi:application", "--bind", "0.0.0.0:8000", "--workers", "3", "--access-logfile", "-"]
+CMD ["gunicorn", "privacy_site.wsgi:application", "--config", "gunicorn.conf.py", "--bind", "0.0.0.0:8000"]

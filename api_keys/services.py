@@ -111,8 +111,12 @@ def key_from_secret(secret: str) -> SystemAPIKey:
 
 
 def note_key_use(*, key: SystemAPIKey) -> None:
-    """Keep ``last_used_at`` within a minute, with at most one conditional write a minute."""
+    """Keep ``last_used_at`` within a minute, with at most one conditional write a minute.
+    ``key`` is the row just read to check the key: while it says the key was used within the
+    minute, nothing is sent to the database at all."""
     now = timezone.now()
+    if key.last_used_at is not None and key.last_used_at >= now - LAST_USED_RESOLUTION:
+        return
     SystemAPIKey.objects.filter(
         Q(last_used_at__isnull=True) | Q(last_used_at__lt=now - LAST_USED_RESOLUTION),
         pk=key.pk,

@@ -2,6 +2,7 @@
 
 from consent.models import ConsentSource
 
+from .collection import CollectionChoice, record_collection_choice
 from .cookies import record_cookie_choice
 from .integrity import (
     ConsentCheck,
@@ -40,6 +41,7 @@ from .policy import (
 from .purposes import create_purpose, reword_purpose
 
 __all__ = [
+    "CollectionChoice",
     "ConsentCheck",
     "ConsentDifference",
     "ConsentError",
@@ -62,6 +64,7 @@ __all__ = [
     "publish_policy_draft",
     "publish_policy_version",
     "read_newsletter_request",
+    "record_collection_choice",
     "record_cookie_choice",
     "record_decisions",
     "repair_current_consent",

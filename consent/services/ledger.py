@@ -7,7 +7,7 @@ from typing import TYPE_CHECKING, TypedDict
 
 from django.contrib.auth import get_user_model
 from django.db import transaction
-from django.db.models import Subquery
+from django.db.models import OuterRef, Subquery
 from django.utils import timezone
 
 from consent.models import ConsentEvent, ConsentSource, CurrentConsent, PolicyVersion, Purpose
@@ -20,8 +20,11 @@ if TYPE_CHECKING:
 LegalBasis = ConsentEvent.LegalBasis
 
 
-class _CurrentVersion(TypedDict):
+class _PurposeAndState(TypedDict):
     current_policy_version_id: int | None
+    # The subject's state in force for the purpose (None: never asked).
+    current_granted: bool | None
+    current_legal_basis: str | None
 
 
 class ConsentError(ValueError):
@@ -35,16 +38,27 @@ def current_policy_version() -> PolicyVersion:
     return version
 
 
-def _optional_purposes(
-    codes: Iterable[str],
-) -> dict[str, WithAnnotations[Purpose, _CurrentVersion]]:
+def lock_subject(subject: AuthUser) -> None:
+    """Lock the subject's row for the rest of the transaction: decisions for one person are
+    taken in turn, so the current table always equals the fold of the ledger."""
+    list(get_user_model().objects.select_for_update().filter(pk=subject.pk).values_list("pk"))
+
+
+def optional_purposes(
+    codes: Iterable[str], *, subject: AuthUser
+) -> dict[str, WithAnnotations[Purpose, _PurposeAndState]]:
+    """The optional purposes ``codes``, each with the current policy version and the
+    subject's state in force, in one query. Read it after ``lock_subject``. Raises
+    ``ConsentError`` for an unknown or mandatory purpose."""
     codes = set(codes)
-    # The current policy version rides along with the purposes: one query for both.
     current_version = PolicyVersion.objects.filter(is_current=True).values("pk")[:1]
+    state = CurrentConsent.objects.filter(subject=subject, purpose=OuterRef("pk"))
     purposes = {
         p.code: p
         for p in Purpose.objects.filter(code__in=codes).annotate(
-            current_policy_version_id=Subquery(current_version)
+            current_policy_version_id=Subquery(current_version),
+            current_granted=Subquery(state.values("granted")[:1]),
+            current_legal_basis=Subquery(state.values("legal_basis")[:1]),
         )
     }
     unknown = codes - purposes.keys()
@@ -56,6 +70,36 @@ def _optional_purposes(
             f"{', '.join(mandatory)} is mandatory: there is no consent to give or withdraw."
         )
     return purposes
+
+
+def policy_version_of(purposes: Mapping[str, WithAnnotations[Purpose, _PurposeAndState]]) -> int:
+    """The current policy version's id, read with ``purposes``."""
+    version_id = next(iter(purposes.values())).current_policy_version_id
+    if version_id is None:
+        raise ConsentError("No policy version is current; publish one first.")
+    return version_id
+
+
+def write_events(*, subject: AuthUser, events: list[ConsentEvent]) -> None:
+    """Append ``events`` to the ledger and make them the subject's current state: two
+    statements, whatever the number of events."""
+    ConsentEvent.objects.bulk_create(events)
+    CurrentConsent.objects.bulk_create(
+        [
+            CurrentConsent(
+                subject=subject,
+                purpose_id=event.purpose_id,
+                granted=event.granted,
+                legal_basis=event.legal_basis,
+                event=event,
+                updated_at=event.occurred_at,
+            )
+            for event in events
+        ],
+        update_conflicts=True,
+        unique_fields=["subject", "purpose"],
+        update_fields=["granted", "legal_basis", "event", "updated_at"],
+    )
 
 
 @transaction.atomic
@@ -79,31 +123,25 @@ def record_decisions(
     first (even when they have no current rows yet), so concurrent decisions for one person are
     serialised and the current table always equals the fold of the ledger. ``wording``
     overrides the purpose's own words when the person was shown something else (an older form,
-    say). Five statements at most, in one transaction.
+    say). Four statements at most, in one transaction: the lock, the purposes with the policy
+    version and the subject's state, the ledger rows and the current rows.
     """
     if source not in ConsentSource.values:
         raise ConsentError(f"Unknown source {source!r}.")
     if legal_basis not in LegalBasis.values:
         raise ConsentError(f"Unknown legal basis {legal_basis!r}.")
-    purposes = _optional_purposes(choices)
-    if not purposes:
+    if not choices:
         return []
-    version_id = next(iter(purposes.values())).current_policy_version_id
-    if version_id is None:
-        raise ConsentError("No policy version is current; publish one first.")
-    list(get_user_model().objects.select_for_update().filter(pk=subject.pk).values_list("pk"))
-    current = {
-        row.purpose_id: row
-        for row in CurrentConsent.objects.filter(subject=subject, purpose__in=purposes.values())
-    }
+    lock_subject(subject)
+    purposes = optional_purposes(choices, subject=subject)
+    version_id = policy_version_of(purposes)
     now = timezone.now()
     events = []
     for code, granted in choices.items():
         purpose = purposes[code]
-        row = current.get(purpose.pk)
-        if row is not None and row.granted == bool(granted):
+        if purpose.current_granted is not None and purpose.current_granted == bool(granted):
             continue
-        if row is None and not granted and not record_refusals:
+        if purpose.current_granted is None and not granted and not record_refusals:
             # Never asked and still no: nothing to prove, nothing to record.
             continue
         events.append(
@@ -123,23 +161,7 @@ def record_decisions(
         )
     if not events:
         return []
-    ConsentEvent.objects.bulk_create(events)
-    CurrentConsent.objects.bulk_create(
-        [
-            CurrentConsent(
-                subject=subject,
-                purpose_id=event.purpose_id,
-                granted=event.granted,
-                legal_basis=event.legal_basis,
-                event=event,
-                updated_at=now,
-            )
-            for event in events
-        ],
-        update_conflicts=True,
-        unique_fields=["subject", "purpose"],
-        update_fields=["granted", "legal_basis", "event", "updated_at"],
-    )
+    write_events(subject=subject, events=events)
     return events
 
 

@@ -10,11 +10,12 @@ from __future__ import annotations
 
 import enum
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from typing import cast
 
 from django.contrib.auth import get_user_model
-from django.db import models, transaction
+from django.db import connection, models, transaction
 from django.utils import timezone
 
 from api_keys.models import SystemAPIKey
@@ -75,13 +76,14 @@ def _labels(values: Iterable[str], choices: type[models.TextChoices]) -> str:
 def _check_request(
     *,
     categories: Sequence[str],
-    purpose: str,
+    purpose: str | None,
     legal_basis: str,
     reference: str,
     actor: AuthUser | None,
     system: SystemAPIKey | None,
 ) -> list[str]:
-    """Checks that need nothing but the arguments; returns the categories, in order."""
+    """Checks that need nothing but the arguments; returns the categories, in order.
+    ``purpose`` None: each recipient's is checked on its own."""
     if (actor is None) == (system is None):
         raise DisclosureRefused(
             Rule.ACTOR_REQUIRED,
@@ -106,7 +108,7 @@ def _check_request(
         )
     if legal_basis not in LegalBasis.values:
         raise DisclosureRefused(Rule.UNKNOWN_LEGAL_BASIS, f"unknown legal basis {legal_basis!r}.")
-    if purpose not in DisclosurePurpose.values:
+    if purpose is not None and purpose not in DisclosurePurpose.values:
         raise DisclosureRefused(Rule.UNKNOWN_PURPOSE, f"unknown purpose {purpose!r}.")
     unknown = sorted(set(categories) - set(DataCategory.values))
     if unknown:
@@ -283,3 +285,102 @@ def record_disclosure(
         system=system,
     )
     return disclosure
+
+
+@dataclass(frozen=True)
+class Recipient:
+    """One party that receives a person's data, and what for."""
+
+    party: ThirdParty
+    purpose: str
+
+
+def record_disclosures_to(
+    *,
+    person: AuthUser,
+    recipients: Sequence[Recipient],
+    categories: Sequence[str],
+    legal_basis: str,
+    reference: str,
+    actor: AuthUser | None = None,
+    system: SystemAPIKey | None = None,
+    as_read_in_transaction: bool = False,
+) -> list[Disclosure | DisclosureRefused]:
+    """Log the disclosure of the same kinds of ``person``'s data to each of ``recipients`` (a
+    party and the purpose it receives them for), for ``reference``, by ``actor`` or
+    ``system``: the bank and the carrier of one order, say. The rules are those of
+    ``record_disclosures``; each recipient is judged on its own, so the answer holds, in the
+    order of ``recipients``, either the row written or the ``DisclosureRefused`` saying why
+    that party gets nothing (returned, not raised). A request no party could take (no one
+    disclosing, no reference, an unknown kind of data...) raises ``DisclosureRefused`` and
+    writes nothing.
+
+    Three statements whatever the number of recipients: the register re-read, the person's
+    row locked (``FOR NO KEY UPDATE``), and one insert. ``as_read_in_transaction``: the caller
+    read each party and the person, with the person's row locked (``SELECT ... FOR UPDATE``)
+    or inserted, in the transaction this joins, so neither is read again and the insert is the
+    only statement. Joins the caller's transaction without a savepoint: nothing is written
+    until every rule is checked, and an error leaves the transaction to roll back.
+    """
+    if as_read_in_transaction and not connection.in_atomic_block:
+        raise ValueError("Rows read in a transaction can only be used inside it.")
+    checked = _check_request(
+        categories=categories,
+        purpose=None,
+        legal_basis=legal_basis,
+        reference=reference,
+        actor=actor,
+        system=system,
+    )
+    if actor is not None and not actor.is_staff and person.pk != actor.pk:
+        raise DisclosureRefused(Rule.ACTOR_NOT_STAFF, ONLY_STAFF_OR_SELF)
+    with transaction.atomic(savepoint=False):
+        now = timezone.now()
+        today = timezone.localdate(now)
+        if as_read_in_transaction:
+            parties = {recipient.party.pk: recipient.party for recipient in recipients}
+            present = person
+        else:
+            parties = ThirdParty.objects.in_bulk([recipient.party.pk for recipient in recipients])
+            present = _locked_person(person)
+        outcomes: list[Disclosure | DisclosureRefused] = []
+        for recipient in recipients:
+            try:
+                if recipient.purpose not in DisclosurePurpose.values:
+                    raise DisclosureRefused(
+                        Rule.UNKNOWN_PURPOSE, f"unknown purpose {recipient.purpose!r}."
+                    )
+                party = parties.get(recipient.party.pk)
+                if party is None:
+                    raise ThirdParty.DoesNotExist(f"No third party {recipient.party.pk}.")
+                _check_party(party, categories=checked, purpose=recipient.purpose, today=today)
+                _check_people(party, people=[present], legal_basis=legal_basis)
+            except DisclosureRefused as refusal:
+                outcomes.append(refusal)
+                continue
+            outcomes.append(
+                Disclosure(
+                    person=present,
+                    party=party,
+                    categories=checked,
+                    purpose=recipient.purpose,
+                    legal_basis=legal_basis,
+                    reference=reference.strip(),
+                    actor=actor,
+                    system=system,
+                    occurred_at=now,
+                )
+            )
+        rows = [outcome for outcome in outcomes if isinstance(outcome, Disclosure)]
+        if rows:
+            Disclosure.objects.bulk_create(rows)
+        return outcomes
+
+
+def _locked_person(person: AuthUser) -> AuthUser:
+    """``person``'s row as it stands, locked (without blocking the inserts that point at it)
+    so that the account can't be closed or erased between the check and the row."""
+    locked = get_user_model().objects.select_for_update(no_key=True).filter(pk=person.pk).first()
+    if locked is None:
+        raise DisclosureRefused(Rule.PERSON_GONE, f"no account {person.pk} exists.")
+    return locked

@@ -38,20 +38,20 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db import IntegrityError, transaction
+from django.db.models import Subquery
 from django.db.models.functions import Lower
 from django.utils import timezone
 
 from api_keys.models import SystemAPIKey
 from communications.addresses import address_hash
 from communications.models import Suppression
-from consent.models import CurrentConsent, Purpose
-from consent.services import ConsentSource, record_decisions
-from consent.services import LegalBasis as ConsentBasis
+from consent.models import Purpose
+from consent.services import ConsentSource, record_collection_choice
 from privacy_site.auth_user import AuthUser
 from sharing.models import DataCategory, DisclosurePurpose, LegalBasis, ThirdParty
 from sharing.order_models import CustomerStatus, Order, OrderLine
 
-from .disclosures import DisclosureRefused, record_disclosure
+from .disclosures import DisclosureRefused, Recipient, record_disclosures_to
 
 logger = logging.getLogger(__name__)
 
@@ -129,20 +129,34 @@ class TakenOrder:
 def take_order(*, system: SystemAPIKey, request: OrderRequest) -> TakenOrder:
     """Record ``request`` from ``system`` (see the module's rules), or give back the first
     answer to the same request. Raises ``OrderConflict`` for a reused reference and
-    ``OrderError`` for a carrier the register does not know; nothing is written then."""
+    ``OrderError`` for a carrier the register does not know; nothing is written then.
+
+    A new reference, the usual case, is not looked up first: the order is taken, and the
+    database's uniqueness of (system, reference) refuses the order's row when the reference
+    was used already; the transaction is then rolled back, so the repeat writes nothing, and
+    the first order answers it."""
     digest = request.digest()
-    first = _first_order(system, request.reference)
-    if first is not None:
-        return _repeat(first, request.reference, digest)
     try:
         with transaction.atomic():
             return _take(system=system, request=request, digest=digest)
-    except IntegrityError:
-        # The same order, sent twice at once: the other request's row was committed first.
+    except (_ReferenceTaken, OrderError) as error:
+        # Also when the same order was sent twice at once: the other request's row was
+        # committed first, and the insert waited for it.
         first = _first_order(system, request.reference)
         if first is None:
+            if isinstance(error, _ReferenceTaken):
+                raise error.refused from None
             raise
         return _repeat(first, request.reference, digest)
+
+
+class _ReferenceTaken(Exception):
+    """The database refused the order's row, most likely because a committed order holds
+    (system, reference); ``refused`` is its error."""
+
+    def __init__(self, refused: IntegrityError) -> None:
+        super().__init__(str(refused))
+        self.refused = refused
 
 
 def _first_order(system: SystemAPIKey, reference: str) -> Order | None:
@@ -162,9 +176,16 @@ def _take(*, system: SystemAPIKey, request: OrderRequest, digest: str) -> TakenO
     bank, carrier = _recipients(request.carrier)
     status, customer, suppressed = _customer_for(request.customer)
     if customer is not None:
-        special_offers = _order_form_choice(
-            customer=customer, opted_out=request.marketing_opt_out, suppressed=suppressed
+        choice = record_collection_choice(
+            subject=customer,
+            purpose=Purpose.SPECIAL_OFFERS,
+            opted_out=request.marketing_opt_out,
+            may_grant=not suppressed,
+            source=ConsentSource.ORDER_FORM,
+            wording=OPT_OUT_WORDING,
+            subject_locked=True,  # _customer_for locked or inserted the row
         )
+        special_offers: dict[str, Any] | None = asdict(choice)
         disclosures, refused = _disclose(
             customer=customer,
             bank=bank,
@@ -193,19 +214,23 @@ def _take(*, system: SystemAPIKey, request: OrderRequest, digest: str) -> TakenO
             "town": details.address.town,
             "postcode": details.address.postcode,
         }
-    order = Order.objects.create(
-        system=system,
-        reference=request.reference,
-        request_digest=digest,
-        customer=customer,
-        customer_status=status,
-        carrier=carrier,
-        referring_site=request.referring_site,
-        marketing_opt_out=request.marketing_opt_out,
-        answer=answer,
-        received_at=now,
-        **linked,
-    )
+    try:
+        order = Order.objects.create(
+            system=system,
+            reference=request.reference,
+            request_digest=digest,
+            customer=customer,
+            customer_status=status,
+            carrier=carrier,
+            referring_site=request.referring_site,
+            marketing_opt_out=request.marketing_opt_out,
+            answer=answer,
+            received_at=now,
+            **linked,
+        )
+    except IntegrityError as error:
+        # Leaving the atomic block rolls back everything this request wrote.
+        raise _ReferenceTaken(error) from error
     OrderLine.objects.bulk_create(
         OrderLine(order=order, product=line.product, supplier=line.supplier, quantity=line.quantity)
         for line in request.lines
@@ -243,68 +268,68 @@ def _recipients(carrier_name: str) -> tuple[ThirdParty | None, ThirdParty | None
 def _customer_for(
     details: OrderCustomer,
 ) -> tuple[CustomerStatus, AuthUser | None, bool]:
-    """(status, the customer or None, whether the address is on the do-not-email list)."""
+    """(status, the customer or None, whether the address is on the do-not-email list).
+
+    The customer's row comes back locked (``FOR UPDATE``), or inserted by this transaction:
+    two orders for one person decide their marketing choice in turn."""
     users = get_user_model().objects
     email = users.normalize_email(details.email).lower()
-    suppression = (
-        Suppression.objects.filter(address_hash=address_hash(email))
-        .values_list("reason", flat=True)
+    listed = Suppression.objects.filter(address_hash=address_hash(email))
+    user = _locked_user(email, suppression=Subquery(listed.values("reason")[:1]))
+    if user is not None:
+        suppressed = user.suppression is not None
+    else:
+        suppression = listed.values_list("reason", flat=True).first()
+        if suppression == Suppression.Reason.ERASURE:
+            return CustomerStatus.ERASED, None, True
+        suppressed = suppression is not None
+        user, created = _new_customer(email, details)
+        if created:
+            return CustomerStatus.NEW, user, suppressed
+    if not user.is_active:
+        return CustomerStatus.CLOSED, None, suppressed
+    return CustomerStatus.EXISTING, user, suppressed
+
+
+def _locked_user(email: str, **annotations: Any) -> Any:
+    """The account of ``email`` (stored lower case; found by the index on its lower case,
+    whatever the case of an older row), locked; None if there is none."""
+    return (
+        get_user_model()
+        .objects.alias(email_lower=Lower("email"))
+        .filter(email_lower=email)
+        .annotate(**annotations)
+        .select_for_update(of=("self",))
         .first()
     )
-    user = users.filter(email__iexact=email).first()
-    if user is None and suppression == Suppression.Reason.ERASURE:
-        return CustomerStatus.ERASED, None, True
-    if user is None:
-        try:
-            # A savepoint, so two orders racing for a new address don't break the outer
-            # transaction: the loser finds the account the winner created.
-            with transaction.atomic():
-                user = users.create_user(
-                    email, None, first_name=details.first_name, last_name=details.last_name
-                )
-                return CustomerStatus.NEW, user, suppression is not None
-        except (IntegrityError, ValidationError):
-            # The account's own check of the address's uniqueness may see the winner's row
-            # first (ValidationError) or the database may refuse the second row (IntegrityError).
-            user = users.filter(email__iexact=email).first()
-            if user is None:
-                raise
-    if not user.is_active:
-        return CustomerStatus.CLOSED, None, suppression is not None
-    return CustomerStatus.EXISTING, user, suppression is not None
 
 
-def _order_form_choice(*, customer: AuthUser, opted_out: bool, suppressed: bool) -> dict[str, Any]:
-    """Record the box's answer for special offers; the state in force afterwards."""
-    # Lock the customer before reading their state: two orders at once decide in turn.
-    list(get_user_model().objects.select_for_update().filter(pk=customer.pk).values_list("pk"))
-    current = CurrentConsent.objects.filter(
-        subject=customer, purpose__code=Purpose.SPECIAL_OFFERS
-    ).first()
-    events = []
-    if opted_out:
-        events = record_decisions(
-            subject=customer,
-            choices={Purpose.SPECIAL_OFFERS: False},
-            source=ConsentSource.ORDER_FORM,
-            wording={Purpose.SPECIAL_OFFERS: OPT_OUT_WORDING},
-            record_refusals=True,
-        )
-    elif current is None and not suppressed:
-        events = record_decisions(
-            subject=customer,
-            choices={Purpose.SPECIAL_OFFERS: True},
-            source=ConsentSource.ORDER_FORM,
-            legal_basis=ConsentBasis.SOFT_OPT_IN,
-            wording={Purpose.SPECIAL_OFFERS: OPT_OUT_WORDING},
-        )
-    if events:
-        granted, basis = events[0].granted, events[0].legal_basis
-    elif current is not None:
-        granted, basis = current.granted, current.legal_basis
-    else:
-        granted, basis = False, None
-    return {"granted": granted, "legal_basis": basis, "changed": bool(events)}
+def _new_customer(email: str, details: OrderCustomer) -> tuple[Any, bool]:
+    """(A new account for ``email``, with no password: nobody can log in to it, True); or,
+    when another order's account for the address was committed first, (that one, locked,
+    False).
+
+    The account is checked field by field as the user manager checks it, but its two
+    constraints (one account per address whatever its case; a closed account stays closed)
+    are left to the database, which enforces them on every path: asking first would cost a
+    query each and still race with the other order."""
+    user = get_user_model()(email=email, first_name=details.first_name, last_name=details.last_name)
+    user.set_unusable_password()
+    try:
+        user.full_clean(exclude=["password"], validate_unique=False, validate_constraints=False)
+    except ValidationError as error:
+        raise OrderError({"customer": [" ".join(error.messages)]}) from error
+    try:
+        # A savepoint, so two orders racing for a new address don't break the outer
+        # transaction: the loser waits for the winner's row, then finds it.
+        with transaction.atomic():
+            user.save(force_insert=True)
+    except IntegrityError:
+        winner = _locked_user(email)
+        if winner is None:
+            raise
+        return winner, False
+    return user, True
 
 
 def _disclose(
@@ -315,11 +340,28 @@ def _disclose(
     system: SystemAPIKey,
     reference: str,
 ) -> tuple[list[dict[str, Any]], list[dict[str, str]]]:
-    """Log the name and address going to the bank and the carrier; (logged, refused)."""
+    """Log the name and address going to the bank and the carrier; (logged, refused). One
+    statement: the parties were read, and the customer locked, in this transaction."""
     recipients = [
         (bank, settings.ORDERS_BANK, DisclosurePurpose.CARD_AUTHORISATION),
         (carrier, settings.ORDERS_DEFAULT_CARRIER, DisclosurePurpose.DELIVERY),
     ]
+    present = [
+        Recipient(party=party, purpose=purpose)
+        for party, _name, purpose in recipients
+        if party is not None
+    ]
+    outcomes = iter(
+        record_disclosures_to(
+            person=customer,
+            recipients=present,
+            categories=ORDER_CATEGORIES,
+            legal_basis=LegalBasis.CONTRACT,
+            reference=f"order {reference}",
+            system=system,
+            as_read_in_transaction=True,
+        )
+    )
     logged, refused = [], []
     for party, name, purpose in recipients:
         if party is None:
@@ -332,29 +374,20 @@ def _disclose(
             )
             logger.error("order %s: %s is not in the register", reference, name)
             continue
-        try:
-            disclosure = record_disclosure(
-                person=customer,
-                party=party,
-                categories=ORDER_CATEGORIES,
-                purpose=purpose,
-                legal_basis=LegalBasis.CONTRACT,
-                reference=f"order {reference}",
-                system=system,
-            )
-        except DisclosureRefused as refusal:
+        outcome = next(outcomes)
+        if isinstance(outcome, DisclosureRefused):
             refused.append(
-                {"recipient": party.name, "rule": str(refusal.rule), "detail": str(refusal)}
+                {"recipient": party.name, "rule": str(outcome.rule), "detail": str(outcome)}
             )
-            logger.error("order %s: %s", reference, refusal)
+            logger.error("order %s: %s", reference, outcome)
             continue
         logged.append(
             {
-                "id": disclosure.pk,
+                "id": outcome.pk,
                 "recipient": party.name,
                 "purpose": str(purpose),
                 "legal_basis": str(LegalBasis.CONTRACT),
-                "categories": list(disclosure.categories),
+                "categories": list(outcome.categories),
             }
         )
     return logged, refused

@@ -1,5 +1,5 @@
 """Orders intake benchmark (``make bench``): ``POST /api/v1/orders/`` through gunicorn as
-production runs it (``DJANGO_ENV=production``, the compose file's three sync workers), beside
+production runs it (``DJANGO_ENV=production``, gunicorn.conf.py's sync workers), beside
 a bare Django view (``POST /bench/bare/``, same process, same middleware, no work) measured in
 the same run, in alternating rounds so the machine's other load falls on both alike.
 
@@ -19,6 +19,7 @@ import json
 import multiprocessing
 import os
 import platform
+import runpy
 import secrets
 import socket
 import statistics
@@ -44,7 +45,9 @@ ORDERS = int(os.environ.get("BENCH_ORDERS", "2000"))
 CLIENTS = int(os.environ.get("BENCH_ORDER_CLIENTS", "6"))
 ROUNDS = 4
 WARM_UP = 60
-WORKERS = 3  # as docker-compose.yml's web service
+# As docker-compose.yml runs the web service: gunicorn.conf.py's workers for this machine.
+GUNICORN_CONFIG = ROOT / "gunicorn.conf.py"
+WORKERS = runpy.run_path(str(GUNICORN_CONFIG))["workers"]
 
 
 def _free_port() -> int:
@@ -69,11 +72,12 @@ def gunicorn(transactional_db, redis_client):
         "CELERY_RESULT_BACKEND": settings.CELERY_RESULT_BACKEND,
         "REDIS_URL": settings.REDIS_URL,
         "LOG_LEVEL": "WARNING",
+        "WEB_ACCESS_LOG": "",
     }
     process = subprocess.Popen(
         [
             sys.executable, "-m", "gunicorn", "privacy_site.wsgi:application",
-            "--bind", f"127.0.0.1:{port}", "--workers", str(WORKERS),
+            "--config", str(GUNICORN_CONFIG), "--bind", f"127.0.0.1:{port}",
             "--chdir", str(ROOT), "--log-level", "warning",
         ],
         env=env,

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import re
+import runpy
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -97,6 +99,28 @@ def test_compose_web_runs_gunicorn_on_port_8000(compose):
     assert "/healthz" in " ".join(web["healthcheck"]["test"])
 
 
+def test_compose_and_the_image_start_gunicorn_with_its_configuration(compose):
+    dockerfile = (ROOT / "Dockerfile").read_text()
+    assert "--config gunicorn.conf.py" in command_of(compose["services"]["web"])
+    assert '"--config", "gunicorn.conf.py"' in dockerfile
+    assert "--workers" not in command_of(compose["services"]["web"]) + dockerfile
+
+
+def test_gunicorn_runs_two_sync_workers_per_core_plus_one(monkeypatch):
+    monkeypatch.delenv("WEB_CONCURRENCY", raising=False)
+    config = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    assert config["worker_class"] == "sync"
+    assert config["workers"] == multiprocessing.cpu_count() * 2 + 1
+
+
+def test_web_concurrency_sets_the_number_of_workers(monkeypatch):
+    monkeypatch.setenv("WEB_CONCURRENCY", "7")
+    monkeypatch.setenv("WEB_ACCESS_LOG", "")
+    config = runpy.run_path(str(ROOT / "gunicorn.conf.py"))
+    assert config["workers"] == 7
+    assert config["accesslog"] is None
+
+
 def test_compose_worker_runs_a_celery_worker(compose):
     assert re.search(
         r"\bcelery -A privacy_site worker\b", command_of(compose["services"]["worker"])
@@ -180,8 +204,9 @@ def test_every_environment_variable_of_the_settings_is_documented_in_the_readme(
 
 
 def test_the_readme_documents_no_variable_nothing_reads(readme):
-    # Besides the settings, the Procfile, the Makefile and the test harness read a few.
-    readers = [*SETTINGS_FILES, "Procfile", "Makefile", "tests/conftest.py"]
+    # Besides the settings, gunicorn's, the Procfile, the Makefile and the test harness read
+    # a few.
+    readers = [*SETTINGS_FILES, "gunicorn.conf.py", "Procfile", "Makefile", "tests/conftest.py"]
     sources = "\n".join((ROOT / name).read_text() for name in readers) + "\n".join(
         path.read_text() for path in (ROOT / "tests" / "harness").glob("*.py")
     )
