@@ -14,6 +14,7 @@ from django.urls import reverse
 
 from privacy_site.admin_tools import ReadOnlyAdmin, admin_path, object_page
 from privacy_site.auth_user import logged_in_user
+from privacy_site.need_to_know_admin import NeedToKnowAdmin
 from sharing.photo_models import LeaveNotice, PhotoServiceMembership
 from sharing.services.photo_service import (
     RECORD_NOTICE,
@@ -33,7 +34,7 @@ class NoticeForm(forms.Form):
 
 
 @admin.register(PhotoServiceMembership)
-class PhotoServiceMembershipAdmin(ReadOnlyAdmin):
+class PhotoServiceMembershipAdmin(NeedToKnowAdmin, ReadOnlyAdmin):
     list_display = ("joined_at", "person", "left_at", "left_because", "leave_notice", "notified_at")
     list_filter = ("leave_notice", "left_because")
     list_select_related = ("person",)

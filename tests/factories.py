@@ -22,10 +22,11 @@ from collections.abc import Iterable
 import factory
 from allauth.account.models import EmailAddress
 from django.conf import settings
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group, Permission
 from django.db.models import Q
 from factory.django import DjangoModelFactory
 
+from accounts.services.roles import sync_staff_roles
 from api_keys.models import Scope, SystemAPIKey
 from api_keys.services import issue_api_key
 from communications.kinds import MessageKind
@@ -49,6 +50,15 @@ from consent.services import (
 )
 
 TEST_PASSWORD = "a long test password"
+
+
+def role_groups(names: Iterable[str]) -> list[Group]:
+    """The staff roles' groups named, as ``accounts/migrations/0007_staff_roles.py`` made them
+    (set up again by the service if a transactional test emptied the tables)."""
+    names = list(names)
+    if Group.objects.filter(name__in=names).count() < len(set(names)):
+        sync_staff_roles()
+    return list(Group.objects.filter(name__in=names))
 
 
 def permissions_named(names: Iterable[str]) -> list[Permission]:
@@ -80,6 +90,7 @@ class UserFactory(DjangoModelFactory):
       say otherwise.
     - ``permissions=[names]``: the user's permissions, by ``"codename"`` or
       ``"app_label.codename"``.
+    - ``roles=[names]``: the staff roles (``privacy_site.roles``) whose groups they are in.
     """
 
     class Meta:
@@ -110,6 +121,11 @@ class UserFactory(DjangoModelFactory):
     def permissions(user, create, extracted, **kwargs):
         if create and extracted:
             user.user_permissions.set(permissions_named(extracted))
+
+    @factory.post_generation
+    def roles(user, create, extracted, **kwargs):
+        if create and extracted:
+            user.groups.set(role_groups(extracted))
 
 
 class StaffFactory(UserFactory):

@@ -6,10 +6,11 @@ from django.contrib import admin
 
 from accounts.models import AuditEvent
 from privacy_site.admin_tools import ReadOnlyAdmin
+from privacy_site.need_to_know_admin import NeedToKnowAdmin
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(ReadOnlyAdmin):
+class AuditEventAdmin(NeedToKnowAdmin, ReadOnlyAdmin):
     """The audit trail, read-only: nobody adds, edits or deletes a row here."""
 
     list_display = ("occurred_at", "subject", "field", "old_value", "new_value", "actor", "source")

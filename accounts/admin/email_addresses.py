@@ -12,13 +12,14 @@ from allauth.account.models import EmailAddress
 from django.contrib import admin
 
 from privacy_site.admin_tools import ReadOnlyAdmin
+from privacy_site.need_to_know_admin import NeedToKnowAdmin
 
 if admin.site.is_registered(EmailAddress):
     admin.site.unregister(EmailAddress)
 
 
 @admin.register(EmailAddress)
-class EmailAddressAdmin(ReadOnlyAdmin):
+class EmailAddressAdmin(NeedToKnowAdmin, ReadOnlyAdmin):
     list_display = ("email", "user", "primary", "verified")
     list_filter = ("primary", "verified")
     search_fields = ("email", "user__email")

@@ -24,6 +24,7 @@ from accounts.services.privacy import (
 )
 from privacy_site.admin_tools import ReadOnlyInline, adopt_saved
 from privacy_site.auth_user import logged_in_user
+from privacy_site.need_to_know_admin import NeedToKnowAdmin, NeedToKnowInline
 
 
 class UserCreationForm(AdminUserCreationForm):
@@ -51,7 +52,7 @@ class UserEditForm(UserChangeForm):
         )
 
 
-class ProfileInline(ReadOnlyInline, admin.StackedInline):
+class ProfileInline(NeedToKnowInline, ReadOnlyInline, admin.StackedInline):
     """Read-only here: changes go through ``update_profile`` so they reach the audit trail."""
 
     model = Profile
@@ -66,7 +67,7 @@ class ProfileInline(ReadOnlyInline, admin.StackedInline):
     )
 
 
-class AddressVerificationInline(ReadOnlyInline, admin.TabularInline):
+class AddressVerificationInline(NeedToKnowInline, ReadOnlyInline, admin.TabularInline):
     model = AddressVerification
     ordering = ("-id",)
     fields = readonly_fields = ("created_at", "source", "verified", "postcode", "detail")
@@ -76,7 +77,7 @@ DATES = ("last_login", "date_joined", "deactivated_at", "erasure_requested_at", 
 
 
 @admin.register(User)
-class UserAdmin(BaseUserAdmin):
+class UserAdmin(NeedToKnowAdmin, BaseUserAdmin):
     inlines = (ProfileInline, AddressVerificationInline)
     form = UserEditForm
     add_form = UserCreationForm
@@ -135,7 +136,9 @@ class UserAdmin(BaseUserAdmin):
         roles = [name for name in ("is_staff", "is_superuser") if name in form.changed_data]
         if roles:
             obj.save(update_fields=roles)
-        names = {n: form.cleaned_data[n] for n in ("first_name", "last_name")}
+        # Only the names on the form: a member of staff who may not see them has no field for
+        # them (privacy_site.need_to_know), and changes nothing.
+        names = {n: form.cleaned_data[n] for n in ("first_name", "last_name") if n in form.fields}
         try:
             update_profile(
                 user=obj, actor=logged_in_user(request), source=AuditSource.STAFF, **names
