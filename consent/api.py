@@ -22,6 +22,7 @@ from consent.serializers import (
     ConsentRecordSerializer,
     ErrorDetailSerializer,
 )
+from privacy_site.need_to_know_api import need_to_know_context
 
 EMAIL_ERROR = OpenApiResponse(
     OpenApiTypes.OBJECT,
@@ -61,15 +62,19 @@ class ConsentRecordView(APIView):
     def get(self, request: Request) -> Response:
         query = ConsentRecordQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
+        api_key = api_key_of(request)
         subject = consent_subject_get(
-            email=query.validated_data["email"], actor=request.user, api_key=api_key_of(request)
+            email=query.validated_data["email"], actor=request.user, api_key=api_key
         )
         record = {
             "subject": subject,
             "current": consent_status(subject=subject).values(),
             "history": consent_history_for(subject=subject).select_related("actor"),
         }
-        return Response(ConsentRecordSerializer(record).data, status=status.HTTP_200_OK)
+        context = need_to_know_context(request, api_key=api_key)
+        return Response(
+            ConsentRecordSerializer(record, context=context).data, status=status.HTTP_200_OK
+        )
 
 
 urlpatterns = [
