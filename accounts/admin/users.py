@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import HttpRequest
 
+from accounts.admin.preferences import CustomerPreferences
 from accounts.data_rights import PrivacyError
 from accounts.models import AddressVerification, AuditSource, Profile, User
 from accounts.services import update_profile
@@ -73,11 +74,12 @@ class AddressVerificationInline(NeedToKnowInline, ReadOnlyInline, admin.TabularI
     fields = readonly_fields = ("created_at", "source", "verified", "postcode", "detail")
 
 
+ACCESS_FIELDS = ("is_staff", "is_superuser", "groups", "user_permissions")
 DATES = ("last_login", "date_joined", "deactivated_at", "erasure_requested_at", "erased_at")
 
 
 @admin.register(User)
-class UserAdmin(NeedToKnowAdmin, BaseUserAdmin):
+class UserAdmin(NeedToKnowAdmin, CustomerPreferences, BaseUserAdmin):
     inlines = (ProfileInline, AddressVerificationInline)
     form = UserEditForm
     add_form = UserCreationForm
@@ -107,7 +109,13 @@ class UserAdmin(NeedToKnowAdmin, BaseUserAdmin):
     )
 
     def get_readonly_fields(self, request: HttpRequest, obj: User | None = None) -> tuple:
-        return self.readonly_fields if obj is not None else ()
+        if obj is None:
+            return ()
+        if not logged_in_user(request).is_superuser:
+            # Who is staff, and in which role, is for operations (superusers) to decide: a
+            # member of staff who may change accounts can't give themselves more access.
+            return (*self.readonly_fields, *ACCESS_FIELDS)
+        return self.readonly_fields
 
     def has_change_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
         # An erased account, or one being erased, is a pseudonymous record: shown, never
