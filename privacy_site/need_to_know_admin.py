@@ -17,7 +17,8 @@ Any app's admin may import this module; it imports nothing from the apps.
 
 from __future__ import annotations
 
-import functools
+import inspect
+import types
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -155,12 +156,20 @@ class NeedToKnowBase:
 
 
 def _filtered(own: Callable[..., Any], check: Callable[..., Any]) -> Callable[..., Any]:
-    # ``wraps`` keeps the signature Django inspects (``lookup_allowed``'s ``request``).
-    @functools.wraps(own)
-    def hook(*args: Any, **kwargs: Any) -> Any:
+    """``own`` (a bound method), its result passed through ``check``: a bound method itself,
+    as Django's admin checks expect, with ``own``'s signature (Django inspects
+    ``lookup_allowed`` for its ``request`` argument)."""
+
+    def hook(admin: object, *args: Any, **kwargs: Any) -> Any:
         return check(own(*args, **kwargs), *args, **kwargs)
 
-    return hook
+    signature = inspect.signature(own)
+    first = inspect.Parameter("admin", inspect.Parameter.POSITIONAL_ONLY)
+    hook.__signature__ = signature.replace(  # type: ignore[attr-defined]
+        parameters=[first, *signature.parameters.values()]
+    )
+    hook.__name__ = own.__name__
+    return types.MethodType(hook, own.__self__)  # type: ignore[attr-defined]
 
 
 class NeedToKnowInline(NeedToKnowBase):
