@@ -386,6 +386,10 @@ def admin_pages(superuser) -> list[Document]:
             response = staff.get(reverse(f"{prefix}_change", args=[first.pk]))
             if response.status_code == 200:
                 pages.keep(f"{name} change", response)
+    customer = type(superuser).objects.filter(is_staff=False, is_active=True).order_by("pk").first()
+    if customer is not None:
+        preferences = reverse("admin:accounts_user_preferences", args=[customer.pk])
+        pages.get(staff, "admin a customer's preferences", preferences)
     return pages.documents
 
 
