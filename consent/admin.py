@@ -49,20 +49,25 @@ from privacy_site.admin_tools import (
 )
 from privacy_site.auth_user import logged_in_user
 from privacy_site.downloads import csv_download
+from privacy_site.need_to_know import Viewer, shows
+from privacy_site.need_to_know_admin import NeedToKnowAdmin
 from staff_access.admin_audit import PersonalDataAdmin
 
-CSV_HEADER = [
-    "occurred_at",
-    "subject_email",
-    "purpose",
-    "granted",
-    "legal_basis",
-    "source",
-    "policy_version",
-    "wording",
-    "actor_email",
-    "ip_address",
+# Each column of the export, with the field it shows: a column someone may not see
+# (privacy_site.need_to_know) is left out of their export.
+CSV_COLUMNS = [
+    ("occurred_at", "occurred_at"),
+    ("subject_email", "subject__email"),
+    ("purpose", "purpose"),
+    ("granted", "granted"),
+    ("legal_basis", "legal_basis"),
+    ("source", "source"),
+    ("policy_version", "policy_version"),
+    ("wording", "wording"),
+    ("actor_email", "actor__email"),
+    ("ip_address", "ip_address"),
 ]
+CSV_HEADER = [header for header, _ in CSV_COLUMNS]
 # A spreadsheet runs a cell starting with one of these as a formula: an email address such as
 # "=HYPERLINK(...)@example.com" is valid, so such cells are prefixed with an apostrophe.
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
@@ -247,10 +252,12 @@ def _cell(value: object) -> object:
     return value
 
 
-def ledger_csv_rows(events: Iterable[ConsentEvent]) -> Iterator[Sequence[object]]:
-    yield CSV_HEADER
+def ledger_csv_rows(events: Iterable[ConsentEvent], viewer: Viewer) -> Iterator[Sequence[object]]:
+    """The export's rows, with only the columns ``viewer`` may see."""
+    shown = [viewer.may_see_path(ConsentEvent, path) for _, path in CSV_COLUMNS]
+    yield [header for header, keep in zip(CSV_HEADER, shown, strict=True) if keep]
     for event in events:
-        yield [
+        row = [
             event.occurred_at.isoformat(),
             _cell(event.subject.email),
             event.purpose.code,
@@ -262,10 +269,11 @@ def ledger_csv_rows(events: Iterable[ConsentEvent]) -> Iterator[Sequence[object]
             _cell(event.actor.email) if event.actor else "",
             event.ip_address or "",
         ]
+        yield [value for value, keep in zip(row, shown, strict=True) if keep]
 
 
 @admin.register(ConsentEvent)
-class ConsentEventAdmin(PersonalDataAdmin, ReadOnlyAdmin):
+class ConsentEventAdmin(PersonalDataAdmin, NeedToKnowAdmin, ReadOnlyAdmin):
     person_field = "subject_id"
 
     list_display = (
@@ -286,6 +294,7 @@ class ConsentEventAdmin(PersonalDataAdmin, ReadOnlyAdmin):
     csv_chunk_size = 2000
 
     @admin.display(description="subject", ordering="subject__email")
+    @shows("subject__email")
     def subject_email(self, obj: ConsentEvent) -> str:
         return obj.subject.email
 
@@ -309,11 +318,12 @@ class ConsentEventAdmin(PersonalDataAdmin, ReadOnlyAdmin):
         self.note_export(request, rows, fields=CSV_HEADER, page="admin:consent_ledger_export_csv")
         events = rows.iterator(chunk_size=self.csv_chunk_size)
         stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-        return csv_download(ledger_csv_rows(events), f"consent-ledger-{stamp}.csv")
+        rows = ledger_csv_rows(events, self.need_to_know_viewer(request))
+        return csv_download(rows, f"consent-ledger-{stamp}.csv")
 
 
 @admin.register(CurrentConsent)
-class CurrentConsentAdmin(PersonalDataAdmin, ReadOnlyAdmin):
+class CurrentConsentAdmin(PersonalDataAdmin, NeedToKnowAdmin, ReadOnlyAdmin):
     person_field = "subject_id"
 
     list_display = ("subject_email", "purpose", "granted", "legal_basis", "updated_at", "event")
@@ -322,12 +332,13 @@ class CurrentConsentAdmin(PersonalDataAdmin, ReadOnlyAdmin):
     list_select_related = ("subject", "purpose", "event")
 
     @admin.display(description="subject", ordering="subject__email")
+    @shows("subject__email")
     def subject_email(self, obj: CurrentConsent) -> str:
         return obj.subject.email
 
 
 @admin.register(CookieConsent)
-class CookieConsentAdmin(PersonalDataAdmin, ReadOnlyAdmin):
+class CookieConsentAdmin(PersonalDataAdmin, NeedToKnowAdmin, ReadOnlyAdmin):
     person_field = "user_id"
 
     list_display = (

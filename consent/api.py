@@ -22,6 +22,7 @@ from consent.serializers import (
     ConsentRecordSerializer,
     ErrorDetailSerializer,
 )
+from privacy_site.need_to_know_api import need_to_know_context
 from staff_access.recording import note_access
 
 EMAIL_ERROR = OpenApiResponse(
@@ -62,15 +63,17 @@ class ConsentRecordView(APIView):
     def get(self, request: Request) -> Response:
         query = ConsentRecordQuerySerializer(data=request.query_params)
         query.is_valid(raise_exception=True)
+        api_key = api_key_of(request)
         subject = consent_subject_get(
-            email=query.validated_data["email"], actor=request.user, api_key=api_key_of(request)
+            email=query.validated_data["email"], actor=request.user, api_key=api_key
         )
         record = {
             "subject": subject,
             "current": consent_status(subject=subject).values(),
             "history": consent_history_for(subject=subject).select_related("actor"),
         }
-        data = ConsentRecordSerializer(record).data
+        context = need_to_know_context(request, api_key=api_key)
+        data = ConsentRecordSerializer(record, context=context).data
         # Staff reading it with their session: recorded like an admin page (system keys are not
         # staff, and their use is in each key's own record).
         note_access(

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 import re
 
+from django.conf import settings
 from rest_framework import serializers
 
 from consent.models import ConsentEvent, ConsentSource, Purpose
+from privacy_site.need_to_know_api import NeedToKnowSerializer
 
 PURPOSE_CODE_MAX_LENGTH = Purpose._meta.get_field("code").max_length
 PURPOSE_CODE = re.compile(rf"[-a-zA-Z0-9_]{{1,{PURPOSE_CODE_MAX_LENGTH}}}")
@@ -97,14 +99,20 @@ class ConsentRecordQuerySerializer(serializers.Serializer):
     email = serializers.EmailField(help_text="The person's email address, in any case.")
 
 
-class ConsentRecordSubjectSerializer(serializers.Serializer):
+class ConsentRecordSubjectSerializer(NeedToKnowSerializer):
+    need_to_know_model = settings.AUTH_USER_MODEL
+
     id = serializers.IntegerField()
     email = serializers.EmailField()
     is_active = serializers.BooleanField()
 
 
-class ConsentRecordEventSerializer(serializers.Serializer):
-    """One ledger row: who, what, when, how and under which words and policy version."""
+class ConsentRecordEventSerializer(NeedToKnowSerializer):
+    """One ledger row: who, what, when, how and under which words and policy version. The
+    browser's details are the Privacy Officer's alone (``consent.need_to_know``): left out
+    for everyone else."""
+
+    need_to_know_model = "consent.ConsentEvent"
 
     id = serializers.IntegerField()
     purpose = serializers.CharField(source="purpose.code")
@@ -120,9 +128,11 @@ class ConsentRecordEventSerializer(serializers.Serializer):
         source="actor.email", allow_null=True, help_text="The member of staff who recorded it."
     )
     ip_address = serializers.IPAddressField(
-        allow_null=True, help_text="Truncated: /24 for IPv4, /48 for IPv6."
+        allow_null=True,
+        required=False,
+        help_text="Truncated: /24 for IPv4, /48 for IPv6. Privacy Officers only.",
     )
-    user_agent = serializers.CharField()
+    user_agent = serializers.CharField(required=False, help_text="Privacy Officers only.")
 
 
 class ConsentRecordSerializer(serializers.Serializer):

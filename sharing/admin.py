@@ -24,6 +24,7 @@ from consent.models import Purpose
 from privacy_site.admin_tools import ReadOnlyAdmin, ReadOnlyInline, adopt_saved
 from privacy_site.auth_user import logged_in_user
 from privacy_site.downloads import csv_download
+from privacy_site.need_to_know_admin import NeedToKnowAdmin
 from sharing.models import (
     DataCategory,
     Disclosure,
@@ -233,7 +234,7 @@ class ThirdPartyChangeAdmin(ReadOnlyAdmin):
 
 
 @admin.register(Disclosure)
-class DisclosureAdmin(PersonalDataAdmin, ReadOnlyAdmin):
+class DisclosureAdmin(PersonalDataAdmin, NeedToKnowAdmin, ReadOnlyAdmin):
     """The disclosure log, read-only: each disclosure of a person's data to a third party."""
 
     person_field = "person_id"

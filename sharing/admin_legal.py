@@ -27,6 +27,8 @@ from django.views.decorators.http import require_POST
 
 from privacy_site.admin_tools import AddOnlyAdmin, ReadOnlyInline, admin_path
 from privacy_site.auth_user import logged_in_user
+from privacy_site.need_to_know import shows
+from privacy_site.need_to_know_admin import NeedToKnowAdmin
 from sharing.legal_models import LegalRequest, LegalRequestStep
 from sharing.models import DataCategory, Role, ThirdParty
 from sharing.services import (
@@ -154,7 +156,7 @@ class LegalRequestStepInline(ReadOnlyInline, admin.TabularInline):
 
 
 @admin.register(LegalRequest)
-class LegalRequestAdmin(PersonalDataAdmin, AddOnlyAdmin):
+class LegalRequestAdmin(PersonalDataAdmin, NeedToKnowAdmin, AddOnlyAdmin):
     # The list shows no one; a request's page names the people it is about.
     list_shows_people = False
     add_form = LegalRequestForm
@@ -220,6 +222,7 @@ class LegalRequestAdmin(PersonalDataAdmin, AddOnlyAdmin):
         return f"{obj.document_name} ({obj.document_size:,} bytes, SHA-256 {obj.document_sha256})"
 
     @admin.display(description="people")
+    @shows("people__email")
     def people_list(self, obj: LegalRequest) -> str:
         return ", ".join(person.email for person in obj.people.order_by("pk"))
 

@@ -20,6 +20,7 @@ from django.utils.html import format_html
 
 from privacy_site.admin_tools import ReadOnlyAdmin, ReadOnlyInline
 from privacy_site.auth_user import logged_in_user
+from privacy_site.need_to_know_admin import NeedToKnowAdmin
 from sharing.models import DataCategory
 from sharing.notification_models import (
     BY_HAND_METHODS,
@@ -56,7 +57,7 @@ class ByHandForm(forms.Form):
 
 
 @admin.register(RecipientNotification)
-class RecipientNotificationAdmin(PersonalDataAdmin, ReadOnlyAdmin):
+class RecipientNotificationAdmin(PersonalDataAdmin, NeedToKnowAdmin, ReadOnlyAdmin):
     person_field = "person_id"
 
     list_display = (

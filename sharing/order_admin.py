@@ -1,7 +1,9 @@
 """Staff views of the orders the checkout sent: read-only, as only ``take_order`` writes them.
 
-The delivery name and address are shown to staff holding ``sharing.view_order`` (Dispatch and
-Web Sales: the people whose job needs them); nobody adds, changes or deletes an order here.
+Staff holding ``sharing.view_order`` see orders; which of an order's personal fields each
+role sees is declared in ``sharing.need_to_know``: Dispatch the delivery name and address, Web
+Sales the name and the ordering customer's name, email and phone. Nobody adds, changes or
+deletes an order here.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from django.db.models import QuerySet
 from django.http import HttpRequest
 
 from privacy_site.admin_tools import ReadOnlyAdmin, ReadOnlyInline
+from privacy_site.need_to_know import shows
+from privacy_site.need_to_know_admin import NeedToKnowAdmin
 from sharing.order_models import Order, OrderLine
 from staff_access.admin_audit import PersonalDataAdmin
 
@@ -43,7 +47,7 @@ class RefusedDisclosureFilter(admin.SimpleListFilter):
 
 
 @admin.register(Order)
-class OrderAdmin(PersonalDataAdmin, ReadOnlyAdmin):
+class OrderAdmin(PersonalDataAdmin, NeedToKnowAdmin, ReadOnlyAdmin):
     person_field = "customer_id"
 
     list_display = (
@@ -56,7 +60,7 @@ class OrderAdmin(PersonalDataAdmin, ReadOnlyAdmin):
         "marketing_opt_out",
     )
     list_filter = ("customer_status", "marketing_opt_out", RefusedDisclosureFilter, "system")
-    list_select_related = ("system", "customer", "carrier")
+    list_select_related = ("system", "customer", "customer__profile", "carrier")
     search_fields = ("reference", "customer__email")
     date_hierarchy = "received_at"
     show_full_result_count = False
@@ -67,6 +71,9 @@ class OrderAdmin(PersonalDataAdmin, ReadOnlyAdmin):
         "system",
         "customer_status",
         "customer",
+        "customer_name",
+        "customer_email",
+        "customer_phone",
         "delivery_name",
         "address_line_1",
         "address_line_2",
@@ -77,3 +84,19 @@ class OrderAdmin(PersonalDataAdmin, ReadOnlyAdmin):
         "marketing_opt_out",
         "answer",
     )
+
+    @admin.display(description="customer's name")
+    @shows("customer__first_name", "customer__last_name")
+    def customer_name(self, obj: Order) -> str:
+        return obj.customer.get_full_name() if obj.customer else "—"
+
+    @admin.display(description="customer's email")
+    @shows("customer__email")
+    def customer_email(self, obj: Order) -> str:
+        return obj.customer.email if obj.customer else "—"
+
+    @admin.display(description="customer's phone")
+    @shows("customer__profile__phone")
+    def customer_phone(self, obj: Order) -> str:
+        profile = getattr(obj.customer, "profile", None) if obj.customer else None
+        return (profile.phone if profile else "") or "—"

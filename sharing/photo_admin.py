@@ -10,13 +10,14 @@ from django.urls import reverse
 from django.utils.html import format_html
 
 from privacy_site.admin_tools import ReadOnlyAdmin
+from privacy_site.need_to_know_admin import NeedToKnowAdmin
 from sharing.photo_models import PhotoServiceMembership
 from sharing.services.photo_service import membership_reference
 from staff_access.admin_audit import PersonalDataAdmin
 
 
 @admin.register(PhotoServiceMembership)
-class PhotoServiceMembershipAdmin(PersonalDataAdmin, ReadOnlyAdmin):
+class PhotoServiceMembershipAdmin(PersonalDataAdmin, NeedToKnowAdmin, ReadOnlyAdmin):
     person_field = "person_id"
     list_display = ("joined_at", "person", "left_at", "left_because", "cewe_told")
     list_filter = ("left_because", "leave_notification__state")

@@ -23,10 +23,11 @@ import factory
 from allauth.account.models import EmailAddress
 from allauth.mfa.totp.internal.auth import TOTP, generate_totp_secret
 from django.conf import settings
-from django.contrib.auth.models import Permission
+from django.contrib.auth.models import Group, Permission
 from django.db.models import Q
 from factory.django import DjangoModelFactory
 
+from accounts.services.roles import sync_staff_roles
 from api_keys.models import Scope, SystemAPIKey
 from api_keys.services import issue_api_key
 from communications.kinds import MessageKind
@@ -50,6 +51,15 @@ from consent.services import (
 )
 
 TEST_PASSWORD = "a long test password"
+
+
+def role_groups(names: Iterable[str]) -> list[Group]:
+    """The staff roles' groups named, as ``accounts/migrations/0007_staff_roles.py`` made them
+    (set up again by the service if a transactional test emptied the tables)."""
+    names = list(names)
+    if Group.objects.filter(name__in=names).count() < len(set(names)):
+        sync_staff_roles()
+    return list(Group.objects.filter(name__in=names))
 
 
 def permissions_named(names: Iterable[str]) -> list[Permission]:
@@ -96,6 +106,7 @@ class UserFactory(DjangoModelFactory):
       say otherwise.
     - ``permissions=[names]``: the user's permissions, by ``"codename"`` or
       ``"app_label.codename"``.
+    - ``roles=[names]``: the staff roles (``privacy_site.roles``) whose groups they are in.
     """
 
     class Meta:
@@ -133,6 +144,11 @@ class UserFactory(DjangoModelFactory):
         of staff who can see people's data. ``second_factor=False``: not set up yet."""
         if create and user.is_staff and extracted is not False:
             set_up_second_factor(user)
+
+    @factory.post_generation
+    def roles(user, create, extracted, **kwargs):
+        if create and extracted:
+            user.groups.set(role_groups(extracted))
 
 
 class StaffFactory(UserFactory):

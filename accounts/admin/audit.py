@@ -6,11 +6,12 @@ from django.contrib import admin
 
 from accounts.models import AuditEvent
 from privacy_site.admin_tools import ReadOnlyAdmin
+from privacy_site.need_to_know_admin import NeedToKnowAdmin
 from staff_access.admin_audit import PersonalDataAdmin
 
 
 @admin.register(AuditEvent)
-class AuditEventAdmin(PersonalDataAdmin, ReadOnlyAdmin):
+class AuditEventAdmin(PersonalDataAdmin, NeedToKnowAdmin, ReadOnlyAdmin):
     """The audit trail, read-only: nobody adds, edits or deletes a row here."""
 
     person_field = "subject_id"

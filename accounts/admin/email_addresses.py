@@ -12,6 +12,7 @@ from allauth.account.models import EmailAddress
 from django.contrib import admin
 
 from privacy_site.admin_tools import ReadOnlyAdmin
+from privacy_site.need_to_know_admin import NeedToKnowAdmin
 from staff_access.admin_audit import PersonalDataAdmin
 
 if admin.site.is_registered(EmailAddress):
@@ -19,7 +20,7 @@ if admin.site.is_registered(EmailAddress):
 
 
 @admin.register(EmailAddress)
-class EmailAddressAdmin(PersonalDataAdmin, ReadOnlyAdmin):
+class EmailAddressAdmin(PersonalDataAdmin, NeedToKnowAdmin, ReadOnlyAdmin):
     person_field = "user_id"
 
     list_display = ("email", "user", "primary", "verified")

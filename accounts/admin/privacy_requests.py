@@ -32,6 +32,7 @@ from accounts.services.requests import (
 from privacy_site.admin_tools import admin_path, adopt_saved, object_page
 from privacy_site.auth_user import logged_in_user
 from privacy_site.downloads import json_download
+from privacy_site.need_to_know_admin import NeedToKnowAdmin
 from staff_access.admin_audit import PersonalDataAdmin
 
 STEPS = {
@@ -44,7 +45,7 @@ STEPS = {
 
 
 @admin.register(PrivacyRequest)
-class PrivacyRequestAdmin(PersonalDataAdmin, admin.ModelAdmin):
+class PrivacyRequestAdmin(PersonalDataAdmin, NeedToKnowAdmin, admin.ModelAdmin):
     """Requests made by email, phone or post, and self-service erasures: overdue first,
     then by due date. Acting on one (identity check, extension, refusal, fulfilment) needs
     the "fulfil privacy requests" permission; logging one needs "add"."""

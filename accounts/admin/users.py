@@ -13,6 +13,7 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db import transaction
 from django.http import HttpRequest
 
+from accounts.admin.preferences import CustomerPreferences
 from accounts.data_rights import PrivacyError
 from accounts.models import AddressVerification, AuditSource, Profile, User
 from accounts.services import update_profile
@@ -24,6 +25,7 @@ from accounts.services.privacy import (
 )
 from privacy_site.admin_tools import ReadOnlyInline, adopt_saved
 from privacy_site.auth_user import logged_in_user
+from privacy_site.need_to_know_admin import NeedToKnowAdmin, NeedToKnowInline
 from staff_access.admin_audit import PersonalDataAdmin
 
 
@@ -52,7 +54,7 @@ class UserEditForm(UserChangeForm):
         )
 
 
-class ProfileInline(ReadOnlyInline, admin.StackedInline):
+class ProfileInline(NeedToKnowInline, ReadOnlyInline, admin.StackedInline):
     """Read-only here: changes go through ``update_profile`` so they reach the audit trail."""
 
     model = Profile
@@ -67,17 +69,18 @@ class ProfileInline(ReadOnlyInline, admin.StackedInline):
     )
 
 
-class AddressVerificationInline(ReadOnlyInline, admin.TabularInline):
+class AddressVerificationInline(NeedToKnowInline, ReadOnlyInline, admin.TabularInline):
     model = AddressVerification
     ordering = ("-id",)
     fields = readonly_fields = ("created_at", "source", "verified", "postcode", "detail")
 
 
+ACCESS_FIELDS = ("is_staff", "is_superuser", "groups", "user_permissions")
 DATES = ("last_login", "date_joined", "deactivated_at", "erasure_requested_at", "erased_at")
 
 
 @admin.register(User)
-class UserAdmin(PersonalDataAdmin, BaseUserAdmin):
+class UserAdmin(PersonalDataAdmin, NeedToKnowAdmin, CustomerPreferences, BaseUserAdmin):
     person_field = "pk"
 
     inlines = (ProfileInline, AddressVerificationInline)
@@ -109,7 +112,13 @@ class UserAdmin(PersonalDataAdmin, BaseUserAdmin):
     )
 
     def get_readonly_fields(self, request: HttpRequest, obj: User | None = None) -> tuple:
-        return self.readonly_fields if obj is not None else ()
+        if obj is None:
+            return ()
+        if not logged_in_user(request).is_superuser:
+            # Who is staff, and in which role, is for operations (superusers) to decide: a
+            # member of staff who may change accounts can't give themselves more access.
+            return (*self.readonly_fields, *ACCESS_FIELDS)
+        return self.readonly_fields
 
     def has_change_permission(self, request: HttpRequest, obj: User | None = None) -> bool:
         # An erased account, or one being erased, is a pseudonymous record: shown, never
@@ -138,7 +147,9 @@ class UserAdmin(PersonalDataAdmin, BaseUserAdmin):
         roles = [name for name in ("is_staff", "is_superuser") if name in form.changed_data]
         if roles:
             obj.save(update_fields=roles)
-        names = {n: form.cleaned_data[n] for n in ("first_name", "last_name")}
+        # Only the names on the form: a member of staff who may not see them has no field for
+        # them (privacy_site.need_to_know), and changes nothing.
+        names = {n: form.cleaned_data[n] for n in ("first_name", "last_name") if n in form.fields}
         try:
             update_profile(
                 user=obj, actor=logged_in_user(request), source=AuditSource.STAFF, **names

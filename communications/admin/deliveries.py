@@ -8,11 +8,12 @@ from communications.addresses import mask_addresses_in
 from communications.models import Delivery
 from communications.services.campaigns import describe_recipient
 from privacy_site.admin_tools import ReadOnlyAdmin
+from privacy_site.need_to_know_admin import NeedToKnowAdmin
 from staff_access.admin_audit import PersonalDataAdmin
 
 
 @admin.register(Delivery)
-class DeliveryAdmin(PersonalDataAdmin, ReadOnlyAdmin):
+class DeliveryAdmin(PersonalDataAdmin, NeedToKnowAdmin, ReadOnlyAdmin):
     """Every message and what became of it. The recipient is masked; the address, the account
     link (shown as an address) and the context (signed links) are never displayed."""
 

@@ -8,10 +8,11 @@ from communications.addresses import mask_addresses_in
 from communications.admin.suppressions import short_hash
 from communications.models import ProviderEvent
 from privacy_site.admin_tools import ReadOnlyAdmin
+from privacy_site.need_to_know_admin import NeedToKnowAdmin
 
 
 @admin.register(ProviderEvent)
-class ProviderEventAdmin(ReadOnlyAdmin):
+class ProviderEventAdmin(NeedToKnowAdmin, ReadOnlyAdmin):
     """Webhook events as received. The recipient's address (kept only until processed) is not
     shown; its hash prefix is enough to match events together."""
 

@@ -18,8 +18,10 @@ from django.utils.formats import date_format
 from communications.kinds import MessageKind
 from communications.models import Delivery
 from consent.models import ConsentEvent, Purpose
-from consent.provenance import Provenance
+from consent.provenance import NO_PROVENANCE, Provenance
 from consent.services import (
+    ConsentError,
+    ConsentSource,
     confirm_newsletter_subscription,
     newsletter_address,
     record_decisions,
@@ -27,6 +29,7 @@ from consent.services import (
     withdraw_all_marketing,
 )
 from privacy_site.auth_user import AuthUser
+from privacy_site.staff import is_active_staff
 
 from .outbox import enqueue_email
 
@@ -64,6 +67,34 @@ def save_preferences(
     )
     send_consent_receipt(subject=subject, events=changed)
     return changed
+
+
+# "Can add consent event": recording a decision on a customer's behalf (Customer Support).
+RECORD_FOR_CUSTOMER = "consent.add_consentevent"
+
+
+@transaction.atomic
+def record_preferences_for_customer(
+    *, subject: AuthUser, choices: Mapping[str, bool], actor: AuthUser
+) -> list[ConsentEvent]:
+    """A member of staff records what a customer asked for (on the phone, by email): on the
+    ledger with source ``staff`` and ``actor`` as the one who recorded it, and the customer
+    gets the same receipt as from the preference centre, so they see what was done in their
+    name. Refused (``ConsentError``, nothing recorded) to anyone without
+    ``consent.add_consentevent``, and for a closed account."""
+    if not is_active_staff(actor, RECORD_FOR_CUSTOMER):
+        raise ConsentError(
+            "Only a member of staff allowed to record preferences for customers may do that."
+        )
+    if not subject.is_active:
+        raise ConsentError("This account is closed: it has no preferences to change.")
+    return save_preferences(
+        subject=subject,
+        choices=choices,
+        source=ConsentSource.STAFF,
+        provenance=NO_PROVENANCE,
+        actor=actor,
+    )
 
 
 @transaction.atomic

@@ -515,6 +515,11 @@ def admin_pages(superuser) -> list[Document]:
             f"admin survey results ({survey.kind})",
             f"/admin/surveys/survey/{survey.pk}/results/",
         )
+
+    customer = type(superuser).objects.filter(is_staff=False, is_active=True).order_by("pk").first()
+    if customer is not None:
+        preferences = reverse("admin:accounts_user_preferences", args=[customer.pk])
+        pages.get(staff, "admin a customer's preferences", preferences)
     return pages.documents
 
 

@@ -17,6 +17,7 @@ from accounts.services.privacy import (
     reactivate_account,
     request_erasure,
 )
+from privacy_site.roles import CUSTOMER_SUPPORT
 from tests.factories import StaffFactory
 from tests.harness.http import logged_in
 
@@ -31,16 +32,24 @@ def ann(make_user):
     return make_user("ann@example.com", first_name="Ann", last_name="Lee")
 
 
-def staff_member(email: str, *codenames: str) -> tuple[User, Client]:
+def staff_member(email: str, *codenames: str, roles=()) -> tuple[User, Client]:
     """Staff holding these permissions of the accounts app, and their logged-in browser."""
-    user = StaffFactory(email=email, permissions=[f"accounts.{name}" for name in codenames])
+    user = StaffFactory(
+        email=email, permissions=[f"accounts.{name}" for name in codenames], roles=roles
+    )
     return user, logged_in(user)
 
 
 @pytest.fixture
 def support(db) -> tuple[User, Client]:
-    """Customer support: may view and change accounts (and view profiles)."""
-    return staff_member("support@jessops.example", "view_user", "change_user", "view_profile")
+    """Customer support (who see names and contact details), allowed to change accounts."""
+    return staff_member(
+        "support@jessops.example",
+        "view_user",
+        "change_user",
+        "view_profile",
+        roles=[CUSTOMER_SUPPORT],
+    )
 
 
 @pytest.fixture

@@ -8,6 +8,7 @@ from django.contrib.auth.models import Permission
 
 from api_keys.models import Scope
 from api_keys.services import issue_api_key
+from privacy_site.roles import DISPATCH
 from sharing.order_models import Order
 from sharing.order_serializers import OrderRequestSerializer
 from sharing.photo_models import PhotoServiceMembership
@@ -20,8 +21,8 @@ ORDERS = "/admin/sharing/order/"
 MEMBERSHIPS = "/admin/sharing/photoservicemembership/"
 
 
-def staff_with(make_user, email: str, *codenames: str):
-    user = make_user(email, is_staff=True)
+def staff_with(make_user, email: str, *codenames: str, roles=()):
+    user = make_user(email, is_staff=True, roles=roles)
     user.user_permissions.set(
         Permission.objects.filter(content_type__app_label="sharing", codename__in=codenames)
     )
@@ -49,7 +50,9 @@ def placed(officer) -> Order:
 
 
 def test_dispatch_staff_see_the_order_with_its_delivery_address(make_user, placed):
-    dispatch = staff_client(staff_with(make_user, "dispatch@jessops.example", "view_order"))
+    dispatch = staff_client(
+        staff_with(make_user, "dispatch@jessops.example", "view_order", roles=[DISPATCH])
+    )
 
     listing = dispatch.get(ORDERS)
     page = dispatch.get(f"{ORDERS}{placed.pk}/change/")

@@ -19,7 +19,7 @@ def customers(db):
 @pytest.fixture
 def support(db):
     """A Customer Support agent: may view and change accounts, read the consent ledger."""
-    group = Group.objects.create(name=SUPPORT)
+    group, _ = Group.objects.get_or_create(name=SUPPORT)
     group.permissions.set(
         permissions_named(
             [

@@ -34,7 +34,7 @@ def kinds(user) -> list[str]:
 @pytest.fixture
 def new_agent(db):
     """Customer Support, just given an account: no authenticator app yet."""
-    group = Group.objects.create(name="Customer Support")
+    group, _ = Group.objects.get_or_create(name="Customer Support")
     group.permissions.set(permissions_named(["accounts.view_user", "accounts.change_user"]))
     agent = StaffFactory(email="new@jessops.example", verified=True, second_factor=False)
     agent.groups.add(group)
