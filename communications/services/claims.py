@@ -81,6 +81,11 @@ def outcome_for(result: Result, attempts: int, now: datetime) -> RowOutcome:
     return (result.delivery_id, Status.FAILED, "", result.error, None, 0)
 
 
+def worker_name() -> str:
+    """host:pid of this process, as a claim names its holder."""
+    return f"{socket.gethostname()}:{os.getpid()}"[:200]
+
+
 def open_claim(now: datetime) -> SendingClaim:
     """A claim held by this process and its database session (in the caller's transaction,
     on the connection the sending task goes on using)."""
@@ -94,7 +99,7 @@ def open_claim(now: datetime) -> SendingClaim:
         if row:
             db_pid, started = row
     return SendingClaim.objects.create(
-        worker=f"{socket.gethostname()}:{os.getpid()}"[:200],
+        worker=worker_name(),
         db_pid=db_pid,
         db_session_started=started,
         claimed_at=now,
