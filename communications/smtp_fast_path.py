@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import html
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from email.message import Message
 from email.utils import formatdate
@@ -42,7 +42,7 @@ from .sending import (
     each_over_one_connection,
     send_individually,
 )
-from .smtp_conversation import phased_sendmail
+from .smtp_conversation import Withheld, phased_sendmail
 from .smtp_headers import HeaderFolder
 
 _CRLF = b"\r\n"
@@ -345,18 +345,25 @@ def send_merged(
     over one connection opened for the batch, each one written from ``merged``'s bytes (or by
     Django, for a recipient they can't stand for) and handed to smtplib."""
 
-    def send(recipient: BatchRecipient, connection) -> Result:
+    def send(recipient: BatchRecipient, connection, begin: Callable[[], bool] | None) -> Result:
         data = merged.message_for(recipient)
         if data is None:
+            if begin is not None and not begin():
+                raise Withheld("the batch lost its claim")
             outgoing = Outgoing(
                 recipient.delivery_id, recipient.to, rendered_for(merged.template, recipient)
             )
             build_message(outgoing, connection=connection).send()
         else:
+            # The claim's progress is written while the server answers the envelope.
             phased_sendmail(
-                connection.connection, merged.envelope_from, [_envelope_address(recipient.to)], data
+                connection.connection,
+                merged.envelope_from,
+                [_envelope_address(recipient.to)],
+                data,
+                before_hand_over=begin,
             )
         # Plain SMTP: the Message-ID we set is the only id there is.
         return Result(recipient.delivery_id, True, message_id_for(recipient.delivery_id))
 
-    return each_over_one_connection(recipients, send, progress)
+    return each_over_one_connection(recipients, send, progress, overlapped=True)
