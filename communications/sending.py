@@ -28,6 +28,7 @@ import socket
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import partial
 from typing import Protocol
 
 from django.conf import settings
@@ -36,7 +37,14 @@ from django.core.mail import EmailMultiAlternatives, get_connection
 from .addresses import mask_addresses_in
 from .models import message_id_for
 from .rendering import CampaignTemplate, Rendered
-from .smtp_conversation import NoAnswerAfterData, NotHandedOver, drop, open_connection, usable
+from .smtp_conversation import (
+    NoAnswerAfterData,
+    NotHandedOver,
+    Withheld,
+    drop,
+    open_connection,
+    usable,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -160,14 +168,19 @@ def each_over_one_connection(
     items: Sequence[Outgoing | BatchRecipient],
     send: Callable[..., Result],
     progress: Progress | None = None,
+    *,
+    overlapped: bool = False,
 ) -> list[Result]:
     """``send(item, connection)`` for each item over one connection, opened again after it
     broke; a send that raises fails only its own row, as ``failure_of`` the error says. After
     ``FAULTS_IN_A_ROW`` temporary or uncertain failures, or a connection that can't be
-    opened, the rest are not tried."""
+    opened, the rest are not tried. ``progress`` is told before each hand-over; with
+    ``overlapped``, ``send(item, connection, begin)`` calls ``begin()`` itself once the
+    conversation has started, so that the two wait at once, and raises
+    ``smtp_conversation.Withheld`` if it returned False."""
     connection = get_connection(fail_silently=False)
     results: list[Result] = []
-    reported = 0
+    told = None if progress is None else _Told(progress, results)
     is_open = False
     stopped = ""  # why the rest of the batch is not tried
     faults = 0
@@ -193,17 +206,20 @@ def each_over_one_connection(
                     )
                     stopped = f"not tried: {described}"[:1000]
                     continue
-            if progress is not None:
-                if not progress.begin([item.delivery_id], results[reported:]):
-                    stopped = "not tried: the batch lost its claim"
-                    results.append(
-                        Result(item.delivery_id, False, error=stopped, failure=NOT_TRIED)
-                    )
-                    continue
-                reported = len(results)
+            begin = None if told is None else partial(told.begin, item.delivery_id)
+            if begin is not None and not overlapped and not begin():
+                stopped = LOST_CLAIM
+                results.append(Result(item.delivery_id, False, error=stopped, failure=NOT_TRIED))
+                continue
             try:
-                result = send(item, connection)
+                result = send(item, connection, begin) if overlapped else send(item, connection)
+            except Withheld:
+                stopped = LOST_CLAIM
+                result = Result(item.delivery_id, False, error=stopped, failure=NOT_TRIED)
+                is_open = usable(connection)
             except Exception as error:  # one refused recipient must not lose the batch
+                if told is not None and told.raised:
+                    raise  # recording the progress failed: the batch stops here, as it is
                 failure = failure_of(error)
                 described = _describe(error)
                 logger.warning("delivery %s failed (%s): %s", item.delivery_id, failure, described)
@@ -227,7 +243,27 @@ def each_over_one_connection(
     return results
 
 
+class _Told:
+    """How much of a batch's results its progress has been told, and whether telling it
+    failed (then the batch stops as it is)."""
+
+    def __init__(self, progress: Progress, results: list[Result]) -> None:
+        self.progress, self.results = progress, results
+        self.count = 0
+        self.raised = False
+
+    def begin(self, delivery_id: int) -> bool:
+        try:
+            held = self.progress.begin([delivery_id], self.results[self.count :])
+        except BaseException:
+            self.raised = True
+            raise
+        self.count = len(self.results)
+        return held
+
+
 NOT_TRIED = Failure.NOT_TRIED
+LOST_CLAIM = "not tried: the batch lost its claim"
 _FAULTS = {Failure.TEMPORARY, Failure.UNCERTAIN}
 
 

@@ -14,7 +14,7 @@ import contextlib
 import logging
 import re
 import smtplib
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 logger = logging.getLogger(__name__)
 
@@ -31,6 +31,11 @@ class NoAnswerAfterData(smtplib.SMTPException):
 _LEADING_DOT = re.compile(rb"(?m)^\.")
 
 
+class Withheld(smtplib.SMTPException):
+    """The caller withheld the message before it was handed over (its claim on the row is
+    gone); the connection is dropped, as it may be waiting for the message."""
+
+
 def phased_sendmail(
     smtp: smtplib.SMTP,
     from_addr: str,
@@ -38,12 +43,19 @@ def phased_sendmail(
     msg: bytes | str,
     mail_options: Sequence[str] = (),
     rcpt_options: Sequence[str] = (),
+    *,
+    before_hand_over: Callable[[], bool] | None = None,
 ) -> dict:
     """``smtplib.SMTP.sendmail``, step by step, telling apart where a failure happened: a
     refusal raises smtplib's own exception (the server's code says temporary or not); the
     connection failing before the message's final "." raises ``NotHandedOver``; no answer
     after it, ``NoAnswerAfterData``. Like sendmail, a 421 closes the connection and another
-    refusal resets it."""
+    refusal resets it.
+
+    A server that offers PIPELINING (RFC 2920) gets MAIL, RCPT and DATA in one write, and
+    their answers are read together: one round trip instead of two or more.
+    ``before_hand_over`` is called while the server answers the first command(s), before
+    the message is sent; if it returns False, ``Withheld`` is raised and nothing is sent."""
     if isinstance(msg, str):
         msg = re.sub(r"(?:\r\n|\n|\r(?!\n))", "\r\n", msg).encode("ascii")
     recipients = [to_addrs] if isinstance(to_addrs, str) else list(to_addrs)
@@ -54,30 +66,17 @@ def phased_sendmail(
             if smtp.has_extn("size"):
                 options.append(f"size={len(msg)}")
             options.extend(mail_options)
-        code, reply = smtp.mail(from_addr, options)
-        if code != 250:
-            _after_refusal(smtp, code)
-            raise smtplib.SMTPSenderRefused(code, reply, from_addr)
-        refused = {}
-        for address in recipients:
-            code, reply = smtp.rcpt(address, rcpt_options)
-            if code not in (250, 251):
-                refused[address] = (code, reply)
-            if code == 421:
-                smtp.close()
-                raise smtplib.SMTPRecipientsRefused(refused)
-        if len(refused) == len(recipients):
-            _after_refusal(smtp, 0)
-            raise smtplib.SMTPRecipientsRefused(refused)
-        code, reply = smtp.docmd("data")
-        if code != 354:
-            _after_refusal(smtp, code)
-            raise smtplib.SMTPDataError(code, reply)
+        plain = not any(option.lower() == "smtputf8" for option in options)
+        envelope = (smtp, from_addr, options, recipients, rcpt_options, before_hand_over)
+        if plain and smtp.does_esmtp and smtp.has_extn("pipelining"):
+            refused = _pipelined_envelope(*envelope)
+        else:
+            refused = _envelope(*envelope, plain=plain)
         data = _LEADING_DOT.sub(b"..", msg)
         if not data.endswith(b"\r\n"):
             data += b"\r\n"
         smtp.send(data + b".\r\n")
-    except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused):
+    except (smtplib.SMTPResponseException, smtplib.SMTPRecipientsRefused, Withheld):
         raise  # the server's answer: its code says what it means
     except OSError as error:  # smtplib's own errors are OSErrors too, disconnection included
         smtp.close()
@@ -92,6 +91,86 @@ def phased_sendmail(
     if code != 250:
         _after_refusal(smtp, code)
         raise smtplib.SMTPDataError(code, reply)
+    return refused
+
+
+def _withhold_unless(smtp: smtplib.SMTP, before_hand_over: Callable[[], bool] | None) -> None:
+    if before_hand_over is None:
+        return
+    try:
+        held = before_hand_over()
+    except BaseException:
+        smtp.close()  # commands are out and their answers unread
+        raise
+    if not held:
+        smtp.close()
+        raise Withheld("the message was withheld before it was handed over")
+
+
+def _envelope(smtp, from_addr, options, recipients, rcpt_options, before_hand_over, *, plain):
+    """MAIL, each RCPT and DATA, one answer at a time; ``before_hand_over`` runs while the
+    server answers MAIL (or before it, for an SMTPUTF8 message, which smtplib words)."""
+    if plain:
+        suffix = " " + " ".join(options) if options else ""
+        smtp.putcmd("mail", f"from:{smtplib.quoteaddr(from_addr)}{suffix}")
+        _withhold_unless(smtp, before_hand_over)
+        code, reply = smtp.getreply()
+    else:
+        _withhold_unless(smtp, before_hand_over)
+        code, reply = smtp.mail(from_addr, options)
+    if code != 250:
+        _after_refusal(smtp, code)
+        raise smtplib.SMTPSenderRefused(code, reply, from_addr)
+    refused = {}
+    for address in recipients:
+        code, reply = smtp.rcpt(address, rcpt_options)
+        if code not in (250, 251):
+            refused[address] = (code, reply)
+        if code == 421:
+            smtp.close()
+            raise smtplib.SMTPRecipientsRefused(refused)
+    if len(refused) == len(recipients):
+        _after_refusal(smtp, 0)
+        raise smtplib.SMTPRecipientsRefused(refused)
+    code, reply = smtp.docmd("data")
+    if code != 354:
+        _after_refusal(smtp, code)
+        raise smtplib.SMTPDataError(code, reply)
+    return refused
+
+
+def _pipelined_envelope(smtp, from_addr, options, recipients, rcpt_options, before_hand_over):
+    """MAIL, each RCPT and DATA in one write, then their answers. A refusal among them is
+    raised as ``_envelope`` raises it; if the server said 354 to DATA all the same, the
+    connection is dropped rather than sending a message that must not go."""
+    suffix = " " + " ".join(options) if options else ""
+    rcpt_suffix = " " + " ".join(rcpt_options) if rcpt_options else ""
+    lines = [f"mail from:{smtplib.quoteaddr(from_addr)}{suffix}"]
+    lines += [f"rcpt to:{smtplib.quoteaddr(address)}{rcpt_suffix}" for address in recipients]
+    lines.append("data")
+    if any("\r" in line or "\n" in line for line in lines):
+        raise ValueError("a line break in an envelope address or option")
+    smtp.send("".join(f"{line}\r\n" for line in lines))
+    _withhold_unless(smtp, before_hand_over)
+    mail_code, mail_reply = smtp.getreply()
+    refused, closing = {}, False
+    for address in recipients:
+        code, reply = smtp.getreply()
+        if code not in (250, 251):
+            refused[address] = (code, reply)
+        closing = closing or code == 421
+    data_code, data_reply = smtp.getreply()
+    failed = mail_code != 250 or len(refused) == len(recipients) or data_code != 354
+    if failed and (data_code == 354 or closing or 421 in (mail_code, data_code)):
+        smtp.close()  # waiting for a message, or closing: start afresh
+    elif failed:
+        _after_refusal(smtp, 0)
+    if mail_code != 250:
+        raise smtplib.SMTPSenderRefused(mail_code, mail_reply, from_addr)
+    if closing or len(refused) == len(recipients):
+        raise smtplib.SMTPRecipientsRefused(refused)
+    if data_code != 354:
+        raise smtplib.SMTPDataError(data_code, data_reply)
     return refused
 
 

@@ -19,7 +19,7 @@ from __future__ import annotations
 import html
 import re
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from email.message import Message
 from email.utils import formatdate
 
@@ -27,7 +27,6 @@ from django.conf import settings
 from django.core.mail.message import (
     RFC5322_EMAIL_LINE_LENGTH_LIMIT,
     SafeMIMEMultipart,
-    forbid_multi_line_headers,
     sanitize_address,
 )
 
@@ -43,7 +42,8 @@ from .sending import (
     each_over_one_connection,
     send_individually,
 )
-from .smtp_conversation import phased_sendmail
+from .smtp_conversation import Withheld, phased_sendmail
+from .smtp_headers import HeaderFolder
 
 _CRLF = b"\r\n"
 _FIELD_IN_TEXT = re.compile("|".join(re.escape(merge_field(name)) for name in MERGE_FIELDS))
@@ -153,12 +153,11 @@ class MergedMessage:
     header_names: tuple[str, ...]
     # The top-level header block in order: folded bytes, or the name of a per-recipient header.
     headers: tuple[bytes | str, ...]
-    fold: Callable[[str, str], bytes]
+    fold: HeaderFolder
     subject: tuple[str, ...]  # literal, field name, literal, ..., literal (_split_fields)
     boundary: str
     parts: tuple[_MergedPart, ...]
     closing: bytes
-    _folded: dict[tuple[str, str], bytes] = field(default_factory=dict, init=False, repr=False)
 
     @classmethod
     def compile(
@@ -228,7 +227,7 @@ class MergedMessage:
                 name if name.lower() in _PER_RECIPIENT or name in header_names else block
                 for name, block in folded
             ),
-            fold=policy.fold_binary,
+            fold=HeaderFolder(policy.fold_binary),
             subject=_split_fields(template.subject),
             boundary=boundary,
             parts=tuple(merged_parts),
@@ -267,29 +266,17 @@ class MergedMessage:
                 value = "".join(
                     texts[piece] if index % 2 else piece for index, piece in enumerate(subject)
                 )
-                out.append(self._fold_cached(item, value))
+                out.append(self.fold.cached(item, value))
             elif name == "to":
-                out.append(self._fold(item, recipient.to))
+                out.append(self.fold(item, recipient.to))
             elif name == "date":
-                out.append(self._fold(item, formatdate(localtime=settings.EMAIL_USE_LOCALTIME)))
+                out.append(self.fold(item, formatdate(localtime=settings.EMAIL_USE_LOCALTIME)))
             elif name == "message-id":
-                out.append(self._fold(item, message_id_for(recipient.delivery_id)))
+                out.append(self.fold(item, message_id_for(recipient.delivery_id)))
             else:
-                out.append(self._fold_cached(item, recipient.headers[item]))
+                out.append(self.fold(item, recipient.headers[item]))
         out.append(_CRLF)
         return out
-
-    def _fold(self, name: str, value: str) -> bytes:
-        # What EmailMessage.message() stores, then what the generator writes.
-        return self.fold(*forbid_multi_line_headers(name, value, settings.DEFAULT_CHARSET))
-
-    def _fold_cached(self, name: str, value: str) -> bytes:
-        """The same subject (most first names repeat) or header folded once per batch."""
-        key = (name, value)
-        folded = self._folded.get(key)
-        if folded is None:
-            folded = self._folded[key] = self._fold(name, value)
-        return folded
 
 
 def _merged_part(part, text: bytes, payload: str, lead: bytes) -> _MergedPart | None:
@@ -358,18 +345,25 @@ def send_merged(
     over one connection opened for the batch, each one written from ``merged``'s bytes (or by
     Django, for a recipient they can't stand for) and handed to smtplib."""
 
-    def send(recipient: BatchRecipient, connection) -> Result:
+    def send(recipient: BatchRecipient, connection, begin: Callable[[], bool] | None) -> Result:
         data = merged.message_for(recipient)
         if data is None:
+            if begin is not None and not begin():
+                raise Withheld("the batch lost its claim")
             outgoing = Outgoing(
                 recipient.delivery_id, recipient.to, rendered_for(merged.template, recipient)
             )
             build_message(outgoing, connection=connection).send()
         else:
+            # The claim's progress is written while the server answers the envelope.
             phased_sendmail(
-                connection.connection, merged.envelope_from, [_envelope_address(recipient.to)], data
+                connection.connection,
+                merged.envelope_from,
+                [_envelope_address(recipient.to)],
+                data,
+                before_hand_over=begin,
             )
         # Plain SMTP: the Message-ID we set is the only id there is.
         return Result(recipient.delivery_id, True, message_id_for(recipient.delivery_id))
 
-    return each_over_one_connection(recipients, send, progress)
+    return each_over_one_connection(recipients, send, progress, overlapped=True)

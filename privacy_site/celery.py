@@ -72,6 +72,25 @@ def _beat_keeps_retrying(sender, **kwargs: object) -> None:
     _background_process(sender.app.conf)
 
 
+# Celery's Django fixup closes every database connection before and after each task unless
+# this is set (it then closes them every that many tasks); a worker opens one per task, and a
+# batch of a campaign pays a connection for 500 messages. Instead a worker treats a task as
+# Django treats a request: ``close_old_connections`` before and after it, which keeps the
+# connection for CONN_MAX_AGE seconds (0: closed after each task, as before) and drops one
+# that failed or, with CONN_HEALTH_CHECKS, stopped answering.
+app.conf.update(CELERY_DB_REUSE_MAX=2**62)
+
+
+@signals.task_prerun.connect
+@signals.task_postrun.connect
+def _close_old_connections(sender: object = None, **kwargs: object) -> None:
+    from django.db import close_old_connections
+
+    # An eager task runs inside its caller, whose connection is not the task's to close.
+    if not getattr(getattr(sender, "request", None), "is_eager", False):
+        close_old_connections()
+
+
 @app.task(name="privacy_site.ping")
 def ping() -> str:
     """Answer "pong": proves a worker is consuming the queue (used by tests and seed_demo)."""

@@ -8,7 +8,8 @@ written once per batch. So when a worker dies, the sweep knows exactly what may
 have gone: the row in flight is *uncertain* (at most one per SMTP connection, or the rows of
 the one provider call), every other claimed row goes back to the queue, and every finished
 one is recorded. A claim whose database session has ended is resolved at the next sweep; one
-older than ``EMAIL_SENDING_TIMEOUT`` too (a host that vanished without closing its session).
+older than ``EMAIL_SENDING_TIMEOUT`` too (a host that vanished without closing its session):
+``abandoned_claims``.
 
 A temporary failure goes back to the queue, not before ``next_attempt_at`` (exponential
 backoff with jitter: ``EMAIL_RETRY_BACKOFF`` doubled per try, at most
@@ -24,7 +25,7 @@ import random
 import socket
 from collections.abc import Iterable, Sequence
 from datetime import datetime, timedelta
-from typing import TypedDict
+from typing import Any
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -34,10 +35,8 @@ from django.utils import timezone
 
 from communications.models import (
     UNCERTAIN_PREFIX,
-    Campaign,
     Delivery,
     SendingClaim,
-    message_id_for,
 )
 from communications.sending import Failure, Result
 
@@ -81,6 +80,11 @@ def outcome_for(result: Result, attempts: int, now: datetime) -> RowOutcome:
     return (result.delivery_id, Status.FAILED, "", result.error, None, 0)
 
 
+def worker_name() -> str:
+    """host:pid of this process, as a claim names its holder."""
+    return f"{socket.gethostname()}:{os.getpid()}"[:200]
+
+
 def open_claim(now: datetime) -> SendingClaim:
     """A claim held by this process and its database session (in the caller's transaction,
     on the connection the sending task goes on using)."""
@@ -94,7 +98,7 @@ def open_claim(now: datetime) -> SendingClaim:
         if row:
             db_pid, started = row
     return SendingClaim.objects.create(
-        worker=f"{socket.gethostname()}:{os.getpid()}"[:200],
+        worker=worker_name(),
         db_pid=db_pid,
         db_session_started=started,
         claimed_at=now,
@@ -114,29 +118,7 @@ def record(
     now = timezone.now()
     if connection.vendor != "postgresql":
         return _record_portably(rows, claim_id, in_flight, all_in_flight, now)
-    params: list[datetime | int | str | None] = [now, now]
-    recorded = ""
-    if rows:
-        values = ", ".join(["(%s, %s, %s, %s, %s::timestamptz, %s)"] * len(rows))
-        params += [value for row in rows for value in row]
-        of_claim = "AND d.claim_id = %s" if claim_id is not None else ""
-        if claim_id is not None:
-            params.append(claim_id)
-        recorded = f"""
-            UPDATE communications_delivery AS d
-               SET status = v.status,
-                   provider_message_id = v.provider_id,
-                   last_error = v.error,
-                   sent_at = CASE WHEN v.status = 'sent' THEN %s ELSE d.sent_at END,
-                   next_attempt_at = v.next_at,
-                   attempts = d.attempts - v.uncount,
-                   claim_id = NULL,
-                   updated_at = %s
-              FROM (VALUES {values}) AS v(id, status, provider_id, error, next_at, uncount)
-             WHERE d.id = v.id::bigint AND d.status = 'sending' {of_claim}
-        """  # noqa: S608 - only placeholders are interpolated
-    else:
-        params = []
+    recorded, params = _recorded(rows, claim_id, now) if rows else ("", [])
     with connection.cursor() as cursor:
         if claim_id is None:
             if rows:
@@ -150,6 +132,64 @@ def record(
             statement = f"WITH recorded AS ({recorded}) {statement}"
         cursor.execute(statement, [*params, in_flight, all_in_flight, claim_id])
         return cursor.fetchone() is not None
+
+
+def _recorded(
+    rows: Sequence[RowOutcome], claim_id: int | None, now: datetime
+) -> tuple[str, list[Any]]:
+    """The UPDATE writing ``rows`` (still *sending*, of ``claim_id`` if given), each column
+    passed as one array: six parameters however many rows."""
+    columns: list[list[Any]] = [list(column) for column in zip(*rows, strict=True)] or [
+        [] for _ in range(6)
+    ]
+    params: list[Any] = [now, now, *columns]
+    of_claim = ""
+    if claim_id is not None:
+        of_claim = "AND d.claim_id = %s"
+        params.append(claim_id)
+    statement = f"""
+        UPDATE communications_delivery AS d
+           SET status = v.status,
+               provider_message_id = v.provider_id,
+               last_error = v.error,
+               sent_at = CASE WHEN v.status = 'sent' THEN %s ELSE d.sent_at END,
+               next_attempt_at = v.next_at,
+               attempts = d.attempts - v.uncount,
+               claim_id = NULL,
+               updated_at = %s
+          FROM unnest(%s::bigint[], %s::text[], %s::text[], %s::text[], %s::timestamptz[],
+                      %s::int[]) AS v(id, status, provider_id, error, next_at, uncount)
+         WHERE d.id = v.id AND d.status = 'sending' {of_claim}
+         RETURNING d.id
+    """  # noqa: S608 - only placeholders are interpolated
+    return statement, params
+
+
+def finish_claim(rows: Sequence[RowOutcome], claim_id: int) -> None:
+    """The end of a batch, in one statement: write ``rows``' results, put the claim's other
+    rows still *sending* back to the queue (never handed over: the try not counted), and
+    give the claim up."""
+    now = timezone.now()
+    if connection.vendor != "postgresql":
+        with transaction.atomic():
+            record(rows, claim_id=claim_id)
+            release(Delivery.objects.filter(claim_id=claim_id, status=Status.SENDING), now)
+            SendingClaim.objects.filter(pk=claim_id).delete()
+        return
+    recorded, params = _recorded(rows, claim_id, now)
+    statement = f"""
+        WITH recorded AS ({recorded}),
+        released AS (
+            UPDATE communications_delivery AS d
+               SET status = 'queued', claimed_at = NULL, claim_id = NULL,
+                   attempts = d.attempts - 1, updated_at = %s
+             WHERE d.claim_id = %s AND d.status = 'sending' AND d.id <> ALL(%s::bigint[])
+        )
+        DELETE FROM communications_sendingclaim WHERE id = %s
+    """  # noqa: S608 - only placeholders are interpolated
+    done = [row[0] for row in rows]
+    with connection.cursor() as cursor:
+        cursor.execute(statement, [*params, now, claim_id, done, claim_id])
 
 
 def _record_portably(
@@ -186,8 +226,8 @@ def _record_portably(
 # What became of each message handed over, one letter each, as a claim keeps them.
 _CODES = {None: "s", Failure.PERMANENT: "p", Failure.TEMPORARY: "t", Failure.UNCERTAIN: "u"}
 _CODES[Failure.NOT_TRIED] = "n"
-_FAILURES = {code: failure for failure, code in _CODES.items()}
-LOST_DETAILS = "the details were lost with the worker that sent it"
+FAILURES = {code: failure for failure, code in _CODES.items()}
+REFUSED = "r"  # a claimed row the gate refused: never handed over
 
 
 class ClaimProgress:
@@ -195,7 +235,12 @@ class ClaimProgress:
     what became of the previous ones (a letter each) to the claim and names the one in
     flight; the rows themselves are written in one statement when the batch ends (``finish``),
     or by the sweep from those letters if the worker died. ``order`` is the order the rows
-    are handed over in; ``pending`` are results decided before (the gate's refusals)."""
+    are handed over in; ``pending`` are results decided before (the gate's refusals).
+
+    The letters stand for the claim's rows in id order, a refused row as ``r`` (back to the
+    queue, where the gate is asked again), when the rows are handed over in id order, as a
+    campaign batch hands them over: the claim row stays a few hundred bytes, and each update
+    of it is cheap. Otherwise the order is written on the claim once (``hand_over_order``)."""
 
     def __init__(
         self,
@@ -212,33 +257,52 @@ class ClaimProgress:
         self.in_flight: list[int] = []
         # When the first row this batch put back for another try is due (after ``finish``).
         self.retry_at: datetime | None = None
+        claimed = sorted(attempts)
+        self.positional = self.order == sorted(self.order) and set(self.order) <= set(claimed)
+        self._claimed = claimed
+        self._lettered = 0  # how many of ``_claimed`` have a letter on the claim
+
+    def _letters(self, done: Sequence[Result]) -> str:
+        codes = [_CODES[None if r.ok else r.failure] for r in done]
+        if not self.positional:
+            return "".join(codes)
+        out = []
+        for result, code in zip(done, codes, strict=True):
+            while self._claimed[self._lettered] != result.delivery_id:
+                out.append(REFUSED)
+                self._lettered += 1
+            out.append(code)
+            self._lettered += 1
+        return "".join(out)
 
     def begin(self, delivery_ids: Sequence[int], done: Sequence[Result]) -> bool:
-        letters = "".join(_CODES[None if r.ok else r.failure] for r in done)
+        letters = self._letters(done)
         single = len(delivery_ids) == 1
         in_flight = delivery_ids[0] if single else None
-        if not self.begun:
+        if not self.begun and not self.positional:
             held = SendingClaim.objects.filter(pk=self.claim_id).update(
                 hand_over_order=",".join(map(str, self.order)),
                 outcomes=letters,
                 in_flight=in_flight,
                 all_in_flight=not single,
             )
-            self.begun = True
         elif connection.vendor == "postgresql":
             with connection.cursor() as cursor:
-                # Not waiting for the disk: see ``resolve_abandoned_claims``.
+                # Not waiting for the disk: see ``abandoned_claims``.
                 cursor.execute(
                     "SET LOCAL synchronous_commit TO OFF; "
-                    "UPDATE communications_sendingclaim SET in_flight = %s, "
+                    "UPDATE communications_sendingclaim SET in_flight = %s, all_in_flight = %s, "
                     "outcomes = outcomes || %s WHERE id = %s",
-                    [in_flight, letters, self.claim_id],
+                    [in_flight, not single, letters, self.claim_id],
                 )
                 held = cursor.rowcount
         else:
             held = SendingClaim.objects.filter(pk=self.claim_id).update(
-                in_flight=in_flight, outcomes=Concat("outcomes", Value(letters))
+                in_flight=in_flight,
+                all_in_flight=not single,
+                outcomes=Concat("outcomes", Value(letters)),
             )
+        self.begun = True
         self.in_flight = list(delivery_ids) if held else []
         return bool(held)
 
@@ -252,34 +316,15 @@ class ClaimProgress:
         known = {row[0] for row in rows}
         retries = [row[4] for row in rows if row[1] == Status.QUEUED and row[4] is not None]
         self.retry_at = min(retries, default=None)
+        lost = [i for i in self.in_flight if i not in known]
+        if not lost:
+            finish_claim(rows, self.claim_id)
+            return
         with transaction.atomic():
             record(rows, claim_id=self.claim_id)
-            lost = [i for i in self.in_flight if i not in known]
-            if lost:
-                mark_uncertain(Delivery.objects.filter(pk__in=lost, claim_id=self.claim_id), now)
+            mark_uncertain(Delivery.objects.filter(pk__in=lost, claim_id=self.claim_id), now)
             release(Delivery.objects.filter(claim_id=self.claim_id, status=Status.SENDING), now)
             SendingClaim.objects.filter(pk=self.claim_id).delete()
-
-
-def _outcomes_kept(claim: SendingClaim, now: datetime) -> list[RowOutcome]:
-    """The results a dead worker's claim kept, as rows to record."""
-    order = [int(i) for i in claim.hand_over_order.split(",") if i]
-    handed = list(zip(order, claim.outcomes, strict=False))
-    attempts = dict(
-        Delivery.objects.filter(pk__in=[i for i, _ in handed]).values_list("pk", "attempts")
-    )
-    rows = []
-    for delivery_id, code in handed:
-        failure = _FAILURES.get(code, Failure.UNCERTAIN)
-        if failure is None:
-            result = Result(delivery_id, True, message_id_for(delivery_id))
-        else:
-            error = f"not sent: {LOST_DETAILS}"
-            if failure is Failure.UNCERTAIN:
-                error = f"no answer ({LOST_DETAILS})"
-            result = Result(delivery_id, False, error=error, failure=failure)
-        rows.append(outcome_for(result, attempts.get(delivery_id, 1), now))
-    return rows
 
 
 def mark_uncertain(rows: QuerySet[Delivery], now: datetime, error: str = UNCERTAIN) -> int:
@@ -306,76 +351,3 @@ def release(rows: QuerySet[Delivery], now: datetime) -> int:
         attempts=F("attempts") - 1,
         updated_at=now,
     )
-
-
-def _live_sessions() -> tuple[set[tuple[int, datetime]] | None, datetime | None]:
-    """The (pid, start) of every open PostgreSQL session, and when the server started; None
-    where it can't be known."""
-    if connection.vendor != "postgresql":
-        return None, None
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pid, backend_start FROM pg_stat_activity WHERE pid IS NOT NULL")
-        live = {(pid, started) for pid, started in cursor.fetchall()}
-        cursor.execute("SELECT pg_postmaster_start_time()")
-        return live, cursor.fetchone()[0]
-
-
-class AbandonedClaims(TypedDict):
-    uncertain: int  # rows that may have gone
-    released: int  # rows back in the queue
-    campaigns: list[int]  # the campaigns those rows belong to
-
-
-def resolve_abandoned_claims() -> AbandonedClaims:
-    """Resolve every claim whose holder is gone (see the module's docstring). Returns counts
-    and the campaigns whose rows went back to the queue."""
-    now = timezone.now()
-    too_old = now - timedelta(seconds=settings.EMAIL_SENDING_TIMEOUT)
-    live, server_started = _live_sessions()
-    uncertain = released = 0
-    campaigns: set[int] = set()
-    for claim in SendingClaim.objects.order_by("pk"):
-        gone = claim.claimed_at < too_old or (
-            live is not None
-            and claim.db_pid is not None
-            and (claim.db_pid, claim.db_session_started) not in live
-        )
-        if not gone:
-            continue
-        with transaction.atomic():
-            held = SendingClaim.objects.select_for_update().filter(pk=claim.pk).first()
-            if held is None:
-                continue  # its task finished meanwhile
-            rows = Delivery.objects.filter(status=Status.SENDING, claim_id=held.pk)
-            campaigns.update(
-                rows.exclude(campaign__isnull=True).values_list("campaign_id", flat=True).distinct()
-            )
-            # Progress is written without waiting for the disk (``ClaimProgress.begin``): it
-            # survives the worker, but not a crash of PostgreSQL. A claim older than the
-            # server's start may have lost some, so any of its rows may have gone.
-            before_restart = (
-                server_started is not None
-                and held.db_session_started is not None
-                and held.db_session_started < server_started
-            )
-            if held.all_in_flight or before_restart:
-                uncertain += mark_uncertain(rows, now)
-            else:
-                kept = _outcomes_kept(held, now)
-                record(kept, claim_id=held.pk)
-                uncertain += sum(1 for row in kept if row[3].startswith(UNCERTAIN_PREFIX))
-                if held.in_flight is not None:
-                    uncertain += mark_uncertain(rows.filter(pk=held.in_flight), now)
-            released += release(rows, now)
-            held.delete()
-            logger.warning(
-                "claim %s of %s abandoned: %d uncertain so far, %d back to the queue",
-                held.pk,
-                held.worker,
-                uncertain,
-                released,
-            )
-    if campaigns:
-        # Stalled from now: the next ``sweep_campaigns`` sends their rows on at once.
-        Campaign.objects.filter(pk__in=campaigns).update(last_batch_at=None)
-    return {"uncertain": uncertain, "released": released, "campaigns": sorted(campaigns)}

@@ -18,6 +18,7 @@ from communications.kinds import rule_for
 from communications.models import UNCERTAIN_PREFIX, Delivery, SendingClaim
 from communications.rendering import render_delivery
 from communications.sending import Failure, Outgoing, Result, send_single
+from communications.services.abandoned_claims import resolve_abandoned_claims
 from communications.services.claims import (
     UNCERTAIN,
     mark_uncertain,
@@ -25,7 +26,6 @@ from communications.services.claims import (
     outcome_for,
     record,
     release,
-    resolve_abandoned_claims,
 )
 from privacy_site.auth_user import AuthUser
 from privacy_site.masking import mask_address

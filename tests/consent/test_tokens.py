@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from unittest import mock
+
 import pytest
 from django.contrib.auth import get_user_model
 from django.core import signing
@@ -127,3 +129,21 @@ def test_a_token_for_a_deleted_subject_is_refused(alice):
 def test_a_token_that_is_not_a_token_is_refused(db):
     with pytest.raises(TokenError):
         read_token("not-a-token", use=TokenUse.PREFERENCES)
+
+
+@pytest.mark.parametrize("use", list(TokenUse))
+def test_a_token_is_what_djangos_signing_makes_and_still_reads_after_the_key_changes(
+    alice, use, settings
+):
+    """``make_token`` signs without deriving the key for every token; the token is the one
+    ``signing.dumps`` makes, and it follows a new SECRET_KEY."""
+    payload = {"s": alice.pk, "p": "newsletter", "e": mock.ANY, "r": "42"}
+    with mock.patch("time.time", return_value=1_800_000_000.5):
+        ours = make_token(subject=alice, use=use, purpose="newsletter", ref="42")
+        expected = signing.dumps(
+            signing.loads(ours, salt=f"consent.token.{use}"), salt=f"consent.token.{use}"
+        )
+    assert ours == expected
+    assert signing.loads(ours, salt=f"consent.token.{use}") == payload
+    settings.SECRET_KEY = "another secret key, long enough for the checks" * 2
+    assert read_token(make_token(subject=alice, use=use), use=use).subject == alice

@@ -15,7 +15,7 @@ from functools import partial
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Exists, F, Q, QuerySet
 from django.utils import timezone
 
@@ -35,7 +35,7 @@ from communications.sending import (
     batch_sending_enabled,
     send_as_batch,
 )
-from communications.services.claims import ClaimProgress, RowOutcome, open_claim
+from communications.services.claims import ClaimProgress, RowOutcome, open_claim, worker_name
 from communications.smtp_fast_path import individual_hand_over
 from privacy_site.auth_user import AuthUser
 
@@ -48,12 +48,65 @@ def _due(rows: QuerySet[Delivery]) -> QuerySet[Delivery]:
     return rows.filter(Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=timezone.now()))
 
 
+# One statement, one round trip: lock the campaign row (as pause and cancel do, so a claim
+# never overlaps either and the two can't deadlock: the campaign is locked before any
+# delivery row, and a paused or cancelled campaign claims nothing), pick the due queued rows
+# that no other batch holds, open the claim with this session's pid and start, mark the rows
+# *sending* under it, and tell the sweep the campaign is moving.
+_CLAIM = """
+    WITH campaign AS MATERIALIZED (
+        SELECT id FROM communications_campaign
+         WHERE id = %(campaign)s AND status = 'sending'
+           FOR UPDATE
+    ), picked AS MATERIALIZED (
+        SELECT d.id FROM communications_delivery d
+         WHERE d.campaign_id = %(campaign)s AND d.status = 'queued'
+           AND (d.next_attempt_at IS NULL OR d.next_attempt_at <= %(now)s)
+           AND EXISTS (SELECT 1 FROM campaign)
+         ORDER BY d.id
+         LIMIT %(limit)s
+           FOR UPDATE OF d SKIP LOCKED
+    ), claim AS (
+        INSERT INTO communications_sendingclaim (worker, db_pid, db_session_started,
+               claimed_at, all_in_flight, hand_over_order, outcomes)
+        SELECT %(worker)s, pg_backend_pid(),
+               (SELECT backend_start FROM pg_stat_activity WHERE pid = pg_backend_pid()),
+               %(now)s, false, '', ''
+         WHERE EXISTS (SELECT 1 FROM picked)
+        RETURNING id
+    ), beat AS (
+        UPDATE communications_campaign SET last_batch_at = %(now)s
+         WHERE id = %(campaign)s AND EXISTS (SELECT 1 FROM picked)
+    )
+    UPDATE communications_delivery d
+       SET status = 'sending', claimed_at = %(now)s, claim_id = claim.id,
+           attempts = d.attempts + 1, updated_at = %(now)s
+      FROM picked, claim
+     WHERE d.id = picked.id
+    RETURNING claim.id, d.id, d.user_id, d.attempts
+"""
+
+
 def _claim(campaign_id: int, limit: int) -> tuple[int | None, list[tuple[int, int | None, int]]]:
     """Claim up to ``limit`` due queued rows, committed as *sending* under a new claim;
-    returns the claim's id and the rows (id, user id, attempts with this one). The campaign
-    row is locked first, as pause and cancel lock it, so a claim never overlaps a pause or
-    cancel and the two can't deadlock; a paused or cancelled campaign claims nothing."""
+    returns the claim's id and the rows (id, user id, attempts with this one), in id order."""
     now = timezone.now()
+    if connection.vendor != "postgresql":
+        return _claim_portably(campaign_id, limit, now)
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(
+            _CLAIM, {"campaign": campaign_id, "now": now, "limit": limit, "worker": worker_name()}
+        )
+        claimed = cursor.fetchall()
+    if not claimed:
+        return None, []
+    rows = sorted((row_id, user_id, attempts) for _, row_id, user_id, attempts in claimed)
+    return claimed[0][0], rows
+
+
+def _claim_portably(
+    campaign_id: int, limit: int, now: datetime
+) -> tuple[int | None, list[tuple[int, int | None, int]]]:
     with transaction.atomic():
         sending = (
             Campaign.objects.select_for_update()
@@ -81,11 +134,7 @@ def _claim(campaign_id: int, limit: int) -> tuple[int | None, list[tuple[int, in
             attempts=F("attempts") + 1,
             updated_at=now,
         )
-    # Outside the claim, and only if nobody holds the row (the audience walk holds it for
-    # a whole chunk): it only tells the sweep that the campaign is moving.
-    with transaction.atomic():
-        free = Campaign.objects.select_for_update(skip_locked=True).filter(pk=campaign_id)
-        Campaign.objects.filter(pk__in=free.values("pk")).update(last_batch_at=now)
+        Campaign.objects.filter(pk=campaign_id).update(last_batch_at=now)
     return claim.pk, [(row_id, user_id, attempts + 1) for row_id, user_id, attempts in rows]
 
 

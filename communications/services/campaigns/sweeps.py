@@ -16,7 +16,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from communications.models import Campaign
-from communications.services.claims import resolve_abandoned_claims
+from communications.services.abandoned_claims import resolve_abandoned_claims
 
 from .batches import complete_if_done, restart_sending
 from .lifecycle import start_sending
