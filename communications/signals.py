@@ -7,13 +7,13 @@ from __future__ import annotations
 from anymail.signals import inbound, tracking
 from django.dispatch import receiver
 
-from .services import record_provider_event
 from .services.inbound import unsubscribe_by_email
+from .services.webhooks import receive_provider_event
 
 
 @receiver(tracking, dispatch_uid="communications.record_provider_event")
 def on_tracking_event(sender, event, esp_name, **kwargs) -> None:
-    record_provider_event(event=event, esp_name=esp_name)
+    receive_provider_event(event=event, esp_name=esp_name)
 
 
 @receiver(inbound, dispatch_uid="communications.unsubscribe_by_email")

@@ -30,6 +30,7 @@ from django.urls.resolvers import RegexPattern
 from django.views.decorators.csrf import csrf_exempt
 from requests import RequestException
 
+from communications.services.webhooks import collecting_provider_events
 from communications.webhook_providers import (
     AsViewFunction,
     build_view,
@@ -111,7 +112,9 @@ def provider_webhook(request: HttpRequest, route: str) -> HttpResponse:
     view.parse_events = _reading(view.parse_events, provider)
     view.setup(request, *match.args, **match.kwargs)
     try:
-        return view.dispatch(request, *match.args, **match.kwargs)
+        # The request's tracking events are recorded together once anymail has read them all.
+        with collecting_provider_events():
+            return view.dispatch(request, *match.args, **match.kwargs)
     except UnreadablePayload:
         return HttpResponse("Malformed webhook payload.\n", status=400, content_type="text/plain")
     except _TEMPORARY as error:

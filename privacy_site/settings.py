@@ -187,6 +187,8 @@ EMAIL_RESTART_TASKS = env.int("EMAIL_RESTART_TASKS", default=4)
 EMAIL_SWEEP_LIMIT = env.int("EMAIL_SWEEP_LIMIT", default=1000)
 # Soft bounces (since the last delivery) that suppress an address.
 EMAIL_SOFT_BOUNCE_LIMIT = env.int("EMAIL_SOFT_BOUNCE_LIMIT", default=3)
+# Provider events a worker claims and processes per transaction.
+EMAIL_WEBHOOK_BATCH_SIZE = env.int("EMAIL_WEBHOOK_BATCH_SIZE", default=500)
 # Provider webhooks served under /anymail/<provider>/, besides the provider of an anymail
 # EMAIL_BACKEND (e.g. "mailgun" for inbound mail through a second provider). Any other
 # provider's URL answers 404; each needs ANYMAIL["WEBHOOK_SECRET"] or its signing key.
