@@ -5,10 +5,11 @@ and return, so the webhook answers quickly."""
 from __future__ import annotations
 
 from anymail.signals import inbound, tracking
+from django.core.signals import setting_changed
 from django.dispatch import receiver
 
 from .services.inbound import unsubscribe_by_email
-from .services.webhooks import receive_provider_event
+from .services.webhooks import forget_queued_run, receive_provider_event
 
 
 @receiver(tracking, dispatch_uid="communications.record_provider_event")
@@ -26,3 +27,9 @@ def on_inbound_email(sender, event, esp_name, **kwargs) -> None:
         recipients=[address.addr_spec for address in message.to],
         subject=message.subject or "",
     )
+
+
+@receiver(setting_changed, dispatch_uid="communications.webhook_run_window_changed")
+def on_run_window_changed(sender, setting, **kwargs) -> None:
+    if setting == "EMAIL_WEBHOOK_RUN_WINDOW":
+        forget_queued_run()

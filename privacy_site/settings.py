@@ -189,6 +189,10 @@ EMAIL_SWEEP_LIMIT = env.int("EMAIL_SWEEP_LIMIT", default=1000)
 EMAIL_SOFT_BOUNCE_LIMIT = env.int("EMAIL_SOFT_BOUNCE_LIMIT", default=3)
 # Provider events a worker claims and processes per transaction.
 EMAIL_WEBHOOK_BATCH_SIZE = env.int("EMAIL_WEBHOOK_BATCH_SIZE", default=500)
+# Seconds a web process trusts that a processing run is queued before asking the cache again
+# (a busy webhook then costs no cache call per request); each run that processed something
+# queues one more this long after it ends. 0: ask on every request, no follow-up.
+EMAIL_WEBHOOK_RUN_WINDOW = env.float("EMAIL_WEBHOOK_RUN_WINDOW", default=0.5)
 # Provider webhooks served under /anymail/<provider>/, besides the provider of an anymail
 # EMAIL_BACKEND (e.g. "mailgun" for inbound mail through a second provider). Any other
 # provider's URL answers 404; each needs ANYMAIL["WEBHOOK_SECRET"] or its signing key.

@@ -29,7 +29,7 @@ from privacy_site.masking import mask_address
 
 from .suppression import suppress_address_hash
 from .unsubscribe import unsubscribe_from_delivery
-from .webhooks import processing_started, schedule_processing
+from .webhooks import processing_started, queue_follow_up, schedule_processing
 
 logger = logging.getLogger(__name__)
 
@@ -51,11 +51,13 @@ def process_waiting_provider_events(*, batch_size: int | None = None) -> int:
     while True:
         claimed, done = process_provider_event_batch(size=size, skip=failed)
         processed += done
-        if claimed < size:
-            return processed
-        if time.monotonic() - started > RUN_SECONDS:
-            schedule_processing()
-            return processed
+        if claimed < size or time.monotonic() - started > RUN_SECONDS:
+            break
+    if claimed == size:  # out of time, not of events
+        schedule_processing()
+    if processed:
+        queue_follow_up()
+    return processed
 
 
 @transaction.atomic

@@ -15,17 +15,17 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
+import time
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta
-from typing import Any, cast
 
 from anymail.signals import AnymailTrackingEvent
 from django.conf import settings
 from django.core.cache import cache
 from django.db import connection, transaction
-from django.db.models import Field
 from django.utils import timezone
 
 from communications.addresses import address_hash, mask_addresses_in
@@ -40,6 +40,8 @@ HANDLED = {"bounced", "deferred", "complained", "unsubscribed", "rejected", "del
 # started; it expires on its own in case the run is lost.
 SCHEDULED_KEY = "communications:provider-events:scheduled"
 SCHEDULED_TIMEOUT = 30
+# When this process last saw a run queued (``schedule_processing``).
+_seen_queued_at = -math.inf
 # The events of the webhook request being handled, recorded together when it ends.
 _collected: ContextVar[list[tuple[AnymailTrackingEvent, str]] | None] = ContextVar(
     "provider_events_collected", default=None
@@ -76,8 +78,9 @@ def _event_id(event: AnymailTrackingEvent, esp_name: str, recipient: str) -> str
     return "sha256:" + hashlib.sha256(f"{esp_name}:{raw}".encode()).hexdigest()
 
 
-def _row(event: AnymailTrackingEvent, esp_name: str, received_at: datetime) -> ProviderEvent | None:
-    """The row to record for one event; None for one we don't act on or that names nobody."""
+def _row(event: AnymailTrackingEvent, esp_name: str, received_at: datetime) -> dict | None:
+    """The columns to record for one event; None for one we don't act on or that names
+    nobody."""
     if event.event_type not in HANDLED:
         return None
     # The webhook's credentials prove who sent the payload, not that its fields have the types
@@ -93,76 +96,64 @@ def _row(event: AnymailTrackingEvent, esp_name: str, received_at: datetime) -> P
             "%s %s event names no recipient or message: ignored", esp_name, event.event_type
         )
         return None
-    return ProviderEvent(
-        esp_name=esp_name[:50],
-        event_id=_event_id(event, esp_name, recipient),
-        event_type=event.event_type,
-        reject_reason=str(event.reject_reason or "")[:30],
-        is_soft_bounce=is_soft_bounce(event),
-        recipient=recipient,
-        recipient_hash=address_hash(recipient) if recipient else "",
-        message_id=message_id,
-        delivery_ref=delivery_ref,
-        description=mask_addresses_in(str(event.description or event.mta_response or ""))[:2000],
-        occurred_at=event.timestamp if isinstance(event.timestamp, datetime) else None,
-        received_at=received_at,
+    return {
+        "esp_name": esp_name[:50],
+        "event_id": _event_id(event, esp_name, recipient),
+        "event_type": event.event_type,
+        "reject_reason": str(event.reject_reason or "")[:30],
+        "is_soft_bounce": is_soft_bounce(event),
+        "recipient": recipient,
+        "recipient_hash": address_hash(recipient) if recipient else "",
+        "message_id": message_id,
+        "delivery_ref": delivery_ref,
+        "description": mask_addresses_in(str(event.description or event.mta_response or ""))[:2000],
+        "occurred_at": event.timestamp if isinstance(event.timestamp, datetime) else None,
+        "received_at": received_at,
+        "outcome": "",
+    }
+
+
+def _insert(rows: list[dict]) -> dict[tuple[str, str], int]:
+    """One INSERT of the rows, skipping those already recorded; the new rows' ids by
+    (esp_name, event_id)."""
+    adapt = connection.ops.adapt_datetimefield_value
+    columns = list(rows[0])
+    values = []
+    for row in rows:
+        row["occurred_at"] = adapt(row["occurred_at"])
+        row["received_at"] = adapt(row["received_at"])
+        values.extend(row.values())
+    quote = connection.ops.quote_name
+    placeholders = ", ".join(["(" + ", ".join(["%s"] * len(columns)) + ")"] * len(rows))
+    # Only the model's own names and placeholders are interpolated; the values are parameters.
+    sql = (
+        f"INSERT INTO {quote(ProviderEvent._meta.db_table)} "  # noqa: S608
+        f"({', '.join(quote(column) for column in columns)}) VALUES {placeholders} "
+        "ON CONFLICT (esp_name, event_id) DO NOTHING RETURNING id, esp_name, event_id"
     )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        return {(esp_name, event_id): pk for pk, esp_name, event_id in cursor.fetchall()}
 
 
-_COLUMNS = (
-    "esp_name",
-    "event_id",
-    "event_type",
-    "reject_reason",
-    "is_soft_bounce",
-    "recipient",
-    "recipient_hash",
-    "message_id",
-    "delivery_ref",
-    "description",
-    "occurred_at",
-    "received_at",
-    "outcome",
-)
-
-
-def record_provider_events(
-    events: Iterable[tuple[AnymailTrackingEvent, str]],
-) -> list[ProviderEvent]:
+def record_provider_events(events: Iterable[tuple[AnymailTrackingEvent, str]]) -> list[int]:
     """Record (event, esp_name) pairs in one statement and queue their processing once it
-    commits; returns the rows recorded (not the replays, nor the events we don't act on)."""
+    commits; returns the ids of the rows recorded (not the replays, nor the events we don't
+    act on), in the order of the events."""
     now = timezone.now()
     rows = [row for event, esp_name in events if (row := _row(event, esp_name, now)) is not None]
     if not rows:
         return []
-    fields = [cast("Field[Any, Any]", ProviderEvent._meta.get_field(name)) for name in _COLUMNS]
-    values = [
-        [field.get_db_prep_save(getattr(row, field.attname), connection) for field in fields]
-        for row in rows
-    ]
-    table = connection.ops.quote_name(ProviderEvent._meta.db_table)
-    # None of them is a relation: each field's name is its column's.
-    columns = ", ".join(connection.ops.quote_name(name) for name in _COLUMNS)
-    placeholders = ", ".join(["(" + ", ".join(["%s"] * len(fields)) + ")"] * len(rows))
-    # Only the model's own names and placeholders are interpolated; the values are parameters.
-    sql = (
-        f"INSERT INTO {table} ({columns}) VALUES {placeholders} "  # noqa: S608
-        "ON CONFLICT (esp_name, event_id) DO NOTHING RETURNING id, esp_name, event_id"
-    )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [value for row in values for value in row])
-        inserted = {(esp_name, event_id): pk for pk, esp_name, event_id in cursor.fetchall()}
+    inserted = _insert(rows)
     recorded = []
     for row in rows:
-        pk = inserted.pop((row.esp_name, row.event_id), None)
+        pk = inserted.pop((row["esp_name"], row["event_id"]), None)
         if pk is None:
-            logger.info("%s event %s already recorded", row.esp_name, row.event_id)
-            continue
-        row.pk = pk
-        row._state.adding = False
-        recorded.append(row)
+            logger.info("%s event %s already recorded", row["esp_name"], row["event_id"])
+        else:
+            recorded.append(pk)
     if recorded:
-        first = recorded[0].pk
+        first = recorded[0]
         # Robust: with the broker down the events are still recorded, and the sweep queues
         # them later; the provider gets its 200.
         transaction.on_commit(lambda: schedule_processing(first), robust=True)
@@ -170,10 +161,10 @@ def record_provider_events(
 
 
 def record_provider_event(*, event: AnymailTrackingEvent, esp_name: str) -> ProviderEvent | None:
-    """Record one tracking event and queue its processing; None for a replay or an event
-    type we don't act on."""
+    """Record one tracking event and queue its processing; the row, or None for a replay or
+    an event type we don't act on."""
     recorded = record_provider_events([(event, esp_name)])
-    return recorded[0] if recorded else None
+    return ProviderEvent.objects.get(pk=recorded[0]) if recorded else None
 
 
 def receive_provider_event(*, event: AnymailTrackingEvent, esp_name: str) -> None:
@@ -200,21 +191,55 @@ def collecting_provider_events() -> Iterator[None]:
 
 
 def schedule_processing(event_id: int | None = None) -> None:
-    """Queue a processing run, unless one is queued and has not started yet."""
+    """Queue a processing run, unless one is queued and has not started yet.
+
+    A process that saw a run queued trusts it for ``EMAIL_WEBHOOK_RUN_WINDOW`` seconds without
+    asking the cache again: what it records meanwhile is claimed by that run or by the
+    follow-up that every run which processed something queues that long after it ends
+    (``queue_follow_up``)."""
     from communications.tasks import process_provider_event_task
 
-    if not cache.add(SCHEDULED_KEY, event_id or 0, timeout=SCHEDULED_TIMEOUT):
+    global _seen_queued_at
+    now = time.monotonic()
+    if now - _seen_queued_at < settings.EMAIL_WEBHOOK_RUN_WINDOW:
+        return
+    added = cache.add(SCHEDULED_KEY, event_id or 0, timeout=SCHEDULED_TIMEOUT)
+    if settings.EMAIL_WEBHOOK_RUN_WINDOW > 0:
+        _seen_queued_at = now
+    if not added:
         return
     try:
         process_provider_event_task.delay(event_id)
     except Exception:
+        _seen_queued_at = -math.inf
         cache.delete(SCHEDULED_KEY)
         raise
 
 
 def processing_started() -> None:
     """A run has started: the next event recorded queues another."""
+    forget_queued_run()
     cache.delete(SCHEDULED_KEY)
+
+
+def forget_queued_run() -> None:
+    """This process asks the cache again next time (a run started, or the window changed)."""
+    global _seen_queued_at
+    _seen_queued_at = -math.inf
+
+
+def queue_follow_up() -> None:
+    """After a run that processed something: one more run, ``EMAIL_WEBHOOK_RUN_WINDOW``
+    seconds later, for the events of processes that trusted the run to be queued."""
+    from communications.tasks import process_provider_event_task
+
+    window = settings.EMAIL_WEBHOOK_RUN_WINDOW
+    if window <= 0:
+        return
+    try:
+        process_provider_event_task.apply_async(countdown=window)
+    except Exception:  # the broker is down: the sweep queues a run later
+        logger.warning("provider events: the follow-up run could not be queued", exc_info=True)
 
 
 def requeue_provider_events() -> int:

@@ -88,9 +88,13 @@ def delivered(n: int, *, message_id: str = "pm-delivered") -> dict:
 
 @pytest.mark.worker
 def test_a_worker_processes_posted_events_in_batches_with_their_effects_once(
-    celery_worker, client, webhook_settings, make_user
+    own_workers, client, webhook_settings, make_user
 ):
-    # given: a newsletter Postmark accepted for Ann, and Bob who will complain
+    # given: the production window (this process asks the cache at most every 0.3 s whether
+    # a run is queued; the worker queues a follow-up after each run)
+    webhook_settings.EMAIL_WEBHOOK_RUN_WINDOW = 0.3
+    own_workers(name="provider-events", EMAIL_WEBHOOK_RUN_WINDOW=0.3)
+    # and a newsletter Postmark accepted for Ann, and Bob who will complain
     ann = make_user("ann@example.com", consents=[Purpose.NEWSLETTER])
     bob = make_user("spam@example.com", consents=[Purpose.NEWSLETTER, Purpose.SPECIAL_OFFERS])
     newsletter = sent(enqueue_email(kind=MessageKind.NEWSLETTER, user=ann), "pm-ann-1")
@@ -226,6 +230,38 @@ def test_one_processing_run_is_queued_until_it_starts(
 
     assert delay.call_count == 2
     assert delay.call_args.args == (later.pk,)
+
+
+def test_within_the_window_a_process_asks_the_cache_once_and_each_run_queues_a_follow_up(
+    db, webhook_settings, django_capture_on_commit_callbacks
+):
+    from anymail.signals import AnymailTrackingEvent
+
+    from communications.services import record_provider_event
+
+    webhook_settings.EMAIL_WEBHOOK_RUN_WINDOW = 60
+    task = communications.tasks.process_provider_event_task
+    with (
+        mock.patch.object(task, "delay") as delay,
+        mock.patch.object(task, "apply_async") as apply_async,
+        mock.patch.object(cache, "add", wraps=cache.add) as add,
+    ):
+        for n in range(3):
+            with django_capture_on_commit_callbacks(execute=True):
+                record_provider_event(
+                    event=AnymailTrackingEvent(
+                        event_type="bounced", event_id=f"w-{n}", recipient=f"r{n}@example.com"
+                    ),
+                    esp_name="Postmark",
+                )
+        assert (add.call_count, delay.call_count) == (1, 1)
+
+        # the run processes all three, then queues its follow-up a window later
+        assert process_waiting_provider_events() == 3
+        apply_async.assert_called_once_with(countdown=60)
+        # which finds nothing to do and queues nothing more
+        assert process_waiting_provider_events() == 0
+        assert apply_async.call_count == 1
 
 
 # --- Processing ---------------------------------------------------------------------------------

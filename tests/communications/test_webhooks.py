@@ -240,7 +240,10 @@ def webhooks(db, client, settings, monkeypatch, django_capture_on_commit_callbac
     monkeypatch.setattr(
         communications.tasks,
         "process_provider_event_task",
-        SimpleNamespace(delay=lambda event_id=None: process_waiting_provider_events()),
+        SimpleNamespace(
+            delay=lambda event_id=None: process_waiting_provider_events(),
+            apply_async=lambda **options: process_waiting_provider_events(),
+        ),
     )
 
     def post(
