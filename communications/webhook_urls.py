@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import copy
 import logging
+from collections.abc import Callable
 from functools import cache
 from typing import cast
 
@@ -101,9 +102,10 @@ def _resolver(provider: str) -> URLResolver | None:
 
 
 @cache
-def _configured_view(view_function: AsViewFunction) -> AnymailCoreWebhookView | None:
+def _configured_view(as_view: Callable[..., HttpResponse]) -> AnymailCoreWebhookView | None:
     """anymail's view as configured (it reads its settings when built), once per
     configuration; None when it can't be served."""
+    view_function = cast(AsViewFunction, as_view)
     provider = provider_key(view_function.view_class.esp_name)
     try:
         view = build_view(view_function.view_class, **view_function.view_initkwargs)
@@ -136,7 +138,7 @@ def provider_webhook(request: HttpRequest, route: str) -> HttpResponse:
         match = resolver.resolve(route)
     except Resolver404:
         raise Http404("No such webhook.") from None
-    configured = _configured_view(cast(AsViewFunction, match.func))
+    configured = _configured_view(match.func)
     if configured is None:
         raise Http404("No such webhook.")
     # A view of its own for each request, as View.as_view() makes, without reading the

@@ -21,6 +21,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from contextvars import ContextVar
 from datetime import datetime, timedelta
+from typing import Any
 
 from anymail.signals import AnymailTrackingEvent
 from django.conf import settings
@@ -78,7 +79,9 @@ def _event_id(event: AnymailTrackingEvent, esp_name: str, recipient: str) -> str
     return "sha256:" + hashlib.sha256(f"{esp_name}:{raw}".encode()).hexdigest()
 
 
-def _row(event: AnymailTrackingEvent, esp_name: str, received_at: datetime) -> dict | None:
+def _row(
+    event: AnymailTrackingEvent, esp_name: str, received_at: datetime
+) -> dict[str, Any] | None:
     """The columns to record for one event; None for one we don't act on or that names
     nobody."""
     if event.event_type not in HANDLED:
@@ -113,12 +116,12 @@ def _row(event: AnymailTrackingEvent, esp_name: str, received_at: datetime) -> d
     }
 
 
-def _insert(rows: list[dict]) -> dict[tuple[str, str], int]:
+def _insert(rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
     """One INSERT of the rows, skipping those already recorded; the new rows' ids by
     (esp_name, event_id)."""
     adapt = connection.ops.adapt_datetimefield_value
     columns = list(rows[0])
-    values = []
+    values: list[Any] = []
     for row in rows:
         row["occurred_at"] = adapt(row["occurred_at"])
         row["received_at"] = adapt(row["received_at"])
