@@ -1,8 +1,8 @@
 """Provider webhook benchmark (``make bench``): Postmark's tracking webhook through gunicorn as
 production runs it (``DJANGO_ENV=production``, two sync workers), beside the bare Django view
 (``POST /bench/bare/``, same process, same middleware, no work) in the same run, in alternating
-rounds so the machine's other load falls on both alike. A real Celery worker processes the
-events while they arrive.
+rounds so the machine's other load falls on both alike. A real Celery worker (one child)
+processes the events while they arrive.
 
 One event per request, as Postmark posts them, each new: Postmark's delivery record (no id of
 its own: the payload is its identity) with a message id of its own, and one in 50 a hard
@@ -94,7 +94,19 @@ def bare_request(n: int, run: str) -> bytes:
     )
 
 
-def test_postmark_webhook_through_gunicorn_beside_a_bare_view(site, celery_worker):
+@pytest.fixture
+def worker(celery_worker_session, worker_factory):
+    """One worker of one child with the production settings of the webhook path (the run
+    window, database connections kept) while the session's worker stands aside."""
+    with celery_worker_session.paused():
+        yield worker_factory(
+            name="provider-events",
+            concurrency=1,
+            extra_env={"EMAIL_WEBHOOK_RUN_WINDOW": "0.5", "CONN_MAX_AGE": "60"},
+        )
+
+
+def test_postmark_webhook_through_gunicorn_beside_a_bare_view(site, worker):
     run = f"r{int(time.time())}"
     per_round = EVENTS // ROUNDS
     closed_loop(site.port, [bare_request(n, "w0") for n in range(WARM_UP)], CONNECTIONS)
@@ -127,7 +139,7 @@ def test_postmark_webhook_through_gunicorn_beside_a_bare_view(site, celery_worke
         "events": EVENTS,
         "connections": CONNECTIONS,
         "gunicorn_workers": WORKERS,
-        "celery_workers": "1 worker, 2 prefork children (the test session's)",
+        "celery_workers": "1 worker, 1 prefork child",
         "bare_view": bare,
         "postmark_webhook": webhook,
         "webhook_to_bare": round(ratio, 3),
