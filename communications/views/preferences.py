@@ -30,6 +30,10 @@ from privacy_site.auth_user import AuthUser, logged_in_user
 logger = logging.getLogger(__name__)
 
 WITHDRAW_ALL = "withdraw_all"
+# The consent history shows this many choices a page, newest first (``?history=N`` pages on).
+HISTORY_PAGE_SIZE = 20
+# A page number past any real history: a bigger one is read as this (no huge OFFSET).
+_LAST_HISTORY_PAGE = 10_000
 ONE_CLICK_BODY = ("List-Unsubscribe", "One-Click")  # RFC 8058
 
 
@@ -79,12 +83,29 @@ def _preference_centre(request: HttpRequest, *, subject: AuthUser) -> HttpRespon
             "subject": subject,
             "form": form,
             "mandatory": [state.purpose for state in status.values() if state.mandatory],
-            "history": consent_history_for(subject=subject),
+            **_history_page(request, subject=subject),
             "action": request.path,
             "withdraw_all": WITHDRAW_ALL,
         },
         status=400 if form.is_bound else 200,
     )
+
+
+def _history_page(request: HttpRequest, *, subject: AuthUser) -> dict[str, object]:
+    """One page of the subject's consent history, newest first: ``history`` and the numbers
+    of the newer and older pages (None at either end). A page number that isn't one is
+    read as the first page."""
+    raw = request.GET.get("history", "")
+    page = min(int(raw), _LAST_HISTORY_PAGE) if raw.isdigit() and int(raw) > 0 else 1
+    start = (page - 1) * HISTORY_PAGE_SIZE
+    # One row more than the page: whether an older page exists, without counting them all.
+    events = list(consent_history_for(subject=subject)[start : start + HISTORY_PAGE_SIZE + 1])
+    return {
+        "history": events[:HISTORY_PAGE_SIZE],
+        "history_page": page,
+        "newer_history_page": page - 1 if page > 1 else None,
+        "older_history_page": page + 1 if len(events) > HISTORY_PAGE_SIZE else None,
+    }
 
 
 def _report_changes(request: HttpRequest, changed: list[ConsentEvent]) -> None:
