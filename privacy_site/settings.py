@@ -92,8 +92,13 @@ if REDIS_URL:
         }
     }
     DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+    # Sessions read from Redis, kept in the database (privacy_site/sessions.py); with Redis
+    # down they are read from the database.
+    SESSION_ENGINE = "privacy_site.sessions"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Longest a session's copy stays in the cache (seconds); the database keeps the session.
+SESSION_CACHE_TIMEOUT = env.int("SESSION_CACHE_TIMEOUT", default=300)
 
 # --- Users and authentication (the rest: privacy_site/conf/auth.py) ----------------------------
 
