@@ -97,6 +97,10 @@ if REDIS_URL:
     SESSION_ENGINE = "privacy_site.sessions"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Every page shows the site notices (a policy change, a business transition), which change
+# only when staff publish one: each process reads them at most this often (seconds), and at
+# once after it saves one itself.
+SITE_NOTICES_TTL = env.float("SITE_NOTICES_TTL", default=10.0)
 # Longest a session's copy stays in the cache (seconds); the database keeps the session.
 SESSION_CACHE_TIMEOUT = env.int("SESSION_CACHE_TIMEOUT", default=300)
 

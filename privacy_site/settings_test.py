@@ -19,3 +19,6 @@ PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 # Provider events: a processing run queued for every request that records one, unless the
 # environment says otherwise (the tests of the production window set it).
 EMAIL_WEBHOOK_RUN_WINDOW = float(os.environ.get("EMAIL_WEBHOOK_RUN_WINDOW", "0"))
+# Each test's database starts afresh: the site notices are read on every page (the tests of
+# the production interval set it).
+SITE_NOTICES_TTL = 0.0
