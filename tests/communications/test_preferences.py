@@ -295,8 +295,8 @@ def test_a_long_history_is_shown_twenty_choices_a_page_newest_first(alice, alice
     assert "Older choices" not in text(last)
     # the newest choice opens the first page, the oldest closes the last
     assert text(first).count("turned on") == 10
-    assert first.context["history"][0].pk == newest_first[0]
-    assert last.context["history"][-1].pk == newest_first[-1]
+    assert first.context["history"][0]["pk"] == newest_first[0]
+    assert last.context["history"][-1]["pk"] == newest_first[-1]
 
 
 @pytest.mark.parametrize("page", ["abc", "0", "-1", "2.5", "99999999999999999999"])
