@@ -9,7 +9,8 @@ from .services.campaigns.audience import populate_campaign
 from .services.campaigns.batches import send_campaign_batch
 from .services.campaigns.sweeps import run_due_campaigns, sweep_campaigns
 from .services.outbox import send_delivery, sweep_outbox
-from .services.webhooks import process_provider_event, requeue_provider_events
+from .services.provider_events import process_waiting_provider_events
+from .services.webhooks import requeue_provider_events
 
 
 @shared_task(name="communications.send_delivery")
@@ -28,8 +29,10 @@ def send_campaign_batch_task(campaign_id: int, chain: bool = False) -> int:
 
 
 @shared_task(name="communications.process_provider_event")
-def process_provider_event_task(event_id: int) -> str:
-    return process_provider_event(event_id=event_id)
+def process_provider_event_task(event_id: int | None = None) -> int:
+    """Process every provider event waiting, in batches (``event_id``, the first event of the
+    request that queued the run, is among them); returns how many were processed."""
+    return process_waiting_provider_events()
 
 
 @shared_task(name="communications.run_due_campaigns")

@@ -17,25 +17,33 @@ our own receivers are not hidden.
 
 from __future__ import annotations
 
+import copy
 import logging
+from collections.abc import Callable
+from functools import cache
 from typing import cast
 
 from anymail.exceptions import AnymailConfigurationError
+from anymail.webhooks.base import AnymailCoreWebhookView
 from django.contrib.auth.decorators import login_not_required
 from django.core.exceptions import SuspiciousOperation
+from django.core.signals import setting_changed
 from django.db import InterfaceError, OperationalError
+from django.dispatch import receiver
 from django.http import Http404, HttpRequest, HttpResponse
 from django.urls import Resolver404, URLResolver, path
 from django.urls.resolvers import RegexPattern
 from django.views.decorators.csrf import csrf_exempt
 from requests import RequestException
 
+from communications.services.webhooks import collecting_provider_events
 from communications.webhook_providers import (
     AsViewFunction,
     build_view,
     has_credentials,
     mounted_providers,
     patterns_for,
+    provider_key,
 )
 
 try:
@@ -85,33 +93,65 @@ def _reading(step, provider: str):
     return read
 
 
-@csrf_exempt
-@login_not_required
-def provider_webhook(request: HttpRequest, route: str) -> HttpResponse:
-    provider = route.split("/", 1)[0]
+@cache
+def _resolver(provider: str) -> URLResolver | None:
+    """The provider's anymail URLs when it is served, else None; made once per configuration."""
     if provider not in mounted_providers():
-        raise Http404("No such webhook.")
+        return None
+    return URLResolver(RegexPattern(r"^"), list(patterns_for(provider)))
+
+
+@cache
+def _configured_view(as_view: Callable[..., HttpResponse]) -> AnymailCoreWebhookView | None:
+    """anymail's view as configured (it reads its settings when built), once per
+    configuration; None when it can't be served."""
+    view_function = cast(AsViewFunction, as_view)
+    provider = provider_key(view_function.view_class.esp_name)
     try:
-        match = URLResolver(RegexPattern(r"^"), list(patterns_for(provider))).resolve(route)
-    except Resolver404:
-        raise Http404("No such webhook.") from None
-    try:
-        view_function = cast(AsViewFunction, match.func)
         view = build_view(view_function.view_class, **view_function.view_initkwargs)
     except AnymailConfigurationError as error:
         logger.error("%s webhook is not usable, answering 404: %s", provider, error)
-        raise Http404("No such webhook.") from None
+        return None
     if not has_credentials(view):
         logger.error(
-            "%s webhook has no WEBHOOK_SECRET or signing key: refusing the request (404)",
+            "%s webhook has no WEBHOOK_SECRET or signing key: refusing its requests (404)",
             provider,
         )
+        return None
+    return view
+
+
+@receiver(setting_changed, dispatch_uid="communications.webhook_configuration_changed")
+def _configuration_changed(*, setting: str, **kwargs: object) -> None:
+    if setting.startswith(("ANYMAIL", "EMAIL_")):
+        _resolver.cache_clear()
+        _configured_view.cache_clear()
+
+
+@csrf_exempt
+@login_not_required
+def provider_webhook(request: HttpRequest, route: str) -> HttpResponse:
+    resolver = _resolver(route.split("/", 1)[0])
+    if resolver is None:
         raise Http404("No such webhook.")
+    try:
+        match = resolver.resolve(route)
+    except Resolver404:
+        raise Http404("No such webhook.") from None
+    configured = _configured_view(match.func)
+    if configured is None:
+        raise Http404("No such webhook.")
+    # A view of its own for each request, as View.as_view() makes, without reading the
+    # settings again.
+    view = copy.copy(configured)
+    provider = provider_key(view.esp_name)
     view.run_validators = _reading(view.run_validators, provider)
     view.parse_events = _reading(view.parse_events, provider)
     view.setup(request, *match.args, **match.kwargs)
     try:
-        return view.dispatch(request, *match.args, **match.kwargs)
+        # The request's tracking events are recorded together once anymail has read them all.
+        with collecting_provider_events():
+            return view.dispatch(request, *match.args, **match.kwargs)
     except UnreadablePayload:
         return HttpResponse("Malformed webhook payload.\n", status=400, content_type="text/plain")
     except _TEMPORARY as error:

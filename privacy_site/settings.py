@@ -92,8 +92,17 @@ if REDIS_URL:
         }
     }
     DJANGO_REDIS_LOG_IGNORED_EXCEPTIONS = True
+    # Sessions read from Redis, kept in the database (privacy_site/sessions.py); with Redis
+    # down they are read from the database.
+    SESSION_ENGINE = "privacy_site.sessions"
 else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}}
+# Every page shows the site notices (a policy change, a business transition), which change
+# only when staff publish one: each process reads them at most this often (seconds), and at
+# once after it saves one itself.
+SITE_NOTICES_TTL = env.float("SITE_NOTICES_TTL", default=10.0)
+# Longest a session's copy stays in the cache (seconds); the database keeps the session.
+SESSION_CACHE_TIMEOUT = env.int("SESSION_CACHE_TIMEOUT", default=300)
 
 # --- Users and authentication (the rest: privacy_site/conf/auth.py) ----------------------------
 
@@ -191,6 +200,12 @@ EMAIL_RESTART_TASKS = env.int("EMAIL_RESTART_TASKS", default=4)
 EMAIL_SWEEP_LIMIT = env.int("EMAIL_SWEEP_LIMIT", default=1000)
 # Soft bounces (since the last delivery) that suppress an address.
 EMAIL_SOFT_BOUNCE_LIMIT = env.int("EMAIL_SOFT_BOUNCE_LIMIT", default=3)
+# Provider events a worker claims and processes per transaction.
+EMAIL_WEBHOOK_BATCH_SIZE = env.int("EMAIL_WEBHOOK_BATCH_SIZE", default=500)
+# Seconds a web process trusts that a processing run is queued before asking the cache again
+# (a busy webhook then costs no cache call per request); each run that processed something
+# queues one more this long after it ends. 0: ask on every request, no follow-up.
+EMAIL_WEBHOOK_RUN_WINDOW = env.float("EMAIL_WEBHOOK_RUN_WINDOW", default=0.5)
 # Provider webhooks served under /anymail/<provider>/, besides the provider of an anymail
 # EMAIL_BACKEND (e.g. "mailgun" for inbound mail through a second provider). Any other
 # provider's URL answers 404; each needs ANYMAIL["WEBHOOK_SECRET"] or its signing key.

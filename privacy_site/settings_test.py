@@ -15,3 +15,10 @@ from .settings import *  # noqa: F403
 
 # Hashing cost is not under test; a fast hasher keeps the suite quick.
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+
+# Provider events: a processing run queued for every request that records one, unless the
+# environment says otherwise (the tests of the production window set it).
+EMAIL_WEBHOOK_RUN_WINDOW = float(os.environ.get("EMAIL_WEBHOOK_RUN_WINDOW", "0"))
+# Each test's database starts afresh: the site notices are read on every page (the tests of
+# the production interval set it).
+SITE_NOTICES_TTL = 0.0

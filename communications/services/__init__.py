@@ -21,8 +21,9 @@ from .campaigns.lifecycle import (
 )
 from .campaigns.sweeps import run_due_campaigns, sweep_campaigns
 from .outbox import enqueue_email, send_delivery, sweep_outbox
+from .provider_events import process_provider_event, process_waiting_provider_events
 from .suppression import lift_suppression, suppress_address, suppress_address_hash
-from .webhooks import process_provider_event, record_provider_event, requeue_provider_events
+from .webhooks import record_provider_event, record_provider_events, requeue_provider_events
 
 __all__ = [
     "CampaignError",
@@ -36,7 +37,9 @@ __all__ = [
     "populate_campaign",
     "preview_campaign",
     "process_provider_event",
+    "process_waiting_provider_events",
     "record_provider_event",
+    "record_provider_events",
     "requeue_provider_events",
     "resume_campaign",
     "run_due_campaigns",

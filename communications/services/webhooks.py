@@ -1,9 +1,13 @@
-"""Provider events (bounces, complaints, unsubscribes) from django-anymail's tracking webhooks.
+"""Provider events (bounces, complaints, unsubscribes) from django-anymail's tracking webhooks:
+recording them, and queuing their processing (``provider_events``).
 
-The webhook request does one thing: record the event, once (unique per provider and event
-id), and queue its processing. Processing then suppresses addresses and withdraws consent.
-Replaying an event changes nothing: the second copy is not recorded, and an event is
-processed under a row lock exactly once.
+The webhook request records its events, once each (unique per provider and event id), in one
+INSERT for the whole request (SendGrid, Mailgun and Amazon SES send many per request): a
+replay is skipped by the database (``ON CONFLICT DO NOTHING``), with no savepoint and no
+second statement. The request then queues the processing, unless a run is already queued:
+one Celery task handles every event recorded until it starts, so a busy webhook costs one
+publish per run of the task, not one per event. With the broker down the events stay
+recorded and the sweep (``requeue_provider_events``) queues their processing later.
 """
 
 from __future__ import annotations
@@ -11,31 +15,38 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import math
+import time
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from datetime import datetime, timedelta
+from typing import Any
 
 from anymail.signals import AnymailTrackingEvent
 from django.conf import settings
-from django.contrib.auth import get_user_model
-from django.db import IntegrityError, transaction
+from django.core.cache import cache
+from django.db import connection, transaction
 from django.utils import timezone
 
 from communications.addresses import address_hash, mask_addresses_in
-from communications.models import Delivery, ProviderEvent, Suppression, delivery_id_from_message_id
-from consent.services import ConsentSource
-from consent.tokens import ALL_PURPOSES
-from privacy_site.auth_user import AuthUser
-from privacy_site.masking import mask_address
-
-from .suppression import suppress_address_hash
-from .unsubscribe import unsubscribe_from_delivery
+from communications.models import ProviderEvent
 
 logger = logging.getLogger(__name__)
 
 # Anymail's normalised event types that change what we may send. Opens and clicks are not
 # kept at all: the policy promises no tracking of that kind.
 HANDLED = {"bounced", "deferred", "complained", "unsubscribed", "rejected", "delivered"}
-# Reject reasons that mean the address itself is bad.
-_BAD_ADDRESS = {"bounced", "invalid"}
+# Set (in the cache, shared by every process) while a processing run is queued and has not
+# started; it expires on its own in case the run is lost.
+SCHEDULED_KEY = "communications:provider-events:scheduled"
+SCHEDULED_TIMEOUT = 30
+# When this process last saw a run queued (``schedule_processing``).
+_seen_queued_at = -math.inf
+# The events of the webhook request being handled, recorded together when it ends.
+_collected: ContextVar[list[tuple[AnymailTrackingEvent, str]] | None] = ContextVar(
+    "provider_events_collected", default=None
+)
 
 
 def is_soft_bounce(event: AnymailTrackingEvent) -> bool:
@@ -68,11 +79,11 @@ def _event_id(event: AnymailTrackingEvent, esp_name: str, recipient: str) -> str
     return "sha256:" + hashlib.sha256(f"{esp_name}:{raw}".encode()).hexdigest()
 
 
-def record_provider_event(*, event: AnymailTrackingEvent, esp_name: str) -> ProviderEvent | None:
-    """Record one tracking event and queue its processing; None for a replay or an event
-    type we don't act on."""
-    from communications.tasks import process_provider_event_task
-
+def _row(
+    event: AnymailTrackingEvent, esp_name: str, received_at: datetime
+) -> dict[str, Any] | None:
+    """The columns to record for one event; None for one we don't act on or that names
+    nobody."""
     if event.event_type not in HANDLED:
         return None
     # The webhook's credentials prove who sent the payload, not that its fields have the types
@@ -88,173 +99,162 @@ def record_provider_event(*, event: AnymailTrackingEvent, esp_name: str) -> Prov
             "%s %s event names no recipient or message: ignored", esp_name, event.event_type
         )
         return None
-    try:
-        with transaction.atomic():
-            recorded = ProviderEvent.objects.create(
-                esp_name=esp_name[:50],
-                event_id=_event_id(event, esp_name, recipient),
-                event_type=event.event_type,
-                reject_reason=str(event.reject_reason or "")[:30],
-                is_soft_bounce=is_soft_bounce(event),
-                recipient=recipient,
-                recipient_hash=address_hash(recipient) if recipient else "",
-                message_id=message_id,
-                delivery_ref=delivery_ref,
-                description=mask_addresses_in(str(event.description or event.mta_response or ""))[
-                    :2000
-                ],
-                occurred_at=event.timestamp if isinstance(event.timestamp, datetime) else None,
-            )
-            # Robust: with the broker down the event is still recorded, and the sweep
-            # (``requeue_provider_events``) queues it later; the provider gets its 200.
-            transaction.on_commit(
-                lambda: process_provider_event_task.delay(recorded.pk), robust=True
-            )
-    except IntegrityError:
-        logger.info("%s event %s already recorded", esp_name, event.event_id)
-        return None
+    return {
+        "esp_name": esp_name[:50],
+        "event_id": _event_id(event, esp_name, recipient),
+        "event_type": event.event_type,
+        "reject_reason": str(event.reject_reason or "")[:30],
+        "is_soft_bounce": is_soft_bounce(event),
+        "recipient": recipient,
+        "recipient_hash": address_hash(recipient) if recipient else "",
+        "message_id": message_id,
+        "delivery_ref": delivery_ref,
+        "description": mask_addresses_in(str(event.description or event.mta_response or ""))[:2000],
+        "occurred_at": event.timestamp if isinstance(event.timestamp, datetime) else None,
+        "received_at": received_at,
+        "outcome": "",
+    }
+
+
+def _insert(rows: list[dict[str, Any]]) -> dict[tuple[str, str], int]:
+    """One INSERT of the rows, skipping those already recorded; the new rows' ids by
+    (esp_name, event_id)."""
+    adapt = connection.ops.adapt_datetimefield_value
+    columns = list(rows[0])
+    values: list[Any] = []
+    for row in rows:
+        row["occurred_at"] = adapt(row["occurred_at"])
+        row["received_at"] = adapt(row["received_at"])
+        values.extend(row.values())
+    quote = connection.ops.quote_name
+    placeholders = ", ".join(["(" + ", ".join(["%s"] * len(columns)) + ")"] * len(rows))
+    # Only the model's own names and placeholders are interpolated; the values are parameters.
+    sql = (
+        f"INSERT INTO {quote(ProviderEvent._meta.db_table)} "  # noqa: S608
+        f"({', '.join(quote(column) for column in columns)}) VALUES {placeholders} "
+        "ON CONFLICT (esp_name, event_id) DO NOTHING RETURNING id, esp_name, event_id"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, values)
+        return {(esp_name, event_id): pk for pk, esp_name, event_id in cursor.fetchall()}
+
+
+def record_provider_events(events: Iterable[tuple[AnymailTrackingEvent, str]]) -> list[int]:
+    """Record (event, esp_name) pairs in one statement and queue their processing once it
+    commits; returns the ids of the rows recorded (not the replays, nor the events we don't
+    act on), in the order of the events."""
+    now = timezone.now()
+    rows = [row for event, esp_name in events if (row := _row(event, esp_name, now)) is not None]
+    if not rows:
+        return []
+    inserted = _insert(rows)
+    recorded = []
+    for row in rows:
+        pk = inserted.pop((row["esp_name"], row["event_id"]), None)
+        if pk is None:
+            logger.info("%s event %s already recorded", row["esp_name"], row["event_id"])
+        else:
+            recorded.append(pk)
+    if recorded:
+        first = recorded[0]
+        # Robust: with the broker down the events are still recorded, and the sweep queues
+        # them later; the provider gets its 200.
+        transaction.on_commit(lambda: schedule_processing(first), robust=True)
     return recorded
 
 
+def record_provider_event(*, event: AnymailTrackingEvent, esp_name: str) -> ProviderEvent | None:
+    """Record one tracking event and queue its processing; the row, or None for a replay or
+    an event type we don't act on."""
+    recorded = record_provider_events([(event, esp_name)])
+    return ProviderEvent.objects.get(pk=recorded[0]) if recorded else None
+
+
+def receive_provider_event(*, event: AnymailTrackingEvent, esp_name: str) -> None:
+    """anymail's tracking signal: kept for the end of the request when the webhook view
+    collects its events (``collecting_provider_events``), recorded at once otherwise."""
+    collected = _collected.get()
+    if collected is None:
+        record_provider_event(event=event, esp_name=esp_name)
+    else:
+        collected.append((event, esp_name))
+
+
+@contextmanager
+def collecting_provider_events() -> Iterator[None]:
+    """Record the tracking events announced inside the block together, in one statement, when
+    it ends without an error (an error records none of them)."""
+    collected: list[tuple[AnymailTrackingEvent, str]] = []
+    token = _collected.set(collected)
+    try:
+        yield
+    finally:
+        _collected.reset(token)
+    record_provider_events(collected)
+
+
+def schedule_processing(event_id: int | None = None) -> None:
+    """Queue a processing run, unless one is queued and has not started yet.
+
+    A process that saw a run queued trusts it for ``EMAIL_WEBHOOK_RUN_WINDOW`` seconds without
+    asking the cache again: what it records meanwhile is claimed by that run or by the
+    follow-up that every run which processed something queues that long after it ends
+    (``queue_follow_up``)."""
+    from communications.tasks import process_provider_event_task
+
+    global _seen_queued_at
+    now = time.monotonic()
+    if now - _seen_queued_at < settings.EMAIL_WEBHOOK_RUN_WINDOW:
+        return
+    added = cache.add(SCHEDULED_KEY, event_id or 0, timeout=SCHEDULED_TIMEOUT)
+    if settings.EMAIL_WEBHOOK_RUN_WINDOW > 0:
+        _seen_queued_at = now
+    if not added:
+        return
+    try:
+        process_provider_event_task.delay(event_id)
+    except Exception:
+        _seen_queued_at = -math.inf
+        cache.delete(SCHEDULED_KEY)
+        raise
+
+
+def processing_started() -> None:
+    """A run has started: the next event recorded queues another."""
+    forget_queued_run()
+    cache.delete(SCHEDULED_KEY)
+
+
+def forget_queued_run() -> None:
+    """This process asks the cache again next time (a run started, or the window changed)."""
+    global _seen_queued_at
+    _seen_queued_at = -math.inf
+
+
+def queue_follow_up() -> None:
+    """After a run that processed something: one more run, ``EMAIL_WEBHOOK_RUN_WINDOW``
+    seconds later, for the events of processes that trusted the run to be queued."""
+    from communications.tasks import process_provider_event_task
+
+    window = settings.EMAIL_WEBHOOK_RUN_WINDOW
+    if window <= 0:
+        return
+    try:
+        process_provider_event_task.apply_async(countdown=window)
+    except Exception:  # the broker is down: the sweep queues a run later
+        logger.warning("provider events: the follow-up run could not be queued", exc_info=True)
+
+
 def requeue_provider_events() -> int:
-    """Queue again the events recorded but not processed within ``EMAIL_OUTBOX_RETRY_AFTER``
-    (their task lost with the broker, or its worker); returns how many."""
+    """Queue a processing run when events recorded more than ``EMAIL_OUTBOX_RETRY_AFTER``
+    seconds ago are still waiting (their run lost with the broker, or its worker); returns
+    how many are waiting."""
     from communications.tasks import process_provider_event_task
 
     before = timezone.now() - timedelta(seconds=settings.EMAIL_OUTBOX_RETRY_AFTER)
-    waiting = list(
-        ProviderEvent.objects.filter(processed_at__isnull=True, received_at__lt=before)
-        .order_by("received_at")
-        .values_list("pk", flat=True)[: settings.EMAIL_SWEEP_LIMIT]
-    )
-    for event_id in waiting:
-        process_provider_event_task.delay(event_id)
-    return len(waiting)
-
-
-def _delivery_for(event: ProviderEvent) -> Delivery | None:
-    deliveries = Delivery.objects.select_related("user")
-    if event.delivery_ref.isdigit():
-        found = deliveries.filter(pk=int(event.delivery_ref)).first()
-        if found is not None:
-            return found
-    if event.message_id:
-        found = deliveries.filter(provider_message_id=event.message_id).first()
-        if found is not None:
-            return found
-        delivery_id = delivery_id_from_message_id(event.message_id)
-        if delivery_id is not None:
-            return deliveries.filter(pk=delivery_id).first()
-    return None
-
-
-@transaction.atomic
-def process_provider_event(*, event_id: int) -> str:
-    """Act on one recorded event; returns what was done. Runs once per event."""
-    event = ProviderEvent.objects.select_for_update().filter(pk=event_id).first()
-    if event is None:
-        return "missing"
-    if event.processed_at is not None:
-        return event.outcome
-    delivery = _delivery_for(event)
-    user = delivery.user if delivery is not None and delivery.user_id else None
-    if user is None and event.recipient:
-        user = get_user_model().objects.filter(email__iexact=event.recipient).first()
-    address = event.recipient_hash or (address_hash(user.email) if user else "")
-    outcome = _act(event, delivery=delivery, user=user, address=address)
-    event.delivery = delivery
-    event.processed_at = timezone.now()
-    event.outcome = outcome[:200]
-    event.recipient = ""
-    event.save(update_fields=["delivery", "processed_at", "outcome", "recipient"])
-    logger.info(
-        "%s %s for %s: %s",
-        event.esp_name,
-        event.event_type,
-        mask_address(user.email) if user else "unknown recipient",
-        outcome,
-    )
-    return outcome
-
-
-def _act(
-    event: ProviderEvent, *, delivery: Delivery | None, user: AuthUser | None, address: str
-) -> str:
-    detail = f"{event.esp_name} event {event.event_id}"
-    if event.event_type == "delivered":
-        return "delivered"
-    if event.is_soft_bounce:
-        return _soft_bounce(event, address=address, detail=detail)
-    if event.event_type == "bounced":
-        suppress_address_hash(address, reason=Suppression.Reason.HARD_BOUNCE, detail=detail)
-        _mark(delivery, Delivery.Status.BOUNCED, event.description)
-        return "hard bounce: address suppressed"
-    if event.event_type == "complained":
-        suppress_address_hash(address, reason=Suppression.Reason.COMPLAINT, detail=detail)
-        _mark(delivery, Delivery.Status.COMPLAINED, event.description)
-        if user is not None:
-            # All marketing, whatever the email: its row says complained, not unsubscribed.
-            unsubscribe_from_delivery(
-                subject=user, source=ConsentSource.PROVIDER_COMPLAINT, purpose=ALL_PURPOSES
-            )
-        return "complaint: address suppressed, marketing consent withdrawn"
-    if event.event_type == "unsubscribed":
-        return _unsubscribe(delivery=delivery, user=user)
-    if event.event_type == "rejected":
-        if event.reject_reason in _BAD_ADDRESS:
-            suppress_address_hash(address, reason=Suppression.Reason.REJECTED, detail=detail)
-            _mark(delivery, Delivery.Status.BOUNCED, event.description)
-            return "rejected as a bad address: suppressed"
-        if event.reject_reason == "unsubscribed":
-            return _unsubscribe(delivery=delivery, user=user)
-        _mark(delivery, Delivery.Status.FAILED, event.description or "rejected by the provider")
-        return f"rejected ({event.reject_reason or 'no reason given'})"
-    return "ignored"
-
-
-def _soft_bounce(event: ProviderEvent, *, address: str, detail: str) -> str:
-    if not address:
-        return "soft bounce: no address"
-    last_delivered = (
-        ProviderEvent.objects.filter(recipient_hash=address, event_type="delivered")
-        .order_by("-received_at")
-        .values_list("received_at", flat=True)
-        .first()
-    )
-    bounces = ProviderEvent.objects.filter(recipient_hash=address, is_soft_bounce=True)
-    if last_delivered is not None:
-        bounces = bounces.filter(received_at__gt=last_delivered)
-    # Providers report every failed attempt at one message while they keep retrying it
-    # (SendGrid's deferred attempts, Mailgun's greylisting): one message is one soft bounce.
-    count = (
-        bounces.exclude(message_id="").order_by().values("message_id").distinct().count()
-        + bounces.filter(message_id="").count()
-    )
-    limit = settings.EMAIL_SOFT_BOUNCE_LIMIT
-    if count >= limit:
-        suppress_address_hash(
-            address,
-            reason=Suppression.Reason.SOFT_BOUNCES,
-            detail=f"{count} soft bounces; {detail}",
-        )
-        return f"soft bounce {count} of {limit}: address suppressed"
-    return f"soft bounce {count} of {limit}"
-
-
-def _unsubscribe(*, delivery: Delivery | None, user: AuthUser | None) -> str:
-    if user is None:
-        return "unsubscribe: no account found"
-    unsubscribed = unsubscribe_from_delivery(
-        subject=user,
-        source=ConsentSource.PROVIDER_UNSUBSCRIBE,
-        delivery_id=delivery.pk if delivery is not None else None,
-    )
-    return str(unsubscribed)
-
-
-def _mark(delivery: Delivery | None, status: str, error: str) -> None:
-    if delivery is None:
-        return
-    delivery.status = status
-    delivery.last_error = (error or "")[:1000]
-    delivery.save(update_fields=["status", "last_error", "updated_at"])
+    waiting = ProviderEvent.objects.filter(processed_at__isnull=True, received_at__lt=before)
+    oldest = waiting.order_by("received_at").values_list("pk", flat=True).first()
+    if oldest is None:
+        return 0
+    process_provider_event_task.delay(oldest)
+    return waiting.count()

@@ -4,7 +4,12 @@ everyone; every page for logged-in people until they close it) and a business tr
 
 from __future__ import annotations
 
+import datetime
+import time
+from dataclasses import dataclass
+
 from django import template
+from django.conf import settings
 from django.utils import timezone
 
 from communications.models import BusinessTransition
@@ -13,14 +18,42 @@ from consent.models import PolicyNoticeDismissal, PolicyVersion
 register = template.Library()
 
 
-def policy_notice_for(request) -> PolicyVersion | None:
-    """The current version, if it changed more than wording and this page should show it."""
+@dataclass(frozen=True)
+class _Notices:
+    version: PolicyVersion | None  # the current version, if it changed more than wording
+    transitions: list[BusinessTransition]  # announced, not yet past their effective date
+    day: datetime.date
+    read_at: float
+
+
+_notices: _Notices | None = None
+
+
+def _site_notices() -> _Notices:
+    global _notices
+    today, now = timezone.localdate(), time.monotonic()
+    known = _notices
+    if known is not None and known.day == today and now - known.read_at < settings.SITE_NOTICES_TTL:
+        return known
     version = (
         PolicyVersion.objects.filter(is_current=True)
         .exclude(change_type=PolicyVersion.ChangeType.EDITORIAL)
         .defer("text")
         .first()
     )
+    _notices = _Notices(version, list(current_transitions()), today, now)
+    return _notices
+
+
+def forget_site_notices(**kwargs: object) -> None:
+    """Read the notices again on the next page (a version or transition was saved)."""
+    global _notices
+    _notices = None
+
+
+def policy_notice_for(request) -> PolicyVersion | None:
+    """The current version, if it changed more than wording and this page should show it."""
+    version = _site_notices().version
     if version is None:
         return None
     user = getattr(request, "user", None)
@@ -42,7 +75,7 @@ def site_notices(context) -> dict:
         return {}
     return {
         "policy_notice": policy_notice_for(request),
-        "transitions": list(current_transitions()),
+        "transitions": _site_notices().transitions,
         "request": request,
         "user": context.get("user"),
         "csrf_token": context.get("csrf_token"),

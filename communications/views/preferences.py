@@ -9,6 +9,7 @@ from django.contrib.auth.decorators import login_required
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
+from django.utils import timezone
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
@@ -30,6 +31,10 @@ from privacy_site.auth_user import AuthUser, logged_in_user
 logger = logging.getLogger(__name__)
 
 WITHDRAW_ALL = "withdraw_all"
+# The consent history shows this many choices a page, newest first (``?history=N`` pages on).
+HISTORY_PAGE_SIZE = 20
+# A page number past any real history: a bigger one is read as this (no huge OFFSET).
+_LAST_HISTORY_PAGE = 10_000
 ONE_CLICK_BODY = ("List-Unsubscribe", "One-Click")  # RFC 8058
 
 
@@ -79,12 +84,67 @@ def _preference_centre(request: HttpRequest, *, subject: AuthUser) -> HttpRespon
             "subject": subject,
             "form": form,
             "mandatory": [state.purpose for state in status.values() if state.mandatory],
-            "history": consent_history_for(subject=subject),
+            **_history_page(request, subject=subject),
             "action": request.path,
             "withdraw_all": WITHDRAW_ALL,
         },
         status=400 if form.is_bound else 200,
     )
+
+
+# How a choice was made, in the person's words (a ConsentEvent's source).
+HOW_YOU_CHOSE = {
+    "signup_form": "On the sign-up form",
+    "newsletter_form": "On the newsletter form",
+    "order_form": "On an order form",
+    "preference_centre": "In your email preferences",
+    "unsubscribe_link": "With the unsubscribe link in one of our emails",
+    "one_click": "With your email program's unsubscribe button",
+    "provider_complaint": "You marked one of our emails as spam",
+    "provider_unsubscribe": "Through your email provider's unsubscribe",
+    "mailto_unsubscribe": "By emailing us to unsubscribe",
+    "staff": "By Customer Support",
+    "api": "Through our shop",
+    "import": "Brought over from our earlier records",
+    "reconsent": "When we asked you again",
+    "erasure": "When your account was erased",
+}
+
+
+def _history_page(request: HttpRequest, *, subject: AuthUser) -> dict[str, object]:
+    """One page of the subject's consent history, newest first: ``history`` (each choice
+    ready to show: the template only prints) and the numbers of the newer and older pages
+    (None at either end). A page number that isn't one is read as the first page."""
+    raw = request.GET.get("history", "")
+    page = min(int(raw), _LAST_HISTORY_PAGE) if raw.isdigit() and int(raw) > 0 else 1
+    start = (page - 1) * HISTORY_PAGE_SIZE
+    # One row more than the page: whether an older page exists, without counting them all.
+    events = list(consent_history_for(subject=subject)[start : start + HISTORY_PAGE_SIZE + 1])
+    version_urls: dict[int, str] = {}
+    rows = []
+    for event in events[:HISTORY_PAGE_SIZE]:
+        number = event.policy_version.number
+        if number not in version_urls:
+            version_urls[number] = reverse("privacy-version", args=[number])
+        occurred = timezone.localtime(event.occurred_at)
+        rows.append(
+            {
+                "pk": event.pk,
+                "granted": event.granted,
+                "purpose": event.purpose.name,
+                "when_iso": occurred.isoformat(timespec="seconds"),
+                "when": f"{occurred.day} {occurred:%B %Y, %H:%M}",
+                "how": HOW_YOU_CHOSE.get(event.source) or event.get_source_display(),
+                "version": number,
+                "version_url": version_urls[number],
+            }
+        )
+    return {
+        "history": rows,
+        "history_page": page,
+        "newer_history_page": page - 1 if page > 1 else None,
+        "older_history_page": page + 1 if len(events) > HISTORY_PAGE_SIZE else None,
+    }
 
 
 def _report_changes(request: HttpRequest, changed: list[ConsentEvent]) -> None:

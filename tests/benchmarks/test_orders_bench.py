@@ -20,11 +20,7 @@ import multiprocessing
 import os
 import platform
 import runpy
-import secrets
-import socket
 import statistics
-import subprocess
-import sys
 import time
 from pathlib import Path
 
@@ -36,7 +32,7 @@ from api_keys.models import Scope
 from api_keys.services import issue_api_key
 from sharing.models import Disclosure, ThirdParty
 from sharing.order_models import Order
-from tests.harness.worker import ROOT, database_url_for_tests
+from tests.benchmarks.site import Gunicorn
 from tests.sharing.conftest import SEED
 
 pytestmark = pytest.mark.bench
@@ -50,55 +46,11 @@ GUNICORN_CONFIG = ROOT / "gunicorn.conf.py"
 WORKERS = runpy.run_path(str(GUNICORN_CONFIG))["workers"]
 
 
-def _free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return probe.getsockname()[1]
-
-
 @pytest.fixture
 def gunicorn(transactional_db, redis_client):
     """The site under gunicorn with the production settings, on the test database."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        "DJANGO_ENV": "production",
-        "DJANGO_SETTINGS_MODULE": "tests.benchmarks.orders_site_settings",
-        "SECRET_KEY": secrets.token_urlsafe(50),
-        "ALLOWED_HOSTS": "127.0.0.1",
-        "SECURE_SSL_REDIRECT": "false",
-        "DATABASE_URL": database_url_for_tests(),
-        "CELERY_BROKER_URL": settings.CELERY_BROKER_URL,
-        "CELERY_RESULT_BACKEND": settings.CELERY_RESULT_BACKEND,
-        "REDIS_URL": settings.REDIS_URL,
-        "LOG_LEVEL": "WARNING",
-        "WEB_ACCESS_LOG": "",
-    }
-    process = subprocess.Popen(
-        [
-            sys.executable, "-m", "gunicorn", "privacy_site.wsgi:application",
-            "--config", str(GUNICORN_CONFIG), "--bind", f"127.0.0.1:{port}",
-            "--chdir", str(ROOT), "--log-level", "warning",
-        ],
-        env=env,
-        cwd=ROOT,
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.PIPE,
-    )  # fmt: skip
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline and process.poll() is None:
-        try:
-            status, _, _ = _post(port, "/bench/bare/", b"{}", {})
-            if status == 201:
-                break
-        except OSError:
-            time.sleep(0.2)
-    else:
-        process.kill()
-        pytest.fail(f"gunicorn did not start:\n{process.stderr.read().decode()[-4000:]}")
-    yield port
-    process.terminate()
-    process.wait(timeout=30)
+    with Gunicorn(workers=WORKERS) as site:
+        yield site.port
 
 
 def _post(port: int, path: str, body: bytes, headers: dict) -> tuple[int, bytes, float]:

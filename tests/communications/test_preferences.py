@@ -264,6 +264,55 @@ def test_the_history_shows_only_the_persons_own_decisions(alice, alice_client):
     assert "You have not made any choices yet." in page
 
 
+def test_a_long_history_is_shown_twenty_choices_a_page_newest_first(alice, alice_client):
+    # given: 45 choices, alternating on and off
+    for n in range(45):
+        change = grant_consent if n % 2 == 0 else withdraw_consent
+        change(subject=alice, purpose="newsletter", source=ConsentSource.PREFERENCE_CENTRE)
+    newest_first = list(
+        ConsentEvent.objects.filter(subject=alice)
+        .order_by("-occurred_at", "-id")
+        .values_list("pk", flat=True)
+    )
+
+    first, second, last = (
+        alice_client.get("/preferences/", {"history": page} if page else {})
+        for page in (None, 2, 3)
+    )
+
+    # then: 20, 20 and 5 choices, with links to the pages either side
+    assert [
+        page.content.decode().count('class="timeline-event') for page in (first, second, last)
+    ] == [
+        20,
+        20,
+        5,
+    ]
+    assert 'href="?history=2#history">Older choices' in text(first)
+    assert "Newer choices" not in text(first)
+    assert 'href="?history=1#history">Newer choices' in text(second)
+    assert 'href="?history=3#history">Older choices' in text(second)
+    assert "Older choices" not in text(last)
+    # the newest choice opens the first page, the oldest closes the last
+    assert text(first).count("turned on") == 10
+    assert first.context["history"][0]["pk"] == newest_first[0]
+    assert last.context["history"][-1]["pk"] == newest_first[-1]
+
+
+@pytest.mark.parametrize("page", ["abc", "0", "-1", "2.5", "99999999999999999999"])
+def test_a_history_page_that_is_not_a_number_shows_the_first_or_none(alice, alice_client, page):
+    grant_consent(subject=alice, purpose="newsletter", source=ConsentSource.PREFERENCE_CENTRE)
+
+    response = alice_client.get("/preferences/", {"history": page})
+
+    assert response.status_code == 200
+    if page.isdigit() and int(page) > 1:
+        assert "There are no older choices." in text(response)
+    else:
+        assert response.context["history_page"] == 1
+        assert "turned on" in text(response)
+
+
 # --- From a signed link ------------------------------------------------------------------------
 
 

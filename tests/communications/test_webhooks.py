@@ -23,7 +23,11 @@ from communications.addresses import address_hash
 from communications.gate import may_send
 from communications.kinds import MessageKind
 from communications.models import Delivery, ProviderEvent, Suppression, message_id_for
-from communications.services import enqueue_email, process_provider_event
+from communications.services import (
+    enqueue_email,
+    process_provider_event,
+    process_waiting_provider_events,
+)
 from consent.models import ConsentEvent, Purpose
 from consent.selectors import consent_status
 from consent.services import ConsentSource
@@ -225,9 +229,9 @@ SNS_HEADERS = {"x-amz-sns-message-type": "Notification", "x-amz-sns-message-id":
 
 
 @pytest.fixture
-def webhooks(db, client, settings, monkeypatch, django_capture_on_commit_callbacks):
+def webhooks(db, client, settings, monkeypatch, django_capture_on_commit_callbacks, clean_cache):
     """POST to anymail's tracking URL of an ESP, then run what the request queued on commit
-    (the processing task, called in this process)."""
+    (the processing task, called in this process: it processes every event waiting)."""
     settings.EMAIL_WEBHOOK_PROVIDERS = ["postmark", "sendgrid", "mailgun", "amazon_ses"]
     settings.ANYMAIL = {
         "WEBHOOK_SECRET": WEBHOOK_SECRET,
@@ -236,7 +240,10 @@ def webhooks(db, client, settings, monkeypatch, django_capture_on_commit_callbac
     monkeypatch.setattr(
         communications.tasks,
         "process_provider_event_task",
-        SimpleNamespace(delay=lambda event_id: process_provider_event(event_id=event_id)),
+        SimpleNamespace(
+            delay=lambda event_id=None: process_waiting_provider_events(),
+            apply_async=lambda **options: process_waiting_provider_events(),
+        ),
     )
 
     def post(
