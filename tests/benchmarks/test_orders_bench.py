@@ -33,6 +33,7 @@ from api_keys.services import issue_api_key
 from sharing.models import Disclosure, ThirdParty
 from sharing.order_models import Order
 from tests.benchmarks.site import Gunicorn
+from tests.harness.worker import ROOT
 from tests.sharing.conftest import SEED
 
 pytestmark = pytest.mark.bench
