@@ -314,12 +314,13 @@ class ConsentEventAdmin(PersonalDataAdmin, NeedToKnowAdmin, ReadOnlyAdmin):
             changelist = self.get_changelist_instance(request)
         except IncorrectLookupParameters:
             return HttpResponseBadRequest("Unknown filter.")
-        rows = changelist.get_queryset(request)
-        self.note_export(request, rows, fields=CSV_HEADER, page="admin:consent_ledger_export_csv")
-        events = rows.iterator(chunk_size=self.csv_chunk_size)
+        queryset = changelist.get_queryset(request)
+        viewer = self.need_to_know_viewer(request)
+        fields = [h for h, path in CSV_COLUMNS if viewer.may_see_path(ConsentEvent, path)]
+        self.note_export(request, queryset, fields=fields, page="admin:consent_ledger_export_csv")
+        events = queryset.iterator(chunk_size=self.csv_chunk_size)
         stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
-        rows = ledger_csv_rows(events, self.need_to_know_viewer(request))
-        return csv_download(rows, f"consent-ledger-{stamp}.csv")
+        return csv_download(ledger_csv_rows(events, viewer), f"consent-ledger-{stamp}.csv")
 
 
 @admin.register(CurrentConsent)
