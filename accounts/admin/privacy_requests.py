@@ -34,6 +34,7 @@ from privacy_site.auth_user import logged_in_user
 from privacy_site.downloads import json_download
 from privacy_site.need_to_know_admin import NeedToKnowAdmin
 from staff_access.admin_audit import PersonalDataAdmin
+from staff_access.recording import note_access
 
 STEPS = {
     "link": "Link to the account",
@@ -217,9 +218,25 @@ class PrivacyRequestAdmin(PersonalDataAdmin, NeedToKnowAdmin, admin.ModelAdmin):
             step == "fulfil" and privacy_request.request_type == PrivacyRequest.Type.RECTIFICATION
         )
         if request.method != "POST" or (needs_profile and "_apply" not in request.POST):
+            # The step's page shows the request and, once linked, whose account it is about.
+            note_access(
+                request,
+                action="view",
+                page=f"admin:accounts_privacyrequest_act_{step}",
+                subject_ids=[privacy_request.subject_id],
+                fields=["request_type", "requester_name", "requester_contact", "subject"],
+            )
             return self._act_page(request, privacy_request, step, back)
         try:
             response = self._act(request, privacy_request, step)
+            privacy_request.refresh_from_db(fields=["subject"])
+            note_access(
+                request,
+                action="change",
+                page=f"admin:accounts_privacyrequest_act_{step}",
+                subject_ids=[privacy_request.subject_id],
+                fields=["request_type", "state", step],
+            )
         except (PrivacyError, ValidationError) as error:
             text = "; ".join(error.messages) if isinstance(error, ValidationError) else str(error)
             if needs_profile and isinstance(error, ValidationError):

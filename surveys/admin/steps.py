@@ -17,6 +17,7 @@ from privacy_site.admin_tools import admin_path, object_page
 from privacy_site.auth_user import logged_in_user
 from privacy_site.downloads import csv_download
 from privacy_site.staff import is_active_staff
+from staff_access.recording import note_access
 from surveys.models import Draw, Survey
 from surveys.selectors import survey_results
 from surveys.services import (
@@ -117,6 +118,13 @@ class SurveySteps(admin.ModelAdmin):
         except SurveyError as error:
             messages.error(request, str(error))
             return self._back(survey)
+        note_access(
+            request,
+            action="export",
+            page="admin:surveys_survey_contacts",
+            subject_ids=[row.person for row in rows],
+            fields=["name", "email", "postal_address", "postcode"],
+        )
         table: list[list[object]] = [
             ["entry", "name", "email", "postal_address", "postcode"],
             *(

@@ -155,6 +155,7 @@ def verify_draw(draw: Draw) -> Verification:
 @dataclass(frozen=True)
 class WinnerContact:
     entry: int
+    person: int
     name: str
     email: str
     address: str
@@ -177,6 +178,7 @@ def winner_contacts(*, survey: Survey, actor: AuthUser) -> list[WinnerContact]:
     rows = [
         WinnerContact(
             entry=entry.pk,
+            person=entry.person.pk,
             name=entry.contact_name,
             email=entry.person.email,
             address=entry.contact_address,

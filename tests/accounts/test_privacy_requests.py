@@ -25,6 +25,7 @@ from communications.kinds import MessageKind
 from communications.models import Delivery
 from consent.models import ConsentEvent, CurrentConsent, Purpose
 from consent.services import ConsentSource, grant_consent
+from staff_access.models import StaffAccess
 from tests.factories import StaffFactory
 
 ADMIN = "/admin/accounts/privacyrequest/"
@@ -186,6 +187,19 @@ def test_the_identity_check_is_recorded_from_admin(db, client, staff, ann):
     request.refresh_from_db()
     assert request.identity_check == "Called back on the number on the account"
     assert request.identity_checked_by == staff
+    # The step is a change of the person's request: on the staff access record.
+    access = StaffAccess.objects.get(page="admin:accounts_privacyrequest_act_identity")
+    assert (access.staff, access.action, access.subject_ids) == (staff, "change", [ann.pk])
+
+
+def test_opening_a_steps_page_is_on_the_staff_access_record(db, client, staff, ann):
+    request = logged(ann, staff, Type.ACCESS)
+    client.force_login(staff)
+
+    assert client.get(f"{ADMIN}{request.pk}/act/fulfil/").status_code == 200
+
+    access = StaffAccess.objects.get(page="admin:accounts_privacyrequest_act_fulfil")
+    assert (access.action, access.subject_ids) == ("view", [ann.pk])
 
 
 def test_fulfilling_an_access_request_downloads_the_same_copy_as_self_service(

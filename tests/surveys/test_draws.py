@@ -16,7 +16,8 @@ from django.db.utils import InternalError, ProgrammingError
 
 from communications.models import Delivery
 from sharing.models import Disclosure, ThirdParty
-from surveys.models import Draw, SurveyEvent
+from staff_access.models import StaffAccess
+from surveys.models import Draw, Entry, SurveyEvent
 from surveys.services import SurveyError, draw_winners, verify_draw
 from surveys.services.draws import pick_winners
 from tests.factories import StaffFactory
@@ -148,6 +149,11 @@ def test_the_draw_from_the_admin_and_the_sponsors_copy_of_the_winners_details(
     assert [int(row[0]) for row in rows[1:]] == draw.winner_ids
     assert rows[1][3] == "1 High Street\nLeeds" and rows[1][4] == "LS1 4AP"
     assert SurveyEvent.objects.filter(action="contacts_downloaded", actor=author).count() == 1
+    # Handing the winners' details over is an export of their data: on the staff access record.
+    access = StaffAccess.objects.get(page="admin:surveys_survey_contacts")
+    winners = set(Entry.objects.filter(pk__in=draw.winner_ids).values_list("person", flat=True))
+    assert (access.staff, access.action, set(access.subject_ids)) == (author, "export", winners)
+    assert "email" in access.fields
 
 
 def test_the_winners_details_are_refused_to_staff_without_that_permission(closed_contest, author):
