@@ -48,7 +48,7 @@ from privacy_site.admin_tools import (
     object_page,
 )
 from privacy_site.auth_user import logged_in_user
-from privacy_site.downloads import csv_download
+from privacy_site.downloads import csv_download, spreadsheet_safe
 from privacy_site.need_to_know import Viewer, shows
 from privacy_site.need_to_know_admin import NeedToKnowAdmin
 from staff_access.admin_audit import PersonalDataAdmin
@@ -70,7 +70,6 @@ CSV_COLUMNS = [
 CSV_HEADER = [header for header, _ in CSV_COLUMNS]
 # A spreadsheet runs a cell starting with one of these as a formula: an email address such as
 # "=HYPERLINK(...)@example.com" is valid, so such cells are prefixed with an apostrophe.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 class PurposeAddForm(forms.ModelForm):
@@ -247,9 +246,7 @@ class PolicyVersionAdmin(ReadOnlyAdmin):
 
 
 def _cell(value: object) -> object:
-    if isinstance(value, str) and value.startswith(FORMULA_PREFIXES):
-        return "'" + value
-    return value
+    return spreadsheet_safe(value) if isinstance(value, str) else value
 
 
 def ledger_csv_rows(events: Iterable[ConsentEvent], viewer: Viewer) -> Iterator[Sequence[object]]:

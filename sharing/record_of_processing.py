@@ -10,6 +10,7 @@ from datetime import date
 
 from django.utils import timezone
 
+from privacy_site.downloads import spreadsheet_safe
 from sharing.selectors import register_parties
 
 CSV_HEADER = [
@@ -28,7 +29,6 @@ CSV_HEADER = [
 ]
 # A spreadsheet runs a cell starting with one of these as a formula, so such cells are
 # prefixed with an apostrophe (the register's text is typed by staff).
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 @dataclass(frozen=True)
@@ -80,8 +80,7 @@ def _cell(value: object) -> str:
         value = "; ".join(value)
     elif isinstance(value, date):
         value = value.isoformat()
-    text = str(value)
-    return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+    return spreadsheet_safe(str(value))
 
 
 def record_csv_rows(activities: Iterable[ProcessingActivity]) -> Iterator[list[str]]:

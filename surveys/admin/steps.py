@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from privacy_site.admin_tools import admin_path, object_page
 from privacy_site.auth_user import logged_in_user
-from privacy_site.downloads import csv_download
+from privacy_site.downloads import csv_download, spreadsheet_safe
 from privacy_site.staff import is_active_staff
 from staff_access.recording import note_access
 from surveys.models import Draw, Survey
@@ -31,11 +31,10 @@ from surveys.services import (
 )
 
 # A spreadsheet runs a cell starting with one of these as a formula; customers typed these.
-FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _cell(value: str) -> str:
-    return "'" + value if value.startswith(FORMULA_PREFIXES) else value
+    return spreadsheet_safe(value)
 
 
 STEPS = {
