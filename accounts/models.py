@@ -187,6 +187,7 @@ class AuditSource(models.TextChoices):
     ACCOUNT = "account", "Account settings"
     STAFF = "staff", "Staff"
     PRIVACY_REQUEST = "privacy_request", "Privacy request"
+    RETENTION = "retention", "Retention schedule"
 
 
 class AuditEvent(models.Model):

@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, TypedDict
 
+from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.db.models import Exists, F, OuterRef, QuerySet
+from django.utils import timezone
 
 from consent.anonymous_id import parse_anonymous_id
 from consent.models import ConsentEvent, CookieConsent, CurrentConsent, PolicyVersion, Purpose
@@ -137,7 +140,8 @@ def cookie_choice_for(
 
     One query on the ``anonymous_id`` index. The row carries ``policy_changed_since``: True
     when a version newer than the one it was made under changed more than wording, so the
-    browser must be asked again.
+    browser must be asked again. A choice older than the retention schedule keeps cookie
+    choices counts as none: the browser is asked again.
     """
     parsed_id = parse_anonymous_id(anonymous_id)
     if parsed_id is None:
@@ -145,13 +149,22 @@ def cookie_choice_for(
     material_change_since = PolicyVersion.objects.filter(
         number__gt=OuterRef("policy_version__number")
     ).exclude(change_type=PolicyVersion.ChangeType.EDITORIAL)
-    return (
+    choice = (
         CookieConsent.objects.filter(anonymous_id=parsed_id)
         .select_related("policy_version")
         .annotate(policy_changed_since=Exists(material_change_since))
         .order_by("-id")
         .first()
     )
+    if choice is not None and choice.created_at < cookie_choices_asked_since():
+        return None  # past its 12 months: the banner asks again, whether or not it is deleted
+    return choice
+
+
+def cookie_choices_asked_since() -> datetime:
+    """A cookie choice made before this is no longer in force (``RETENTION_COOKIE_CHOICES_DAYS``;
+    the retention job deletes it)."""
+    return timezone.now() - timedelta(days=settings.RETENTION_COOKIE_CHOICES_DAYS)
 
 
 # --- Who a notice reaches (see docs/CONSENT.md, "Opted in, opted out of all, gone") ---------

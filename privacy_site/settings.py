@@ -373,6 +373,29 @@ SHARING_TRANSFER_RUN_SECONDS = env.int("SHARING_TRANSFER_RUN_SECONDS", default=2
 SHARING_AGGREGATE_PARTY = env.str("SHARING_AGGREGATE_PARTY", default="Suppliers and advertisers")
 SHARING_REPORT_MAX_DAYS = env.int("SHARING_REPORT_MAX_DAYS", default=366)
 
+# --- Retention (retention/schedule.py; docs/RETENTION.md) --------------------------------------
+
+# How many days each kind of data is kept before the nightly jobs forget it, counted as the
+# schedule says (from sign-up, the send, the decision...). One setting per rule.
+RETENTION_UNVERIFIED_ACCOUNTS_DAYS = env.int("RETENTION_UNVERIFIED_ACCOUNTS_DAYS", default=30)
+RETENTION_NEWSLETTER_REQUESTS_DAYS = env.int("RETENTION_NEWSLETTER_REQUESTS_DAYS", default=0)
+RETENTION_DELIVERY_CONTENT_DAYS = env.int("RETENTION_DELIVERY_CONTENT_DAYS", default=30)
+RETENTION_PROVIDER_EVENTS_DAYS = env.int("RETENTION_PROVIDER_EVENTS_DAYS", default=90)
+RETENTION_COOKIE_CHOICES_DAYS = env.int("RETENTION_COOKIE_CHOICES_DAYS", default=365)
+RETENTION_LEDGER_NETWORK_DETAILS_DAYS = env.int(
+    "RETENTION_LEDGER_NETWORK_DETAILS_DAYS", default=730
+)
+RETENTION_REFERRAL_TOKENS_DAYS = env.int("RETENTION_REFERRAL_TOKENS_DAYS", default=90)
+RETENTION_SIGN_IN_LOG_DAYS = env.int("RETENTION_SIGN_IN_LOG_DAYS", default=90)
+RETENTION_SIGN_IN_FAILURES_DAYS = env.int("RETENTION_SIGN_IN_FAILURES_DAYS", default=90)
+RETENTION_SIGN_IN_LOCKOUTS_DAYS = env.int("RETENTION_SIGN_IN_LOCKOUTS_DAYS", default=90)
+RETENTION_EXPIRED_SESSIONS_DAYS = env.int("RETENTION_EXPIRED_SESSIONS_DAYS", default=0)
+# What a new survey states it keeps answers for after it closes (each survey may say less
+# or more); the survey_answers rule follows each survey's own figure.
+SURVEY_ANSWERS_KEPT_DAYS = env.int("SURVEY_ANSWERS_KEPT_DAYS", default=365)
+# Rows per batch: each batch is one short transaction (its locks last only that long).
+RETENTION_BATCH_SIZE = env.int("RETENTION_BATCH_SIZE", default=1000)
+
 # --- Logging -----------------------------------------------------------------------------------
 
 LOGGING = {

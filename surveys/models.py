@@ -14,6 +14,10 @@ from django.db import models
 from django.db.models import Q
 
 
+def default_answers_kept_days() -> int:
+    return settings.SURVEY_ANSWERS_KEPT_DAYS
+
+
 class Survey(models.Model):
     class Kind(models.TextChoices):
         SURVEY = "survey", "Survey"
@@ -71,6 +75,13 @@ class Survey(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     opened_at = models.DateTimeField(null=True, blank=True)
     closed_at = models.DateTimeField(null=True, blank=True)
+    answers_kept_days = models.PositiveSmallIntegerField(
+        "answers kept for (days)",
+        default=default_answers_kept_days,
+        help_text="Days after the survey closes that answers stay linked to the person who "
+        "gave them; then they are kept only unnamed, as on erasure. Shown to people "
+        "before they answer.",
+    )
 
     class Meta:
         ordering = ["-created_at", "-id"]

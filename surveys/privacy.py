@@ -73,9 +73,19 @@ def export_for_user(user: AuthUser) -> dict:
 
 @transaction.atomic
 def erase_for_user(user: AuthUser) -> None:
-    entries = Entry.objects.filter(person_id=user.pk)
+    _anonymise(Entry.objects.filter(person_id=user.pk))
+
+
+@transaction.atomic
+def anonymise_entries(*, entry_ids: list[int]) -> int:
+    """The retention schedule's ``survey_answers`` rule: these entries, past their survey's
+    stated period, lose what erasure removes. How many were anonymised."""
+    return _anonymise(Entry.objects.filter(pk__in=entry_ids, anonymised_at__isnull=True))
+
+
+def _anonymise(entries) -> int:
     Answer.objects.filter(entry__in=entries).exclude(text="").update(text="")
-    entries.update(
+    return entries.update(
         person=None,
         contact_name="",
         contact_address="",

@@ -262,7 +262,7 @@ def _send_confirmation_first(user: User) -> None:
 
 
 @transaction.atomic
-def _erase(user_id: int) -> None:
+def _erase(user_id: int, *, source: AuditSource = AuditSource.PRIVACY_REQUEST) -> None:
     user = User.objects.select_for_update().get(pk=user_id)
     if user.erased_at is not None:
         return
@@ -288,7 +288,7 @@ def _erase(user_id: int) -> None:
         subject=user,
         actor=None,
         changes=[FieldChange(field="erased_at", old="", new=now.isoformat())],
-        source=AuditSource.PRIVACY_REQUEST,
+        source=source,
     )
     outcome = "Erased. Kept:\n" + "\n".join(f"- {item['what']}: {item['why']}" for item in kept)
     privacy_requests = PrivacyRequest.objects.filter(subject=user)
@@ -298,6 +298,13 @@ def _erase(user_id: int) -> None:
     # The person's contact details go with the rest; the requests stay as the record.
     privacy_requests.update(requester_name="", requester_contact="")
     logger.info("account %s erased", user.pk)
+
+
+def forget_unverified_account(*, user_id: int) -> None:
+    """The retention schedule's ``unverified_accounts`` rule: an account whose address was
+    never verified is pseudonymised exactly as an erasure would, without the confirmation
+    email (nobody proved the address theirs, so nothing is sent to it)."""
+    _erase(user_id, source=AuditSource.RETENTION)
 
 
 def complete_pending_erasures() -> list[int]:

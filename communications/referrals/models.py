@@ -22,8 +22,10 @@ class Referral(models.Model):
         NOT_QUEUED = "not_queued", "Not sent: the queue was unavailable; the sender was told"
         EXPIRED = "expired", "Not sent: not picked up within the send window"
 
-    # Opaque and random, in the links of the email: counts the clicks and sign-ups.
-    token = models.CharField(max_length=32, unique=True)
+    # Opaque and random, in the links of the email: counts the clicks and sign-ups until
+    # the counting period ends (RETENTION_REFERRAL_TOKENS_DAYS), when the retention job
+    # empties it and the sender.
+    token = models.CharField(max_length=32, unique=True, null=True, blank=True)
     sender = models.ForeignKey(
         settings.AUTH_USER_MODEL,
         on_delete=models.SET_NULL,
@@ -60,7 +62,8 @@ class Referral(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"Referral {self.token[:8]}… ({self.get_status_display()})"
+        code = f"{self.token[:8]}…" if self.token else f"{self.pk} (link expired)"
+        return f"Referral {code} ({self.get_status_display()})"
 
 
 class ReferralEvent(models.Model):

@@ -26,6 +26,7 @@ INSTALLED_APPS = [
     "allauth.mfa",  # staff sign in with a second factor (staff_access.second_factor)
     # Our apps, lowest first: an app imports only the apps listed before it.
     "staff_access",
+    "retention",
     "api_keys",
     "consent",
     "communications",

@@ -175,6 +175,7 @@ def _send(row: Referral, details: Sealed, sealed: str) -> str:
     if not decision:
         _finish(row, Status.SUPPRESSED, decision.reason)
         return Status.SUPPRESSED
+    assert row.token is not None  # emptied only once the send is finished and long past
     try:
         rendered = render_referral(token=row.token, details=details)
     except Exception as error:
