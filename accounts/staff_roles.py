@@ -104,5 +104,9 @@ ROLE_PERMISSIONS: dict[str, tuple[str, ...]] = {
         "communications.view_marketingevent",
         "staff_access.view_staffaccess",
         "staff_access.view_staffsigninevent",
+        "retention.view_legalhold",
+        "retention.add_legalhold",
+        "retention.change_legalhold",
+        "retention.view_retentionrun",
     ),
 }

@@ -5,3 +5,6 @@ class RetentionConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
     name = "retention"
     verbose_name = "Retention"
+
+    def ready(self) -> None:
+        from retention import checks  # noqa: F401  registers the system checks

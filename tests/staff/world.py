@@ -33,6 +33,9 @@ from privacy_site.roles import (
     STAFF_ROLES,
     WEB_SALES,
 )
+from retention.engine import run as retention_run
+from retention.schedule import rule as schedule_rule
+from retention.services import place_hold
 from sharing.models import DataCategory, ThirdParty
 from sharing.order_serializers import OrderRequestSerializer
 from sharing.services import LegalScope, log_legal_request
@@ -156,5 +159,12 @@ def build_world() -> World:
         ),
         actor=staff[PRIVACY_OFFICER],
     )
+    place_hold(
+        person=customer,
+        reason=f"Dispute raised by {FIRST} {LAST} over order JS-WALK-1.",
+        ends_at=timezone.now() + timedelta(days=90),
+        placed_by=staff[PRIVACY_OFFICER],
+    )
+    retention_run(schedule_rule("delivery_content"))
     campaign = CampaignFactory(started=True, actor=staff[MARKETING])
     return World(customer, superuser, staff, order, campaign)
