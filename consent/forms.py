@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from django import forms
@@ -36,8 +37,31 @@ class PreferencesForm(forms.Form):
         """``{purpose code: granted}`` in display order; call after ``is_valid()``."""
         return {purpose.code: bool(self.cleaned_data[purpose.code]) for purpose in self.purposes}
 
-    def rows(self) -> list[tuple[Purpose, forms.BoundField]]:
-        return [(purpose, self[purpose.code]) for purpose in self.purposes]
+    def rows(self) -> list[Checkbox]:
+        """Each purpose's checkbox, ready to print: rendered by the page's own markup rather
+        than the form renderer's three templates per widget (the page is shown often)."""
+        rows = []
+        for purpose in self.purposes:
+            field = self[purpose.code]
+            rows.append(
+                Checkbox(
+                    purpose=purpose,
+                    name=field.html_name,
+                    id=field.auto_id,
+                    label=str(field.label),
+                    checked=bool(field.value()),
+                )
+            )
+        return rows
+
+
+@dataclass(frozen=True)
+class Checkbox:
+    purpose: Purpose
+    name: str
+    id: str
+    label: str
+    checked: bool
 
 
 class NewsletterSignupForm(forms.Form):

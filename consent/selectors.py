@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict
 
 from django.conf import settings
 from django.contrib.auth import get_user_model
@@ -61,9 +61,12 @@ class ConsentState:
 
 def consent_status(*, subject: AuthUser) -> dict[str, ConsentState]:
     """Every purpose with the subject's state. Mandatory purposes are on for an active account."""
+    # Plain tuples, not model instances: this runs on every preference-centre page.
     rows = {
-        row.purpose_id: row
-        for row in CurrentConsent.objects.filter(subject=subject).select_related("event")
+        purpose_id: (granted, legal_basis, since)
+        for purpose_id, granted, legal_basis, since in CurrentConsent.objects.filter(
+            subject=subject
+        ).values_list("purpose_id", "granted", "legal_basis", "event__occurred_at")
     }
     status = {}
     for purpose in Purpose.objects.all():
@@ -75,9 +78,9 @@ def consent_status(*, subject: AuthUser) -> dict[str, ConsentState]:
         else:
             status[purpose.code] = ConsentState(
                 purpose,
-                granted=bool(row and row.granted),
-                legal_basis=row.legal_basis if row else None,
-                since=row.event.occurred_at if row else None,
+                granted=bool(row and row[0]),
+                legal_basis=row[1] if row else None,
+                since=row[2] if row else None,
                 mandatory=False,
             )
     return status
@@ -89,6 +92,26 @@ def consent_history_for(*, subject: AuthUser) -> QuerySet[ConsentEvent]:
         ConsentEvent.objects.filter(subject=subject)
         .select_related("purpose", "policy_version")
         .order_by("-occurred_at", "-id")
+    )
+
+
+HISTORY_COLUMNS = (
+    "pk",
+    "granted",
+    "purpose__name",
+    "occurred_at",
+    "source",
+    "policy_version__number",
+)
+
+
+def consent_history_rows(*, subject: AuthUser) -> QuerySet[ConsentEvent, tuple[Any, ...]]:
+    """The subject's decisions, newest first, as tuples of ``HISTORY_COLUMNS``: what the
+    preference centre shows, without building three model instances a row."""
+    return (
+        ConsentEvent.objects.filter(subject=subject)
+        .order_by("-occurred_at", "-id")
+        .values_list(*HISTORY_COLUMNS)
     )
 
 

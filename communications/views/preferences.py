@@ -19,7 +19,7 @@ from consent.forms import PreferencesForm
 from consent.models import ConsentEvent
 from consent.provenance import Provenance
 from consent.selectors import (
-    consent_history_for,
+    consent_history_rows,
     consent_status,
     nothing_to_withdraw,
     optional_purpose_get,
@@ -119,22 +119,21 @@ def _history_page(request: HttpRequest, *, subject: AuthUser) -> dict[str, objec
     page = min(int(raw), _LAST_HISTORY_PAGE) if raw.isdigit() and int(raw) > 0 else 1
     start = (page - 1) * HISTORY_PAGE_SIZE
     # One row more than the page: whether an older page exists, without counting them all.
-    events = list(consent_history_for(subject=subject)[start : start + HISTORY_PAGE_SIZE + 1])
+    events = list(consent_history_rows(subject=subject)[start : start + HISTORY_PAGE_SIZE + 1])
     version_urls: dict[int, str] = {}
     rows = []
-    for event in events[:HISTORY_PAGE_SIZE]:
-        number = event.policy_version.number
+    for pk, granted, purpose, occurred_at, source, number in events[:HISTORY_PAGE_SIZE]:
         if number not in version_urls:
             version_urls[number] = reverse("privacy-version", args=[number])
-        occurred = timezone.localtime(event.occurred_at)
+        occurred = timezone.localtime(occurred_at)
         rows.append(
             {
-                "pk": event.pk,
-                "granted": event.granted,
-                "purpose": event.purpose.name,
+                "pk": pk,
+                "granted": granted,
+                "purpose": purpose,
                 "when_iso": occurred.isoformat(timespec="seconds"),
                 "when": f"{occurred.day} {occurred:%B %Y, %H:%M}",
-                "how": HOW_YOU_CHOSE.get(event.source) or event.get_source_display(),
+                "how": HOW_YOU_CHOSE.get(source) or ConsentSource(source).label,
                 "version": number,
                 "version_url": version_urls[number],
             }

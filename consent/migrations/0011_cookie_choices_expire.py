@@ -16,14 +16,19 @@ BEGIN
     THEN
         RETURN NEW;
     END IF;
-    IF TG_OP = 'DELETE'
-        AND TG_TABLE_NAME = 'consent_cookieconsent'
-        AND current_setting('privacy_site.retention_rule', true) = 'cookie_choices'
-        AND coalesce(current_setting('privacy_site.retention_cutoff', true), '') <> ''
-        AND current_setting('privacy_site.retention_cutoff', true)::timestamptz <= now()
-        AND OLD.created_at < current_setting('privacy_site.retention_cutoff', true)::timestamptz
-    THEN
-        RETURN OLD;
+    -- Nested: PL/pgSQL evaluates every operand of an AND, and only the cookie table's rows
+    -- have created_at.
+    IF TG_OP = 'DELETE' AND TG_TABLE_NAME = 'consent_cookieconsent' THEN
+        IF current_setting('privacy_site.retention_rule', true) = 'cookie_choices'
+            AND coalesce(current_setting('privacy_site.retention_cutoff', true), '') <> ''
+        THEN
+            IF current_setting('privacy_site.retention_cutoff', true)::timestamptz <= now()
+                AND (to_jsonb(OLD) ->> 'created_at')::timestamptz
+                    < current_setting('privacy_site.retention_cutoff', true)::timestamptz
+            THEN
+                RETURN OLD;
+            END IF;
+        END IF;
     END IF;
     RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP
         USING ERRCODE = 'insufficient_privilege';
