@@ -16,14 +16,17 @@ BEGIN
     THEN
         RETURN NEW;
     END IF;
-    IF TG_OP = 'DELETE'
-        AND TG_TABLE_NAME = 'consent_cookieconsent'
-        AND current_setting('privacy_site.retention_rule', true) = 'cookie_choices'
-        AND coalesce(current_setting('privacy_site.retention_cutoff', true), '') <> ''
-        AND current_setting('privacy_site.retention_cutoff', true)::timestamptz <= now()
-        AND OLD.created_at < current_setting('privacy_site.retention_cutoff', true)::timestamptz
-    THEN
-        RETURN OLD;
+    -- Nested: OLD.created_at exists only on consent_cookieconsent, and PL/pgSQL reads every
+    -- field an IF names before it tests any of its conditions.
+    IF TG_OP = 'DELETE' AND TG_TABLE_NAME = 'consent_cookieconsent' THEN
+        IF current_setting('privacy_site.retention_rule', true) = 'cookie_choices'
+            AND coalesce(current_setting('privacy_site.retention_cutoff', true), '') <> ''
+            AND current_setting('privacy_site.retention_cutoff', true)::timestamptz <= now()
+            AND OLD.created_at
+                < current_setting('privacy_site.retention_cutoff', true)::timestamptz
+        THEN
+            RETURN OLD;
+        END IF;
     END IF;
     RAISE EXCEPTION '% is append-only: % refused', TG_TABLE_NAME, TG_OP
         USING ERRCODE = 'insufficient_privilege';
