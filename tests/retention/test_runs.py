@@ -96,7 +96,7 @@ def command_process(*args: str, **env: str) -> subprocess.Popen:
 
 
 def test_a_run_killed_in_the_middle_of_a_batch_is_finished_by_the_next_run(slow_trims):
-    due, not_due = deliveries(24, 3)
+    due, not_due = deliveries(40, 3)
     before = table(Delivery)
 
     # when the job is SIGKILLed while it is trimming its second batch of 4
