@@ -143,6 +143,15 @@ def test_postmark_webhook_through_gunicorn_beside_a_bare_view(site, worker):
         "bare_view": bare,
         "postmark_webhook": webhook,
         "webhook_to_bare": round(ratio, 3),
+        # Each round's rates, in order: flat if the cost per event does not grow with the
+        # events already recorded (the rounds alternate, so the machine's load falls on both).
+        "rounds_per_second": [
+            {
+                "bare": summary([bare_run], ok=201)["per_second"],
+                "webhook": summary([webhook_run])["per_second"],
+            }
+            for bare_run, webhook_run in zip(bare_runs, webhook_runs, strict=True)
+        ],
         "all_processed_seconds_after_the_last_request": round(processed - ingest_done, 2),
     }
     out = Path(settings.BASE_DIR) / "var" / "bench"
