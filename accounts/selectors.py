@@ -14,6 +14,7 @@ from django.utils import timezone
 from accounts.data_rights import SECTIONS, PrivacyError
 from accounts.models import AddressVerification, AuditEvent, PrivacyRequest, Profile, User
 from accounts.services.profile import FIELD_LABELS
+from retention.selectors import kept_until
 
 EXPORT_FORMAT = "personal-data-export/1"
 
@@ -121,7 +122,31 @@ def export_personal_data(user: User) -> dict[str, Any]:
     }
     for name, module in SECTIONS:
         data[name] = module.export_for_user(user)
+    data["how_long_we_keep_it"] = how_long_we_keep()
     return data
+
+
+def how_long_we_keep() -> dict[str, Any]:
+    """How long each section of the copy is kept, in the copy's own shape: the accounts
+    app's sections, then each lower app's (its ``how_long_we_keep``); the retention
+    schedule's periods as configured now (docs/RETENTION.md)."""
+    while_open = "Kept while your account is open; erased when you delete your account."
+    statements: dict[str, Any] = {
+        "account": "Kept while your account is open. When you delete your account it is "
+        "erased, except an account number with no name, address or password that our "
+        "records point to. An account whose email address is never verified: "
+        + kept_until("unverified_accounts"),
+        "profile": while_open,
+        "address_checks": while_open,
+        "changes_to_your_details": "Kept while your account is open. When you delete your "
+        "account the old and new values are removed; which detail changed, when and by "
+        "whom is kept, to show the changes were authorised.",
+        "privacy_requests": "Kept as the record that we handled each request; your name "
+        "and contact details in them are removed when your account is erased.",
+    }
+    for name, module in SECTIONS:
+        statements[name] = module.how_long_we_keep()
+    return statements
 
 
 def _actor(actor_id: int | None, user: User) -> str:

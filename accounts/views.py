@@ -3,6 +3,8 @@ naming another person, so nobody can read or change someone else's data through 
 
 from __future__ import annotations
 
+from typing import Any
+
 from allauth.account import views as allauth_views
 from django.conf import settings
 from django.contrib import messages
@@ -82,7 +84,24 @@ def export(request: HttpRequest) -> HttpResponse:
     data = export_personal_data(logged_in_user(request))
     if wanted == "json":
         return json_download(data, f"personal-data-{timezone.localdate():%Y-%m-%d}.json")
-    return render(request, "accounts/export.html", {"data": data})
+    return render(
+        request,
+        "accounts/export.html",
+        {"data": data, "kept": _how_long_lines(data["how_long_we_keep_it"])},
+    )
+
+
+def _how_long_lines(statements: dict[str, Any], within: str = "") -> list[tuple[str, str]]:
+    """The copy's "how long we keep it" as (part, statement) lines for the page."""
+    lines: list[tuple[str, str]] = []
+    for key, value in statements.items():
+        name = key.replace("_", " ")
+        label = f"{within}: {name}" if within else name.capitalize()
+        if isinstance(value, dict):
+            lines.extend(_how_long_lines(value, label))
+        else:
+            lines.append((label, value))
+    return lines
 
 
 @never_cache

@@ -17,6 +17,7 @@ from communications.models import Delivery, ProviderEvent, Referral, Suppression
 from communications.selectors import emails_sent_to, provider_reports_for, suppression_of
 from communications.services.suppression import suppress_address
 from privacy_site.auth_user import AuthUser
+from retention.selectors import kept_until
 
 Status = Delivery.Status
 
@@ -41,6 +42,20 @@ KEPT_ON_ERASURE = [
         "from another source (UK GDPR Article 21(3)).",
     },
 ]
+
+
+def how_long_we_keep() -> dict[str, str]:
+    """How long each part of this section is kept, for the person's copy."""
+    return {
+        "emails": "Each email's address, personalised content and error text: "
+        + kept_until("delivery_content")
+        + " Which email it was, when and its outcome are kept as proof of what we sent.",
+        "provider_reports": kept_until("provider_events"),
+        "wishlists_sent_to_friends": "The link code of each wishlist and that you sent it: "
+        + kept_until("referral_tokens"),
+        "do_not_email": "Kept for as long as we keep any list of addresses, so that the "
+        "address is never emailed again.",
+    }
 
 
 def _when(value) -> str | None:

@@ -15,6 +15,7 @@ from consent.models import ConsentEvent, ConsentSource, CookieConsent
 from consent.selectors import consent_history_for, cookie_history_for, current_consent_for
 from consent.services.ledger import withdraw_all_marketing
 from privacy_site.auth_user import AuthUser
+from retention.selectors import kept_until
 
 # What erasure keeps, and why (said to the person before, recorded after).
 KEPT_ON_ERASURE = [
@@ -26,6 +27,18 @@ KEPT_ON_ERASURE = [
         "(UK GDPR Article 7(1)).",
     }
 ]
+
+
+def how_long_we_keep() -> dict[str, str]:
+    """How long each part of this section is kept, for the person's copy."""
+    return {
+        "current_choices": "Kept while your account is open: these are the choices we act on.",
+        "consent_history": "Each decision is kept as proof of the consent we relied on, also "
+        "after your account is erased (then no longer linked to your name). The network "
+        "address prefix and browser name recorded with a decision: "
+        + kept_until("ledger_network_details"),
+        "cookie_choices": kept_until("cookie_choices"),
+    }
 
 
 def _when(value) -> str | None:

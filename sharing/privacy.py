@@ -43,6 +43,21 @@ def _when(value) -> str | None:
     return value.isoformat() if value else None
 
 
+def how_long_we_keep() -> dict[str, str]:
+    """How long each part of this section is kept, for the person's copy."""
+    return {
+        "notices_to_recipients": "Kept as proof that each organisation was told; not "
+        "deleted on a schedule.",
+        "disclosures": "Kept as the record that each disclosure was lawful (UK GDPR Article "
+        "30), also after your account is erased; not deleted on a schedule. How long each "
+        "organisation keeps what it received is under how_long_they_keep_it.",
+        "orders": "Kept as our sales records; the delivery name and address are removed "
+        "when your account is erased.",
+        "jessops_photo": "Kept while your account is open, as proof that CEWE received your "
+        "details because you asked, and was told when you left.",
+    }
+
+
 def export_for_user(user: AuthUser) -> dict:
     """The disclosures of the person's data, and the notices to their recipients of the
     person's corrections (UK GDPR Article 19: the person may ask who was told)."""

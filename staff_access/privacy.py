@@ -21,6 +21,15 @@ KEPT_ON_ERASURE = [
 ]
 
 
+def how_long_we_keep() -> dict[str, str]:
+    """How long each part of this section is kept, for the person's copy."""
+    kept = (
+        "Kept as the record that only staff who needed your data saw it; not deleted on a "
+        "schedule. What staff searched for is removed when your account is erased."
+    )
+    return {"times_accessed": kept, "accesses": kept}
+
+
 def export_for_user(user: AuthUser) -> dict[str, Any]:
     accesses = staff_accesses_for(subject=user)
     return {

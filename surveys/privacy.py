@@ -13,6 +13,7 @@ from django.db import transaction
 from django.utils import timezone
 
 from privacy_site.auth_user import AuthUser
+from retention.selectors import kept_until
 from surveys.models import Answer, Entry
 from surveys.selectors import entries_of
 
@@ -25,6 +26,12 @@ KEPT_ON_ERASURE = [
         "than 10 people, and a contest's draw must stay checkable.",
     },
 ]
+
+
+def how_long_we_keep() -> dict[str, str]:
+    """How long each part of this section is kept, for the person's copy."""
+    statement = kept_until("survey_answers")
+    return {"survey_entries": statement, "contest_entries": statement}
 
 
 def _when(value) -> str | None:
