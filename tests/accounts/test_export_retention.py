@@ -54,8 +54,9 @@ def test_the_scheduled_parts_state_the_configured_periods(settings):
 
     kept = export_personal_data(person)["how_long_we_keep_it"]
 
-    assert "Kept for 6 months from when the choice was made, then deleted" in (
-        kept["consent"]["cookie_choices"]
+    assert (
+        "Kept for 6 months from when the choice was made, then deleted"
+        in (kept["consent"]["cookie_choices"])
     )
     assert "45 days from when the provider sent it" in kept["emails"]["provider_reports"]
     assert "14 days from when the account was opened" in kept["account"]
