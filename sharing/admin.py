@@ -25,6 +25,7 @@ from privacy_site.admin_tools import ReadOnlyAdmin, ReadOnlyInline, adopt_saved
 from privacy_site.auth_user import logged_in_user
 from privacy_site.downloads import csv_download
 from privacy_site.need_to_know_admin import NeedToKnowAdmin
+from retention.selectors import schedule_lines
 from sharing.models import (
     DataCategory,
     Disclosure,
@@ -32,7 +33,7 @@ from sharing.models import (
     ThirdParty,
     ThirdPartyChange,
 )
-from sharing.record_of_processing import record_csv_rows, record_of_processing
+from sharing.record_of_processing import record_csv_rows, record_of_processing, retention_csv_rows
 from sharing.services import (
     PartyDetails,
     RegisterError,
@@ -187,6 +188,11 @@ class ThirdPartyAdmin(admin.ModelAdmin):
                 self.admin_site.admin_view(self.record_csv_view),
                 name="sharing_record_of_processing_csv",
             ),
+            path(
+                "record-of-processing/retention.csv",
+                self.admin_site.admin_view(self.retention_csv_view),
+                name="sharing_record_of_processing_retention_csv",
+            ),
         ]
         return [*record, *super().get_urls()]
 
@@ -200,6 +206,8 @@ class ThirdPartyAdmin(admin.ModelAdmin):
             "activities": record_of_processing(),
             "today": timezone.localdate(),
             "csv_url": reverse("admin:sharing_record_of_processing_csv"),
+            "schedule": schedule_lines(),
+            "retention_csv_url": reverse("admin:sharing_record_of_processing_retention_csv"),
         }
         return TemplateResponse(
             request, "admin/sharing/thirdparty/record_of_processing.html", context
@@ -212,6 +220,12 @@ class ThirdPartyAdmin(admin.ModelAdmin):
         return csv_download(
             record_csv_rows(record_of_processing()), f"record-of-processing-{stamp}.csv"
         )
+
+    def retention_csv_view(self, request: HttpRequest) -> HttpResponseBase:
+        if not self.has_view_permission(request):
+            raise PermissionDenied
+        stamp = timezone.now().strftime("%Y%m%d-%H%M%S")
+        return csv_download(retention_csv_rows(), f"retention-schedule-{stamp}.csv")
 
 
 @admin.register(ThirdPartyChange)

@@ -11,6 +11,7 @@ from datetime import date
 from django.utils import timezone
 
 from privacy_site.downloads import spreadsheet_safe
+from retention.selectors import schedule_lines
 from sharing.selectors import register_parties
 
 CSV_HEADER = [
@@ -87,3 +88,27 @@ def record_csv_rows(activities: Iterable[ProcessingActivity]) -> Iterator[list[s
     yield CSV_HEADER
     for activity in activities:
         yield [_cell(getattr(activity, column)) for column in CSV_HEADER]
+
+
+# --- How long we keep personal data (the retention schedule, retention.schedule) -------------
+
+RETENTION_CSV_HEADER = ["rule", "data", "fields", "kept", "then", "why", "setting"]
+
+
+def retention_csv_rows() -> Iterator[list[str]]:
+    """The retention schedule as the record of processing lists it (Article 30(1)(f)), with
+    today's periods."""
+    yield RETENTION_CSV_HEADER
+    for line in schedule_lines():
+        yield [
+            spreadsheet_safe(value)
+            for value in (
+                line.key,
+                line.what,
+                ", ".join(line.fields),
+                line.kept_for,
+                line.then,
+                line.why,
+                line.setting,
+            )
+        ]

@@ -127,3 +127,49 @@ def test_customers_and_visitors_are_sent_to_the_admin_login(client, make_user, u
     assert client.get(url)["Location"].startswith("/admin/login/")
     customer = staff_client(make_user("ann@example.com"))
     assert customer.get(url)["Location"].startswith("/admin/login/")
+
+
+# --- The retention schedule in the record ------------------------------------------------------
+
+RETENTION_CSV = "/admin/sharing/thirdparty/record-of-processing/retention.csv"
+
+
+def test_the_record_lists_the_retention_schedule_with_todays_periods(viewer, settings):
+    settings.RETENTION_PROVIDER_EVENTS_DAYS = 60
+
+    page = text(viewer.get(PAGE))
+
+    assert "How long we keep personal data" in page
+    assert "Your cookie choices in a browser" in page
+    assert "For 1 year from when the choice was made" in page
+    assert "For 2 months from when the provider sent it" in page
+    assert "RETENTION_PROVIDER_EVENTS_DAYS" in page
+    assert f'href="{RETENTION_CSV}"' in page
+
+
+def test_the_schedule_downloads_as_csv_one_row_per_rule(viewer):
+    from retention.schedule import RULES
+
+    response = viewer.get(RETENTION_CSV)
+
+    assert response.status_code == 200
+    assert response["Content-Disposition"].startswith('attachment; filename="retention-schedule-')
+    rows = {row["rule"]: row for row in csv_rows(response)}
+    assert set(rows) == {rule.key for rule in RULES}
+    assert rows["ledger_network_details"] == {
+        "rule": "ledger_network_details",
+        "data": "The network address prefix and browser name recorded with each consent decision",
+        "fields": "ip_address, user_agent",
+        "kept": "for 2 years from the decision",
+        "then": "personal details removed, the rest kept",
+        "why": rows["ledger_network_details"]["why"],
+        "setting": "RETENTION_LEDGER_NETWORK_DETAILS_DAYS",
+    }
+
+
+def test_staff_without_the_register_get_neither(make_user):
+    user = make_user("other@jessops.example", is_staff=True)
+    client = staff_client(user)
+
+    assert client.get(PAGE).status_code == 403
+    assert client.get(RETENTION_CSV).status_code == 403
