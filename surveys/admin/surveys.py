@@ -32,6 +32,7 @@ DETAILS = (
     "sponsor",
     "prize",
     "winners_wanted",
+    "answers_kept_days",
 )
 
 
@@ -181,7 +182,15 @@ class SurveyAdmin(SurveySteps, admin.ModelAdmin):
 
     def get_readonly_fields(self, request: HttpRequest, obj: Model | None = None):
         if isinstance(obj, Survey) and obj.status != Survey.Status.DRAFT:
-            fixed = ("kind", "ask_postcode_district", "ask_age_band", "sponsor", "prize")
+            # What people were told before they answered stays as it was.
+            fixed = (
+                "kind",
+                "ask_postcode_district",
+                "ask_age_band",
+                "sponsor",
+                "prize",
+                "answers_kept_days",
+            )
             return (*self.readonly_fields, *fixed)
         return self.readonly_fields
 

@@ -25,6 +25,8 @@ from surveys.models import Choice, Question, Survey, SurveyEvent
 
 MAX_QUESTIONS = 50
 MAX_CHOICES = 30
+# The longest a survey may keep answers linked to people after it closes: ten years.
+MAX_ANSWERS_KEPT_DAYS = 3650
 
 
 class SurveyError(ValueError):
@@ -50,6 +52,8 @@ class SurveyDetails:
     sponsor: ThirdParty | None = None
     prize: str = ""
     winners_wanted: int = 1
+    # Days after closing that answers stay linked to the person (None: SURVEY_ANSWERS_KEPT_DAYS).
+    answers_kept_days: int | None = None
 
 
 def sponsors_allowed() -> Any:
@@ -72,6 +76,13 @@ def check_survey_details(details: SurveyDetails) -> None:
         raise SurveyError("Give the survey a title.")
     if details.winners_wanted < 1:
         raise SurveyError("A contest has at least one winner.")
+    if details.answers_kept_days is not None and not (
+        1 <= details.answers_kept_days <= MAX_ANSWERS_KEPT_DAYS
+    ):
+        raise SurveyError(
+            f"Keep answers linked to people for 1 to {MAX_ANSWERS_KEPT_DAYS} days after the "
+            "survey closes."
+        )
     if details.kind != Survey.Kind.CONTEST:
         if details.sponsor is not None or details.prize.strip():
             raise SurveyError("Only a contest has a sponsor and a prize.")
@@ -146,6 +157,11 @@ def _fields(details: SurveyDetails) -> dict[str, Any]:
         "sponsor": details.sponsor,
         "prize": details.prize.strip(),
         "winners_wanted": details.winners_wanted,
+        "answers_kept_days": (
+            settings.SURVEY_ANSWERS_KEPT_DAYS
+            if details.answers_kept_days is None
+            else details.answers_kept_days
+        ),
     }
 
 

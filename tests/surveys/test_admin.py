@@ -28,6 +28,7 @@ def _form(**fields) -> dict:
         "closes_at_1": "",
         "prize": "",
         "winners_wanted": "1",
+        "answers_kept_days": "365",
         "questions-TOTAL_FORMS": "2",
         "questions-INITIAL_FORMS": "0",
         "questions-MIN_NUM_FORMS": "0",
@@ -64,12 +65,28 @@ def test_staff_create_a_survey_with_its_questions_recorded(author):
         ({"questions-1-choices_text": "A\nB"}, "is free text: it has no choices"),
         ({"kind": "contest"}, "A contest needs its sponsor"),
         ({"title": ""}, "This field is required"),
+        ({"answers_kept_days": "0"}, "Keep answers linked to people for 1 to 3650 days"),
+        ({"answers_kept_days": "3651"}, "Keep answers linked to people for 1 to 3650 days"),
+        ({"answers_kept_days": ""}, "This field is required"),
     ],
 )
 def test_a_bad_survey_is_refused_with_the_reason_and_nothing_written(author, fields, message):
     response = logged_in(author).post("/admin/surveys/survey/add/", _form(**fields))
     assert response.status_code == 200 and message in text(response)
     assert not Survey.objects.exists() and not Question.objects.exists()
+
+
+def test_the_stated_period_for_answers_is_set_while_a_draft_then_fixed(author):
+    client = logged_in(author)
+    assert (
+        client.post("/admin/surveys/survey/add/", _form(answers_kept_days="90")).status_code == 302
+    )
+    survey = Survey.objects.get()
+    assert survey.answers_kept_days == 90
+
+    survey = make_survey(author, opened=True, answers_kept_days=30)
+    page = client.get(f"/admin/surveys/survey/{survey.pk}/change/").content.decode()
+    assert 'name="answers_kept_days"' not in page
 
 
 def test_a_contests_sponsor_is_a_party_registered_to_award_prizes(author, sponsor):

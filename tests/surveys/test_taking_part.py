@@ -61,6 +61,10 @@ def test_every_question_says_whether_it_is_optional_and_the_use_of_answers_is_st
     assert "Your postcode district (optional)" in page
     assert "Your age (optional)" in page
     assert "Taking part is voluntary" in page
+    assert (
+        f"Your answers stay linked to you for {survey.answers_kept_days} days after the survey "
+        "closes. Then your name and any free-text answers are removed" in page
+    )
     assert "monitor and improve how the site is used" in page
     assert (
         "Survey information will be used for purposes of monitoring or improvingthe use and "
