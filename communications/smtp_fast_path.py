@@ -42,7 +42,7 @@ from .sending import (
     each_over_one_connection,
     send_individually,
 )
-from .smtp_conversation import Withheld, phased_sendmail
+from .smtp_conversation import PLAIN_ADDRESS, Withheld, phased_sendmail
 from .smtp_headers import HeaderFolder
 
 _CRLF = b"\r\n"
@@ -53,12 +53,6 @@ _FIELD_BY_PLACEHOLDER = {placeholder.encode(): name for placeholder, name in _FI
 _FIELD_IN_BYTES = re.compile(b"(" + b"|".join(map(re.escape, _FIELD_BY_PLACEHOLDER)) + b")")
 # Whatever str.splitlines() splits at: a value holding one would change Django's line count.
 _LINE_BREAK = re.compile("[\n\r\x0b\x0c\x1c\x1d\x1e\x85\u2028\u2029]")
-# An address sanitize_address() hands back unchanged (dot-atom local part, ASCII domain with
-# labels IDNA accepts as they are); anything else goes through sanitize_address() itself.
-_ATEXT = r"[A-Za-z0-9!#$%&'*+/=?^_`{|}~-]+"
-_PLAIN_ADDRESS = re.compile(
-    rf"{_ATEXT}(?:\.{_ATEXT})*@[A-Za-z0-9-]{{1,63}}(?:\.[A-Za-z0-9-]{{1,63}})*"
-)
 # Headers written per recipient; the rest of the top-level block is the same for the batch.
 _PER_RECIPIENT = {"subject", "to", "date", "message-id"}
 # Headers EmailMessage.message() sets itself or treats specially: a recipient's own headers
@@ -330,7 +324,7 @@ def _split_fields(text: str) -> tuple[str, ...]:
 def _envelope_address(address: str) -> str:
     """What Django's SMTP backend gives smtplib for an address: ``sanitize_address``, whose
     parser costs more than the rest of a message, skipped when it would change nothing."""
-    if _PLAIN_ADDRESS.fullmatch(address):
+    if PLAIN_ADDRESS.fullmatch(address):
         return address
     return sanitize_address(address, settings.DEFAULT_CHARSET)
 

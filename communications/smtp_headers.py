@@ -6,8 +6,10 @@ generator folds it with the message's policy (``compat32``). An ASCII value (oth
 subject, which Django encodes first) comes through unchanged and is folded where its spaces,
 tabs, commas and semicolons fall, by the lengths between them and nothing else. So it is
 folded once per *shape* (the value with every other character read as ``x``) and the line
-breaks found there are put into the value's own bytes; a shape whose folding does anything
-but insert line breaks, and any other value, is folded in full.
+breaks found there, each with the whitespace that starts its continuation line if the folder
+added one (as it does before a first word too long for the header's first line), are put into
+the value's own bytes; a shape whose folding does anything else, and any other value, is
+folded in full.
 """
 
 from __future__ import annotations
@@ -31,7 +33,7 @@ class HeaderFolder:
     def __init__(self, fold: Callable[[str, str], bytes]) -> None:
         self.fold = fold
         self._folded: dict[tuple[str, str], bytes] = {}
-        self._breaks: dict[tuple[str, str], tuple[int, ...] | None] = {}
+        self._breaks: dict[tuple[str, str], tuple[tuple[int, bytes], ...] | None] = {}
 
     def __call__(self, name: str, value: str) -> bytes:
         if name.lower() == "subject" or not value.isascii() or _LINE_BREAK.search(value):
@@ -46,8 +48,8 @@ class HeaderFolder:
         if not breaks:
             return raw
         pieces, start = [], 0
-        for at in breaks:
-            pieces += [raw[start:at], _CRLF]
+        for at, inserted in breaks:
+            pieces += [raw[start:at], inserted]
             start = at
         pieces.append(raw[start:])
         return b"".join(pieces)
@@ -65,15 +67,36 @@ class HeaderFolder:
         return self.fold(*forbid_multi_line_headers(name, value, settings.DEFAULT_CHARSET))
 
 
-def _breaks_in(folded: bytes, name: str, shape: str) -> tuple[int, ...] | None:
-    """Where the folder put line breaks into ``name: shape``, as offsets in the unfolded
-    bytes; None if it changed anything else."""
+def _breaks_in(folded: bytes, name: str, shape: str) -> tuple[tuple[int, bytes], ...] | None:
+    """What the folder put into ``name: shape``: (offset in the unfolded bytes, the line break
+    and any whitespace it added after it) for each break; None if it changed anything else."""
     raw = f"{name}: {shape}\r\n".encode()
-    pieces = folded.split(_CRLF)
-    if pieces[-1] != b"" or b"".join(pieces) + _CRLF != raw:
+    breaks: list[tuple[int, bytes]] = []
+    at = 0  # in ``raw``
+    index = 0  # in ``folded``
+    end = len(raw) - 2  # the final CRLF, which both end with
+    while index < len(folded) - 2:
+        if at < end and folded[index] == raw[at]:
+            index += 1
+            at += 1
+            continue
+        if not folded.startswith(_CRLF, index):
+            return None
+        added = index + 2
+        # Whitespace the folder added to start the continuation line: what raw doesn't have.
+        while (
+            added < len(folded) - 2
+            and folded[added] in b" \t"
+            and (at >= end or folded[added] != raw[at])
+        ):
+            added += 1
+        breaks.append((at, folded[index:added]))
+        index = added
+    rebuilt, start = [], 0
+    for offset, inserted in breaks:
+        rebuilt += [raw[start:offset], inserted]
+        start = offset
+    rebuilt.append(raw[start:])
+    if b"".join(rebuilt) != folded:
         return None
-    breaks, at = [], 0
-    for piece in pieces[:-2]:
-        at += len(piece)
-        breaks.append(at)
     return tuple(breaks)

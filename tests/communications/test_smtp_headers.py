@@ -45,3 +45,32 @@ def test_a_header_is_folded_as_the_generator_folds_it(name, value):
     twin = value.replace("e", "q").replace("1", "7")
     assert folder(name, twin) == POLICY.fold_binary(*forbid_multi_line_headers(name, twin, "utf-8"))
     assert folder.cached(name, value) == expected
+
+
+@pytest.mark.parametrize(
+    ("name", "value"),
+    [
+        # A first word too long for the header's first line: the folder breaks before it and
+        # starts the continuation line with a space the value doesn't have.
+        ("List-Unsubscribe", f"<https://shop.example/u/{TOKEN * 3}/>, <mailto:u@shop.example>"),
+        ("X-Words", " ".join(["word"] * 40)),
+        ("To", "subscriber12345@customers.example"),
+    ],
+)
+def test_values_of_one_shape_are_folded_by_the_generator_once(name, value):
+    calls = []
+
+    def fold(*args):
+        calls.append(args)
+        return POLICY.fold_binary(*args)
+
+    folder = HeaderFolder(fold)
+    twin = value.replace("e", "q").replace("1", "7")
+
+    # when: two recipients' values of the same shape
+    first, second = folder(name, value), folder(name, twin)
+
+    # then: right, and the generator folded only the shape
+    assert first == POLICY.fold_binary(*forbid_multi_line_headers(name, value, "utf-8"))
+    assert second == POLICY.fold_binary(*forbid_multi_line_headers(name, twin, "utf-8"))
+    assert len(calls) == 1
