@@ -52,7 +52,7 @@ RULES: tuple[Rule, ...] = (
         handler="accounts.retention.forget_unverified_accounts",
         pending=_never_verified,
         person="pk",
-        batch_size=50,
+        batch_size=10,  # each an erasure through every app: a batch stays well under a second
         fields=("email", "name", "profile", "consent history details", "every other section"),
     ),
     Rule(
