@@ -1,6 +1,8 @@
 """Running a retention rule: in bounded batches, each its own short transaction.
 
-- A batch selects at most ``batch`` due rows, in key order after the last batch's, locked
+- A batch selects at most ``batch`` due rows, in key order after the last batch's and
+  among the next few thousand keys of the table (so that each batch costs the same, however
+  far the run has gone; a window with nothing due is passed over in its own query), locked
   ``FOR UPDATE SKIP LOCKED`` (a row another transaction holds is left for the next run), then
   deletes, trims or pseudonymises them and adds its counts to the run record, all in one
   transaction. A process killed at any point loses at most its open batch, which rolls back:
@@ -131,6 +133,12 @@ def run(
     )
 
 
+# A batch looks for due rows among the next this many keys of the table at most (or
+# WINDOW_BATCHES batches' worth, if more): see ``_window_end``.
+WINDOW_ROWS = 1000
+WINDOW_BATCHES = 4
+
+
 def _batches(
     rule: Rule, record: RetentionRun, now: datetime, size: int, max_batches: int | None
 ) -> int:
@@ -139,30 +147,52 @@ def _batches(
     batches = 0
     counter = "deleted" if rule.action is Action.DELETE else "trimmed"
     while max_batches is None or batches < max_batches:
+        upper = _window_end(rule, after, max(WINDOW_ROWS, WINDOW_BATCHES * size))
         started = time.monotonic()
         with transaction.atomic():
             _name_the_change(rule, rule.cutoff(now))
             rows = not_held(rule, rule.due(now), now)
             if after is not None:
                 rows = rows.filter(pk__gt=after)
+            if upper is not None:
+                rows = rows.filter(pk__lte=upper)
             pks = list(
                 rows.order_by("pk")
                 .select_for_update(skip_locked=True, of=("self",))
                 .values_list("pk", flat=True)[:size]
             )
-            if not pks:
+            if pks:
+                done = rule.apply(pks)
+                elapsed = int((time.monotonic() - started) * 1000)
+                RetentionRun.objects.filter(pk=record.pk).update(
+                    batches=F("batches") + 1,
+                    longest_batch_ms=Greatest(F("longest_batch_ms"), elapsed),
+                    **{counter: F(counter) + done},
+                )
+        if not pks:
+            if upper is None:
                 break
-            done = rule.apply(pks)
-            elapsed = int((time.monotonic() - started) * 1000)
-            RetentionRun.objects.filter(pk=record.pk).update(
-                batches=F("batches") + 1,
-                longest_batch_ms=Greatest(F("longest_batch_ms"), elapsed),
-                **{counter: F(counter) + done},
-            )
+            after = upper  # nothing due in this window: on to the next
+            continue
         changed += done
         batches += 1
         after = pks[-1]
     return changed
+
+
+def _window_end(rule: Rule, after: Any, window: int) -> Any:
+    """The key ``window`` rows of the table after ``after``; None if the table ends first.
+
+    Bounding each batch's keys above as well as below keeps its cost flat over the run:
+    without it, a rule whose "still to do" test is a subquery (an account with no verified
+    address) let the planner merge-join the whole related table from its start on every batch,
+    so each batch read all the rows before ``after`` again (0.1 s per batch halfway through a
+    million accounts, growing with the table). Within a window of a few thousand keys the
+    subquery is an index lookup per row."""
+    keys = rule.model_class._default_manager.order_by("pk")
+    if after is not None:
+        keys = keys.filter(pk__gt=after)
+    return next(iter(keys.values_list("pk", flat=True)[window - 1 : window]), None)
 
 
 def _name_the_change(rule: Rule, cutoff: datetime) -> None:

@@ -1,5 +1,5 @@
 """The nightly retention jobs: one django-celery-beat row per rule (created by
-``retention/migrations/0002_beat_schedule.py``, editable in admin), each calling
+``retention/migrations/0002_holds_kept_and_nightly_jobs.py``, editable in admin), each calling
 ``run_rule`` with the rule's key."""
 
 from __future__ import annotations
