@@ -13,12 +13,11 @@ from django.contrib.auth import get_user_model
 from django.core.exceptions import ValidationError
 from django.db.models import Model
 from django.http import HttpRequest
-from django.utils import timezone
 
 from privacy_site.admin_tools import ReadOnlyAdmin
 from privacy_site.need_to_know_admin import NeedToKnowAdmin
 from retention.models import LegalHold, RetentionRun
-from retention.services import place_hold, release_hold
+from retention.services import hold_problems, place_hold, release_hold
 from staff_access.admin_audit import PersonalDataAdmin
 
 HOLD_FIELDS = (
@@ -52,21 +51,18 @@ class PlaceHoldForm(forms.ModelForm):
         person = get_user_model().objects.filter(email__iexact=address).first()
         if person is None:
             raise ValidationError("No account has this address.")
-        if getattr(person, "erased_at", None) is not None:
-            raise ValidationError("This account has been erased: nothing is left to hold.")
         return person
 
-    def clean_ends_at(self) -> Any:
-        ends_at = self.cleaned_data["ends_at"]
-        if ends_at <= timezone.now():
-            raise ValidationError("A hold must end in the future.")
-        return ends_at
-
-    def clean_reason(self) -> str:
-        reason = self.cleaned_data["reason"].strip()
-        if not reason:
-            raise ValidationError("Say why the data is held: the request or dispute.")
-        return reason
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean() or {}
+        problems = hold_problems(
+            person=cleaned.get("person_email"),
+            reason=cleaned.get("reason", "") or "",
+            ends_at=cleaned.get("ends_at"),
+        )
+        for field, problem in problems.items():
+            self.add_error("person_email" if field == "person" else field, problem)
+        return cleaned
 
 
 class ReleaseHoldForm(forms.ModelForm):
@@ -97,7 +93,6 @@ class LegalHoldAdmin(PersonalDataAdmin, NeedToKnowAdmin, admin.ModelAdmin):
     list_filter = ("released_at",)
     list_select_related = ("person", "placed_by")
     ordering = ("-placed_at", "-id")
-    raw_id_fields = ()
 
     @admin.display(boolean=True, description="in force")
     def in_force_display(self, hold: LegalHold) -> bool:

@@ -4,10 +4,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from django.db.models import QuerySet
-
-from privacy_site.auth_user import AuthUser
-from retention.models import LegalHold
 from retention.rules import ACTION_WORDS
 from retention.schedule import RULES, rule
 
@@ -43,7 +39,3 @@ def kept_until(key: str) -> str:
     """One rule's statement for a person: "Kept 30 days from ..., then deleted"."""
     entry = rule(key)
     return f"Kept {entry.kept_for()}, then {ACTION_WORDS[entry.action]}. {entry.why}"
-
-
-def holds_on(*, person: AuthUser) -> QuerySet[LegalHold]:
-    return LegalHold.objects.filter(person=person)

@@ -12,21 +12,38 @@ from django.utils import timezone
 from privacy_site.auth_user import AuthUser
 from retention.models import LegalHold
 
+NO_REASON = "Say why the data is held: the request or dispute."
+ENDED = "A hold must end in the future."
+ERASED = "This account has been erased: nothing is left to hold."
+
+
+def hold_problems(
+    *, person: AuthUser | None, reason: str, ends_at: datetime | None
+) -> dict[str, str]:
+    """What is wrong with a hold, by field (empty: nothing); the admin form shows the same."""
+    problems: dict[str, str] = {}
+    if not reason.strip():
+        problems["reason"] = NO_REASON
+    if ends_at is not None and ends_at <= timezone.now():
+        problems["ends_at"] = ENDED
+    if person is not None and getattr(person, "erased_at", None) is not None:
+        problems["person"] = ERASED
+    return problems
+
 
 @transaction.atomic
 def place_hold(
     *, person: AuthUser, reason: str, ends_at: datetime, placed_by: AuthUser
 ) -> LegalHold:
-    reason = reason.strip()
-    now = timezone.now()
-    if not reason:
-        raise ValidationError({"reason": "Say why the data is held: the request or dispute."})
-    if ends_at <= now:
-        raise ValidationError({"ends_at": "A hold must end in the future."})
-    if getattr(person, "erased_at", None) is not None:
-        raise ValidationError({"person": "This account has been erased: nothing is left to hold."})
+    problems = hold_problems(person=person, reason=reason, ends_at=ends_at)
+    if problems:
+        raise ValidationError(problems)
     return LegalHold.objects.create(
-        person=person, reason=reason, ends_at=ends_at, placed_by=placed_by, placed_at=now
+        person=person,
+        reason=reason.strip(),
+        ends_at=ends_at,
+        placed_by=placed_by,
+        placed_at=timezone.now(),
     )
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 from celery import shared_task
 
 from retention import engine
-from retention.schedule import RULES, rule
+from retention.schedule import rule
 
 
 @shared_task(name="retention.run_rule", ignore_result=True)
@@ -15,9 +15,3 @@ def run_rule(key: str) -> int:
     """Run one rule to the end; how many rows it changed."""
     outcome = engine.run(rule(key))
     return outcome.deleted + outcome.trimmed
-
-
-@shared_task(name="retention.run_all", ignore_result=True)
-def run_all() -> None:
-    for entry in RULES:
-        run_rule.delay(entry.key)
