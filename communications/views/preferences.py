@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from html import escape
 
 from django.contrib import messages
 from django.contrib.auth.decorators import login_required
@@ -10,7 +11,7 @@ from django.http import HttpRequest, HttpResponse
 from django.shortcuts import redirect, render
 from django.urls import reverse
 from django.utils import timezone
-from django.utils.html import format_html_join
+from django.utils.safestring import SafeString, mark_safe
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_http_methods
 
@@ -121,6 +122,15 @@ _HISTORY_ROW = (
 )
 
 
+def _timeline(rows: list[tuple[object, ...]]) -> SafeString:
+    """The rows as the timeline's list items, every value escaped as Django's ``escape``
+    escapes it (``html.escape`` of the value as text). Printed as one piece: twenty rows
+    through the template engine's nodes, or through ``format_html``'s escaping (which asks of
+    every value whether it is lazy), cost more than the rest of the page."""
+    items = (_HISTORY_ROW.format(*(escape(str(value)) for value in row)) for row in rows)
+    return mark_safe("\n".join(items))  # noqa: S308  # every value is escaped above
+
+
 def _history_page(request: HttpRequest, *, subject: AuthUser) -> dict[str, object]:
     """One page of the subject's consent history, newest first: ``history`` (the page's
     choices as the timeline's list items, every value escaped) and the numbers of the newer
@@ -149,9 +159,7 @@ def _history_page(request: HttpRequest, *, subject: AuthUser) -> dict[str, objec
             )
         )
     return {
-        # Printed as one piece: twenty rows through the template engine's variable and
-        # condition nodes cost more than the rest of the page. Every value is escaped.
-        "history": format_html_join("\n", _HISTORY_ROW, rows),
+        "history": _timeline(rows),
         "history_page": page,
         "newer_history_page": page - 1 if page > 1 else None,
         "older_history_page": page + 1 if len(events) > HISTORY_PAGE_SIZE else None,

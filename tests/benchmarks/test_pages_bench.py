@@ -87,9 +87,12 @@ def test_pages_through_gunicorn_beside_a_bare_view(site, session_cookie):
         page = get(path, session_cookie)
         closed_loop(site.port, [bare_page] * WARM_UP + [page] * WARM_UP, CONNECTIONS)
         bare_runs, page_runs = [], []
+        cpu = {"bare": 0.0, "page": 0.0}
         for _ in range(ROUNDS):
-            bare_runs.append(closed_loop(site.port, [bare_page] * per_round, CONNECTIONS))
-            page_runs.append(closed_loop(site.port, [page] * per_round, CONNECTIONS))
+            for kind, raw, runs in (("bare", bare_page, bare_runs), ("page", page, page_runs)):
+                before = site.cpu_seconds()
+                runs.append(closed_loop(site.port, [raw] * per_round, CONNECTIONS))
+                cpu[kind] += site.cpu_seconds() - before
         bare_paced = paced(site.port, [bare_page] * REQUESTS, rate=RATE, connections=CONNECTIONS)
         page_paced = paced(site.port, [page] * REQUESTS, rate=RATE, connections=CONNECTIONS)
         bare, measured = summary(bare_runs), summary(page_runs)
@@ -97,6 +100,11 @@ def test_pages_through_gunicorn_beside_a_bare_view(site, session_cookie):
             "bare_view": bare,
             "page": measured,
             "page_to_bare": round(measured["per_second"] / bare["per_second"], 3),
+            # The workers' CPU per request, whatever else the machine was doing.
+            "workers_cpu_ms_per_request": {
+                kind: round(1000 * seconds / (per_round * ROUNDS), 2)
+                for kind, seconds in cpu.items()
+            },
             f"bare_view_at_{RATE}_per_second": summary([bare_paced]),
             f"page_at_{RATE}_per_second": summary([page_paced]),
         }
