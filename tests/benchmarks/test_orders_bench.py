@@ -51,7 +51,7 @@ WORKERS = runpy.run_path(str(GUNICORN_CONFIG))["workers"]
 def gunicorn(transactional_db, redis_client):
     """The site under gunicorn with the production settings, on the test database."""
     with Gunicorn(workers=WORKERS) as site:
-        yield site.port
+        yield site
 
 
 def _post(port: int, path: str, body: bytes, headers: dict) -> tuple[int, bytes, float]:
@@ -118,7 +118,7 @@ def _summary(runs: list[dict]) -> dict:
 
 
 def test_orders_through_gunicorn_beside_a_bare_view(gunicorn, django_user_model):
-    port = gunicorn
+    port = gunicorn.port
     if not ThirdParty.objects.exists():  # a transactional test before this one emptied it
         SEED.load(django_apps, None)
     admin = django_user_model.objects.create_superuser("bench@jessops.example", None)
@@ -128,6 +128,7 @@ def test_orders_through_gunicorn_beside_a_bare_view(gunicorn, django_user_model)
     distinct = max(ORDERS // 2, 1)  # half the orders come from an address seen before
     context = multiprocessing.get_context("fork")
     bare_runs, order_runs = [], []
+    cpu = {"bare": 0.0, "orders": 0.0}
     with context.Pool(CLIENTS) as pool:
         _load(pool, port, "/bench/bare/", [b"{}"] * WARM_UP, {})
         warm = [_order(f"W-{n}", distinct + n) for n in range(WARM_UP)]
@@ -135,8 +136,12 @@ def test_orders_through_gunicorn_beside_a_bare_view(gunicorn, django_user_model)
         for round_ in range(ROUNDS):
             numbers = range(round_ * per_round, (round_ + 1) * per_round)
             bodies = [_order(f"B-{n}", n % distinct) for n in numbers]
+            before = gunicorn.cpu_seconds()
             bare_runs.append(_load(pool, port, "/bench/bare/", bodies, {}))
+            between = gunicorn.cpu_seconds()
             order_runs.append(_load(pool, port, "/api/v1/orders/", bodies, headers))
+            cpu["bare"] += between - before
+            cpu["orders"] += gunicorn.cpu_seconds() - between
 
     bare, orders = _summary(bare_runs), _summary(order_runs)
     ratio = orders["per_second"] / bare["per_second"]
@@ -150,6 +155,10 @@ def test_orders_through_gunicorn_beside_a_bare_view(gunicorn, django_user_model)
         "bare_view": bare,
         "orders_api": orders,
         "orders_to_bare": round(ratio, 3),
+        # The workers' CPU per request, whatever else the machine was doing.
+        "workers_cpu_ms_per_request": {
+            kind: round(1000 * seconds / (per_round * ROUNDS), 2) for kind, seconds in cpu.items()
+        },
     }
     out = Path(settings.BASE_DIR) / "var" / "bench"
     out.mkdir(parents=True, exist_ok=True)
