@@ -22,6 +22,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import resource
 import runpy
 import subprocess
 import sys
@@ -78,19 +79,20 @@ def site(transactional_db, redis_client, tmp_path):
 
 
 @pytest.fixture
-def worker(celery_worker_session, worker_factory):
+def worker(worker_factory):
     """One worker of one child with production's webhook settings (the run window, database
-    connections kept), while the session's worker stands aside."""
-    with celery_worker_session.paused():
-        yield worker_factory(
-            name="loadtest",
-            concurrency=1,
-            extra_env={"EMAIL_WEBHOOK_RUN_WINDOW": "0.5", "CONN_MAX_AGE": "60"},
-        )
+    connections kept): the only worker, the suite's session worker is not started."""
+    return worker_factory(
+        name="loadtest",
+        concurrency=1,
+        extra_env={"EMAIL_WEBHOOK_RUN_WINDOW": "0.5", "CONN_MAX_AGE": "60"},
+    )
 
 
 def locust(mode: str, seconds: float, plan: Path, out: Path) -> dict:
-    """One headless locust run in its own process (gevent stays out of this one)."""
+    """One headless locust run in its own process (gevent stays out of this one), with the
+    CPU the client itself used: it shares the machine's cores with the site."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
     subprocess.run(
         [sys.executable, str(LOCUSTFILE), mode, str(seconds), str(USERS), str(out)],
         env={**os.environ, "LOADTEST_PLAN": str(plan)},
@@ -98,7 +100,11 @@ def locust(mode: str, seconds: float, plan: Path, out: Path) -> dict:
         check=True,
         timeout=seconds + 120,
     )
-    return json.loads(out.read_text())
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    figures = json.loads(out.read_text())
+    used = after.ru_utime + after.ru_stime - before.ru_utime - before.ru_stime
+    figures["client_cpu_seconds"] = round(used, 1)
+    return figures
 
 
 def table(runs: dict) -> str:
@@ -182,6 +188,8 @@ def test_the_site_under_a_mixed_load_beside_a_bare_view(site, worker, django_use
         "command": "make loadtest",
         "machine": machine(),
         "subjects": SUBJECTS,
+        "mixed_seconds": SECONDS,
+        "bare_seconds": BARE_SECONDS,
         "prepare_seconds": round(prepared, 1),
         "locust_users": USERS,
         "gunicorn_workers": WORKERS,
