@@ -118,9 +118,11 @@ def table(runs: dict) -> str:
     return "\n".join(lines)
 
 
-def test_the_site_under_a_mixed_load_beside_a_bare_view(site, worker, django_user_model, tmp_path):
+def test_the_site_under_a_mixed_load_beside_a_bare_view(
+    site, worker, django_user_model, tmp_path, caplog
+):
     # The SMTP server receiving the receipts the saves send logs each one: not on stdout.
-    logging.getLogger("mail.log").setLevel(logging.WARNING)
+    caplog.set_level(logging.WARNING, logger="mail.log")
     # given: the subjects, the logged-in ones, the signed links, the shop's key
     started = time.perf_counter()
     ids = seed_subjects(SUBJECTS)
