@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 DATABASE_URL_TEST ?= postgres://postgres@127.0.0.1:5432/privacy_site
 
-.PHONY: install run test lint format migrations-check bench clean
+.PHONY: install run test lint format migrations-check bench loadtest clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -51,6 +51,13 @@ migrations-check: $(STAMP)
 ## Benchmarks; figures go to docs/PERFORMANCE.md.
 bench: $(STAMP)
 	DATABASE_URL=$${DATABASE_URL:-$(DATABASE_URL_TEST)} $(VENV)/bin/pytest -m bench -s --ds privacy_site.settings_bench tests/benchmarks $(PYTEST_ARGS)
+
+## Load test: gunicorn with the production settings on PostgreSQL and Redis, 100,000 subjects,
+## locust from this machine (preference centre views and saves, one-click unsubscribes,
+## Postmark webhook events, orders) beside a bare Django view; figures to var/loadtest/.
+## LOADTEST_SECONDS (60), LOADTEST_BARE_SECONDS (20), LOADTEST_USERS (20), LOADTEST_SUBJECTS.
+loadtest: $(STAMP)
+	DATABASE_URL=$${DATABASE_URL:-$(DATABASE_URL_TEST)} $(VENV)/bin/pytest -m loadtest -s tests/loadtest $(PYTEST_ARGS)
 
 clean:
 	rm -rf $(VENV) node_modules var staticfiles .pytest_cache .ruff_cache .import_linter_cache .mypy_cache

@@ -21,6 +21,7 @@ import socket
 import statistics
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
@@ -84,18 +85,21 @@ class Gunicorn:
                 cwd=ROOT,
                 check=True,
             )
-        self.process = subprocess.Popen(
-            [
-                sys.executable, "-m", "gunicorn", "privacy_site.wsgi:application",
-                "--config", str(ROOT / "gunicorn.conf.py"),
-                "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers),
-                "--chdir", str(ROOT), "--log-level", "warning",
-            ],
-            env=environment,
-            cwd=ROOT,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,
-        )  # fmt: skip
+        # gunicorn's log goes to a file: a pipe nobody reads would stop the server once full.
+        self.log = Path(tempfile.mkstemp(prefix="gunicorn-", suffix=".log")[1])
+        with self.log.open("ab") as log:
+            self.process = subprocess.Popen(
+                [
+                    sys.executable, "-m", "gunicorn", "privacy_site.wsgi:application",
+                    "--config", str(ROOT / "gunicorn.conf.py"),
+                    "--bind", f"127.0.0.1:{self.port}", "--workers", str(self.workers),
+                    "--chdir", str(ROOT), "--log-level", "warning",
+                ],
+                env=environment,
+                cwd=ROOT,
+                stdout=subprocess.DEVNULL,
+                stderr=log,
+            )  # fmt: skip
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and self.process.poll() is None:
             try:
@@ -104,7 +108,7 @@ class Gunicorn:
             except OSError:
                 time.sleep(0.2)
         self.process.kill()
-        raise RuntimeError(f"gunicorn did not start:\n{self.process.stderr.read().decode()}")
+        raise RuntimeError(f"gunicorn did not start:\n{self.tail()}")
 
     def __exit__(self, *exc: object) -> None:
         self.process.terminate()
@@ -128,6 +132,10 @@ class Gunicorn:
             elif int(fields[1]) == self.process.pid:
                 ticks += int(fields[11]) + int(fields[12])
         return ticks / os.sysconf("SC_CLK_TCK")
+
+    def tail(self, lines: int = 60) -> str:
+        """The end of gunicorn's log (its errors and the site's warnings)."""
+        return "\n".join(self.log.read_text(errors="replace").splitlines()[-lines:])
 
     def request(self, raw: bytes) -> tuple[int, bytes]:
         """One request, written as is; (status, whole response)."""
