@@ -185,9 +185,9 @@ def test_a_campaign_through_refusals_and_timeouts_reaches_everyone_once_and_repo
     failed = {email for email, (status, _, _) in rows.items() if status == Status.FAILED}
     assert failed == failing
     for address in gone:
-        status, attempts, error = rows[address]
+        _, attempts, error = rows[address]
         assert attempts == 1 and "550" in error, rows[address]
-    status, attempts, error = rows[next(iter(full))]
+    _, attempts, error = rows[next(iter(full))]
     assert attempts == 3 and error.startswith("gave up after 3 attempts") and "452" in error
     # and the campaign's progress, as staff see it, counts them
     progress = campaign_progress(campaign=campaign)
