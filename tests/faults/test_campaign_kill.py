@@ -148,13 +148,14 @@ def settle(client: redis.Redis) -> dict[str, int]:
         before = now
 
 
-def early_in_a_batch(pids: list[int]) -> list[int]:
-    """The pids among ``pids`` holding a sending claim with less than half of its batch
-    handed over (a batch takes a few tenths of a second: the kill lands inside it)."""
+def handing_over(pids: list[int]) -> list[int]:
+    """The pids among ``pids`` holding a sending claim whose hand-over has begun, with less
+    than half of its batch handed over (a batch takes a few tenths of a second: the kill
+    lands inside it). A claim's ``outcomes`` has a letter for each message handed over."""
     holders = {
         int(worker.rsplit(":", 1)[1])
         for worker, outcomes in SendingClaim.objects.values_list("worker", "outcomes")
-        if len(outcomes) < BATCH // 2
+        if 0 < len(outcomes) < BATCH // 2
     }
     return [pid for pid in pids if pid in holders]
 
@@ -182,7 +183,7 @@ def test_a_campaign_survives_its_worker_killed_and_everyone_gets_one_message(
     while True:
         assert time.monotonic() < deadline, f"{received_now(client)} sent:\n{worker.tail()}"
         if received_now(client) >= KILL_AT:
-            holders = early_in_a_batch(worker.pool_children())
+            holders = handing_over(worker.pool_children())
             if holders:
                 break
         time.sleep(0.005)
@@ -223,13 +224,14 @@ def test_a_campaign_survives_its_worker_killed_and_everyone_gets_one_message(
     assert max(received.values()) == 1, f"{received.most_common(3)}; {report}"
     assert set(received) <= consenting, sorted(set(received) - consenting)[:5]
     # and each of the 10,000 got exactly one, except the rows in flight at the kill,
-    # reported uncertain: at most one per SMTP connection, one per pool child
+    # reported uncertain: at most one per SMTP connection, so one per pool child killed (the
+    # main process takes its children with it: Celery has the kernel kill them with it)
     uncertain = set(
         Delivery.objects.filter(
             campaign=campaign, status=Status.FAILED, last_error__startswith="uncertain:"
         ).values_list("user__email", flat=True)
     )
-    assert len(uncertain) <= CONCURRENCY, report
+    assert len(uncertain) <= (CONCURRENCY if victim == "main process" else 1), report
     missing = consenting - set(received) - uncertain
     assert not missing, f"{len(missing)} never got it: {sorted(missing)[:5]}; {report}"
     assert progress["uncertain"] == len(uncertain)
