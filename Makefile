@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 NODE_STAMP := node_modules/.installed
 DATABASE_URL_TEST ?= postgres://postgres@127.0.0.1:5432/privacy_site
 
-.PHONY: install run test lint format migrations-check bench loadtest clean
+.PHONY: install run test faults lint format migrations-check bench loadtest clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV) || python3 -m venv $(VENV)
@@ -34,6 +34,12 @@ run: $(STAMP)
 ## Redis (DATABASE_URL overrides the database).
 test: install lint migrations-check
 	DATABASE_URL=$${DATABASE_URL:-$(DATABASE_URL_TEST)} $(VENV)/bin/pytest $(PYTEST_ARGS)
+
+## The fault suite (tests/faults): workers killed mid-campaign, the mail server refusing and
+## timing out, webhooks delivered again and at once, Redis and PostgreSQL stopped; each
+## scenario checks the product's invariants afterwards. Figures go to docs/RELIABILITY.md.
+faults: $(STAMP)
+	DATABASE_URL=$${DATABASE_URL:-$(DATABASE_URL_TEST)} $(VENV)/bin/pytest -m faults tests/faults $(PYTEST_ARGS)
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check .

@@ -115,22 +115,25 @@ def resolve_abandoned_claims() -> AbandonedClaims:
                 and held.db_session_started is not None
                 and held.db_session_started < server_started
             )
+            claim_id = held.pk
             if held.all_in_flight or before_restart:
-                uncertain += mark_uncertain(rows, now)
+                claim_uncertain = mark_uncertain(rows, now)
             else:
                 kept = _outcomes_kept(held, now)
-                record(kept, claim_id=held.pk)
-                uncertain += sum(1 for row in kept if row[3].startswith(UNCERTAIN_PREFIX))
+                record(kept, claim_id=claim_id)
+                claim_uncertain = sum(1 for row in kept if row[3].startswith(UNCERTAIN_PREFIX))
                 if held.in_flight is not None:
-                    uncertain += mark_uncertain(rows.filter(pk=held.in_flight), now)
-            released += release(rows, now)
+                    claim_uncertain += mark_uncertain(rows.filter(pk=held.in_flight), now)
+            claim_released = release(rows, now)
             held.delete()
+            uncertain += claim_uncertain
+            released += claim_released
             logger.warning(
-                "claim %s of %s abandoned: %d uncertain so far, %d back to the queue",
-                held.pk,
+                "claim %s of %s abandoned: %d uncertain, %d back to the queue",
+                claim_id,
                 held.worker,
-                uncertain,
-                released,
+                claim_uncertain,
+                claim_released,
             )
     if campaigns:
         # Stalled from now: the next ``sweep_campaigns`` sends their rows on at once.

@@ -213,9 +213,10 @@ def test_a_connection_dropped_after_the_data_is_uncertain_too(db, smtp, quick):
 # --- A worker gone mid-batch ----------------------------------------------------------------
 
 
-def test_the_sweep_resolves_a_claim_whose_database_session_ended(db, settings):
+def test_the_sweep_resolves_a_claim_whose_database_session_ended(db, settings, caplog):
     """What a killed worker leaves: the row it was handing over is uncertain, the finished
-    ones stay recorded, the rest go back to the queue, at the next sweep."""
+    ones stay recorded, the rest go back to the queue, at the next sweep; the log names the
+    claim and what became of its rows."""
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
     subscribers(5)
     campaign = started_newsletter()
@@ -244,6 +245,9 @@ def test_the_sweep_resolves_a_claim_whose_database_session_ended(db, settings):
     swept = sweep_outbox()
 
     assert swept["uncertain"] == 1 and swept["released"] == 2
+    assert f"claim {claim.pk} of gone:1 abandoned: 1 uncertain, 2 back to the queue" in (
+        caplog.messages
+    )
     assert [Delivery.objects.get(pk=i).status for i in ids] == [
         Status.SENT, Status.SENT, Status.FAILED, Status.QUEUED, Status.QUEUED
     ]  # fmt: skip

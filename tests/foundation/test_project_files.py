@@ -171,6 +171,15 @@ def test_ci_runs_the_readme_test_command():
     assert re.search(r"^make test\s*$", script, re.M)
 
 
+def test_ci_runs_the_fault_suite_and_the_load_test_after_the_tests():
+    script = (ROOT / ".ci" / "run").read_text()
+    makefile = (ROOT / "Makefile").read_text()
+    assert re.search(r"^faults:", makefile, re.M)
+    assert re.search(r"^loadtest:", makefile, re.M)
+    commands = re.findall(r"^make (\w+)\s*$", script, re.M)
+    assert commands[-3:] == ["test", "faults", "loadtest"]
+
+
 # --- README ------------------------------------------------------------------------------------
 
 

@@ -1,6 +1,7 @@
 """An aiosmtpd SMTP server that keeps every message it receives, for tests to read, and that can
 be told to misbehave for the next messages (``refuse_next``, ``hang_up_next``,
-``answer_late``), as a real server under load or going down does."""
+``answer_late``, ``stall_next``), as a real server under load or going down does. ``log``
+says when each message met a fault or was accepted, for tests that time the retries."""
 
 from __future__ import annotations
 
@@ -44,6 +45,14 @@ class Fault:
     reply: str | None = None  # e.g. "451 4.3.0 Try again later"; None: no reply
     hang_up: bool = False  # close the connection (after the reply, if any)
     keep_then_wait: float = 0.0  # keep the message, then answer 250 this many seconds late
+    stall: float = 0.0  # say nothing for this many seconds, then drop the connection
+
+    def __str__(self) -> str:
+        if self.stall:
+            return f"stalled at {self.at}"
+        if self.keep_then_wait:
+            return "kept, answered late"
+        return f"refused at {self.at}: {self.reply}" if self.reply else f"hung up at {self.at}"
 
 
 class _Collector:
@@ -51,8 +60,15 @@ class _Collector:
         self.server = server
 
     async def handle_RCPT(self, server, session, envelope, address, rcpt_options) -> str:
+        refusal = self.server._refusal_for(address)
+        if refusal is not None:
+            return refusal
         fault = self.server._take_fault("rcpt")
         if fault is not None:
+            if fault.stall:
+                await asyncio.sleep(fault.stall)
+                server.transport.abort()
+                return "250 OK"
             return self._misbehave(server, fault)
         envelope.rcpt_tos.append(address)
         return "250 OK"
@@ -67,6 +83,7 @@ class _Collector:
         self.server._add(
             ReceivedMessage(envelope.mail_from, tuple(envelope.rcpt_tos), message)  # type: ignore[arg-type]
         )
+        self.server._note("accepted")
         if fault is not None:
             await asyncio.sleep(fault.keep_then_wait)
         return "250 Message accepted for delivery"
@@ -93,6 +110,9 @@ class SMTPServer:
         # a batch is half-way out. Set it back to 0 afterwards.
         self.delay = 0.0
         self._faults: list[Fault] = []
+        self._refused_recipients: dict[str, str] = {}
+        # (time.monotonic(), what happened): each fault as it is applied, each message accepted.
+        self.log: list[tuple[float, str]] = []
 
     # --- Misbehaving (each fault is used once, in order; ``clear`` forgets the rest) --------
 
@@ -114,6 +134,29 @@ class SMTPServer:
         the client's timeout, if it is shorter)."""
         self._add_faults([Fault(keep_then_wait=seconds)] * count)
 
+    def refuse_recipient(self, address: str, reply: str = "550 5.1.1 No such user") -> None:
+        """Refuse every message to ``address`` at its recipient, until ``clear``: a mailbox
+        that does not exist (5xx) or is full (4xx)."""
+        with self._lock:
+            self._refused_recipients[address.lower()] = reply
+
+    def _refusal_for(self, address: str) -> str | None:
+        with self._lock:
+            reply = self._refused_recipients.get(address.lower())
+            if reply is not None:
+                self.log.append((time.monotonic(), f"refused {address}: {reply}"))
+            return reply
+
+    def stall_next(self, seconds: float, *, count: int = 1, at: str = "rcpt") -> None:
+        """Say nothing to the next ``count`` messages' recipient (or end of data) for
+        ``seconds``, then drop the connection: at "rcpt" the message was never handed over,
+        so a client that timed out may try it again."""
+        self._add_faults([Fault(at=at, stall=seconds)] * count)
+
+    def _note(self, what: str) -> None:
+        with self._lock:
+            self.log.append((time.monotonic(), what))
+
     def _add_faults(self, faults: list[Fault]) -> None:
         with self._lock:
             self._faults.extend(faults)
@@ -122,6 +165,7 @@ class SMTPServer:
         with self._lock:
             for index, fault in enumerate(self._faults):
                 if fault.at == at:
+                    self.log.append((time.monotonic(), str(fault)))
                     return self._faults.pop(index)
                 break  # faults apply in order
             return None
@@ -147,6 +191,8 @@ class SMTPServer:
         with self._lock:
             self._messages.clear()
             self._faults.clear()
+            self._refused_recipients.clear()
+            self.log.clear()
 
     def wait_for(self, count: int, *, timeout: float = 30) -> list[ReceivedMessage]:
         """Block until at least ``count`` messages arrived; raise with what did, on timeout."""

@@ -9,6 +9,10 @@ keeps the first message whole, so a benchmark can check what went over the wire.
 mail servers a campaign goes to (Postfix, Exim, the providers' SMTP endpoints), it offers
 PIPELINING (RFC 2920): it reads every command in what it is sent, in order.
 
+With ``--count-each`` it also counts the messages each recipient received (a Redis hash, by
+address), for the fault suite to prove that nobody got a message twice; it still parses
+nothing but the envelope.
+
 Run ``python -m tests.harness.smtp_sink --port 2525 --redis-url redis://...``; the benchmark
 starts and stops it with ``SMTPSinkProcess``.
 """
@@ -24,12 +28,14 @@ import socket
 import subprocess
 import sys
 import time
+from collections import Counter
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[2]
 MESSAGES_KEY = "bench:smtp-sink:messages"
 RECIPIENTS_KEY = "bench:smtp-sink:recipients"
 SAMPLE_KEY = "bench:smtp-sink:sample"
+BY_RECIPIENT_KEY = "bench:smtp-sink:by-recipient"
 _END_OF_DATA = b"\r\n.\r\n"
 
 
@@ -39,6 +45,8 @@ class _Counters:
         self.recipients = 0
         self.sample: bytes | None = None
         self.sample_written = False
+        # Messages by recipient address (lower case) since the last flush; None: not counted.
+        self.by_recipient: dict[str, int] | None = None
 
 
 class _Session(asyncio.Protocol):
@@ -47,6 +55,7 @@ class _Session(asyncio.Protocol):
         self.buffer = bytearray()
         self.in_data = False
         self.rcpts = 0
+        self.addresses: list[str] = []
 
     def connection_made(self, transport) -> None:
         self.transport = transport
@@ -67,6 +76,11 @@ class _Session(asyncio.Protocol):
                 self.counters.messages += 1
                 self.counters.recipients += self.rcpts
                 self.rcpts = 0
+                by_recipient = self.counters.by_recipient
+                if by_recipient is not None:
+                    for address in self.addresses:
+                        by_recipient[address] = by_recipient.get(address, 0) + 1
+                self.addresses = []
                 self.transport.write(b"250 OK queued\r\n")
                 continue
             end = self.buffer.find(b"\r\n")
@@ -87,9 +101,12 @@ class _Session(asyncio.Protocol):
             self.transport.write(b"250 OK\r\n")
         elif verb in (b"MAIL", b"RSET"):
             self.rcpts = 0
+            self.addresses = []
             self.transport.write(b"250 OK\r\n")
         elif verb == b"RCPT":
             self.rcpts += 1
+            if self.counters.by_recipient is not None:
+                self.addresses.append(_address_of(line))
             self.transport.write(b"250 OK\r\n")
         elif verb == b"DATA":
             self.in_data = True
@@ -105,11 +122,23 @@ class _Session(asyncio.Protocol):
         return True
 
 
-async def _serve(host: str, port: int, redis_url: str) -> None:
+def _address_of(rcpt: bytes) -> str:
+    """The address of ``RCPT TO:<address> [options]``, in lower case."""
+    argument = rcpt[8:].strip() if rcpt[:8].upper() == b"RCPT TO:" else rcpt[4:].strip()
+    if argument.startswith(b"<"):
+        argument = argument[1 : argument.find(b">")]
+    else:
+        argument = argument.split(b" ", 1)[0]
+    return argument.decode("utf-8", "replace").lower()
+
+
+async def _serve(host: str, port: int, redis_url: str, *, count_each: bool = False) -> None:
     import redis
 
     client = redis.Redis.from_url(redis_url)
     counters = _Counters()
+    if count_each:
+        counters.by_recipient = {}
     loop = asyncio.get_running_loop()
     server = await loop.create_server(lambda: _Session(counters), host, port, backlog=128)
     stop = asyncio.Event()
@@ -128,6 +157,10 @@ async def _serve(host: str, port: int, redis_url: str) -> None:
             if counters.sample is not None and not counters.sample_written:
                 pipe.set(SAMPLE_KEY, counters.sample)
                 counters.sample_written = True
+            if counters.by_recipient:
+                for address, count in counters.by_recipient.items():
+                    pipe.hincrby(BY_RECIPIENT_KEY, address, count)
+                counters.by_recipient = {}
             pipe.execute()
             flushed = (messages, recipients)
 
@@ -142,9 +175,12 @@ async def _serve(host: str, port: int, redis_url: str) -> None:
 class SMTPSinkProcess:
     """The sink as a child process: ``start()`` returns once it listens; ``stop()``."""
 
-    def __init__(self, *, redis_url: str, host: str = "127.0.0.1") -> None:
+    def __init__(
+        self, *, redis_url: str, host: str = "127.0.0.1", count_each: bool = False
+    ) -> None:
         self.host = host
         self.redis_url = redis_url
+        self.count_each = count_each
         with socket.socket() as sock:
             sock.bind((host, 0))
             self.port = sock.getsockname()[1]
@@ -154,6 +190,7 @@ class SMTPSinkProcess:
         command = [
             sys.executable, "-m", "tests.harness.smtp_sink",
             "--host", self.host, "--port", str(self.port), "--redis-url", self.redis_url,
+            *(["--count-each"] if self.count_each else []),
         ]  # fmt: skip
         self.process = subprocess.Popen(
             command, cwd=ROOT, stdout=subprocess.PIPE, text=True, start_new_session=True
@@ -190,8 +227,18 @@ def sample(client) -> bytes:
     return client.get(SAMPLE_KEY) or b""
 
 
+def by_recipient(client) -> Counter[str]:
+    """Messages received by each address (a sink started with ``count_each``)."""
+    return Counter(
+        {
+            address.decode(): int(count)
+            for address, count in client.hgetall(BY_RECIPIENT_KEY).items()
+        }
+    )
+
+
 def reset(client) -> None:
-    client.delete(MESSAGES_KEY, RECIPIENTS_KEY, SAMPLE_KEY)
+    client.delete(MESSAGES_KEY, RECIPIENTS_KEY, SAMPLE_KEY, BY_RECIPIENT_KEY)
 
 
 def main() -> None:
@@ -199,8 +246,9 @@ def main() -> None:
     parser.add_argument("--host", default="127.0.0.1")
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--redis-url", required=True)
+    parser.add_argument("--count-each", action="store_true", help="count by recipient too")
     args = parser.parse_args()
-    asyncio.run(_serve(args.host, args.port, args.redis_url))
+    asyncio.run(_serve(args.host, args.port, args.redis_url, count_each=args.count_each))
 
 
 if __name__ == "__main__":

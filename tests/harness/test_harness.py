@@ -1,9 +1,17 @@
-"""The test harness works end to end: a real worker, a real SMTP server, a real browser."""
+"""The test harness works end to end: a real worker, a real SMTP server, a real browser; and
+the faults it makes on request."""
+
+import smtplib
+import time
+from pathlib import Path
 
 import pytest
+import redis
 from django.core.mail import send_mail
 
 from privacy_site.celery import worker_health
+from tests.harness import smtp_sink
+from tests.harness.smtp_sink import SMTPSinkProcess
 
 
 @pytest.mark.worker
@@ -35,3 +43,89 @@ def test_a_page_is_opened_in_the_browser(page, live_server):
         "el => getComputedStyle(el).backgroundColor"
     )
     assert header_colour == "rgb(11, 79, 138)"
+
+
+# --- Misbehaving on request (the fault suite's tools) --------------------------------------------
+
+
+def smtp_client(server) -> smtplib.SMTP:
+    return smtplib.SMTP(server.host, server.port, timeout=0.5)
+
+
+@pytest.mark.smtp
+def test_the_smtp_server_stalls_a_recipient_until_the_client_gives_up(smtp):
+    smtp.stall_next(1.5)
+
+    with smtp_client(smtp) as client, pytest.raises((OSError, smtplib.SMTPException)):
+        client.sendmail("shop@jessops.example", ["ada@example.com"], b"Subject: Hi\r\n\r\nBody")
+
+    assert smtp.messages == []
+    assert [what for _, what in smtp.log] == ["stalled at rcpt"]
+    # the next message is accepted
+    send_mail("Hello", "Plain body", "shop@jessops.example", ["ada@example.com"])
+    assert len(smtp.wait_for(1)) == 1
+
+
+@pytest.mark.smtp
+def test_the_smtp_server_refuses_one_mailbox_every_time(smtp):
+    smtp.refuse_recipient("gone@example.com", "550 5.1.1 No such user")
+
+    for _ in range(2):
+        with pytest.raises(smtplib.SMTPRecipientsRefused):
+            send_mail("Hello", "Body", "shop@jessops.example", ["Gone@example.com"])
+    send_mail("Hello", "Body", "shop@jessops.example", ["ada@example.com"])
+
+    assert [message.rcpt_tos for message in smtp.wait_for(1)] == [("ada@example.com",)]
+    assert [what for _, what in smtp.log][:2] == [
+        "refused Gone@example.com: 550 5.1.1 No such user"
+    ] * 2
+
+
+def test_the_smtp_sink_counts_the_messages_of_each_recipient(redis_client, settings):
+    client = redis.Redis.from_url(settings.CELERY_BROKER_URL)
+    smtp_sink.reset(client)
+    sink = SMTPSinkProcess(redis_url=settings.CELERY_BROKER_URL, count_each=True).start()
+    try:
+        with smtp_client(sink) as sender:
+            message = b"Subject: Hi\r\n\r\nBody"
+            sender.sendmail("shop@jessops.example", ["Ada@example.com", "bo@example.com"], message)
+            sender.sendmail("shop@jessops.example", ["ada@example.com"], message)
+        deadline = time.monotonic() + 5
+        while smtp_sink.counts(client)["messages"] < 2:
+            assert time.monotonic() < deadline, smtp_sink.counts(client)
+            time.sleep(0.05)
+        assert smtp_sink.by_recipient(client) == {"ada@example.com": 2, "bo@example.com": 1}
+    finally:
+        sink.stop()
+        smtp_sink.reset(client)
+
+
+@pytest.mark.worker
+def test_a_worker_main_process_killed_takes_its_pool_children_with_it(worker_factory):
+    worker = worker_factory(name="harness", concurrency=2)
+    # (another worker may have answered the start's ping before this one had forked)
+    deadline = time.monotonic() + 20
+    while len(children := worker.pool_children()) < 2:
+        assert time.monotonic() < deadline, worker.tail()
+        time.sleep(0.1)
+
+    worker.kill_pool_child(children[0])
+    deadline = time.monotonic() + 20
+    while children[0] in worker.pool_children() or len(worker.pool_children()) < 2:
+        assert time.monotonic() < deadline, worker.tail()
+        time.sleep(0.1)
+    # the pool started another child; killing the main process ends them all
+    survivors = worker.pool_children()
+    worker.kill_main()
+    deadline = time.monotonic() + 10
+    while any(Path(f"/proc/{pid}").exists() and not _zombie(pid) for pid in survivors):
+        assert time.monotonic() < deadline, survivors
+        time.sleep(0.1)
+    worker.kill()  # nothing left to kill: no error
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        return Path(f"/proc/{pid}/stat").read_text().split(") ", 1)[1].startswith("Z")
+    except OSError:
+        return True

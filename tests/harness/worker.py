@@ -80,10 +80,43 @@ class WorkerProcess:
         return self.process.pid
 
     def kill(self) -> None:
-        """SIGKILL the whole process group, as a crash or an OOM kill would."""
-        if self.process and self.process.poll() is None:
+        """SIGKILL the whole process group, as a crash or an OOM kill would (pool children
+        left behind by ``kill_main`` included)."""
+        if not self.process:
+            return
+        try:
             os.killpg(self.process.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            return
+        if self.process.poll() is None:
             self.process.wait(timeout=10)
+
+    def pool_children(self) -> list[int]:
+        """The pids of the prefork pool's child processes (they run the tasks), from /proc."""
+        children = []
+        for entry in Path("/proc").iterdir():
+            if not entry.name.isdigit():
+                continue
+            try:
+                stat = (entry / "stat").read_text()
+            except OSError:
+                continue
+            parent = int(stat[stat.rindex(")") + 2 :].split()[1])
+            if parent == self.pid:
+                children.append(int(entry.name))
+        return sorted(children)
+
+    def kill_main(self) -> None:
+        """SIGKILL the main process only, as the OOM killer picks one: the pool children it
+        leaves behind lose their parent (``kill`` ends them too)."""
+        assert self.process is not None
+        os.kill(self.process.pid, signal.SIGKILL)
+        self.process.wait(timeout=10)
+
+    def kill_pool_child(self, pid: int) -> None:
+        """SIGKILL one pool child; the main process notices and starts another."""
+        assert pid in self.pool_children(), f"{pid} is not a pool child of {self.pid}"
+        os.kill(pid, signal.SIGKILL)
 
     def stop(self, *, timeout: float = 20) -> None:
         """Warm shutdown: the worker finishes its current tasks, then exits."""
