@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from collections.abc import Iterable
 from html import escape
 
 from django.contrib import messages
@@ -122,7 +123,7 @@ _HISTORY_ROW = (
 )
 
 
-def _timeline(rows: list[tuple[object, ...]]) -> SafeString:
+def _timeline(rows: Iterable[tuple[object, ...]]) -> SafeString:
     """The rows as the timeline's list items, every value escaped as Django's ``escape``
     escapes it (``html.escape`` of the value as text). Printed as one piece: twenty rows
     through the template engine's nodes, or through ``format_html``'s escaping (which asks of
