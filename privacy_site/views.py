@@ -1,5 +1,11 @@
+import logging
+import sys
+
+from django.conf import settings
+from django.db import InterfaceError, OperationalError
 from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.shortcuts import render
+from django.template import loader
 from django.views import defaults
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
@@ -9,6 +15,8 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from . import health
+
+logger = logging.getLogger(__name__)
 
 
 @require_safe
@@ -55,10 +63,41 @@ def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     return defaults.page_not_found(request, exception)
 
 
+# Seconds a client is asked to wait when the database can't be reached.
+RETRY_AFTER_SECONDS = 5
+UNAVAILABLE = (
+    "The service can't reach its records just now; nothing was changed. Try again shortly."
+)
+
+
 def server_error(request: HttpRequest) -> HttpResponse:
+    """500, or 503 when the error was the database being out of reach (restarting, down, or
+    the connection lost): a temporary failure the client may retry, and one in which nothing
+    was written (each write is one transaction, rolled back by the error)."""
+    if isinstance(sys.exc_info()[1], (OperationalError, InterfaceError)):
+        return service_unavailable(request)
     if _is_api(request):
         return JsonResponse({"detail": "A server error occurred."}, status=500)
     return defaults.server_error(request)
+
+
+def service_unavailable(request: HttpRequest) -> HttpResponse:
+    """503 with ``Retry-After``: JSON under /api/, else a page that needs nothing but the
+    template (no context processor, no query: the database is what is missing)."""
+    if _is_api(request):
+        response: HttpResponse = JsonResponse({"detail": UNAVAILABLE}, status=503)
+    else:
+        try:
+            page = loader.get_template("503.html").render({"site_name": settings.SITE_NAME})
+        except Exception:  # the page must not fail in turn: say it in plain words
+            logger.exception("the 503 page could not be rendered")
+            page, content_type = UNAVAILABLE, "text/plain; charset=utf-8"
+        else:
+            content_type = "text/html; charset=utf-8"
+        response = HttpResponse(page, status=503, content_type=content_type)
+    response["Retry-After"] = str(RETRY_AFTER_SECONDS)
+    response["Cache-Control"] = "no-store"
+    return response
 
 
 # --- The OpenAPI schema and its documentation page ----------------------------------------------
