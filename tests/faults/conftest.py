@@ -9,6 +9,10 @@ from pathlib import Path
 import pytest
 from django.utils import timezone
 
+from tests.accounts.test_signup_outage import (  # noqa: F401 - fixtures for these tests
+    own_redis,
+    redis_everywhere,
+)
 from tests.communications.conftest import own_workers  # noqa: F401 - a fixture for these tests
 
 HERE = Path(__file__).resolve().parent

@@ -17,13 +17,16 @@ from dataclasses import dataclass
 import psycopg2
 import pytest
 import requests
+from django.contrib.auth import get_user_model
 from django.utils import timezone
 
+from communications.kinds import MessageKind
 from communications.models import Delivery
-from tests.accounts.test_signup_outage import wait_until
+from communications.services import sweep_outbox
+from tests.accounts.test_signup_outage import MOST_A_SIGNUP_MAY_TAKE, timed_signup, wait_until
 from tests.benchmarks.site import Gunicorn
 from tests.faults.figures import write_figures
-from tests.faults.invariants import received_by_address
+from tests.faults.invariants import assert_invariants, received_by_address
 from tests.faults.own_services import OwnPostgres
 from tests.harness.worker import ROOT
 
@@ -206,5 +209,71 @@ def test_postgresql_restarted_under_load_answers_503_fast_and_everything_recover
             "receipts_sent": len(sent),
             "receipts_received": sum(received.values()),
             "delivery_rows_by_status": statuses,
+        },
+    )
+
+
+# --- Redis stopped during a burst of sign-ups --------------------------------------------------
+
+BURST = 30
+
+
+def test_a_burst_of_signups_while_redis_is_down_each_succeeds_and_is_welcomed_once(
+    transactional_db, smtp, worker_factory, redis_everywhere, settings, began
+):
+    # given a worker on the Redis that serves broker, results and cache, as in production
+    worker = worker_factory(
+        name="redis-outage",
+        extra_env={
+            "CELERY_BROKER_URL": redis_everywhere.url,
+            "CELERY_RESULT_BACKEND": redis_everywhere.url,
+            "REDIS_URL": redis_everywhere.url,
+        },
+    )
+    people = [f"person{n}@example.com" for n in range(BURST)]
+
+    # when Redis stops and people sign up one after another
+    redis_everywhere.stop()
+    stopped = time.monotonic()
+    answers = [timed_signup(email) for email in people]
+
+    # then every sign-up succeeds within a second, whole: the account and its queued welcome
+    for response, took in answers:
+        assert response.status_code == 302
+        assert response["Location"] == "/accounts/confirm-email/"
+        assert took < MOST_A_SIGNUP_MAY_TAKE, f"{took:.2f} s"
+    users = get_user_model().objects.filter(email__in=people)
+    assert users.count() == BURST
+    welcome = Delivery.objects.filter(user__in=users, kind=MessageKind.WELCOME)
+    assert sorted(welcome.values_list("status", flat=True)) == [Status.QUEUED] * BURST
+    assert smtp.messages == []
+    assert worker.process.poll() is None, worker.tail()  # the worker rides the outage out
+
+    # when Redis is back and beat's outbox sweep runs (as often as it likes)
+    redis_everywhere.start()
+    back = time.monotonic()
+    settings.EMAIL_OUTBOX_RETRY_AFTER = 0
+    assert sweep_outbox()["requeued"] == BURST
+
+    # then each welcome email arrives, once
+    smtp.wait_for(BURST, timeout=120)
+    wait_until(
+        lambda: welcome.filter(status=Status.SENT).count() == BURST, timeout=60, what=worker.tail()
+    )
+    drained = time.monotonic() - back
+    assert sweep_outbox()["requeued"] == 0
+    time.sleep(1)
+    received = received_by_address(smtp.messages)
+    assert received == {email: 1 for email in people}
+    assert worker.process.poll() is None
+    assert_invariants(since=began, received=received)
+    write_figures(
+        "redis_stopped_during_signups",
+        {
+            "signups": BURST,
+            "slowest_signup_seconds": round(max(took for _, took in answers), 3),
+            "median_signup_seconds": round(sorted(t for _, t in answers)[BURST // 2], 3),
+            "redis_down_seconds": round(back - stopped, 1),
+            "all_welcomed_seconds_after_redis_was_back": round(drained, 1),
         },
     )
