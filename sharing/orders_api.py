@@ -12,6 +12,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
+from api_keys.authentication import APIKeyAuthentication
 from api_keys.models import Scope, SystemAPIKey
 from api_keys.permissions import APIKeyScopePermission, api_key_of
 from api_keys.schema import SCHEME
@@ -80,13 +81,18 @@ class OrderConflictError(APIException):
 
 
 class CanSendOrders(APIKeyScopePermission):
-    """A system's key holding ``orders:write``; nobody on a session, staff included."""
+    """A system's key holding ``orders:write``; nobody on a session, staff included (the view
+    does not read sessions)."""
 
     api_key_scope = Scope.ORDERS_WRITE
     message = "Sending orders needs an API key with the orders:write scope."
 
 
 class OrderView(APIView):
+    # A key only: a session is not even read, so a request without a usable key is told so
+    # with 401 and ``WWW-Authenticate: Api-Key`` (HTTP's answer for missing or invalid
+    # credentials), and one whose key lacks the scope gets 403.
+    authentication_classes = [APIKeyAuthentication]
     permission_classes = [CanSendOrders]
     parser_classes = [JSONParser]
 
@@ -109,8 +115,6 @@ class OrderView(APIView):
             "nothing: the register refused the disclosure."
         ),
         request=OrderRequestSerializer,
-        # A key only: the session scheme is tried (so a missing key is a 403 like everywhere
-        # else in the API) but never lets anyone through.
         auth=[{SCHEME: []}],  # type: ignore[list-item]  # a security requirement, as OpenAPI has it
         examples=[OpenApiExample("An order", value=EXAMPLE_REQUEST, request_only=True)],
         responses={
@@ -130,9 +134,13 @@ class OrderView(APIView):
                     )
                 ],
             ),
-            403: OpenApiResponse(
+            401: OpenApiResponse(
                 ErrorDetailSerializer,
-                description="No key, an invalid key, or one without the orders:write scope.",
+                description="No key, or a key that is unknown, revoked or expired "
+                "(`WWW-Authenticate: Api-Key`); a session is not accepted.",
+            ),
+            403: OpenApiResponse(
+                ErrorDetailSerializer, description="A key without the orders:write scope."
             ),
             409: OpenApiResponse(
                 ErrorDetailSerializer,

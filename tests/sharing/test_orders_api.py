@@ -552,10 +552,11 @@ def test_a_body_that_is_not_json_is_a_415(checkout):
 # --- Who may send orders -------------------------------------------------------------------------
 
 
-def test_without_a_key_the_answer_is_403_and_nothing_is_written():
+def test_without_a_key_the_answer_is_401_and_nothing_is_written():
     response = APIClient(REMOTE_ADDR=ADDRESS).post(ORDERS, order(), format="json")
 
-    assert response.status_code == 403
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Api-Key"
     assert response.json() == {"detail": "Authentication credentials were not provided."}
     assert not Order.objects.exists()
 
@@ -576,7 +577,8 @@ def test_a_revoked_key_is_refused(post, checkout, officer):
 
     response = post(order(), secret=secret)
 
-    assert response.status_code == 403
+    assert response.status_code == 401
+    assert response["WWW-Authenticate"] == "Api-Key"
     assert response.json() == {"detail": "Invalid API key."}
 
 
@@ -587,8 +589,9 @@ def test_staff_on_their_session_may_not_send_orders(superuser_client):
 
     response = api.post(ORDERS, order(), format="json")
 
-    assert response.status_code == 403
-    assert "orders:write" in response.json()["detail"]
+    # (a session is not read here: the answer is the one for no key at all)
+    assert response.status_code == 401
+    assert response.json() == {"detail": "Authentication credentials were not provided."}
     assert not Order.objects.exists()
 
 
@@ -600,7 +603,7 @@ def test_the_openapi_schema_documents_the_orders_endpoint():
 
     operation = schema["paths"]["/api/v1/orders/"]["post"]
     assert operation["security"] == [{"ApiKeyAuth": []}]
-    assert {"201", "400", "403", "409"} <= set(operation["responses"])
+    assert {"201", "400", "401", "403", "409"} <= set(operation["responses"])
     assert "orders:write" in operation["description"]
     assert OPT_OUT_WORDING in operation["description"]
 

@@ -110,7 +110,7 @@ def test_a_key_revoked_between_two_orders_refuses_the_second(post, checkout, off
     revoke_api_key(key=key, actor=officer)
 
     response = post(order("JS-2"))
-    assert response.status_code == 403
+    assert response.status_code == 401
     assert Order.objects.count() == 1
 
 
