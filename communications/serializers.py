@@ -260,14 +260,22 @@ class FieldErrorsExtension(OpenApiSerializerExtension):
     target_class = FieldErrorsSerializer
 
     def map_serializer(self, auto_schema, direction) -> dict:
-        messages = {"type": "array", "items": {"type": "string"}}
+        # Nested as deep as the input: an object's fields, a list's items (a list of objects
+        # answers each item, ``{}`` for one without errors), a list's items by index.
+        itself = {"$ref": "#/components/schemas/FieldErrors"}
         return {
             "type": "object",
             "description": (
-                "Each field named maps to a list of messages, or, for a field holding an "
-                "object, to an object of the same shape per key."
+                "Each field named maps to a list of messages; a field holding an object, to an "
+                "object of the same shape; a field holding a list of objects, to a list (or an "
+                "object by index) of such objects. A request refused before any field is "
+                "read (a NUL character, say) gets one message in ``detail``."
             ),
             "additionalProperties": {
-                "oneOf": [messages, {"type": "object", "additionalProperties": messages}]
+                "anyOf": [
+                    {"type": "string"},
+                    {"type": "array", "items": {"anyOf": [{"type": "string"}, itself]}},
+                    itself,
+                ]
             },
         }

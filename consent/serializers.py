@@ -26,6 +26,29 @@ class StrictBooleanField(serializers.BooleanField):
         self.fail("invalid")
 
 
+class StrictCharField(serializers.CharField):
+    """A JSON string and nothing else: a number or a boolean is refused rather than turned into
+    text, as the schema says the field is a string."""
+
+    default_error_messages = {"invalid": "Must be a string (JSON text in quotes)."}
+
+    def to_internal_value(self, data: object) -> str:
+        if not isinstance(data, str):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
+class StrictIntegerField(serializers.IntegerField):
+    """A JSON whole number and nothing else: ``"2"``, ``2.0`` or ``true`` are refused."""
+
+    default_error_messages = {"invalid": "Must be a whole number (a JSON integer)."}
+
+    def to_internal_value(self, data: object) -> int:
+        if isinstance(data, bool) or not isinstance(data, int):
+            self.fail("invalid")
+        return super().to_internal_value(data)
+
+
 # --- The logged-in person's own preferences ------------------------------------------------------
 
 

@@ -9,7 +9,7 @@ import unicodedata
 from rest_framework import serializers
 
 from consent.names import INVALID_NAME, NAME_MAX_LENGTH, is_valid_person_name
-from consent.serializers import StrictBooleanField
+from consent.serializers import StrictBooleanField, StrictCharField, StrictIntegerField
 from privacy_site.postcodes import INVALID_POSTCODE, uk_postcode
 from sharing.order_models import CustomerStatus, Order, OrderLine
 from sharing.services.orders import (
@@ -48,21 +48,21 @@ def _person_name(value: str) -> None:
 
 
 class PostalAddressSerializer(serializers.Serializer):
-    line_1 = serializers.CharField(
+    line_1 = StrictCharField(
         max_length=Order._meta.get_field("address_line_1").max_length,
         validators=[_line_of_text],
     )
-    line_2 = serializers.CharField(
+    line_2 = StrictCharField(
         max_length=Order._meta.get_field("address_line_2").max_length,
         required=False,
         allow_blank=True,
         default="",
         validators=[_line_of_text],
     )
-    town = serializers.CharField(
+    town = StrictCharField(
         max_length=Order._meta.get_field("town").max_length, validators=[_line_of_text]
     )
-    postcode = serializers.CharField(
+    postcode = StrictCharField(
         max_length=12, help_text="A UK postcode, in any case and spacing: stored as SW1A 1AA."
     )
 
@@ -75,25 +75,25 @@ class PostalAddressSerializer(serializers.Serializer):
 
 class OrderCustomerSerializer(serializers.Serializer):
     email = serializers.EmailField(max_length=254, help_text="Matched whatever its case.")
-    first_name = serializers.CharField(max_length=NAME_MAX_LENGTH, validators=[_person_name])
-    last_name = serializers.CharField(max_length=NAME_MAX_LENGTH, validators=[_person_name])
+    first_name = StrictCharField(max_length=NAME_MAX_LENGTH, validators=[_person_name])
+    last_name = StrictCharField(max_length=NAME_MAX_LENGTH, validators=[_person_name])
     address = PostalAddressSerializer(help_text="Where the parcel goes.")
 
 
 class OrderLineSerializer(serializers.Serializer):
-    product = serializers.CharField(
+    product = StrictCharField(
         max_length=OrderLine._meta.get_field("product").max_length, validators=[_one_line]
     )
-    supplier = serializers.CharField(
+    supplier = StrictCharField(
         max_length=OrderLine._meta.get_field("supplier").max_length, validators=[_one_line]
     )
-    quantity = serializers.IntegerField(min_value=1, max_value=MAX_QUANTITY)
+    quantity = StrictIntegerField(min_value=1, max_value=MAX_QUANTITY)
 
 
 class OrderRequestSerializer(serializers.Serializer):
     """The checkout's order: what ``take_order`` takes."""
 
-    reference = serializers.CharField(
+    reference = StrictCharField(
         max_length=REFERENCE_MAX,
         help_text="The shop's order reference: letters, digits and . _ / -, starting with a "
         "letter or digit. Used once per system: a repeat of the same request gets the first "
@@ -114,7 +114,7 @@ class OrderRequestSerializer(serializers.Serializer):
         default="",
         help_text="The supplier's site the customer came from, if any.",
     )
-    carrier = serializers.CharField(
+    carrier = StrictCharField(
         max_length=200,
         validators=[_one_line],
         required=False,
@@ -158,7 +158,7 @@ class OrderRequestSerializer(serializers.Serializer):
 
 
 class OrderCustomerAnswerSerializer(serializers.Serializer):
-    id = serializers.IntegerField(
+    id = StrictIntegerField(
         allow_null=True, help_text="The customer's account; null when not linked."
     )
     status = serializers.ChoiceField(
@@ -171,28 +171,28 @@ class OrderCustomerAnswerSerializer(serializers.Serializer):
 
 class SpecialOffersAnswerSerializer(serializers.Serializer):
     granted = serializers.BooleanField(help_text="Special offers in force after the order.")
-    legal_basis = serializers.CharField(
+    legal_basis = StrictCharField(
         allow_null=True, help_text="consent or soft_opt_in; null if never asked."
     )
     changed = serializers.BooleanField(help_text="This order recorded a decision.")
 
 
 class OrderDisclosureAnswerSerializer(serializers.Serializer):
-    id = serializers.IntegerField()
-    recipient = serializers.CharField()
-    purpose = serializers.CharField(help_text="card_authorisation or delivery.")
-    legal_basis = serializers.CharField()
-    categories = serializers.ListField(child=serializers.CharField())
+    id = StrictIntegerField()
+    recipient = StrictCharField()
+    purpose = StrictCharField(help_text="card_authorisation or delivery.")
+    legal_basis = StrictCharField()
+    categories = serializers.ListField(child=StrictCharField())
 
 
 class OrderRefusalAnswerSerializer(serializers.Serializer):
-    recipient = serializers.CharField()
-    rule = serializers.CharField(help_text="The register's rule that refused it.")
-    detail = serializers.CharField()
+    recipient = StrictCharField()
+    rule = StrictCharField(help_text="The register's rule that refused it.")
+    detail = StrictCharField()
 
 
 class OrderAnswerSerializer(serializers.Serializer):
-    reference = serializers.CharField()
+    reference = StrictCharField()
     received_at = serializers.DateTimeField()
     customer = OrderCustomerAnswerSerializer()
     special_offers = SpecialOffersAnswerSerializer(
