@@ -268,12 +268,10 @@ class FieldErrorsExtension(OpenApiSerializerExtension):
             "description": (
                 "Each field named maps to a list of messages; a field holding an object, to an "
                 "object of the same shape; a field holding a list of objects, to a list (or an "
-                "object by index) of such objects. A request refused before any field is "
-                "read (a NUL character, say) gets one message in ``detail``."
+                "object by index) of such objects."
             ),
             "additionalProperties": {
                 "anyOf": [
-                    {"type": "string"},
                     {"type": "array", "items": {"anyOf": [{"type": "string"}, itself]}},
                     itself,
                 ]

@@ -4,7 +4,12 @@
 from __future__ import annotations
 
 from django.urls import path
-from drf_spectacular.utils import OpenApiExample, OpenApiResponse, extend_schema
+from drf_spectacular.utils import (
+    OpenApiExample,
+    OpenApiResponse,
+    PolymorphicProxySerializer,
+    extend_schema,
+)
 from rest_framework import status
 from rest_framework.exceptions import APIException, PermissionDenied, ValidationError
 from rest_framework.parsers import JSONParser
@@ -124,9 +129,14 @@ class OrderView(APIView):
                 examples=[OpenApiExample("Recorded", value=EXAMPLE_ANSWER)],
             ),
             400: OpenApiResponse(
-                FieldErrorsSerializer,
-                description="A malformed field, or a carrier the register does not know; "
-                "nothing written.",
+                PolymorphicProxySerializer(
+                    component_name="OrderRefusal",
+                    serializers=[FieldErrorsSerializer, ErrorDetailSerializer],
+                    resource_type_field_name=None,
+                ),
+                description="A malformed field, or a carrier the register does not know: "
+                '{field: [messages]}; a body that is not JSON at all: {"detail": message}. '
+                "Nothing written.",
                 examples=[
                     OpenApiExample(
                         "A bad postcode",

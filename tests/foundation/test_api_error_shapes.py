@@ -123,10 +123,13 @@ def test_the_schema_documents_the_field_error_shape(schema):
     refusal = responses(schema, "/api/v1/campaigns/", "post")["400"]
 
     assert field_errors["type"] == "object"
-    assert field_errors["additionalProperties"]["oneOf"][0] == {
-        "type": "array",
-        "items": {"type": "string"},
-    }
+    itself = {"$ref": "#/components/schemas/FieldErrors"}
+    assert field_errors["additionalProperties"]["anyOf"] == [
+        # messages, or a list of objects' errors
+        {"type": "array", "items": {"anyOf": [{"type": "string"}, itself]}},
+        # an object's errors, or a list's by index
+        itself,
+    ]
     assert refusal["content"]["application/json"]["schema"] == {
         "$ref": "#/components/schemas/CampaignRefusal"
     }
