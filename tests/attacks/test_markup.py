@@ -7,13 +7,21 @@ from __future__ import annotations
 
 import html
 import re
+from dataclasses import replace
+from datetime import timedelta
 from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
 from django.conf import settings
 from django.core import mail
+from django.core.files.uploadedfile import SimpleUploadedFile
+from django.utils import timezone
 
+from accounts.models import PrivacyRequest
+from accounts.services.requests import log_privacy_request
+from api_keys.models import Scope
+from api_keys.services import issue_api_key
 from communications.kinds import CAMPAIGN_KINDS, RULES
 from communications.models import Campaign
 from communications.referrals.mail import render_referral
@@ -21,11 +29,14 @@ from communications.referrals.sealing import Sealed, WishlistItem
 from communications.rendering import campaign_template, recipient_values, render_transactional
 from communications.sending import BatchRecipient, send_as_batch
 from consent.services import save_policy_draft
-from sharing.services import PartyDetails, change_third_party
+from sharing.models import DataCategory
+from sharing.order_serializers import OrderRequestSerializer
+from sharing.services import LegalScope, PartyDetails, change_third_party, log_legal_request
+from sharing.services.orders import take_order
 from surveys.models import Survey
 from tests.factories import CampaignFactory, UserFactory, permissions_named
 from tests.harness.http import logged_in
-from tests.sharing.conftest import BANK, SPONSORS, party
+from tests.sharing.conftest import BANK, COURTS, SPONSORS, party
 from tests.staff import world as staff_world
 from tests.staff.test_walk import admin_urls
 from tests.surveys.conftest import SURVEY_RIGHTS, enter, make_contest, make_survey
@@ -73,8 +84,10 @@ def assert_no_markup_from(content: str, where: str) -> None:
 def hostile(monkeypatch, settings, tmp_path):
     """tests/staff/world.py's shop (a customer with profile, consents, a privacy request, an
     order from the shop's API, a photo membership, a legal request, a hold, a campaign), its
-    names and addresses hostile; and a survey's free-text answer, a contest, a campaign
-    written by staff, a policy draft and the register's contract text, all hostile too."""
+    customer's names and home address hostile; and hostile too: a survey's free-text answer,
+    a contest, a campaign written by staff, a policy draft, the register's contract text and
+    the reason for its change, an API key's name, an order's product and supplier from the
+    shop's API, a legal request's reference and description, a privacy request's details."""
     settings.PRIVATE_STORAGE_ROOT = tmp_path / "private"
     monkeypatch.setattr(staff_world, "HOME", (SCRIPT, ATTRIBUTE, "HG1 2RE"))
     shop = staff_world.build_world()
@@ -94,11 +107,48 @@ def hostile(monkeypatch, settings, tmp_path):
     bank = party(BANK)
     change_third_party(
         party=bank,
-        details=PartyDetails.of(bank).__class__(
-            **{**PartyDetails.of(bank).__dict__, "contract_reference": HOSTILE}
-        ),
+        details=replace(PartyDetails.of(bank), contract_reference=HOSTILE),
         actor=shop.superuser,
         reason=HOSTILE,
+    )
+    # The shop's API takes any one-line product and supplier name.
+    key, _ = issue_api_key(name=SCRIPT, scopes=[Scope.ORDERS_WRITE], actor=shop.superuser)
+    incoming = OrderRequestSerializer(
+        data={
+            "reference": "JS-HOSTILE-1",
+            "customer": {
+                "email": shop.customer.email,
+                "first_name": "Ann",
+                "last_name": "Jones",
+                "address": {"line_1": "1 High Street", "town": "Leeds", "postcode": "LS1 4AP"},
+            },
+            "lines": [{"product": SCRIPT, "supplier": ATTRIBUTE, "quantity": 1}],
+            "marketing_opt_out": False,
+        }
+    )
+    incoming.is_valid(raise_exception=True)
+    take_order(system=key, request=incoming.order_request())
+    officer = shop.staff[staff_world.PRIVACY_OFFICER]
+    log_legal_request(
+        authority=party(COURTS),
+        authority_reference=ATTRIBUTE,
+        description=HOSTILE,
+        document=SimpleUploadedFile("order.pdf", staff_world.PDF, content_type="application/pdf"),
+        scope=LegalScope(
+            people=[shop.customer],
+            categories=[DataCategory.POSTAL_ADDRESS],
+            period_start=timezone.localdate() - timedelta(days=60),
+            period_end=timezone.localdate() - timedelta(days=30),
+        ),
+        actor=officer,
+    )
+    log_privacy_request(
+        request_type=PrivacyRequest.Type.ACCESS,
+        channel=PrivacyRequest.Channel.PHONE,
+        received_on=timezone.localdate(),
+        logged_by=shop.staff[staff_world.CUSTOMER_SUPPORT],
+        subject=shop.customer,
+        details=HOSTILE,
     )
     save_policy_draft(actor=shop.superuser, change_type="editorial", text=HOSTILE, summary=HOSTILE)
     return shop
