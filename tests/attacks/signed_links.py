@@ -80,12 +80,11 @@ class LinkKind:
     refused: int
     says: str
     # True when the link grants something once (a replay is refused); False when it may be
-    # followed again and a repeat changes nothing.
+    # followed again (the preference centre's stays the person's key to their choices) and
+    # the same request again changes nothing.
     single_use: bool
     # The words on the page a used single-use link answers with.
     used_says: str = ""
-    # False for a link that stays the person's key to a page (a repeat may save new choices).
-    repeatable_without_change: bool = True
 
 
 def _consent_token(use: TokenUse, purpose: str = "*") -> Callable[[World, object], str]:
@@ -149,7 +148,6 @@ KINDS: list[LinkKind] = [
         refused=400,
         says=CONSENT_REFUSED,
         single_use=False,
-        repeatable_without_change=False,
     ),
     LinkKind(
         name="unsubscribe",
