@@ -7,6 +7,7 @@ logged-in person's own data."""
 from __future__ import annotations
 
 import json
+from urllib.parse import urlencode
 
 import pytest
 from django.test import Client
@@ -166,8 +167,6 @@ def test_anns_ids_in_the_query_or_body_of_bobs_own_pages_are_ignored(
 
 
 def _query(values: dict[str, str]) -> str:
-    from urllib.parse import urlencode
-
     return urlencode(values)
 
 

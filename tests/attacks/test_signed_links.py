@@ -13,6 +13,8 @@ from django.conf import settings
 from django.test import Client
 from django.urls import Resolver404, resolve
 
+from communications.referrals.mail import tracked_url
+from consent.selectors import consent_status
 from consent.tokens import TokenUse
 from tests.attacks.signed_links import KINDS, NOT_CREDENTIALS, LinkKind, state, world
 from tests.harness.http import text
@@ -125,8 +127,6 @@ def test_a_link_for_one_person_opened_by_another_logged_in_acts_only_for_its_own
 
     kind.follow(bob, kind.path(kind.token(w, w.ann)))
 
-    from consent.selectors import consent_status
-
     assert not consent_status(subject=w.ann)["newsletter"].granted
     assert consent_status(subject=w.bob)["newsletter"].granted
 
@@ -210,8 +210,6 @@ def test_every_module_that_signs_or_checks_a_link_is_known():
 
 
 def test_a_tampered_wishlist_target_goes_home_and_nowhere_else(w):
-    from communications.referrals.mail import tracked_url
-
     genuine = tracked_url("abc", "https://shop.jessops.example/p/1")
     signed = genuine.split("?to=", 1)[1]
     forged = signed.replace("shop.jessops.example", "evil.example")
