@@ -242,10 +242,15 @@ def _site_context() -> dict[str, str]:
 # --- Any delivery row ---------------------------------------------------------------------------
 
 
+_NOT_IN_MERGE_DATA = str.maketrans("", "", '<>"')
+
+
 def _merge_safe(value: str) -> str:
     """A name as a merge value: one line (it may go into the subject), and no angle
-    brackets, since providers substitute merge data into the HTML without escaping it."""
-    return " ".join(value.replace("<", "").replace(">", "").split())
+    brackets or double quotes, since providers substitute merge data into the HTML without
+    escaping it: a bracket would start an element, a quote end the attribute a writer put
+    the name in (``title="For {{ first_name }}"``) and start another (``onerror=``)."""
+    return " ".join(value.translate(_NOT_IN_MERGE_DATA).split())
 
 
 def merge_values(

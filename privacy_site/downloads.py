@@ -36,14 +36,16 @@ class _Echo:
 
 def csv_download(rows: Iterable[Iterable[object]], filename: str) -> StreamingHttpResponse:
     """``rows`` (the header first) as a CSV file to save, written row by row as the response
-    streams, so a long list is never held in memory. The caller escapes cells a spreadsheet
-    would run as formulas."""
+    streams, so a long list is never held in memory. Every text cell a spreadsheet would run
+    as a formula is defused here (``spreadsheet_row``), whatever the caller did: a column
+    added later can't forget it."""
     writer = csv.writer(_Echo())
     response = StreamingHttpResponse(
-        (writer.writerow(row) for row in rows),
+        (writer.writerow(spreadsheet_row(row)) for row in rows),
         content_type="text/csv; charset=utf-8",
     )
     _attachment(response, filename)
+    response["X-Content-Type-Options"] = "nosniff"
     return response
 
 
@@ -55,6 +57,12 @@ def spreadsheet_safe(text: str) -> str:
     """``text`` as a CSV cell a spreadsheet shows rather than runs: one that would start a
     formula gets an apostrophe in front."""
     return "'" + text if text.startswith(FORMULA_PREFIXES) else text
+
+
+def spreadsheet_row(row: Iterable[object]) -> list[object]:
+    """A CSV row with each text cell made ``spreadsheet_safe``; numbers, dates and empty
+    cells as they are. Defusing twice changes nothing (a defused cell starts with ``'``)."""
+    return [spreadsheet_safe(cell) if isinstance(cell, str) else cell for cell in row]
 
 
 def stored_csv_download(text: str, filename: str) -> HttpResponse:

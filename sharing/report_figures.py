@@ -27,7 +27,7 @@ from typing import Any, cast
 from django.db.models import Aggregate, Count, Q, QuerySet, Sum
 from django.utils import timezone
 
-from privacy_site.downloads import spreadsheet_safe
+from privacy_site.downloads import spreadsheet_row
 from sharing.order_models import OrderLine
 from sharing.report_models import SupplierSite
 from sharing.suppression import Line, LineKind, Mark, shown, suppress
@@ -163,12 +163,6 @@ def report_csv(*, supplier: str, start: date, end: date, table: PublishedTable) 
     for row in table.rows:
         product, *cells = row
         writer.writerow(
-            [
-                spreadsheet_safe(supplier),
-                start.isoformat(),
-                end.isoformat(),
-                spreadsheet_safe(product),
-                *cells,
-            ]
+            spreadsheet_row([supplier, start.isoformat(), end.isoformat(), product, *cells])
         )
     return buffer.getvalue()

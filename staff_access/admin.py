@@ -14,7 +14,7 @@ from django.http.response import HttpResponseBase
 from django.utils import timezone
 
 from privacy_site.admin_tools import ReadOnlyAdmin
-from privacy_site.downloads import csv_download
+from privacy_site.downloads import csv_download, spreadsheet_safe
 from staff_access.models import StaffAccess, StaffSignInEvent
 from staff_access.selectors import accesses_to
 
@@ -29,12 +29,11 @@ CSV_HEADER = [
     "fields",
     "search_term",
 ]
-FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")
 
 
 def _cell(value: str) -> str:
     """A cell a spreadsheet would run as a formula, defused with a leading apostrophe."""
-    return f"'{value}" if value.startswith(FORMULA_STARTS) else value
+    return spreadsheet_safe(value)
 
 
 def access_csv_rows(rows: Iterable[StaffAccess]) -> Iterator[Sequence[object]]:

@@ -90,5 +90,6 @@ def confirm(request: HttpRequest, token: str) -> HttpResponse:
 
 def already_confirmed(request: HttpRequest) -> HttpResponse:
     """A used link changes nothing and hands out nothing (no preference-centre link): whoever
-    holds an old email learns only that it was used."""
-    return render(request, "consent/newsletter_already_confirmed.html")
+    holds an old email learns only that it was used. 410 Gone: the link did its one job, as a
+    used verification or password-reset link is refused too."""
+    return render(request, "consent/newsletter_already_confirmed.html", status=410)

@@ -150,6 +150,7 @@ def _newsletter_pages(pages: Catalogue) -> None:
     pages.post(visitor, "newsletter confirmed", link, {})
     pages.get(visitor, "newsletter confirmation link used again", link)
     pages.get(visitor, "newsletter confirmation link not valid", "/newsletter/confirm/nope/")
+    pages.get(visitor, "page not found", "/no-such-page/")
 
 
 def _email_link_pages(pages: Catalogue) -> None:

@@ -178,7 +178,7 @@ def test_confirming_twice_duplicates_nothing(client, db):
     client.post(path)
     response = client.post(path)
 
-    assert response.status_code == 200
+    assert response.status_code == 410
     assert get_user_model().objects.count() == 1
     assert ConsentEvent.objects.count() == 1
 
