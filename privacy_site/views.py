@@ -3,7 +3,7 @@ import sys
 
 from django.conf import settings
 from django.db import InterfaceError, OperationalError
-from django.http import HttpRequest, HttpResponse, JsonResponse
+from django.http import HttpRequest, HttpResponse, HttpResponseNotFound, JsonResponse
 from django.shortcuts import render
 from django.template import loader
 from django.views import defaults
@@ -60,7 +60,14 @@ def permission_denied(request: HttpRequest, exception: Exception) -> HttpRespons
 def page_not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
     if _is_api(request):
         return JsonResponse({"detail": "Not found."}, status=404)
-    return defaults.page_not_found(request, exception)
+    try:
+        return defaults.page_not_found(request, exception)
+    except Exception:  # the page of the site failed in turn: a 404 is still a 404
+        logger.exception("the 404 page could not be rendered")
+        return HttpResponseNotFound(
+            "There is no page at this address. Nothing has been changed.",
+            content_type="text/plain; charset=utf-8",
+        )
 
 
 # Seconds a client is asked to wait when the database can't be reached.
