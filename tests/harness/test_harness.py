@@ -103,7 +103,7 @@ def test_the_smtp_sink_counts_the_messages_of_each_recipient(redis_client, setti
 @pytest.mark.worker
 def test_a_worker_main_process_killed_takes_its_pool_children_with_it(worker_factory):
     worker = worker_factory(name="harness", concurrency=2)
-    # (another worker may have answered the start's ping before this one had forked)
+    # (the pool may still be forking its second child when the worker first answers)
     deadline = time.monotonic() + 20
     while len(children := worker.pool_children()) < 2:
         assert time.monotonic() < deadline, worker.tail()

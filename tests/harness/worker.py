@@ -50,7 +50,7 @@ class WorkerProcess:
         self.log = Path(tempfile.mkstemp(prefix=f"celery-{name}-", suffix=".log")[1])
 
     def start(self, *, timeout: float = 60) -> WorkerProcess:
-        from privacy_site.celery import ping
+        from privacy_site.celery import app, ping
 
         command = [
             sys.executable, "-m", "celery", "-A", "privacy_site", "worker",
@@ -68,7 +68,11 @@ class WorkerProcess:
         while time.monotonic() < deadline:
             if self.process.poll() is not None:
                 raise RuntimeError(f"Celery worker exited at start:\n{self.tail()}")
-            if result.ready():
+            # Another worker on the broker may have answered the task; only this worker's own
+            # answer to a remote-control ping shows its event loop runs. Before that, Celery
+            # treats a pool child that dies as a failed start and exits ("Could not start
+            # worker processes"), so a test that kills a child must not do it any sooner.
+            if result.ready() and app.control.ping(destination=[self.hostname], timeout=0.5):
                 return self
             time.sleep(0.1)
         self.stop()
