@@ -243,3 +243,27 @@ def summary(runs: Sequence[Run], *, ok: int = 200) -> dict:
         "max_ms": round(ms[-1], 1),
         "errors": sum(1 for status, _ in results if status != ok),
     }
+
+
+def postgres_cpu_seconds() -> float:
+    """CPU seconds the machine's PostgreSQL server has used so far: the postmaster's, its live
+    processes' (backends, WAL writer, checkpointer...) and those of backends that have ended
+    (reaped by the postmaster). Read from /proc as root; on a quiet machine the difference
+    across a run is the database's cost of that run's requests."""
+    stats: dict[int, list[str]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as stat:
+                head, tail = stat.read().rsplit(")", 1)
+        except OSError:  # gone meanwhile
+            continue
+        if head.endswith("(postgres"):
+            stats[int(entry)] = tail.split()
+    ticks = 0
+    for fields in stats.values():
+        ticks += int(fields[11]) + int(fields[12])
+        if int(fields[1]) not in stats:  # a postmaster: add its reaped children
+            ticks += int(fields[13]) + int(fields[14])
+    return ticks / os.sysconf("SC_CLK_TCK")

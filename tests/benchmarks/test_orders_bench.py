@@ -8,7 +8,10 @@ new and existing customers are both measured. Clients are separate processes, ea
 its share one request at a time on a new connection (gunicorn's sync workers close each one).
 
 Targets: the orders rate at least 30% of the bare view's, p99 under 150 ms, no errors; every
-order recorded with its two disclosures. ``BENCH_ORDERS`` (default 2,000) and
+order recorded with its two disclosures. Two floors are measured in the same rounds: a view
+that durably inserts its body as one row in plain SQL, and one that does so by ten statements
+(an order's count), with nothing else (``bench_site_urls``): what any intake that writes
+durably through Django costs at least, whatever its code. ``BENCH_ORDERS`` (default 2,000) and
 ``BENCH_ORDER_CLIENTS`` (default 6). Figures are printed and written to var/bench/orders.json.
 """
 
@@ -27,12 +30,13 @@ from pathlib import Path
 import pytest
 from django.apps import apps as django_apps
 from django.conf import settings
+from django.db import connection
 
 from api_keys.models import Scope
 from api_keys.services import issue_api_key
 from sharing.models import Disclosure, ThirdParty
 from sharing.order_models import Order
-from tests.benchmarks.site import Gunicorn
+from tests.benchmarks.site import Gunicorn, postgres_cpu_seconds
 from tests.harness.worker import ROOT
 from tests.sharing.conftest import SEED
 
@@ -117,7 +121,30 @@ def _summary(runs: list[dict]) -> dict:
     }
 
 
-def test_orders_through_gunicorn_beside_a_bare_view(gunicorn, django_user_model):
+@pytest.fixture
+def floor_table():
+    from django.db import connection
+
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "CREATE TABLE IF NOT EXISTS bench_floor "
+            "(id bigserial PRIMARY KEY, body jsonb NOT NULL, at timestamptz NOT NULL DEFAULT now())"
+        )
+    yield
+    with connection.cursor() as cursor:
+        cursor.execute("DROP TABLE IF EXISTS bench_floor")
+
+
+# What each round measures, in turn: (name, path, whether it takes the API key).
+MEASURED = [
+    ("bare", "/bench/bare/", False),
+    ("one_write", "/bench/one-write/", False),
+    ("ten_writes", "/bench/ten-writes/", False),
+    ("orders", "/api/v1/orders/", True),
+]
+
+
+def test_orders_through_gunicorn_beside_a_bare_view(gunicorn, floor_table, django_user_model):
     port = gunicorn.port
     if not ThirdParty.objects.exists():  # a transactional test before this one emptied it
         SEED.load(django_apps, None)
@@ -127,23 +154,24 @@ def test_orders_through_gunicorn_beside_a_bare_view(gunicorn, django_user_model)
     per_round = ORDERS // ROUNDS
     distinct = max(ORDERS // 2, 1)  # half the orders come from an address seen before
     context = multiprocessing.get_context("fork")
-    bare_runs, order_runs = [], []
-    cpu = {"bare": 0.0, "orders": 0.0}
+    runs: dict[str, list[dict]] = {name: [] for name, _, _ in MEASURED}
+    cpu = dict.fromkeys(runs, 0.0)
+    database_cpu = dict.fromkeys(runs, 0.0)
     with context.Pool(CLIENTS) as pool:
-        _load(pool, port, "/bench/bare/", [b"{}"] * WARM_UP, {})
         warm = [_order(f"W-{n}", distinct + n) for n in range(WARM_UP)]
-        _load(pool, port, "/api/v1/orders/", warm, headers)
+        for _, path, keyed in MEASURED:
+            _load(pool, port, path, warm, headers if keyed else {})
         for round_ in range(ROUNDS):
             numbers = range(round_ * per_round, (round_ + 1) * per_round)
             bodies = [_order(f"B-{n}", n % distinct) for n in numbers]
-            before = gunicorn.cpu_seconds()
-            bare_runs.append(_load(pool, port, "/bench/bare/", bodies, {}))
-            between = gunicorn.cpu_seconds()
-            order_runs.append(_load(pool, port, "/api/v1/orders/", bodies, headers))
-            cpu["bare"] += between - before
-            cpu["orders"] += gunicorn.cpu_seconds() - between
+            for name, path, keyed in MEASURED:
+                before, database_before = gunicorn.cpu_seconds(), postgres_cpu_seconds()
+                runs[name].append(_load(pool, port, path, bodies, headers if keyed else {}))
+                cpu[name] += gunicorn.cpu_seconds() - before
+                database_cpu[name] += postgres_cpu_seconds() - database_before
 
-    bare, orders = _summary(bare_runs), _summary(order_runs)
+    summaries = {name: _summary(name_runs) for name, name_runs in runs.items()}
+    bare, orders = summaries["bare"], summaries["orders"]
     ratio = orders["per_second"] / bare["per_second"]
     results = {
         "machine": f"{platform.machine()} {os.cpu_count()} cores, "
@@ -153,11 +181,20 @@ def test_orders_through_gunicorn_beside_a_bare_view(gunicorn, django_user_model)
         "clients": CLIENTS,
         "gunicorn_workers": WORKERS,
         "bare_view": bare,
+        "one_write_floor": summaries["one_write"],
+        "ten_writes_floor": summaries["ten_writes"],
         "orders_api": orders,
         "orders_to_bare": round(ratio, 3),
+        "one_write_to_bare": round(summaries["one_write"]["per_second"] / bare["per_second"], 3),
+        "ten_writes_to_bare": round(summaries["ten_writes"]["per_second"] / bare["per_second"], 3),
         # The workers' CPU per request, whatever else the machine was doing.
         "workers_cpu_ms_per_request": {
             kind: round(1000 * seconds / (per_round * ROUNDS), 2) for kind, seconds in cpu.items()
+        },
+        # PostgreSQL's CPU per request (the whole server: on a quiet machine, these requests').
+        "postgres_cpu_ms_per_request": {
+            kind: round(1000 * seconds / (per_round * ROUNDS), 2)
+            for kind, seconds in database_cpu.items()
         },
     }
     out = Path(settings.BASE_DIR) / "var" / "bench"
@@ -168,6 +205,9 @@ def test_orders_through_gunicorn_beside_a_bare_view(gunicorn, django_user_model)
     total = per_round * ROUNDS + WARM_UP
     assert Order.objects.filter(system=key).count() == total
     assert Disclosure.objects.filter(system=key).count() == 2 * total
-    assert bare["errors"] == 0 and orders["errors"] == 0
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM bench_floor")
+        assert cursor.fetchone()[0] == 11 * total  # one and ten rows a request
+    assert all(summary["errors"] == 0 for summary in summaries.values())
     assert orders["p99_ms"] < 150
     assert ratio >= 0.30
