@@ -26,6 +26,7 @@ from communications.services.campaigns.lifecycle import (
     CampaignError,
     validate_segment,
 )
+from consent.serializers import StrictCharField
 
 
 class AwareDateTimeField(serializers.DateTimeField):
@@ -47,7 +48,7 @@ class AwareDateTimeField(serializers.DateTimeField):
         return super().to_internal_value(value)
 
 
-class PurposeCodeField(serializers.CharField):
+class PurposeCodeField(StrictCharField):
     """A purpose by its code: written as a string, read from the campaign's ``Purpose``."""
 
     def to_representation(self, value) -> str:
@@ -96,7 +97,7 @@ class CampaignSerializer(serializers.Serializer):
     """A campaign as written (create, and PATCH with any subset) and as read back."""
 
     id = serializers.IntegerField(read_only=True)
-    name = serializers.CharField(
+    name = StrictCharField(
         max_length=200,
         required=False,
         allow_blank=True,
@@ -121,8 +122,8 @@ class CampaignSerializer(serializers.Serializer):
             "the kind's purpose."
         ),
     )
-    subject = serializers.CharField(source="subject_line", max_length=200)
-    body = serializers.CharField(
+    subject = StrictCharField(source="subject_line", max_length=200)
+    body = StrictCharField(
         trim_whitespace=False,
         help_text="Markdown or HTML as body_format says; {{ first_name }} is filled in.",
     )

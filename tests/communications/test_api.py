@@ -113,6 +113,11 @@ def test_creating_with_send_at_schedules_it_at_once(api):
         ({"send_at": "2030-05-01T09:00:00"}, "send_at", "Give a time zone"),
         ({"send_at": "2020-05-01T09:00:00Z"}, "detail", "send_at must be in the future"),
         ({"body": "   "}, "detail", "needs a subject and a body"),
+        # JSON that is not a string where the schema says string: refused, not turned into text
+        ({"name": 2026}, "name", "Must be a string"),
+        ({"subject": 42}, "subject", "Must be a string"),
+        ({"body": ["Hello"]}, "body", "Must be a string"),
+        ({"purpose": True}, "purpose", "Must be a string"),
     ],
 )
 def test_invalid_input_is_refused_with_a_clear_message_and_nothing_written(
