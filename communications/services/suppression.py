@@ -13,13 +13,22 @@ from privacy_site.staff import is_active_staff
 
 
 def suppress_address_hash(hashed: str, *, reason: str, detail: str = "") -> Suppression | None:
-    """Suppress by hash; the first reason recorded stays (later ones change nothing)."""
+    """Suppress by hash; the first reason recorded stays (later ones change nothing), except
+    erasure, which replaces any other: an erased person's address must be known as such
+    (an order from it never links or rebuilds an account, whatever suppressed it first), and
+    the earlier reason is kept in the detail."""
     if not hashed:
         return None
     with transaction.atomic():
-        suppression, _ = Suppression.objects.get_or_create(
+        suppression, created = Suppression.objects.select_for_update().get_or_create(
             address_hash=hashed, defaults={"reason": reason, "detail": detail[:300]}
         )
+        erasure = Suppression.Reason.ERASURE
+        if not created and reason == erasure and suppression.reason != erasure:
+            earlier = f"Earlier: {suppression.get_reason_display()}"
+            suppression.detail = f"{earlier}. {suppression.detail}"[:300].rstrip(". ")
+            suppression.reason = erasure
+            suppression.save(update_fields=["reason", "detail"])
     return suppression
 
 

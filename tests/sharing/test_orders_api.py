@@ -313,6 +313,35 @@ def test_the_address_of_an_erased_account_gets_no_new_account(post, make_user, s
     assert Order.objects.get().customer is None
 
 
+def test_an_erased_address_suppressed_earlier_for_a_bounce_still_gets_no_new_account(
+    post, make_user, smtp
+):
+    # The address bounced first, so it was on the do-not-email list before the erasure.
+    from accounts.services.privacy import erase_account, request_erasure
+
+    ann = make_user("ann@example.com")
+    suppress_address("Ann@example.com", reason=Suppression.Reason.HARD_BOUNCE, detail="550")
+    request_erasure(user=ann, actor=ann)
+    erase_account(user_id=ann.pk)
+    listed = Suppression.objects.get()
+    assert (listed.reason, listed.detail) == ("erasure", "Earlier: Hard bounce. 550")
+    before = counts()
+
+    response = post(order())
+
+    assert response.status_code == 201
+    assert response.json()["customer"] == {"id": None, "status": "erased"}
+    assert not get_user_model().objects.filter(email="ann@example.com").exists()
+    after = counts()
+    assert (after["people"], after["disclosures"], after["ledger"]) == (
+        before["people"],
+        before["disclosures"],
+        before["ledger"],
+    )
+    recorded = Order.objects.get()
+    assert (recorded.customer, recorded.delivery_name, recorded.postcode) == (None, "", "")
+
+
 # --- What the register refuses ------------------------------------------------------------------
 
 
