@@ -15,6 +15,7 @@ from typing import Any
 from django import forms
 from django.contrib import admin, messages
 from django.contrib.admin.options import IncorrectLookupParameters
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.http import (
     HttpRequest,
@@ -190,8 +191,11 @@ class PurposeAdmin(admin.ModelAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = extra_context or {}
-        if self.has_change_permission(request):
-            extra_context["reword_url"] = reverse("admin:consent_purpose_reword", args=(object_id,))
+        purpose = self.get_object(request, unquote(object_id))  # None: the admin says so
+        if purpose is not None and self.has_change_permission(request):
+            extra_context["reword_url"] = reverse(
+                "admin:consent_purpose_reword", args=(purpose.pk,)
+            )
         return super().change_view(request, object_id, form_url, extra_context)
 
     def reword_view(self, request: HttpRequest, object_id: int) -> HttpResponse:

@@ -13,8 +13,9 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin
+from django.contrib.admin.utils import unquote
 from django.db.models import Model
-from django.http import HttpRequest
+from django.http import Http404, HttpRequest
 from django.http.response import HttpResponseBase
 from django.template.response import TemplateResponse
 from django.urls import URLPattern, path
@@ -98,6 +99,16 @@ def admin_path(
         model_admin.admin_site.admin_view(view),
         name=f"{opts.app_label}_{opts.model_name}_{action}",
     )
+
+
+def object_or_404(model_admin: admin.ModelAdmin, request: HttpRequest, object_id: str) -> Any:
+    """The row an admin address names (``object_id`` as the URL has it), from the admin's own
+    queryset, or 404: for an id no row has and for one that is no id at all (``abc`` on a
+    whole-number key, which ``get_object_or_404`` would let through as a server error)."""
+    obj = model_admin.get_object(request, unquote(object_id))
+    if obj is None:
+        raise Http404(f"No {model_admin.opts.verbose_name} has the id {object_id!r}.")
+    return obj
 
 
 def object_page(

@@ -21,11 +21,10 @@ from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Model, QuerySet
 from django.http import FileResponse, Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.http.response import HttpResponseBase
-from django.shortcuts import get_object_or_404
 from django.urls import reverse
 from django.views.decorators.http import require_POST
 
-from privacy_site.admin_tools import AddOnlyAdmin, ReadOnlyInline, admin_path
+from privacy_site.admin_tools import AddOnlyAdmin, ReadOnlyInline, admin_path, object_or_404
 from privacy_site.auth_user import logged_in_user
 from privacy_site.need_to_know import shows
 from privacy_site.need_to_know_admin import NeedToKnowAdmin
@@ -277,7 +276,7 @@ class LegalRequestAdmin(PersonalDataAdmin, NeedToKnowAdmin, AddOnlyAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = extra_context or {}
-        obj = LegalRequest.objects.filter(pk=unquote(object_id)).first()
+        obj = self.get_object(request, unquote(object_id))  # None: the admin says so
         if obj is not None and is_privacy_officer(logged_in_user(request)):
             extra_context["officer"] = {
                 "document_url": reverse("admin:sharing_legalrequest_document", args=(obj.pk,)),
@@ -299,7 +298,7 @@ class LegalRequestAdmin(PersonalDataAdmin, NeedToKnowAdmin, AddOnlyAdmin):
     def _officer_request(self, request: HttpRequest, object_id: str) -> LegalRequest:
         if not is_privacy_officer(logged_in_user(request)):
             raise PermissionDenied
-        return get_object_or_404(LegalRequest, pk=unquote(object_id))
+        return object_or_404(self, request, object_id)
 
     @staticmethod
     def _attachment(file, *, filename: str, content_type: str) -> FileResponse:

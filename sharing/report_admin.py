@@ -13,16 +13,14 @@ from typing import Any
 
 from django import forms
 from django.contrib import admin, messages
-from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
-from django.shortcuts import get_object_or_404
 from django.template.response import TemplateResponse
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.html import format_html, format_html_join
 
-from privacy_site.admin_tools import ReadOnlyAdmin, admin_path, adopt_saved
+from privacy_site.admin_tools import ReadOnlyAdmin, admin_path, adopt_saved, object_or_404
 from privacy_site.auth_user import logged_in_user
 from privacy_site.downloads import stored_csv_download
 from sharing.order_models import OrderLine
@@ -129,7 +127,7 @@ class AggregateReportAdmin(ReadOnlyAdmin):
     def csv_view(self, request: HttpRequest, object_id: str) -> HttpResponse:
         if not self.has_view_permission(request):
             raise PermissionDenied
-        report = get_object_or_404(AggregateReport, pk=unquote(object_id))
+        report = object_or_404(self, request, object_id)
         return stored_csv_download(report.csv, report.filename)
 
     def generate_view(self, request: HttpRequest) -> HttpResponse:

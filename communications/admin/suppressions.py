@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from django import forms
 from django.contrib import admin, messages
+from django.contrib.admin.utils import unquote
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import get_object_or_404
@@ -108,9 +109,10 @@ class SuppressionAdmin(AddOnlyAdmin):
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         extra_context = extra_context or {}
-        if self.has_lift_permission(request):
+        suppression = self.get_object(request, unquote(object_id))  # None: the admin says so
+        if suppression is not None and self.has_lift_permission(request):
             extra_context["lift_url"] = reverse(
-                "admin:communications_suppression_lift", args=(object_id,)
+                "admin:communications_suppression_lift", args=(suppression.pk,)
             )
         return super().change_view(request, object_id, form_url, extra_context)
 
