@@ -4,6 +4,9 @@ a password. Connected in ``AccountsConfig.ready``.
 - A password changed, set or reset writes its audit row (``record_secret_change``): the
   person acted on their own account. Our password views run the change and these receivers
   in one transaction (``accounts.views``), so the new password is never saved without its row.
+- A change of email address (allauth, once the new address is verified) writes its audit row
+  and tells every party that received the person's email address (``notify_recipients_of_
+  correction``: Article 19), in the transaction of the change (``accounts.views``).
 - A successful login forgets that account's failed attempts from that address, and a reset
   password forgets the account's failed attempts from everywhere (``accounts.lockout``).
 """
@@ -11,16 +14,42 @@ a password. Connected in ``AccountsConfig.ready``.
 from __future__ import annotations
 
 from allauth.account import signals as allauth_signals
+from allauth.account.models import EmailAddress
 from django.contrib.auth import signals as auth_signals
+from django.db import transaction
 from django.http import HttpRequest
 
 from accounts.lockout import clear_failures
 from accounts.models import AuditSource, User
-from accounts.services.audit import record_secret_change
+from accounts.services.audit import FieldChange, record_changes, record_secret_change
+from sharing.models import DataCategory
+from sharing.services import notify_recipients_of_correction
 
 
 def record_password_change(sender: type, request: HttpRequest | None, user: User, **kwargs) -> None:
     record_secret_change(subject=user, actor=user, field="password", source=AuditSource.ACCOUNT)
+
+
+def record_email_change(
+    sender: type,
+    request: HttpRequest | None,
+    user: User,
+    from_email_address: EmailAddress | None,
+    to_email_address: EmailAddress,
+    **kwargs,
+) -> None:
+    old = from_email_address.email if from_email_address is not None else ""
+    new = to_email_address.email
+    if not old or old.lower() == new.lower():
+        return  # a first address verified at sign-up: nothing was changed
+    with transaction.atomic():
+        record_changes(
+            subject=user,
+            actor=user,
+            changes=[FieldChange(field="email", old=old, new=new)],
+            source=AuditSource.ACCOUNT,
+        )
+        notify_recipients_of_correction(person=user, categories={DataCategory.EMAIL})
 
 
 def forget_failures_after_login(
@@ -42,6 +71,7 @@ def connect() -> None:
         allauth_signals.password_reset,
     ):
         signal.connect(record_password_change, dispatch_uid="accounts-audit-password")
+    allauth_signals.email_changed.connect(record_email_change, dispatch_uid="accounts-email")
     allauth_signals.password_reset.connect(
         forget_failures_after_reset, dispatch_uid="accounts-lockout-reset"
     )

@@ -16,6 +16,7 @@ urlpatterns = [
         views.ConfirmEmailView.as_view(),
         name="account_confirm_email",
     ),
+    path("email/", views.EmailView.as_view(), name="account_email"),
     path("password/change/", views.PasswordChangeView.as_view(), name="account_change_password"),
     path("password/set/", views.PasswordSetView.as_view(), name="account_set_password"),
     re_path(

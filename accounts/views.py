@@ -17,6 +17,7 @@ from django.http import Http404, HttpRequest, HttpResponse, HttpResponseRedirect
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.decorators import method_decorator
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_http_methods
 
@@ -159,8 +160,11 @@ def _delete_page(
 
 class ConfirmEmailView(allauth_views.ConfirmEmailView):
     """A verification link that is unknown, expired or already used answers 404 with the page
-    that says so, on GET and on POST (allauth answers 200, or Django's bare 404 on POST)."""
+    that says so, on GET and on POST (allauth answers 200, or Django's bare 404 on POST). A
+    confirmed new address, its audit row and the notices to the parties that had the old one
+    (``accounts.receivers``) are one transaction."""
 
+    @method_decorator(transaction.atomic)
     def post(self, *args, **kwargs) -> HttpResponse:
         try:
             self.get_object()
@@ -173,6 +177,15 @@ class ConfirmEmailView(allauth_views.ConfirmEmailView):
         if context.get("confirmation") is None:
             response_kwargs["status"] = 404
         return super().render_to_response(context, **response_kwargs)
+
+
+class EmailView(allauth_views.EmailView):
+    """The email page: an address made primary, its audit row and the notices to the parties
+    that had the old one (``accounts.receivers``) are one transaction."""
+
+    @method_decorator(transaction.atomic)
+    def post(self, *args, **kwargs) -> HttpResponse:
+        return super().post(*args, **kwargs)
 
 
 class PasswordResetFromKeyView(allauth_views.PasswordResetFromKeyView):

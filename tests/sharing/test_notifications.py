@@ -6,6 +6,7 @@ failed as they deserve, and what the notice keeps is only what the party needs t
 from __future__ import annotations
 
 import json
+import re
 from datetime import timedelta
 from unittest import mock
 
@@ -37,6 +38,7 @@ from sharing.notification_models import (
 from sharing.privacy import export_for_user
 from sharing.services import NotificationError, record_notified_by_hand
 from sharing.services.notifications import send_notification, sweep_notifications
+from tests.harness.http import logged_in
 from tests.harness.https_receiver import NoticeReceiver
 from tests.sharing.conftest import BANK, CEWE, COURTS, PARCELFORCE, party
 from tests.sharing.notices import party_key, set_notification_address, verify_signature
@@ -145,6 +147,48 @@ def test_a_name_correction_notifies_every_party_that_received_the_name(ann, shar
     assert set(sent) == {BANK, PARCELFORCE, CEWE}
     assert {tuple(notice.categories) for notice in sent.values()} == {(DataCategory.NAME,)}
     assert sent[CEWE].references == ["photo order P-7"]
+
+
+def test_a_changed_email_address_notifies_the_parties_that_had_the_old_one(
+    ann, shared, clean_cache
+):
+    # Ann's verified address is the one CEWE received; she changes it on the email page
+    # (allauth), and the change happens when she follows the link sent to the new address.
+    from allauth.account.models import EmailAddress
+
+    from accounts.models import AuditEvent
+
+    EmailAddress.objects.update_or_create(
+        user=ann, email=ann.email, defaults={"verified": True, "primary": True}
+    )
+    client = logged_in(ann)
+    response = client.post("/accounts/email/", {"action_add": "", "email": "ann.lee@example.net"})
+    assert response.status_code == 302, response.content.decode()[:2000]
+    assert notices() == {}  # nothing changes until the new address is verified
+    link = Delivery.objects.filter(to_email="ann.lee@example.net").latest("id")
+    path = re.search(r"/accounts/confirm-email/[^/\s]+/", link.context["body"]).group(0)
+
+    response = client.post(path)
+
+    assert response.status_code == 302
+    ann.refresh_from_db()
+    assert ann.email == "ann.lee@example.net"
+    # the change is audited as Ann's own, from her account settings
+    (audit,) = AuditEvent.objects.filter(subject=ann, field="email")
+    assert (audit.old_value, audit.new_value) == ("ann@example.com", "ann.lee@example.net")
+    assert (audit.actor, audit.source) == (ann, "account")
+    # and CEWE, the one party that received her email address, is to be told; the bank and
+    # Parcelforce (name and address only) are not
+    sent = notices()
+    assert set(sent) == {CEWE}
+    assert (sent[CEWE].event, sent[CEWE].categories) == (
+        NoticeEvent.RECTIFICATION,
+        [DataCategory.EMAIL],
+    )
+    assert sent[CEWE].references == ["photo order P-7"]
+    assert "ann.lee@example.net" not in json.dumps(
+        list(RecipientNotification.objects.values("references", "categories", "result"))
+    )
 
 
 def test_a_correction_of_data_nobody_received_notifies_nobody(ann, shared):
