@@ -2,8 +2,8 @@
 email address, postal address, phone number and account records, as held during the period
 asked about.
 
-A name, an address or a phone number is given as each version in force at some time in the
-period: the one at its start (worked back from today's through the audit trail's old values)
+A name, an email address, a postal address or a phone number is given as each version in
+force at some time in the period: the one at its start (worked back from today's through the audit trail's old values)
 and each one a change during the period put in place, with when it took effect; never one
 set after the period. An erased person's values are gone (the audit trail keeps no values
 after erasure), so nothing is given for them.
@@ -20,13 +20,15 @@ from sharing.models import DataCategory
 NAME_FIELDS = ("first_name", "last_name")
 ADDRESS_FIELDS = ("address_line_1", "address_line_2", "town", "postcode")
 PHONE_FIELDS = ("phone",)
+EMAIL_FIELDS = ("email",)
+USER_FIELDS = (*NAME_FIELDS, *EMAIL_FIELDS)
 
 
 def _current(person: User, fields: tuple[str, ...]) -> dict[str, str]:
     profile = Profile.objects.filter(user_id=person.pk).first()
     values = {}
     for field in fields:
-        holder = person if field in NAME_FIELDS else profile
+        holder = person if field in USER_FIELDS else profile
         values[field] = (getattr(holder, field) or "") if holder is not None else ""
     return values
 
@@ -78,12 +80,13 @@ def phone_numbers(person: User, period: Period) -> list[dict[str, str]]:
     return _held_during(person, PHONE_FIELDS, period)
 
 
-def email_address(person: User, period: Period) -> dict[str, str]:
-    """The address the account has now, if it existed during the period and is not erased
-    (changes of address are not kept with their values)."""
-    if person.date_joined >= period.ends_before or person.erased_at is not None:
-        return {}
-    return {"address_now": person.email}
+def email_addresses(person: User, period: Period) -> list[dict[str, str]]:
+    """Each address the account had during the period (a change of address is audited with
+    its values: ``accounts.receivers``). An erased account's address is a placeholder, not
+    the person's: nothing is given."""
+    if person.erased_at is not None:
+        return []
+    return _held_during(person, EMAIL_FIELDS, period)
 
 
 def account_records(person: User, period: Period) -> dict:
@@ -124,7 +127,9 @@ def register() -> None:
         category=DataCategory.POSTAL_ADDRESS, name="postal_addresses", source=postal_addresses
     )
     register_export_source(category=DataCategory.PHONE, name="phone_numbers", source=phone_numbers)
-    register_export_source(category=DataCategory.EMAIL, name="email_address", source=email_address)
+    register_export_source(
+        category=DataCategory.EMAIL, name="email_addresses", source=email_addresses
+    )
     register_export_source(
         category=DataCategory.ACCOUNT_RECORDS, name="account", source=account_records
     )

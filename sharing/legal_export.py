@@ -4,9 +4,10 @@ asked for, what was held during the period asked about; nothing else.
 The data of a kind lives in the app that keeps it, some of them above sharing (accounts keeps
 names, addresses and phone numbers): each app offers its part as an *export source*, a
 function of a person and a ``Period``, registered for a kind of data with
-``register_export_source`` (accounts does so in its ``AppConfig.ready``). Sharing registers
-the consent ledger's decisions itself. A kind no source offers is listed under ``not_held``
-rather than left out without a word.
+``register_export_source`` (accounts and surveys do so in their ``AppConfig.ready``).
+Sharing registers its own: the consent ledger's decisions, and the orders the shop's checkout
+sent (what was ordered, and the delivery names and addresses they carried). A kind no source
+offers is listed under ``not_held`` rather than left out without a word.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ from django.utils import timezone
 from consent.models import ConsentEvent
 from privacy_site.auth_user import AuthUser
 from sharing.models import DataCategory
+from sharing.order_models import Order
 
 if TYPE_CHECKING:
     from sharing.legal_models import LegalRequest
@@ -94,6 +96,73 @@ def consent_decisions(person: AuthUser, period: Period) -> list[dict]:
 
 register_export_source(
     category=DataCategory.ACCOUNT_RECORDS, name="consent_decisions", source=consent_decisions
+)
+
+
+def _orders(person: AuthUser, period: Period):
+    """The person's orders received during the period, oldest first. An erased person's
+    orders are no longer linked to them, so none are found."""
+    return (
+        Order.objects.filter(
+            customer_id=person.pk,
+            received_at__gte=period.starts_at,
+            received_at__lt=period.ends_before,
+        )
+        .select_related("carrier")
+        .prefetch_related("lines")
+        .order_by("received_at", "id")
+    )
+
+
+def orders(person: AuthUser, period: Period) -> list[dict]:
+    return [
+        {
+            "order": order.reference or "",
+            "received": _when(order.received_at),
+            "what": [
+                {"product": line.product, "supplier": line.supplier, "quantity": line.quantity}
+                for line in order.lines.all()
+            ],
+            "carrier": order.carrier.name if order.carrier else "",
+            "referred_from": order.referring_site,
+            "no_special_offers_box_ticked": order.marketing_opt_out,
+        }
+        for order in _orders(person, period)
+    ]
+
+
+def order_delivery_names(person: AuthUser, period: Period) -> list[dict]:
+    return [
+        {"name": order.delivery_name, "order": order.reference or "",
+         "received": _when(order.received_at)}
+        for order in _orders(person, period)
+        if order.delivery_name
+    ]  # fmt: skip
+
+
+def order_delivery_addresses(person: AuthUser, period: Period) -> list[dict]:
+    return [
+        {
+            "address_line_1": order.address_line_1,
+            "address_line_2": order.address_line_2,
+            "town": order.town,
+            "postcode": order.postcode,
+            "order": order.reference or "",
+            "received": _when(order.received_at),
+        }
+        for order in _orders(person, period)
+        if order.address_line_1 or order.postcode
+    ]
+
+
+register_export_source(category=DataCategory.ORDER_HISTORY, name="orders", source=orders)
+register_export_source(
+    category=DataCategory.NAME, name="order_delivery_names", source=order_delivery_names
+)
+register_export_source(
+    category=DataCategory.POSTAL_ADDRESS,
+    name="order_delivery_addresses",
+    source=order_delivery_addresses,
 )
 
 

@@ -38,7 +38,7 @@ def _when(value) -> str | None:
     return value.isoformat() if value else None
 
 
-def _answers(entry: Entry) -> list[str]:
+def answer_lines(entry: Entry) -> list[str]:
     """Each answer as "question: answer" (choices joined by " / "); one line each."""
     return [
         f"{answer.question.text}: "
@@ -57,7 +57,7 @@ def export_for_user(user: AuthUser) -> dict:
             "sent": _when(entry.submitted_at),
             "postcode_district": entry.postcode_district,
             "age_band": entry.get_age_band_display() if entry.age_band else "",
-            "answers": _answers(entry),
+            "answers": answer_lines(entry),
         }
         if entry.survey.is_contest:
             statement = entry.sponsor_statement

@@ -15,8 +15,13 @@ from django.core.files.uploadedfile import SimpleUploadedFile
 from django.db import DatabaseError, IntegrityError, transaction
 from django.utils import timezone
 
+from accounts.models import AuditSource
 from accounts.services import deactivate_account, update_profile
+from accounts.services.audit import FieldChange, record_changes
+from api_keys.models import Scope
+from api_keys.services import issue_api_key
 from consent.services import ConsentSource, grant_consent
+from sharing import legal_export
 from sharing.legal_models import LegalRequest, LegalRequestStep
 from sharing.models import DataCategory, Disclosure, DisclosurePurpose, LegalBasis, Role
 from sharing.services import (
@@ -29,8 +34,16 @@ from sharing.services import (
     register_third_party,
     reject_legal_request,
 )
-from tests.factories import set_up_second_factor
+from sharing.services.orders import (
+    OrderCustomer,
+    OrderItem,
+    OrderRequest,
+    PostalAddress,
+    take_order,
+)
+from tests.factories import StaffFactory, set_up_second_factor
 from tests.sharing.conftest import COURTS, PARCELFORCE, party
+from tests.surveys.conftest import SURVEY_RIGHTS, enter, make_survey
 
 pytestmark = pytest.mark.django_db
 Status = LegalRequest.Status
@@ -344,13 +357,13 @@ def test_the_export_holds_only_the_people_kinds_of_data_and_period_asked_for(
         assert elsewhere not in text
     # the addresses held during the period: the one at its start and the move within it,
     # never the one after it
-    (addresses,) = export["people"][0]["data"]["postal_address"].values()
+    addresses = export["people"][0]["data"]["postal_address"]["postal_addresses"]
     assert [address["address_line_1"] for address in addresses] == [
         "1 Old Road",
         "2 Middle Street",
     ]
     assert "3 New Road" not in text
-    (bobs,) = export["people"][1]["data"]["postal_address"].values()
+    bobs = export["people"][1]["data"]["postal_address"]["postal_addresses"]
     assert [address["address_line_1"] for address in bobs] == ["9 Elm Lane"]
     # the export's digest is recorded with the step
     step = request.steps.get(kind="fulfilled")
@@ -388,7 +401,106 @@ def test_account_records_in_the_export_are_those_of_the_period(clerk, officers, 
     assert "Middle Street" not in json.dumps(data)
 
 
-def test_kinds_of_data_no_part_of_the_system_holds_are_said_to_be_not_held(clerk, officers, people):
+def _take_order(system, person, reference: str, line_1: str) -> None:
+    take_order(
+        system=system,
+        request=OrderRequest(
+            reference=reference,
+            customer=OrderCustomer(
+                email=person.email,
+                first_name=person.first_name,
+                last_name="Quist-Delivery",
+                address=PostalAddress(line_1=line_1, town="Leeds", postcode="LS1 1AA"),
+            ),
+            lines=[OrderItem(product="Canon EOS R8 body", supplier="Canon UK", quantity=1)],
+            marketing_opt_out=True,
+        ),
+    )
+
+
+@pytest.fixture
+def held_elsewhere(people, officers, monkeypatch):
+    """Ann's orders and a survey answer, one of each during the period (45 days ago) and
+    one after it (10 days ago); Bob's order during it."""
+    system, _ = issue_api_key(name="Checkout", scopes=[Scope.ORDERS_WRITE], actor=officers[0])
+    author = StaffFactory(email="sam@jessops.example", permissions=SURVEY_RIGHTS)
+    for days_ago, tag in ((45, "IN"), (10, "AFTER")):
+        with monkeypatch.context() as patch:
+            at(patch, days_ago)
+            _take_order(system, people["ann"], f"JS-{tag}", f"{tag} Delivery Road")
+            survey = make_survey(author, title=f"Survey {tag}")
+            enter(survey, people["ann"], q1="Easy")
+    with monkeypatch.context() as patch:
+        at(patch, 45)
+        _take_order(system, people["bob"], "JS-BOB", "Bob Delivery Road")
+
+
+def test_orders_and_survey_answers_of_the_period_are_in_the_export(
+    clerk, officers, people, held_elsewhere
+):
+    _, export = fulfilled(
+        clerk,
+        officers,
+        [people["ann"]],
+        categories=[
+            DataCategory.ORDER_HISTORY,
+            DataCategory.SURVEY_ANSWERS,
+            DataCategory.NAME,
+            DataCategory.POSTAL_ADDRESS,
+        ],
+    )
+
+    assert export["not_held"] == []
+    data = export["people"][0]["data"]
+    (order,) = data["order_history"]["orders"]
+    assert order["order"] == "JS-IN"
+    assert order["what"] == [
+        {"product": "Canon EOS R8 body", "supplier": "Canon UK", "quantity": 1}
+    ]
+    assert order["no_special_offers_box_ticked"] is True
+    (entry,) = data["survey_answers"]["entries"]
+    assert entry["survey"] == "Survey IN"
+    assert entry["answers"] == ["How easy was checkout?: Easy"]
+    # the names and addresses the order carried, beside the account's own
+    (delivered_to,) = data["name"]["order_delivery_names"]
+    assert (delivered_to["name"], delivered_to["order"]) == ("Ann Quist-Delivery", "JS-IN")
+    (address,) = data["postal_address"]["order_delivery_addresses"]
+    assert (address["address_line_1"], address["order"]) == ("IN Delivery Road", "JS-IN")
+    # nothing of after the period, nor of Bob's
+    text = json.dumps(export)
+    for elsewhere in ("JS-AFTER", "AFTER Delivery Road", "Survey AFTER", "JS-BOB", "Bob"):
+        assert elsewhere not in text
+
+
+def test_an_email_address_is_given_as_held_during_the_period(clerk, officers, people, monkeypatch):
+    # Ann changed her address during the period and again after it (each change audited)
+    ann = people["ann"]
+    for days_ago, new in ((45, "ann.middle@example.com"), (10, "ann.new@example.com")):
+        with monkeypatch.context() as patch:
+            at(patch, days_ago)
+            with transaction.atomic():
+                old, ann.email = ann.email, new
+                ann.save(update_fields=["email"])
+                record_changes(
+                    subject=ann,
+                    actor=ann,
+                    changes=[FieldChange(field="email", old=old, new=new)],
+                    source=AuditSource.ACCOUNT,
+                )
+
+    _, export = fulfilled(clerk, officers, [ann], categories=[DataCategory.EMAIL])
+
+    held = export["people"][0]["data"]["email"]["email_addresses"]
+    assert [version["email"] for version in held] == ["ann@example.com", "ann.middle@example.com"]
+    assert "ann.new@example.com" not in json.dumps(export)
+
+
+def test_kinds_of_data_no_part_of_the_system_holds_are_said_to_be_not_held(
+    clerk, officers, people, monkeypatch
+):
+    # every kind the register knows has a source today; one without any is named, not dropped
+    monkeypatch.setitem(legal_export._SOURCES, DataCategory.ORDER_HISTORY, {})
+
     _, export = fulfilled(
         clerk,
         officers,
@@ -397,7 +509,8 @@ def test_kinds_of_data_no_part_of_the_system_holds_are_said_to_be_not_held(clerk
     )
 
     assert export["not_held"] == ["Orders and what was in them"]
-    (names,) = export["people"][0]["data"]["name"].values()
+    assert set(export["people"][0]["data"]) == {"name"}
+    names = export["people"][0]["data"]["name"]["account_names"]
     assert names == [
         {"first_name": "Ann", "last_name": "Quist", "held_from": names[0]["held_from"]}
     ]
