@@ -3,10 +3,10 @@ email address, postal address, phone number and account records, as held during 
 asked about.
 
 A name, an email address, a postal address or a phone number is given as each version in
-force at some time in the period: the one at its start (worked back from today's through the audit trail's old values)
-and each one a change during the period put in place, with when it took effect; never one
-set after the period. An erased person's values are gone (the audit trail keeps no values
-after erasure), so nothing is given for them.
+force at some time in the period: the one at its start (worked back from today's through the
+audit trail's old values) and each one a change during the period put in place, with when it
+took effect; never one set after the period. An erased person's values are gone (the audit
+trail keeps no values after erasure), so nothing is given for them.
 """
 
 from __future__ import annotations
