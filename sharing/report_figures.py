@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import re
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -26,6 +27,7 @@ from typing import Any, cast
 
 from django.db.models import Aggregate, Count, Q, QuerySet, Sum
 from django.utils import timezone
+from django.utils.crypto import salted_hmac
 
 from privacy_site.downloads import spreadsheet_row
 from sharing.order_models import OrderLine
@@ -139,8 +141,17 @@ def publish(products: list[Figures], total: Figures) -> PublishedTable:
         values += [getattr(row, column) for row in rows]
         minimums += [least] * len(products) + [least if products else 0]
         lines.append(Line(tuple(range(start, start + len(products))), start + len(products), kind))
-    marks = suppress(values, lines=lines, minimums=minimums)
     height = len(rows)
+    customers, units, orders = (COLUMNS.index(name) * height for name in COLUMNS)
+    # In every row, customers and orders from the site are at most the units: each of them
+    # bought at least one. A reader knows it, so the suppression does too.
+    relations = [
+        (first + row, units + row) for first in (customers, orders) for row in range(height)
+    ]
+    # Which figure is withheld is drawn with a key readers don't have, from the figures
+    # themselves: the same table is always published alike, and the choice tells nothing.
+    seed = salted_hmac("sharing.suppression", json.dumps(values), algorithm="sha256").digest()
+    marks = suppress(values, lines=lines, minimums=minimums, relations=relations, seed=seed)
     published = [
         [row.product]
         + [shown(values[c * height + r], marks[c * height + r]) for c, _ in enumerate(COLUMNS)]

@@ -9,24 +9,31 @@ some cells and the cell holding their total, of one of two kinds:
   any of a supplier's products: one customer may be in several cells), so each cell is at
   most the total and the total at most their sum.
 
-Every cell (totals too) under ``THRESHOLD`` is published as ``<10`` (*primary* suppression).
-Then, line by line, while a suppressed cell could be worked out from what the line publishes
-(its exact value is the only one consistent with the published cells, the total, the bounds
-every reader knows and what the markers themselves say), one more cell of the line is withheld
-(*secondary* suppression), the smallest published member first, the total last. A withheld
-cell is ten or more (the reader knows that, so the check assumes it too).
+And *relations* between cells of different lines that every reader knows: ``(a, b)`` says
+cell ``a`` is at most cell ``b`` (a product's customers are at most its units: each bought
+at least one).
 
-Each cell belongs to at most one line, as a member or as its total (a table of one measure per
-column with a totals row), so lines are checked on their own. Knowing a cell's own lower bound
-(a product's row exists only if someone bought it) is part of what a reader knows; each cell
-has one.
+Every cell (totals too) under ``THRESHOLD`` is published as ``<10`` (*primary* suppression).
+Then, while a suppressed cell could be worked out (its exact value is the only whole number
+consistent with everything published: the published cells, the totals, the lines, the
+relations, each cell's own lower bound, and what the markers say, ``<10`` under ten and
+``withheld`` ten or more), one more cell is withheld (*secondary* suppression): a published
+member of its line or of a cell related to it, the totals only when no member is left, chosen
+by a draw seeded with ``seed`` (keyed with a secret by the caller), so that which cell was
+withheld says nothing about the sizes of the others. Each line is first checked on its own
+(cheap); with relations, the whole table is then checked at once: the least and the greatest
+whole number each suppressed cell can take, by integer programming (SciPy's ``milp``, HiGHS).
 """
 
 from __future__ import annotations
 
 import enum
+import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+
+import numpy as np
+from scipy.optimize import Bounds, LinearConstraint, milp
 
 THRESHOLD = 10
 SMALL_MARK = f"<{THRESHOLD}"
@@ -135,7 +142,7 @@ def determined(line: Line, cell: int, values: Sequence[int], boxes: dict[int, _B
     return True
 
 
-def _check_lines(lines: Sequence[Line], size: int) -> None:
+def _check_lines(lines: Sequence[Line], relations: Sequence[tuple[int, int]], size: int) -> None:
     seen: set[int] = set()
     for line in lines:
         cells = [*line.members, line.total]
@@ -144,52 +151,168 @@ def _check_lines(lines: Sequence[Line], size: int) -> None:
         if seen & set(cells) or len(set(cells)) != len(cells):
             raise ValueError("each cell may belong to one line only")
         seen |= set(cells)
+    if any(not (0 <= cell < size) for pair in relations for cell in pair):
+        raise ValueError("a relation names a cell outside the table")
 
 
 def suppress(
-    values: Sequence[int], *, lines: Sequence[Line], minimums: Sequence[int]
+    values: Sequence[int],
+    *,
+    lines: Sequence[Line],
+    minimums: Sequence[int],
+    relations: Sequence[tuple[int, int]] = (),
+    seed: bytes = b"",
 ) -> list[Mark]:
     """The mark of each cell: ``SMALL`` under the threshold, ``WITHHELD`` where needed so
-    that no suppressed cell can be worked out from its line, else ``PUBLISHED``.
-    ``minimums[i]`` is the lower bound every reader knows for cell ``i``."""
+    that no suppressed cell can be worked out from the table, else ``PUBLISHED``.
+    ``minimums[i]`` is the lower bound every reader knows for cell ``i``; ``relations`` the
+    pairs ``(a, b)`` with cell ``a`` at most cell ``b``, which the values must satisfy."""
     if len(minimums) != len(values):
         raise ValueError("give a minimum for every cell")
     if any(value < minimum for value, minimum in zip(values, minimums, strict=True)):
         raise ValueError("a cell is below its own minimum")
-    _check_lines(lines, len(values))
+    _check_lines(lines, relations, len(values))
+    if any(values[a] > values[b] for a, b in relations):
+        raise ValueError("the values break a relation")
     marks = [Mark.SMALL if value < THRESHOLD else Mark.PUBLISHED for value in values]
-    for line in lines:
-        _protect(line, values, marks, minimums)
+    draw = random.Random(seed)  # noqa: S311 - reproducible from a keyed seed; not a secret
+    while (exposed := _first_exposed(values, marks, lines, minimums, relations)) is not None:
+        _withhold_one_near(exposed, values, marks, lines, relations, draw)
     return marks
 
 
-def _protect(line: Line, values: Sequence[int], marks: list[Mark], minimums: Sequence[int]) -> None:
-    cells = [*line.members, line.total]
-    while True:
-        boxes = {
-            cell: box(value=values[cell], mark=marks[cell], minimum=minimums[cell])
-            for cell in cells
-        }
-        exposed = [
-            cell
-            for cell in cells
-            if marks[cell] is not Mark.PUBLISHED and determined(line, cell, values, boxes)
-        ]
-        if not exposed:
-            return
-        # The smallest published member loses least; the total, the figure readers want
-        # most, only when no member is left.
-        published = sorted(
-            (values[cell], cell) for cell in line.members if marks[cell] is Mark.PUBLISHED
+def _boxes(cells: Sequence[int], values, marks, minimums) -> dict[int, _Box]:
+    return {
+        cell: box(value=values[cell], mark=marks[cell], minimum=minimums[cell]) for cell in cells
+    }
+
+
+def _first_exposed(
+    values: Sequence[int],
+    marks: list[Mark],
+    lines: Sequence[Line],
+    minimums: Sequence[int],
+    relations: Sequence[tuple[int, int]],
+) -> int | None:
+    """A suppressed cell a reader can work out, or None. The total of a line with no members
+    (a report of a period with no sales) is nothing, for everyone: it tells nobody anything,
+    and no other cell could hide it."""
+    empty = {line.total for line in lines if not line.members}
+    for line in lines:
+        cells = [*line.members, line.total]
+        boxes = _boxes(cells, values, marks, minimums)
+        for cell in cells:
+            if (
+                marks[cell] is not Mark.PUBLISHED
+                and cell not in empty
+                and determined(line, cell, values, boxes)
+            ):
+                return cell
+    if not relations:
+        return None  # each cell is in one line at most: the lines were the whole story
+    hidden = [c for c, mark in enumerate(marks) if mark is not Mark.PUBLISHED and c not in empty]
+    if not hidden:
+        return None
+    model = _Model(values, marks, lines, minimums, relations)
+    # Two solutions pushing every suppressed cell down, then up, free most cells at once (a
+    # cell that takes another value in either is not worked out); the rest one by one.
+    undecided = set(hidden)
+    for direction in (1.0, -1.0):
+        solution = model.solve(dict.fromkeys(undecided, direction))
+        undecided -= {cell for cell in undecided if solution[cell] != values[cell]}
+    for cell in sorted(undecided):
+        if model.solve({cell: 1.0})[cell] == model.solve({cell: -1.0})[cell]:
+            return cell
+    return None
+
+
+class _Model:
+    """Everything a reader knows of the table, as an integer program over its cells."""
+
+    def __init__(
+        self,
+        values: Sequence[int],
+        marks: list[Mark],
+        lines: Sequence[Line],
+        minimums: Sequence[int],
+        relations: Sequence[tuple[int, int]],
+    ) -> None:
+        size = self.size = len(values)
+        ceiling = 2 * sum(values) + 10 * THRESHOLD  # "no limit", for a withheld cell
+        low, high = np.empty(size), np.empty(size)
+        for index, (value, mark, minimum) in enumerate(zip(values, marks, minimums, strict=True)):
+            cell_box = box(value=value, mark=mark, minimum=minimum)
+            low[index] = cell_box.low
+            high[index] = ceiling if cell_box.high is None else cell_box.high
+        self.bounds = Bounds(low, high)
+        rows: list[np.ndarray] = []
+        row_low: list[float] = []
+        row_high: list[float] = []
+
+        def constrain(coefficients: dict[int, float], least: float, most: float) -> None:
+            row = np.zeros(size)
+            for index, coefficient in coefficients.items():
+                row[index] += coefficient
+            rows.append(row)
+            row_low.append(least)
+            row_high.append(most)
+
+        for line in lines:
+            if line.kind is LineKind.SUM:
+                constrain({**dict.fromkeys(line.members, 1.0), line.total: -1.0}, 0, 0)
+            else:
+                for member in line.members:
+                    constrain({member: 1.0, line.total: -1.0}, -np.inf, 0)
+                constrain({**dict.fromkeys(line.members, -1.0), line.total: 1.0}, -np.inf, 0)
+        for smaller, larger in relations:
+            constrain({smaller: 1.0, larger: -1.0}, -np.inf, 0)
+        self.constraints = [LinearConstraint(np.array(rows), row_low, row_high)] if rows else []
+
+    def solve(self, objective: dict[int, float]) -> list[int]:
+        """A solution minimising the sum of ``objective``'s cells times their weights."""
+        weights = np.zeros(self.size)
+        for cell, weight in objective.items():
+            weights[cell] = weight
+        result = milp(
+            weights,
+            constraints=self.constraints,
+            integrality=np.ones(self.size),
+            bounds=self.bounds,
         )
-        if published:
-            marks[published[0][1]] = Mark.WITHHELD
-        elif marks[line.total] is Mark.PUBLISHED:
-            marks[line.total] = Mark.WITHHELD
-        else:
-            # Everything suppressed and still determined: only a cell whose own bounds pin
-            # it (its minimum is 9), which no table of ours has.
-            raise ValueError("a suppressed cell is pinned by its own bounds")
+        if result.status != 0:
+            raise ValueError(f"the table's own figures do not fit its rules ({result.message})")
+        return [round(x) for x in result.x]
+
+
+def _withhold_one_near(
+    cell: int,
+    values: Sequence[int],
+    marks: list[Mark],
+    lines: Sequence[Line],
+    relations: Sequence[tuple[int, int]],
+    draw: random.Random,
+) -> None:
+    """Withhold one published cell that ties ``cell`` down: a member of its line or of a line
+    of a cell it is related to; then their totals; then any member, then any total."""
+    totals = {line.total for line in lines}
+    line_of = {c: line for line in lines for c in (*line.members, line.total)}
+    near = {cell} | {b for a, b in relations if a == cell} | {a for a, b in relations if b == cell}
+    around: set[int] = set()
+    for c in near:
+        around |= set((*line_of[c].members, line_of[c].total)) if c in line_of else {c}
+    published = [c for c, mark in enumerate(marks) if mark is Mark.PUBLISHED]
+    for pool in (
+        [c for c in published if c in around and c not in totals],
+        [c for c in published if c in around],
+        [c for c in published if c not in totals],
+        published,
+    ):
+        if pool:
+            marks[draw.choice(sorted(pool))] = Mark.WITHHELD
+            return
+    # Everything suppressed and still worked out: only a cell whose own bounds pin it (its
+    # minimum is 9), which no table of ours has.
+    raise ValueError("a suppressed cell is pinned by its own bounds")
 
 
 def shown(value: int, mark: Mark) -> str:

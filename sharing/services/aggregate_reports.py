@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import date, timedelta
 
 from django.conf import settings
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, connection, transaction
 from django.utils import timezone
 
 from privacy_site.auth_user import AuthUser
@@ -41,6 +41,12 @@ HOST = re.compile(r"(?=.{1,253}$)([a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z]{2,
 
 class AggregateReportError(ValueError):
     """The report can't be made (nothing was written); the message says why."""
+
+
+class OverlappingPeriod(AggregateReportError):
+    """An earlier report for the supplier shares days with the period without being the same
+    period, or is the same period with other figures: one report subtracted from the other
+    could give small counts away."""
 
 
 @dataclass(frozen=True)
@@ -106,8 +112,16 @@ def generate_supplier_report(
     if not OrderLine.objects.filter(supplier=supplier).exists():
         raise AggregateReportError(f"No order has a line from the supplier {supplier!r}.")
     party = _aggregate_party()
+    same_period = _check_no_overlap(supplier, period_start, period_end)
     products, total = supplier_figures(supplier=supplier, start=period_start, end=period_end)
     table = publish(products, total)
+    for earlier in same_period:
+        if earlier.table != table.as_json():
+            raise OverlappingPeriod(
+                f"The figures for this period are not those of report {earlier.reference} "
+                "(a supplier's site added since, say): a second report would let the "
+                f"difference be worked out. Give {earlier.reference} again instead."
+            )
     content = report_csv(supplier=supplier, start=period_start, end=period_end, table=table)
     report = AggregateReport.objects.create(
         party=party,
@@ -134,6 +148,33 @@ def generate_supplier_report(
     except DisclosureRefused as refusal:
         raise AggregateReportError(str(refusal)) from refusal
     return report
+
+
+def _check_no_overlap(supplier: str, start: date, end: date) -> list[AggregateReport]:
+    """The supplier's earlier reports of exactly this period; ``OverlappingPeriod`` if one
+    shares only some days with it. Two reports of a supplier are made one at a time (on
+    PostgreSQL a transaction lock on the supplier's name), so two overlapping ones can't
+    both pass this check."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                [f"sharing.aggregate_report:{supplier}"],
+            )
+    earlier = list(
+        AggregateReport.objects.filter(
+            supplier=supplier, period_start__lte=end, period_end__gte=start
+        ).order_by("pk")
+    )
+    for report in earlier:
+        if (report.period_start, report.period_end) != (start, end):
+            raise OverlappingPeriod(
+                f"The period shares days with report {report.reference} for {supplier} "
+                f"({report.period_start:%d %b %Y} to {report.period_end:%d %b %Y}): one "
+                "subtracted from the other could give small counts away. Choose that "
+                "report's exact period, or one that shares no day with it."
+            )
+    return earlier
 
 
 def last_month(today: date) -> tuple[date, date]:
@@ -169,6 +210,12 @@ def generate_scheduled_reports(*, today: date | None = None) -> ScheduledRun:
             )
         except IntegrityError:
             done.add(supplier)  # another run made it meanwhile
+            continue
+        except OverlappingPeriod as overlap:
+            # Staff reported on days of this month already: the month can't be given too.
+            logger.warning("aggregate report of %r for %s to %s skipped: %s",
+                           supplier, start, end, overlap)  # fmt: skip
+            done.add(supplier)
             continue
         except AggregateReportError as error:
             logger.error("aggregate report of %r for %s to %s: %s", supplier, start, end, error)
