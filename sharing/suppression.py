@@ -276,7 +276,7 @@ class _Model:
         result = milp(
             weights,
             constraints=self.constraints,
-            integrality=np.ones(self.size),
+            integrality=np.ones(self.size, dtype=np.int64),
             bounds=self.bounds,
         )
         if result.status != 0:
