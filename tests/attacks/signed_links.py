@@ -228,6 +228,10 @@ NOT_CREDENTIALS = {
     ),
     "consent.newsletter.limit": "keys of the newsletter sign-up limit (salted_hmac), never sent",
     "staff_access.kept_session": "a staff session's key as kept in the database, never sent",
+    "sharing.suppression": (
+        "the seed of the draw of which aggregate-report figure is withheld (salted_hmac of the "
+        "table), never sent"
+    ),
 }
 
 

@@ -180,6 +180,7 @@ SIGNING_MODULES = {
     # The password a newsletter-only subscriber sets comes by a password-reset link.
     "accounts/adapter.py": {"allauth: password reset token"},
     "staff_access/sessions.py": {"staff_access.kept_session"},
+    "sharing/report_figures.py": {"sharing.suppression"},
 }
 
 
