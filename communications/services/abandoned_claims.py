@@ -41,12 +41,13 @@ def _outcomes_kept(claim: SendingClaim, now: datetime) -> list[RowOutcome]:
         )
         handed = list(zip(order, claim.outcomes, strict=False))
     else:
-        # Every row of the claim is still sending (``finish`` gives the claim up in the
-        # statement that records them): the letters stand for them in id order.
+        # The letters stand for every row the claim took, in id order (``finish`` gives the
+        # claim up in the statement that records them). A row may have left "sending" since
+        # (a bounce of a row already handed over, matched by its Message-ID): it keeps its
+        # letter's place, or every letter after it would land on the wrong row; ``record``
+        # writes only rows still sending, so its new status stays.
         claimed = (
-            Delivery.objects.filter(status=Status.SENDING, claim_id=claim.pk)
-            .order_by("pk")
-            .values_list("pk", "attempts")
+            Delivery.objects.filter(claim_id=claim.pk).order_by("pk").values_list("pk", "attempts")
         )
         lettered = list(zip(claimed, claim.outcomes, strict=False))
         attempts = {pk: tries for (pk, tries), _ in lettered}
