@@ -244,7 +244,7 @@ def delivery_id_from_message_id(message_id: str) -> int | None:
     if not local.startswith("delivery-") or domain != message_id_domain():
         return None
     number = local.removeprefix("delivery-")
-    return int(number) if number.isdigit() else None
+    return int(number) if number.isascii() and number.isdigit() else None
 
 
 class Suppression(models.Model):

@@ -58,7 +58,8 @@ def campaign_get(*, id: int | str, actor: AuthUser) -> Campaign:
 
     Missing and forbidden look the same (404), so a refused caller learns nothing.
     """
-    if not is_active_staff(actor, VIEW_CAMPAIGN) or not str(id).isdigit():
+    whole = str(id).isascii() and str(id).isdigit()  # not "²": isdigit takes it, int not
+    if not is_active_staff(actor, VIEW_CAMPAIGN) or not whole:
         raise Http404("No such campaign.")
     campaign = Campaign.objects.select_related("purpose").filter(pk=id).first()
     if campaign is None:

@@ -104,9 +104,14 @@ def _record_delivered(events: list[ProviderEvent]) -> None:
     )
 
 
+def _whole(text: str) -> bool:
+    """Digits 0-9 only (``str.isdigit`` also takes "²", which ``int`` refuses)."""
+    return text.isascii() and text.isdigit()
+
+
 def _deliveries_of(events: list[ProviderEvent]) -> dict[int, int]:
     """Each event's delivery id, found as ``_delivery_for`` finds it, in two queries."""
-    by_ref = {event.pk: int(event.delivery_ref) for event in events if event.delivery_ref.isdigit()}
+    by_ref = {event.pk: int(event.delivery_ref) for event in events if _whole(event.delivery_ref)}
     by_our_id = {}
     for event in events:
         number = delivery_id_from_message_id(event.message_id) if event.message_id else None
@@ -170,7 +175,7 @@ def _process(event: ProviderEvent) -> str:
 
 def _delivery_for(event: ProviderEvent) -> Delivery | None:
     deliveries = Delivery.objects.select_related("user")
-    if event.delivery_ref.isdigit():
+    if _whole(event.delivery_ref):
         found = deliveries.filter(pk=int(event.delivery_ref)).first()
         if found is not None:
             return found

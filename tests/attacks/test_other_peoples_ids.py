@@ -249,6 +249,10 @@ def test_a_campaign_id_that_does_not_exist_is_404_for_a_marketer(marketer):
 
     assert api.get("/api/v1/campaigns/999999/").status_code == 404
     assert api.get("/api/v1/campaigns/x/").status_code == 404
+    # a digit that is not 0-9 ("²", Arabic-Indic three): no such campaign either, not a 500
+    for digit in ("%C2%B2", "%D9%A3"):
+        assert api.get(f"/api/v1/campaigns/{digit}/").status_code == 404
+        assert api.post(f"/api/v1/campaigns/{digit}/pause/").status_code == 404
 
 
 def test_the_consents_api_by_address_refuses_a_customer(ann, bob):
