@@ -12,11 +12,10 @@ from django.urls import NoReverseMatch, reverse
 
 from tests.harness.http import logged_in
 from tests.staff.test_walk import ARGUMENTS
-from tests.staff.world import build_world
 
 pytestmark = pytest.mark.django_db
 
-NOT_AN_ID = ["abc", "999999999", "1'", "-1", "1.5"]
+NOT_AN_ID = ["abc", "999999999", "1'", "-1"]
 
 
 def _object_urls() -> list[tuple[str, str]]:
@@ -37,9 +36,9 @@ def _object_urls() -> list[tuple[str, str]]:
 
 
 @pytest.fixture
-def superuser_client(settings, tmp_path):
+def superuser_client(settings, tmp_path, admin_user):
     settings.PRIVATE_STORAGE_ROOT = tmp_path / "private"
-    client = logged_in(build_world().superuser)
+    client = logged_in(admin_user)
     client.raise_request_exception = False  # a server error is a 500 answer, listed below
     return client
 
