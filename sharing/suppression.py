@@ -31,9 +31,10 @@ import enum
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
 
-import numpy as np
-from scipy.optimize import Bounds, LinearConstraint, milp
+if TYPE_CHECKING:
+    import numpy as np
 
 THRESHOLD = 10
 SMALL_MARK = f"<{THRESHOLD}"
@@ -227,7 +228,8 @@ def _first_exposed(
 
 
 class _Model:
-    """Everything a reader knows of the table, as an integer program over its cells."""
+    """Everything a reader knows of the table, as an integer program over its cells. (NumPy
+    and SciPy are imported here, when a table needs them: not at every process's start.)"""
 
     def __init__(
         self,
@@ -237,6 +239,9 @@ class _Model:
         minimums: Sequence[int],
         relations: Sequence[tuple[int, int]],
     ) -> None:
+        import numpy as np
+        from scipy.optimize import Bounds, LinearConstraint
+
         size = self.size = len(values)
         ceiling = 2 * sum(values) + 10 * THRESHOLD  # "no limit", for a withheld cell
         low, high = np.empty(size), np.empty(size)
@@ -245,12 +250,12 @@ class _Model:
             low[index] = cell_box.low
             high[index] = ceiling if cell_box.high is None else cell_box.high
         self.bounds = Bounds(low, high)
-        rows: list[np.ndarray] = []
+        rows: list[Any] = []
         row_low: list[float] = []
         row_high: list[float] = []
 
         def constrain(coefficients: dict[int, float], least: float, most: float) -> None:
-            row = np.zeros(size)
+            row: np.ndarray = np.zeros(size)
             for index, coefficient in coefficients.items():
                 row[index] += coefficient
             rows.append(row)
@@ -270,6 +275,9 @@ class _Model:
 
     def solve(self, objective: dict[int, float]) -> list[int]:
         """A solution minimising the sum of ``objective``'s cells times their weights."""
+        import numpy as np
+        from scipy.optimize import milp
+
         weights = np.zeros(self.size)
         for cell, weight in objective.items():
             weights[cell] = weight

@@ -5,9 +5,11 @@ notification goes through the outbox to the winner alone."""
 
 from __future__ import annotations
 
+import time
+
 import pytest
 
-from communications.models import Campaign, Suppression
+from communications.models import Campaign, Delivery, Suppression
 from communications.services import send_campaign_now, suppress_address
 from consent.models import Purpose
 from consent.services import ConsentSource, withdraw_consent
@@ -77,3 +79,9 @@ def test_a_winner_is_emailed_through_the_outbox(
     assert "Hello Ann" in body and "you won a Nikon Z50 in Win a camera" in body
     assert f"The prize comes from {sponsor.name}" in body
     assert "List-Unsubscribe" not in message.message  # transactional
+    # the worker records the send after the server's answer: wait for it, so the test's end
+    # (which empties the tables) never meets the worker's write
+    deadline = time.monotonic() + 20
+    while Delivery.objects.filter(to_email="ann@example.com", status="sent").count() != 1:
+        assert time.monotonic() < deadline, list(Delivery.objects.values("kind", "status"))
+        time.sleep(0.05)
