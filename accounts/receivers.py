@@ -16,21 +16,19 @@ from __future__ import annotations
 from allauth.account import signals as allauth_signals
 from allauth.account.models import EmailAddress
 from django.contrib.auth import signals as auth_signals
-from django.db import transaction
 from django.http import HttpRequest
 
 from accounts.lockout import clear_failures
 from accounts.models import AuditSource, User
-from accounts.services.audit import FieldChange, record_changes, record_secret_change
-from sharing.models import DataCategory
-from sharing.services import notify_recipients_of_correction
+from accounts.services.audit import record_secret_change
+from accounts.services.profile import record_email_change
 
 
 def record_password_change(sender: type, request: HttpRequest | None, user: User, **kwargs) -> None:
     record_secret_change(subject=user, actor=user, field="password", source=AuditSource.ACCOUNT)
 
 
-def record_email_change(
+def record_changed_email(
     sender: type,
     request: HttpRequest | None,
     user: User,
@@ -39,17 +37,7 @@ def record_email_change(
     **kwargs,
 ) -> None:
     old = from_email_address.email if from_email_address is not None else ""
-    new = to_email_address.email
-    if not old or old.lower() == new.lower():
-        return  # a first address verified at sign-up: nothing was changed
-    with transaction.atomic():
-        record_changes(
-            subject=user,
-            actor=user,
-            changes=[FieldChange(field="email", old=old, new=new)],
-            source=AuditSource.ACCOUNT,
-        )
-        notify_recipients_of_correction(person=user, categories={DataCategory.EMAIL})
+    record_email_change(user=user, old=old, new=to_email_address.email)
 
 
 def forget_failures_after_login(
@@ -71,7 +59,7 @@ def connect() -> None:
         allauth_signals.password_reset,
     ):
         signal.connect(record_password_change, dispatch_uid="accounts-audit-password")
-    allauth_signals.email_changed.connect(record_email_change, dispatch_uid="accounts-email")
+    allauth_signals.email_changed.connect(record_changed_email, dispatch_uid="accounts-email")
     allauth_signals.password_reset.connect(
         forget_failures_after_reset, dispatch_uid="accounts-lockout-reset"
     )

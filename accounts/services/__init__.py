@@ -22,6 +22,7 @@ from .profile import (
     normalise_phone,
     normalise_profile_fields,
     profile_values,
+    record_email_change,
     update_profile,
 )
 
@@ -39,6 +40,7 @@ __all__ = [
     "profile_values",
     "reactivate_account",
     "record_changes",
+    "record_email_change",
     "record_secret_change",
     "redact_audit_values_for",
     "request_erasure",

@@ -261,3 +261,19 @@ def _save(
             created_at=now,
         )
     return ProfileUpdate(changed=changed, verification=verification)
+
+
+@transaction.atomic
+def record_email_change(*, user: User, old: str, new: str) -> None:
+    """The person's own change of email address (made by allauth once the new one is
+    verified), as ``update_profile`` records a change: its audit row, and a notice to every
+    party that received the email address (Article 19). Nothing for a first address."""
+    if not old or old.lower() == new.lower():
+        return
+    record_changes(
+        subject=user,
+        actor=user,
+        changes=[FieldChange(field="email", old=old, new=new)],
+        source=AuditSource.ACCOUNT,
+    )
+    notify_recipients_of_correction(person=user, categories={DataCategory.EMAIL})
