@@ -12,7 +12,8 @@ order:
    confirmed: perhaps someone else's address, mistyped) gets no marketing and no service
    mail; only the transactional kinds, the welcome email with the link among them. An account
    with no pending verification (a newsletter subscriber who confirmed by double opt-in, a
-   customer created by the shop's systems) is not held back.
+   customer created by the shop's systems) is not held back, nor one whose address's owner
+   followed a newsletter confirmation link sent to it (the same proof).
 5. Marketing kinds need current consent for their purpose, given under the version that
    introduced it or later; service kinds go to every active account; notices go to their
    audience (a practice change or business transition to people opted in to
@@ -28,7 +29,7 @@ from dataclasses import dataclass
 
 from allauth.account.models import EmailAddress
 
-from consent.selectors import usable_consents_by_code
+from consent.selectors import confirmed_by_double_opt_in, usable_consents_by_code
 from privacy_site.auth_user import AuthUser
 
 from .addresses import address_hash
@@ -130,15 +131,18 @@ def gate_batch(
 
 
 def _awaiting_verification(users: Sequence[AuthUser]) -> set[int]:
-    """Users whose current address has a verification pending (allauth's unverified row)."""
+    """Users whose current address has a verification pending (allauth's unverified row),
+    unless its owner followed a newsletter confirmation link sent to it: that click proved
+    the mailbox theirs as the verification link would (it does not let anyone log in)."""
     addresses = {user.pk: user.email.lower() for user in users}
-    return {
+    pending = {
         user_id
         for user_id, email in EmailAddress.objects.filter(
             user_id__in=list(addresses), verified=False
         ).values_list("user_id", "email")
         if email.lower() == addresses[user_id]
     }
+    return pending - confirmed_by_double_opt_in(pending)
 
 
 def suppressed_hashes(hashes: Iterable[str]) -> set[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, TypedDict
@@ -13,7 +14,14 @@ from django.db.models import Exists, F, OuterRef, QuerySet
 from django.utils import timezone
 
 from consent.anonymous_id import parse_anonymous_id
-from consent.models import ConsentEvent, CookieConsent, CurrentConsent, PolicyVersion, Purpose
+from consent.models import (
+    ConsentEvent,
+    ConsentSource,
+    CookieConsent,
+    CurrentConsent,
+    PolicyVersion,
+    Purpose,
+)
 from privacy_site.auth_user import AuthUser
 
 if TYPE_CHECKING:
@@ -308,3 +316,25 @@ def nothing_to_withdraw(*, subject: AuthUser, purpose: Purpose | None) -> bool:
         state = status.get(purpose.code)
         return not (state and state.granted)
     return not any(state.granted for state in status.values() if not state.mandatory)
+
+
+def confirmed_by_double_opt_in(subject_ids: Iterable[int]) -> set[int]:
+    """Those of ``subject_ids`` who have ever followed a newsletter confirmation link: the
+    link went to the account's address, so the click proves the mailbox is theirs (though not
+    that they made the account). One query, on the ledger's (subject, purpose, id) index.
+
+    The address it proves is the account's current one: a newsletter link confirms only for
+    the account holding the address it was sent to, and an account's address changes only
+    once the new one is verified (``ACCOUNT_CHANGE_EMAIL``).
+    """
+    subject_ids = list(subject_ids)
+    if not subject_ids:
+        return set()
+    return set(
+        ConsentEvent.objects.filter(
+            subject_id__in=subject_ids,
+            purpose__code=Purpose.NEWSLETTER,
+            source=ConsentSource.NEWSLETTER_FORM,
+            granted=True,
+        ).values_list("subject_id", flat=True)
+    )

@@ -18,10 +18,20 @@ from retention.rules import Action, Rule
 
 def _never_verified() -> Q:
     EmailAddress = apps.get_model("account", "EmailAddress")
+    ConsentEvent = apps.get_model("consent", "ConsentEvent")
     mine = EmailAddress.objects.filter(user_id=OuterRef("pk"))
+    # A newsletter confirmation link followed proves the address as verification would
+    # (consent.selectors.confirmed_by_double_opt_in): that subscriber is kept.
+    confirmed_newsletter = ConsentEvent.objects.filter(
+        subject_id=OuterRef("pk"),
+        purpose__code="newsletter",
+        source="newsletter_form",
+        granted=True,
+    )
     return Q(
         Exists(mine.filter(verified=False)),
         ~Exists(mine.filter(verified=True)),
+        ~Exists(confirmed_newsletter),
         erased_at__isnull=True,
         is_staff=False,
         is_superuser=False,
@@ -42,7 +52,8 @@ RULES: tuple[Rule, ...] = (
     Rule(
         key="unverified_accounts",
         model="accounts.User",
-        what="An account whose email address was never verified",
+        what="An account whose email address was never verified (by its link, or by a "
+        "newsletter confirmation link)",
         why="Nobody proved the address was theirs, so the account cannot be used and nothing "
         "may be sent to it; we keep it long enough for the welcome email to be acted on.",
         action=Action.PSEUDONYMISE,

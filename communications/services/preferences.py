@@ -11,10 +11,12 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 
 from django.conf import settings
+from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.utils import timezone
 from django.utils.formats import date_format
 
+from communications.gate import may_send
 from communications.kinds import MessageKind
 from communications.models import Delivery
 from consent.models import ConsentEvent, Purpose
@@ -132,6 +134,7 @@ def request_newsletter(
         provenance=provenance,
         confirm_url=confirm_url,
         client=client,
+        held_back=_awaiting_verification,
     )
     if link is None:
         return None
@@ -147,11 +150,18 @@ def request_newsletter(
     )
 
 
+def _awaiting_verification(subject_id: int) -> bool:
+    """Whether the newsletter is held back from this subscriber because their address was
+    never proved (the gate's rule 4): then a newsletter request sends them the link."""
+    subscriber = get_user_model().objects.get(pk=subject_id)
+    decision = may_send(MessageKind.NEWSLETTER, subscriber)
+    return decision.status == Delivery.Status.SKIPPED_UNVERIFIED
+
+
 @transaction.atomic
 def confirm_newsletter(*, token: str, provenance: Provenance) -> AuthUser:
-    """Subscribe the person the link names; a receipt follows if this changed anything.
-    ``NewsletterAlreadyConfirmed`` (nothing changed) when the link was used before."""
+    """Subscribe the person the link names, with a receipt. ``NewsletterAlreadyConfirmed``
+    (nothing changed) when the link was used before."""
     confirmation = confirm_newsletter_subscription(token=token, provenance=provenance)
-    if confirmation.event is not None:
-        send_consent_receipt(subject=confirmation.subscriber, events=[confirmation.event])
+    send_consent_receipt(subject=confirmation.subscriber, events=[confirmation.event])
     return confirmation.subscriber

@@ -113,11 +113,15 @@ def record_decisions(
     provenance: Provenance = NO_PROVENANCE,
     wording: Mapping[str, str] | None = None,
     record_refusals: bool = False,
+    record_repeats: bool = False,
 ) -> list[ConsentEvent]:
     """Record ``{purpose code: granted}`` for one subject; return the events that changed state.
 
     ``record_refusals``: a "no" from someone never asked is recorded too (the answer to a
     re-consent question is proof that they were asked and what they said).
+    ``record_repeats``: a choice equal to the state in force is recorded too (a newsletter
+    confirmation link followed by someone already subscribed: the click is proof of the
+    address the grant before it lacked).
 
     A choice equal to the state already in force writes nothing. The subject's row is locked
     first (even when they have no current rows yet), so concurrent decisions for one person are
@@ -139,7 +143,8 @@ def record_decisions(
     events = []
     for code, granted in choices.items():
         purpose = purposes[code]
-        if purpose.current_granted is not None and purpose.current_granted == bool(granted):
+        unchanged = purpose.current_granted is not None and purpose.current_granted == bool(granted)
+        if unchanged and not record_repeats:
             continue
         if purpose.current_granted is None and not granted and not record_refusals:
             # Never asked and still no: nothing to prove, nothing to record.

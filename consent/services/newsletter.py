@@ -44,7 +44,7 @@ from consent.models import (
 )
 from consent.names import is_valid_person_name, validate_person_name
 from consent.provenance import Provenance
-from consent.services.ledger import current_policy_version, grant_consent
+from consent.services.ledger import current_policy_version, record_decisions
 from consent.tokens import TokenError
 from privacy_site.auth_user import AuthUser
 from privacy_site.masking import mask_address
@@ -99,6 +99,7 @@ def request_newsletter_subscription(
     provenance: Provenance,
     confirm_url: Callable[[str], str],
     client: str | None = None,
+    held_back: Callable[[int], bool] | None = None,
 ) -> str | None:
     """The absolute URL of the confirmation link to email for this request, or None when no
     email may go: the address was sent one within ``NEWSLETTER_REQUEST_INTERVAL``, or it is
@@ -109,7 +110,10 @@ def request_newsletter_subscription(
     which case applied. Names must be names (``consent.names``; ``ValidationError``).
     ``provenance`` is not stored: the confirmation records the provenance of the click.
     ``confirm_url`` makes the link's absolute URL from its signed token: the page that
-    confirms belongs to the app that emails the link.
+    confirms belongs to the app that emails the link. ``held_back`` says, from an account's
+    id, whether the newsletter is held back from that subscribed account because its address
+    was never proved (signed up, never verified); such a subscriber is sent the link, whose
+    click proves the address. By default no subscriber is held back.
     """
     for name in (first_name, last_name):
         validate_person_name(name.strip())
@@ -128,7 +132,8 @@ def request_newsletter_subscription(
         _address_key(address), limit=1, window=settings.NEWSLETTER_REQUEST_INTERVAL, now=now
     )
     _purge_expired(now)
-    issued_against, subscribed = _newsletter_state_of(address)
+    issued_against, subject_id, granted = _newsletter_state_of(address)
+    subscribed = granted and not (held_back is not None and held_back(subject_id))
     if not first_in_interval or subscribed:
         reason = "already subscribed" if subscribed else "one was sent within the interval"
         logger.info("newsletter confirmation for %s not sent: %s", mask_address(address), reason)
@@ -207,17 +212,18 @@ def _purge_expired(now: datetime) -> None:
         NewsletterRequestLimit.objects.filter(pk__in=expired).delete()
 
 
-def _newsletter_state_of(address: str) -> tuple[int, bool]:
-    """(the ledger row behind the newsletter state in force, or 0; whether it is granted)
-    for the account with ``address``, whatever its case; (0, False) when there is none."""
+def _newsletter_state_of(address: str) -> tuple[int, int, bool]:
+    """(the ledger row behind the newsletter state in force, or 0; the account's id; whether
+    it is granted) for the account with ``address``, whatever its case; (0, 0, False) when it
+    has no newsletter state."""
     row = (
         CurrentConsent.objects.filter(
             subject__email__iexact=address, purpose__code=Purpose.NEWSLETTER
         )
-        .values_list("event_id", "granted")
+        .values_list("event_id", "subject_id", "granted")
         .first()
     )
-    return row if row is not None else (0, False)
+    return row if row is not None else (0, 0, False)
 
 
 def read_newsletter_request(token: str) -> NewsletterRequest:
@@ -245,15 +251,15 @@ def read_newsletter_request(token: str) -> NewsletterRequest:
 def newsletter_request_used(asked: NewsletterRequest) -> bool:
     """True when a newsletter decision was recorded after the link was made: it was used
     (or overtaken), and confirming it now would change nothing."""
-    issued_against, _ = _newsletter_state_of(asked.email)
+    issued_against, _, _ = _newsletter_state_of(asked.email)
     return issued_against != asked.issued_against
 
 
 @dataclass(frozen=True)
 class NewsletterConfirmation:
     subscriber: AuthUser
-    # The ledger row the confirmation wrote; None when the person was already subscribed.
-    event: ConsentEvent | None
+    # The ledger row the confirmation wrote.
+    event: ConsentEvent
 
 
 @transaction.atomic
@@ -267,7 +273,9 @@ def confirm_newsletter_subscription(
     or after any later newsletter decision (a withdrawal, say), raises
     ``NewsletterAlreadyConfirmed`` and changes nothing. A link made under an older policy
     version is refused: the ledger must name the version the person was shown, and they have
-    not seen the current one.
+    not seen the current one. A valid link always writes a ledger row, the newsletter already
+    granted or not: the row, from the newsletter form, is the proof that the address's owner
+    asked (``consent.selectors.confirmed_by_double_opt_in``).
     """
     asked = read_newsletter_request(token)
     if asked.policy_version != current_policy_version().number:
@@ -282,12 +290,15 @@ def confirm_newsletter_subscription(
     # Confirmed: the address's request is no longer pending, so a later request (after a
     # withdrawal, say) is not held back by this one.
     NewsletterRequestLimit.objects.filter(key=_address_key(asked.email)).delete()
-    event = grant_consent(
+    # Recorded even when the newsletter is granted already: a link is made for a subscriber
+    # only when their address was never proved (``held_back``), and this click proves it.
+    [event] = record_decisions(
         subject=subscriber,
-        purpose=Purpose.NEWSLETTER,
+        choices={Purpose.NEWSLETTER: True},
         source=ConsentSource.NEWSLETTER_FORM,
         provenance=provenance,
-        wording=asked.wording,
+        wording={Purpose.NEWSLETTER: asked.wording},
+        record_repeats=True,
     )
     return NewsletterConfirmation(subscriber=subscriber, event=event)
 

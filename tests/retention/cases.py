@@ -23,6 +23,7 @@ from communications.models import Delivery, ProviderEvent
 from communications.referrals.models import Referral
 from consent.models import ConsentEvent, CookieConsent, NewsletterRequestLimit, PolicyVersion
 from consent.models import Purpose as PurposeModel
+from consent.services import ConsentSource, grant_consent
 from retention.schedule import BY_KEY
 from surveys.models import Answer, Entry, Question, Survey
 from tests.factories import StaffFactory, UserFactory
@@ -115,7 +116,14 @@ def _accounts_not_covered(at: datetime) -> list[int]:
     both = _account(at, verified=True)
     user = User.objects.get(pk=both)
     EmailAddress.objects.create(user=user, email=f"second{both}@{EMAIL_DOMAIN}", verified=False)
-    return [verified, staff, customer_without_address, both]
+    # signed up, never verified, but the address's owner followed a newsletter confirmation link
+    newsletter_confirmed = _account(at)
+    grant_consent(
+        subject=User.objects.get(pk=newsletter_confirmed),
+        purpose="newsletter",
+        source=ConsentSource.NEWSLETTER_FORM,
+    )
+    return [verified, staff, customer_without_address, both, newsletter_confirmed]
 
 
 # --- newsletter_requests ------------------------------------------------------------------------
