@@ -156,12 +156,17 @@ def celery_worker_session(worker_env: dict[str, str]) -> Iterator[WorkerProcess]
 
 
 @pytest.fixture
-def celery_worker(celery_worker_session: WorkerProcess, transactional_db) -> WorkerProcess:
+def celery_worker(
+    celery_worker_session: WorkerProcess, transactional_db
+) -> Iterator[WorkerProcess]:
     """A running worker process. Tests using it see committed data only, hence
-    ``transactional_db``: what the test writes is visible to the worker."""
+    ``transactional_db``: what the test writes is visible to the worker. At the test's end
+    the worker is let finish what it is running before the tables are emptied (a test may
+    end as soon as an email arrives, while its task still records the send)."""
     if celery_worker_session.process.poll() is not None:
         pytest.fail(f"the Celery worker died:\n{celery_worker_session.tail()}")
-    return celery_worker_session
+    yield celery_worker_session
+    celery_worker_session.wait_idle()
 
 
 @pytest.fixture

@@ -9,6 +9,9 @@ import pytest
 import redis
 from django.core.mail import send_mail
 
+from communications.kinds import MessageKind
+from communications.models import Delivery
+from communications.services import enqueue_email
 from privacy_site.celery import worker_health
 from tests.harness import smtp_sink
 from tests.harness.smtp_sink import SMTPSinkProcess
@@ -43,6 +46,25 @@ def test_a_page_is_opened_in_the_browser(page, live_server):
         "el => getComputedStyle(el).backgroundColor"
     )
     assert header_colour == "rgb(11, 79, 138)"
+
+
+@pytest.mark.worker
+@pytest.mark.smtp
+def test_waiting_for_an_idle_worker_lasts_until_its_task_has_ended(celery_worker, smtp, make_user):
+    # given the worker sending an email the SMTP server keeps but answers only 1.5 s later
+    smtp.answer_late(1.5)
+    user = make_user("ada@example.com", first_name="Ada")
+    delivery = enqueue_email(
+        kind=MessageKind.WELCOME, user=user, context={"verify_url": "http://127.0.0.1/v/"}
+    )
+    smtp.wait_for(1)
+
+    # then the message has arrived but the worker is still busy with it
+    assert not celery_worker.wait_idle(timeout=0.3)
+    # and waiting for it to be idle returns once the send is recorded
+    assert celery_worker.wait_idle(timeout=15)
+    delivery.refresh_from_db()
+    assert delivery.status == Delivery.Status.SENT
 
 
 # --- Misbehaving on request (the fault suite's tools) --------------------------------------------

@@ -132,6 +132,27 @@ class WorkerProcess:
         except subprocess.TimeoutExpired:
             self.kill()
 
+    def wait_idle(self, *, timeout: float = 10) -> bool:
+        """Wait until this worker runs no task, twice in a row 50 ms apart (a task's follow-up,
+        published as it ends, may start in between); False if it is still busy at
+        ``timeout``. A test's end waits for this before its tables are emptied: emptying them
+        under a task still writing can deadlock with it."""
+        from privacy_site.celery import app
+
+        if not self.process or self.process.poll() is not None:
+            return True
+        deadline = time.monotonic() + timeout
+        idle_once = False
+        while time.monotonic() < deadline:
+            inspector = app.control.inspect(destination=[self.hostname], timeout=1, limit=1)
+            replies = inspector.active() or {}
+            busy = any(replies.values()) or not replies
+            if not busy and idle_once:
+                return True
+            idle_once = not busy
+            time.sleep(0.05)
+        return False
+
     @contextmanager
     def paused(self, *, timeout: float = 10) -> Iterator[None]:
         """Stop this worker taking tasks from the default queue meanwhile (it keeps running),
