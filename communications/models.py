@@ -12,6 +12,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
+from privacy_site.numbers import whole_number
+
 from .kinds import CAMPAIGN_KIND_CHOICES, MessageKind
 from .referrals.models import Referral, ReferralEvent  # noqa: F401 - this app's models too
 
@@ -244,7 +246,7 @@ def delivery_id_from_message_id(message_id: str) -> int | None:
     if not local.startswith("delivery-") or domain != message_id_domain():
         return None
     number = local.removeprefix("delivery-")
-    return int(number) if number.isascii() and number.isdigit() else None
+    return whole_number(number)
 
 
 class Suppression(models.Model):

@@ -13,6 +13,7 @@ from rest_framework.permissions import BasePermission
 
 from communications.models import Campaign
 from privacy_site.auth_user import AuthUser
+from privacy_site.numbers import whole_number
 from privacy_site.staff import is_active_staff
 
 VIEW_CAMPAIGN = "communications.view_campaign"
@@ -58,8 +59,7 @@ def campaign_get(*, id: int | str, actor: AuthUser) -> Campaign:
 
     Missing and forbidden look the same (404), so a refused caller learns nothing.
     """
-    whole = str(id).isascii() and str(id).isdigit()  # not "²": isdigit takes it, int not
-    if not is_active_staff(actor, VIEW_CAMPAIGN) or not whole:
+    if not is_active_staff(actor, VIEW_CAMPAIGN) or whole_number(id) is None:
         raise Http404("No such campaign.")
     campaign = Campaign.objects.select_related("purpose").filter(pk=id).first()
     if campaign is None:

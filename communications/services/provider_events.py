@@ -26,6 +26,7 @@ from consent.services import ConsentSource
 from consent.tokens import ALL_PURPOSES
 from privacy_site.auth_user import AuthUser
 from privacy_site.masking import mask_address
+from privacy_site.numbers import whole_number
 
 from .suppression import suppress_address_hash
 from .unsubscribe import unsubscribe_from_delivery
@@ -104,14 +105,13 @@ def _record_delivered(events: list[ProviderEvent]) -> None:
     )
 
 
-def _whole(text: str) -> bool:
-    """Digits 0-9 only (``str.isdigit`` also takes "²", which ``int`` refuses)."""
-    return text.isascii() and text.isdigit()
-
-
 def _deliveries_of(events: list[ProviderEvent]) -> dict[int, int]:
     """Each event's delivery id, found as ``_delivery_for`` finds it, in two queries."""
-    by_ref = {event.pk: int(event.delivery_ref) for event in events if _whole(event.delivery_ref)}
+    by_ref = {
+        event.pk: number
+        for event in events
+        if (number := whole_number(event.delivery_ref)) is not None
+    }
     by_our_id = {}
     for event in events:
         number = delivery_id_from_message_id(event.message_id) if event.message_id else None
@@ -175,8 +175,8 @@ def _process(event: ProviderEvent) -> str:
 
 def _delivery_for(event: ProviderEvent) -> Delivery | None:
     deliveries = Delivery.objects.select_related("user")
-    if _whole(event.delivery_ref):
-        found = deliveries.filter(pk=int(event.delivery_ref)).first()
+    if (number := whole_number(event.delivery_ref)) is not None:
+        found = deliveries.filter(pk=number).first()
         if found is not None:
             return found
     if event.message_id:

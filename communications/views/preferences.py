@@ -30,6 +30,7 @@ from consent.selectors import (
 from consent.services import ConsentSource
 from consent.tokens import ALL_PURPOSES, TokenError, TokenUse, make_token, read_token
 from privacy_site.auth_user import AuthUser, logged_in_user
+from privacy_site.numbers import whole_number
 
 logger = logging.getLogger(__name__)
 
@@ -137,8 +138,8 @@ def _history_page(request: HttpRequest, *, subject: AuthUser) -> dict[str, objec
     choices as the timeline's list items, every value escaped) and the numbers of the newer
     and older pages (None at either end). A page number that isn't one is read as the first page."""
     raw = request.GET.get("history", "")
-    whole = raw.isascii() and raw.isdigit()  # not "²", which isdigit takes and int refuses
-    page = min(int(raw), _LAST_HISTORY_PAGE) if whole and int(raw) > 0 else 1
+    asked = whole_number(raw)
+    page = min(asked, _LAST_HISTORY_PAGE) if asked else 1
     start = (page - 1) * HISTORY_PAGE_SIZE
     # One row more than the page: whether an older page exists, without counting them all.
     events = list(consent_history_rows(subject=subject)[start : start + HISTORY_PAGE_SIZE + 1])
@@ -214,7 +215,7 @@ def unsubscribe(request: HttpRequest, token: str) -> HttpResponse:
         subject=subject,
         source=source,
         purpose=claim.purpose,
-        delivery_id=int(claim.ref) if claim.ref.isascii() and claim.ref.isdigit() else None,
+        delivery_id=whole_number(claim.ref),
         provenance=Provenance.from_request(request),
     )
     return render(
