@@ -17,6 +17,7 @@ has proven them yet, and the preference centre and profile are a click away afte
 from __future__ import annotations
 
 import logging
+from typing import Any
 
 from allauth.account.adapter import DefaultAccountAdapter
 from allauth.account.forms import default_token_generator
@@ -25,6 +26,7 @@ from allauth.account.utils import filter_users_by_email, user_pk_to_url_str
 from allauth.core import context as allauth_context
 from django import forms
 from django.contrib import messages
+from django.contrib.auth.base_user import AbstractBaseUser
 from django.contrib.sites.shortcuts import get_current_site
 from django.db import transaction
 from django.http import HttpRequest
@@ -113,6 +115,20 @@ class AccountAdapter(DefaultAccountAdapter):
             user=user,
             to_email=email,
             context={"subject": " ".join(subject.split()), "body": body.strip()},
+        )
+
+    def send_notification_mail(
+        self,
+        template_prefix: str,
+        user: AbstractBaseUser,
+        context: dict[str, Any] | None = None,
+        email: str | None = None,
+    ) -> None:
+        """allauth's security notices (password changed, address added or changed) name the
+        account they are about: the notice of an email change goes to the *old* address,
+        which by then belongs to no account, so ``send_mail`` could not find it by address."""
+        super().send_notification_mail(
+            template_prefix, user, {**(context or {}), "user": user}, email
         )
 
     def send_account_already_exists_mail(self, email: str) -> None:

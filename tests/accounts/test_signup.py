@@ -317,3 +317,9 @@ def test_an_email_change_takes_effect_only_once_the_new_address_is_verified(db, 
     assert list(EmailAddress.objects.filter(user=user).values_list("email", "verified")) == [
         ("nia.new@example.com", True)
     ]
+    # and the old address is told, in case the change was not its owner's
+    [notice] = Delivery.objects.filter(
+        user=user, kind=MessageKind.ACCOUNT_SECURITY, to_email="nia@example.com"
+    )
+    assert notice.status == Delivery.Status.QUEUED
+    assert "nia.new@example.com" in notice.context["body"]
