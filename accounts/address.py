@@ -150,7 +150,7 @@ class AFDVerifier:
         items = payload.get("Item") or []
         try:
             found = int(payload.get("Result", 0)) > 0 and bool(items)
-        except (TypeError, ValueError) as error:
+        except (TypeError, ValueError, OverflowError) as error:
             raise ValueError(f"unexpected Result {payload.get('Result')!r}") from error
         if not found:
             return VerificationResult(
@@ -161,6 +161,8 @@ class AFDVerifier:
                 response=payload,
             )
         item = items[0] if isinstance(items, list) else items
+        if not isinstance(item, dict):
+            raise ValueError("the address found is not a JSON object")
         postcode = str(item.get("Postcode") or address.postcode)
         try:
             postcode = normalise_postcode(postcode)
@@ -186,9 +188,14 @@ class AFDVerifier:
             with urllib.request.urlopen(  # noqa: S310 - https only, see __init__
                 self.build_request(address), timeout=self.timeout
             ) as response:
-                payload = json.loads(response.read(64 * 1024).decode("utf-8"))
+                payload = json.loads(
+                    response.read(64 * 1024).decode("utf-8"), parse_constant=_not_a_number
+                )
             if not isinstance(payload, dict):
                 raise ValueError("the answer is not a JSON object")
+            # Kept as the check's record: PostgreSQL's jsonb takes no NUL character.
+            if _holds_nul(payload):
+                raise ValueError("the answer holds a NUL character")
             return self.parse_response(address, payload)
         except TimeoutError:
             reason = f"did not answer within {self.timeout:g} seconds"
@@ -200,7 +207,9 @@ class AFDVerifier:
                 if isinstance(error.reason, TimeoutError)
                 else "could not be reached"
             )
-        except (OSError, ValueError) as error:  # JSONDecodeError and UnicodeError are ValueErrors
+        # JSONDecodeError and UnicodeError are ValueErrors; an answer nested too deep to
+        # read is a RecursionError.
+        except (OSError, ValueError, RecursionError) as error:
             reason = f"gave an answer we could not read ({type(error).__name__})"
         logger.warning("AFD address verification failed: %s", reason)
         checked = self.fallback.verify(address)
@@ -223,3 +232,18 @@ def get_verifier() -> AddressVerifier:
     except ImportError as error:
         raise ImproperlyConfigured(f"ADDRESS_VERIFIER {path!r} cannot be imported.") from error
     return verifier_class()
+
+
+def _not_a_number(constant: str) -> float:
+    """``json.loads`` reads NaN and Infinity, which are not JSON (and not storable as jsonb)."""
+    raise ValueError(f"the answer holds {constant}, which is not JSON")
+
+
+def _holds_nul(value: object) -> bool:
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(_holds_nul(key) or _holds_nul(item) for key, item in value.items())
+    if isinstance(value, list):
+        return any(_holds_nul(item) for item in value)
+    return False

@@ -215,12 +215,46 @@ def test_afd_failure_falls_back_to_the_format_check_with_a_clear_note(
     assert result.response == {"fallback_from": "afd", "error": reason}
 
 
-@pytest.mark.parametrize("body", [b"<html>oops</html>", b"[1, 2]", b'{"Result": "x"}'])
+NONSENSE = [
+    b"<html>oops</html>",
+    b"[1, 2]",
+    b'{"Result": "x"}',
+    b'{"Result": 1, "Item": ["x"]}',
+    b'{"Result": 1, "Item": "x"}',
+    b'{"Result": Infinity, "Item": [{}]}',
+    b'{"Result": 1e400, "Item": [{}]}',
+    b'{"Result": NaN, "Item": [{}]}',
+    b'{"Result": 1, "Item": [{"Town": "Lon\\u0000don"}]}',
+    b"[" * 5000 + b"]" * 5000,
+]
+
+
+@pytest.mark.parametrize("body", NONSENSE)
 def test_afd_nonsense_answer_falls_back_too(afd_settings, body):
     with mock.patch.object(urllib.request, "urlopen", return_value=http_response(body)):
         result = AFDVerifier().verify(ADDRESS)
     assert result.source == "postcode_format"
     assert "gave an answer we could not read" in result.detail
+
+
+@pytest.mark.django_db
+@pytest.mark.parametrize("body", NONSENSE[3:])
+def test_afd_nonsense_answer_still_saves_the_profile(ann, afd_settings, client, body):
+    client.force_login(ann)
+    with mock.patch.object(urllib.request, "urlopen", return_value=http_response(body)):
+        response = client.post(
+            "/accounts/profile/",
+            {
+                "address_line_1": "10 Downing Street",
+                "town": "London",
+                "postcode": "sw1a 2aa",
+                "contact_channel": "email",
+            },
+        )
+    assert response.status_code == 302
+    row = AddressVerification.objects.get(user=ann)
+    assert row.source == "postcode_format"
+    assert row.result["response"]["fallback_from"] == "afd"
 
 
 @pytest.mark.django_db
