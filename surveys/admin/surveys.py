@@ -189,6 +189,7 @@ class SurveyAdmin(SurveySteps, admin.ModelAdmin):
                 "ask_age_band",
                 "sponsor",
                 "prize",
+                "winners_wanted",
                 "answers_kept_days",
             )
             return (*self.readonly_fields, *fixed)

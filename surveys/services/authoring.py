@@ -100,12 +100,19 @@ def check_survey_details(details: SurveyDetails) -> None:
         raise SurveyError("A contest needs a closing date.")
 
 
+# The columns' sizes: a longer text is refused with the form's error, not cut or left to fail.
+QUESTION_LENGTH = Question._meta.get_field("text").max_length or 0
+CHOICE_LENGTH = Choice._meta.get_field("text").max_length or 0
+
+
 def check_questions(questions: list[QuestionSpec]) -> None:
     if len(questions) > MAX_QUESTIONS:
         raise SurveyError(f"A survey has at most {MAX_QUESTIONS} questions.")
     for number, question in enumerate(questions, start=1):
         if not question.text.strip():
             raise SurveyError(f"Question {number} has no text.")
+        if len(question.text.strip()) > QUESTION_LENGTH:
+            raise SurveyError(f"Question {number} is longer than {QUESTION_LENGTH} characters.")
         if question.kind not in Question.Kind.values:
             raise SurveyError(f"Question {number}: unknown kind {question.kind!r}.")
         choices = [choice.strip() for choice in question.choices if choice.strip()]
@@ -115,6 +122,10 @@ def check_questions(questions: list[QuestionSpec]) -> None:
             raise SurveyError(f"Question {number} needs at least two choices, one per line.")
         if len(choices) > MAX_CHOICES:
             raise SurveyError(f"Question {number} has more than {MAX_CHOICES} choices.")
+        if any(len(choice) > CHOICE_LENGTH for choice in choices):
+            raise SurveyError(
+                f"Question {number} has a choice longer than {CHOICE_LENGTH} characters."
+            )
         if len({choice.lower() for choice in choices}) != len(choices):
             raise SurveyError(f"Question {number} has the same choice twice.")
 
@@ -188,8 +199,9 @@ def save_survey(
         return created
     current = Survey.objects.select_for_update().get(pk=survey.pk)
     if current.status != Survey.Status.DRAFT:
+        # A contest's prize and number of winners are what its entrants were told.
         fixed = {"kind", "ask_postcode_district", "ask_age_band", "sponsor", "prize"}
-        fixed |= {"winners_wanted"} if hasattr(current, "draw") else set()
+        fixed.add("winners_wanted")
         if any(getattr(current, name) != fields[name] for name in fixed):
             raise SurveyError(
                 "Once a survey is open, only its title, introduction and closing date can "

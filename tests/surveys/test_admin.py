@@ -10,11 +10,13 @@ import pytest
 from django.utils import timezone
 
 from sharing.models import ThirdParty
+from surveys.admin.surveys import DETAILS
 from surveys.models import Question, Survey, SurveyEvent
+from surveys.services import SurveyDetails, SurveyError, save_survey
 from tests.factories import StaffFactory
 from tests.harness.http import logged_in, text
 from tests.sharing.conftest import PARCELFORCE
-from tests.surveys.conftest import make_survey
+from tests.surveys.conftest import make_contest, make_survey
 
 pytestmark = pytest.mark.django_db
 
@@ -68,6 +70,10 @@ def test_staff_create_a_survey_with_its_questions_recorded(author):
         ({"answers_kept_days": "0"}, "Keep answers linked to people for 1 to 3650 days"),
         ({"answers_kept_days": "3651"}, "Keep answers linked to people for 1 to 3650 days"),
         ({"answers_kept_days": ""}, "This field is required"),
+        (
+            {"questions-0-choices_text": "A" * 201 + "\nNo"},
+            "has a choice longer than 200 characters",
+        ),
     ],
 )
 def test_a_bad_survey_is_refused_with_the_reason_and_nothing_written(author, fields, message):
@@ -142,3 +148,23 @@ def test_a_survey_is_never_deleted(author):
     survey = make_survey(author)
     response = logged_in(author).get(f"/admin/surveys/survey/{survey.pk}/delete/")
     assert response.status_code == 403
+
+
+def test_an_open_contests_number_of_winners_is_fixed(author, sponsor):
+    # given a contest opened for three winners
+    contest = make_contest(author, sponsor, winners_wanted=3)
+
+    # then its page no longer offers the number to change
+    page = logged_in(author).get(f"/admin/surveys/survey/{contest.pk}/change/")
+    assert 'name="winners_wanted"' not in page.content.decode()
+    # and the service refuses the change, before the draw as after it
+    details = {name: getattr(contest, name) for name in DETAILS}
+    with pytest.raises(SurveyError, match="only its title, introduction and closing date"):
+        save_survey(
+            survey=contest,
+            details=SurveyDetails(**{**details, "winners_wanted": 1}),
+            questions=None,
+            actor=author,
+        )
+    contest.refresh_from_db()
+    assert contest.winners_wanted == 3
