@@ -356,7 +356,7 @@ REST_FRAMEWORK = {
         "api_key_failures": env.str("API_KEY_FAILURE_RATE", default="10/h"),
     },
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
-    "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.CursorPagination",
+    "DEFAULT_PAGINATION_CLASS": "privacy_site.pagination.CheckedCursorPagination",
     "PAGE_SIZE": 100,
 }
 

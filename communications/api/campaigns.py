@@ -15,7 +15,6 @@ from drf_spectacular.utils import OpenApiResponse, extend_schema, extend_schema_
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
 from rest_framework.exceptions import PermissionDenied
-from rest_framework.pagination import CursorPagination
 from rest_framework.parsers import JSONParser
 from rest_framework.request import Request
 from rest_framework.response import Response
@@ -49,6 +48,7 @@ from communications.services.campaigns.lifecycle import (
     update_campaign,
 )
 from privacy_site.auth_user import logged_in_user
+from privacy_site.pagination import CheckedCursorPagination
 from privacy_site.staff import is_active_staff
 
 from .campaign_schema import (
@@ -66,13 +66,13 @@ from .campaign_schema import (
 CONTENT_FIELDS = ("name", "kind", "subject_line", "body", "body_format", "segment")
 
 
-class NewestFirst(CursorPagination):
+class NewestFirst(CheckedCursorPagination):
     ordering = "-id"
     # Each campaign carries its progress counts: a short page keeps the list quick.
     page_size = 25
 
 
-class InSendingOrder(CursorPagination):
+class InSendingOrder(CheckedCursorPagination):
     ordering = "id"
     page_size = 100
 

@@ -4,6 +4,8 @@ schema documents the field-error shape, the 404s and the invalid cursor."""
 
 from __future__ import annotations
 
+import base64
+
 import pytest
 import yaml
 from rest_framework.test import APIClient
@@ -89,12 +91,22 @@ def test_an_empty_delivery_status_is_a_400_naming_the_field(api, marketer):
     assert "is not a status of deliveries" in response.json()["status"][0]
 
 
+def _cursor(query: str) -> str:
+    """A cursor as DRF encodes one, made by hand."""
+    return base64.b64encode(query.encode()).decode()
+
+
+@pytest.mark.parametrize(
+    "cursor",
+    ["not-a-cursor", _cursor("p=abc"), _cursor("p=1.5&r=1")],
+    ids=["not-base64", "position-not-a-number", "position-a-fraction"],
+)
 @pytest.mark.parametrize("list_url", [CAMPAIGNS, "deliveries"])
-def test_an_invalid_cursor_is_a_json_404(api, marketer, list_url):
+def test_an_invalid_cursor_is_a_json_404(api, marketer, list_url, cursor):
     spring = campaign(marketer, "Spring")
     url = f"{CAMPAIGNS}{spring.pk}/deliveries/" if list_url == "deliveries" else list_url
 
-    response = api.get(url, {"cursor": "not-a-cursor"})
+    response = api.get(url, {"cursor": cursor})
 
     assert response.status_code == 404
     assert response.json() == {"detail": "Invalid cursor"}
