@@ -22,6 +22,7 @@ import nh3
 from django.conf import settings
 from django.template.loader import render_to_string
 from django.urls import reverse
+from django.utils.crypto import constant_time_compare, salted_hmac
 from django.utils.safestring import mark_safe
 
 from consent.tokens import TokenUse, make_token
@@ -195,10 +196,34 @@ def unsubscribe_mailto() -> str:
     return f"unsubscribe@{from_address.rpartition('@')[2] or 'localhost'}"
 
 
+MAILTO_SALT = "communications.unsubscribe-mailto"
+MAILTO_CODE_LENGTH = 20  # hex digits: 80 bits
+
+
+def unsubscribe_mailto_code(reference: str, *, secret: str | None = None) -> str:
+    """The code an unsubscribe email's subject carries beside the message's reference. Only
+    the message we sent holds it: with the sender check, an unsubscribe email quoting it
+    comes from the person it was sent to, not from whoever can write their address in a
+    ``From:`` header and count through references."""
+    mac = salted_hmac(MAILTO_SALT, reference, secret=secret, algorithm="sha256")
+    return mac.hexdigest()[:MAILTO_CODE_LENGTH]
+
+
+def unsubscribe_mailto_code_matches(reference: str, code: str) -> bool:
+    """Whether ``code`` is ``reference``'s, under the secret key or one it replaced."""
+    secrets = [settings.SECRET_KEY, *getattr(settings, "SECRET_KEY_FALLBACKS", [])]
+    return any(
+        constant_time_compare(code.lower(), unsubscribe_mailto_code(reference, secret=secret))
+        for secret in secrets
+    )
+
+
 def list_unsubscribe_headers(*, unsubscribe_url: str, reference: str) -> dict[str, str]:
     """RFC 2369 and RFC 8058 headers: an HTTPS one-click URL first, and a mailto fallback
-    whose subject names the message, for mail clients that only know mailto."""
-    mailto = f"mailto:{unsubscribe_mailto()}?subject={quote('unsubscribe ' + reference)}"
+    whose subject names the message and carries its code, for mail clients that only know
+    mailto."""
+    subject = f"unsubscribe {reference} {unsubscribe_mailto_code(reference)}"
+    mailto = f"mailto:{unsubscribe_mailto()}?subject={quote(subject)}"
     return {
         "List-Unsubscribe": f"<{unsubscribe_url}>, <{mailto}>",
         "List-Unsubscribe-Post": "List-Unsubscribe=One-Click",

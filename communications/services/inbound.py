@@ -1,9 +1,12 @@
 """Unsubscribes by email: the ``mailto:`` half of ``List-Unsubscribe``.
 
 A mail client that can't POST the one-click URL sends an email to ``EMAIL_UNSUBSCRIBE_MAILTO``
-with the subject ``unsubscribe <delivery id>``; the provider hands it to us through
-django-anymail's inbound webhook. The sender must be the address the email went to, so nobody
-can unsubscribe someone else by guessing numbers.
+with the subject ``unsubscribe <delivery id> <code>``, as the ``List-Unsubscribe`` header gave
+it; the provider hands it to us through django-anymail's inbound webhook. The code is a keyed
+hash of the delivery id (``rendering.unsubscribe_mailto_code``) that only the email we sent
+carries, and the sender must be the address the email went to. A ``From:`` header is written
+by whoever sends the email, so the sender alone proves nothing: without the code nobody can
+unsubscribe someone else by writing their address and counting through delivery ids.
 """
 
 from __future__ import annotations
@@ -16,7 +19,11 @@ from django.db import transaction
 
 from communications.addresses import normalise_address
 from communications.models import Delivery
-from communications.rendering import unsubscribe_mailto
+from communications.rendering import (
+    MAILTO_CODE_LENGTH,
+    unsubscribe_mailto,
+    unsubscribe_mailto_code_matches,
+)
 from consent.services import ConsentSource
 from privacy_site.masking import mask_address
 
@@ -24,7 +31,10 @@ from .unsubscribe import unsubscribe_from_delivery
 
 logger = logging.getLogger(__name__)
 
-_SUBJECT = re.compile(r"\bunsubscribe\s+(\d+)\b", re.IGNORECASE)
+_SUBJECT = re.compile(
+    rf"\bunsubscribe\s+([0-9]{{1,19}})(?:\s+([0-9a-f]{{{MAILTO_CODE_LENGTH}}}))?\b",
+    re.IGNORECASE | re.ASCII,
+)
 
 
 @transaction.atomic
@@ -36,7 +46,15 @@ def unsubscribe_by_email(*, sender: str, recipients: Iterable[str], subject: str
     match = _SUBJECT.search(subject or "")
     if match is None:
         return "no delivery named in the subject"
-    delivery = Delivery.objects.select_related("user").filter(pk=int(match.group(1))).first()
+    reference, code = match.group(1), match.group(2)
+    if code is None or not unsubscribe_mailto_code_matches(reference, code):
+        logger.warning(
+            "unsubscribe email naming delivery %s from %s without its code",
+            reference,
+            mask_address(sender),
+        )
+        return "no valid code in the subject"
+    delivery = Delivery.objects.select_related("user").filter(pk=int(reference)).first()
     if delivery is None or delivery.user is None:
         return "unknown delivery"
     user = delivery.user

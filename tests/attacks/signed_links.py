@@ -227,6 +227,11 @@ NOT_CREDENTIALS = {
         "page (test_a_tampered_wishlist_target_goes_home_and_nowhere_else)"
     ),
     "consent.newsletter.limit": "keys of the newsletter sign-up limit (salted_hmac), never sent",
+    "communications.unsubscribe-mailto": (
+        "not a link: the code in the subject of List-Unsubscribe's mailto:, checked when an "
+        "unsubscribe email arrives (forged, tampered and another delivery's code are refused "
+        "in tests/communications/test_inbound_unsubscribe.py)"
+    ),
     "staff_access.kept_session": "a staff session's key as kept in the database, never sent",
     "sharing.suppression": (
         "the seed of the draw of which aggregate-report figure is withheld (salted_hmac of the "

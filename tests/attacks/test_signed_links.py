@@ -181,6 +181,7 @@ SIGNING_MODULES = {
     "accounts/adapter.py": {"allauth: password reset token"},
     "staff_access/sessions.py": {"staff_access.kept_session"},
     "sharing/report_figures.py": {"sharing.suppression"},
+    "communications/rendering.py": {"communications.unsubscribe-mailto"},
 }
 
 

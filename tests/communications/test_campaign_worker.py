@@ -8,12 +8,13 @@ import re
 import time
 from collections import Counter
 from collections.abc import Iterator
-from urllib.parse import urlsplit
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from django.test import Client
 
 from communications.models import Campaign, Delivery, Suppression, delivery_id_from_message_id
+from communications.rendering import unsubscribe_mailto_code
 from communications.services import (
     campaign_progress,
     populate_campaign,
@@ -109,6 +110,9 @@ def test_a_campaign_reaches_every_consenting_active_unsuppressed_recipient_exact
         assert message.message["List-Unsubscribe-Post"] == "List-Unsubscribe=One-Click"
         delivery_id = delivery_id_from_message_id(str(message.message["Message-ID"]))
         assert delivery_id is not None, message.message["Message-ID"]
+        # the mailto: subject names this message and carries its code
+        [subject] = parse_qs(urlsplit(mailto).query)["subject"]
+        assert subject == f"unsubscribe {delivery_id} {unsubscribe_mailto_code(str(delivery_id))}"
         delivery = Delivery.objects.select_related("user").get(pk=delivery_id)
         assert (delivery.campaign_id, delivery.user.email) == (campaign.pk, to)
         assert delivery.provider_message_id == str(message.message["Message-ID"])

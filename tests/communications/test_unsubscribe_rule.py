@@ -12,7 +12,7 @@ from django.test import Client
 from communications.gate import may_send
 from communications.kinds import MessageKind
 from communications.models import Delivery, Suppression
-from communications.rendering import unsubscribe_mailto
+from communications.rendering import unsubscribe_mailto, unsubscribe_mailto_code
 from communications.services import create_campaign, process_provider_event, record_provider_event
 from communications.services.inbound import unsubscribe_by_email
 from communications.services.unsubscribe import unsubscribe_from_delivery
@@ -51,7 +51,7 @@ def by_email(delivery: Delivery) -> None:
     outcome = unsubscribe_by_email(
         sender=delivery.user.email,
         recipients=[unsubscribe_mailto()],
-        subject=f"unsubscribe {delivery.pk}",
+        subject=f"unsubscribe {delivery.pk} {unsubscribe_mailto_code(str(delivery.pk))}",
     )
     assert outcome == "unsubscribed from newsletter"
 
