@@ -143,6 +143,9 @@ class Viewer:
                 model_field = current._meta.get_field(part)
             except FieldDoesNotExist:
                 return True
+            # ``customer_id`` is the column of ``customer``: the declaration names the field.
+            if model_field.name != part and not self.may_see(current, model_field.name):
+                return False
             related = model_field.related_model
             if not model_field.is_relation or related is None or isinstance(related, str):
                 return True

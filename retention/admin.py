@@ -10,7 +10,7 @@ from django import forms
 from django.contrib import admin
 from django.contrib.admin.widgets import AdminSplitDateTime
 from django.contrib.auth import get_user_model
-from django.core.exceptions import ValidationError
+from django.core.exceptions import PermissionDenied, ValidationError
 from django.db.models import Model
 from django.http import HttpRequest
 
@@ -101,6 +101,12 @@ class LegalHoldAdmin(PersonalDataAdmin, NeedToKnowAdmin, admin.ModelAdmin):
     def has_delete_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
         return False
 
+    def has_change_permission(self, request: HttpRequest, obj: Model | None = None) -> bool:
+        # A released hold is a record: shown, with nothing left to change.
+        if isinstance(obj, LegalHold) and obj.released_at is not None:
+            return False
+        return super().has_change_permission(request, obj)
+
     def get_form(
         self, request: HttpRequest, obj: Any = None, change: bool = False, **kwargs: Any
     ) -> Any:
@@ -126,11 +132,14 @@ class LegalHoldAdmin(PersonalDataAdmin, NeedToKnowAdmin, admin.ModelAdmin):
 
     def save_model(self, request: HttpRequest, obj: Any, form: Any, change: bool) -> None:
         if change:
-            released = release_hold(
-                hold_id=obj.pk,
-                released_by=request.user,  # type: ignore[arg-type]
-                reason=form.cleaned_data["release_reason"],
-            )
+            try:
+                released = release_hold(
+                    hold_id=obj.pk,
+                    released_by=request.user,  # type: ignore[arg-type]
+                    reason=form.cleaned_data["release_reason"],
+                )
+            except ValidationError as error:  # another officer released it meanwhile
+                raise PermissionDenied(" ".join(error.messages)) from error
             obj.released_at, obj.released_by = released.released_at, released.released_by
             return
         hold = place_hold(

@@ -26,8 +26,13 @@ from privacy_site.admin_tools import admin_path, object_page
 from privacy_site.auth_user import logged_in_user
 from privacy_site.masking import mask_address
 from privacy_site.need_to_know import viewer_of
+from staff_access.recording import note_access
 
 VIEW_PREFERENCES = "consent.view_currentconsent"
+
+
+# The staff access record names this page so (docs/STAFF.md).
+PREFERENCES_PAGE = "admin:accounts_user_preferences"
 
 
 class CustomerPreferences(admin.ModelAdmin):
@@ -72,6 +77,13 @@ class CustomerPreferences(admin.ModelAdmin):
             except ConsentError as error:
                 errors = str(error)
             else:
+                note_access(
+                    request,
+                    action="change",
+                    page=PREFERENCES_PAGE,
+                    subject_ids=[customer.pk],
+                    fields=["preferences"],
+                )
                 self.message_user(
                     request,
                     f"{len(changed)} change(s) recorded in the customer's name; they have been "
@@ -81,6 +93,13 @@ class CustomerPreferences(admin.ModelAdmin):
                     messages.SUCCESS,
                 )
                 return HttpResponseRedirect(request.path)
+        note_access(
+            request,
+            action="view",
+            page=PREFERENCES_PAGE,
+            subject_ids=[customer.pk],
+            fields=["email", "preferences"],
+        )
         return object_page(
             self,
             request,

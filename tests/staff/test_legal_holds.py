@@ -100,6 +100,12 @@ def test_the_officer_releases_a_hold_with_a_reason_and_it_stops_protecting(offic
     # Released: its page is read-only, and there is no delete.
     page = client.get(change_url(hold))
     assert 'name="release_reason"' not in page.content.decode()
+    assert 'name="_save"' not in page.content.decode()
+    # and sending its form again (a second tab, a resubmit) changes nothing
+    again = client.post(change_url(hold), {"release_reason": "Another reason"})
+    assert again.status_code == 403
+    hold.refresh_from_db()
+    assert hold.release_reason == "Case settled"
     delete = reverse("admin:retention_legalhold_delete", args=[hold.pk])
     assert client.post(delete, {"post": "yes"}).status_code == 403
     assert LegalHold.objects.filter(pk=hold.pk).exists()

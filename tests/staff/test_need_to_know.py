@@ -88,6 +88,8 @@ def test_dispatch_cannot_search_orders_by_the_customers_email_but_web_sales_can(
         (DISPATCH, "customer__email", EMAIL),
         (DISPATCH, "customer__email__startswith", "z"),
         (DISPATCH, "customer__profile__phone__contains", "7700"),
+        (DISPATCH, "customer_id", "1"),
+        (DISPATCH, "customer_id__in", "1,2"),
         (WEB_SALES, "address_line_1__startswith", "88"),
         (WEB_SALES, "postcode", DELIVERY[2]),
         (WEB_SALES, "customer__profile__postcode__startswith", "HG"),
@@ -175,6 +177,8 @@ def test_marketing_sees_recipients_masked_and_cannot_look_one_up_by_address(worl
     assert marketing.get(DELIVERIES, {"to_email__startswith": "z"}).status_code == 400
     assert marketing.get(DELIVERIES, {"user__email": EMAIL}).status_code == 400
     assert marketing.get(DELIVERIES, {"user__first_name": FIRST}).status_code == 400
+    # nor list one person's deliveries by their account's id
+    assert marketing.get(DELIVERIES, {"user_id": world.customer.pk}).status_code == 400
 
 
 def test_marketing_may_not_open_customers_orders_or_the_ledger(world):

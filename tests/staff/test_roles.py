@@ -188,6 +188,21 @@ def test_support_records_a_change_in_the_customers_name_and_the_customer_gets_a_
     assert Delivery.objects.filter(user=ann, kind=MessageKind.CONSENT_RECEIPT).count() == 1
 
 
+def test_seeing_and_changing_a_customers_preferences_is_in_the_staff_access_record(support, ann):
+    from staff_access.models import StaffAccess
+
+    client = logged_in(support)
+    client.get(preferences(ann))
+    client.post(preferences(ann), {"granted": ["special_offers"]})
+
+    rows = StaffAccess.objects.filter(page="admin:accounts_user_preferences").order_by("pk")
+    assert [(row.action, row.staff, row.subject_ids) for row in rows] == [
+        ("view", support, [ann.pk]),
+        ("change", support, [ann.pk]),
+    ]
+    assert "preferences" in rows[1].fields
+
+
 @pytest.mark.parametrize("role", [WEB_SALES, DISPATCH, MARKETING])
 def test_other_roles_may_neither_see_nor_change_a_customers_preferences(role, ann):
     client = logged_in(StaffFactory(roles=[role]))
