@@ -120,8 +120,15 @@ CAMPAIGN_KINDS = [
     for kind, rule in RULES.items()
     if rule.category in (Category.MARKETING, Category.SERVICE, Category.NOTICE)
 ]
-# Those kinds as choices, for the campaign model and the API.
+# Those kinds as choices, for the campaign model.
 CAMPAIGN_KIND_CHOICES = [(kind, MessageKind(kind).label) for kind in CAMPAIGN_KINDS]
+# Kinds staff write as campaigns (the admin's form, the API): marketing kinds and service
+# announcements. A notice's words come from the policy version or business transition it
+# announces (``services.policy_changes``), never from staff.
+STAFF_CAMPAIGN_KINDS = [
+    kind for kind in CAMPAIGN_KINDS if RULES[kind].category is not Category.NOTICE
+]
+STAFF_CAMPAIGN_KIND_CHOICES = [(kind, MessageKind(kind).label) for kind in STAFF_CAMPAIGN_KINDS]
 
 
 def rule_for(kind: str) -> KindRule:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
+from django.db.models.functions import Lower
 
 from privacy_site.numbers import whole_number
 
@@ -396,6 +397,15 @@ class BusinessTransition(models.Model):
 
     class Meta:
         ordering = ["-announced_on", "-id"]
+        constraints = [
+            # One record (and one notice) per transition, however often the form is sent.
+            models.UniqueConstraint(
+                "kind",
+                Lower("counterparty"),
+                "effective_on",
+                name="business_transition_once",
+            )
+        ]
 
     def __str__(self) -> str:
         return f"{self.get_kind_display()}: {self.counterparty} ({self.effective_on:%d %b %Y})"

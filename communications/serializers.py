@@ -18,7 +18,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from communications.addresses import mask_addresses_in
-from communications.kinds import CAMPAIGN_KIND_CHOICES, CAMPAIGN_KINDS
+from communications.kinds import STAFF_CAMPAIGN_KIND_CHOICES, STAFF_CAMPAIGN_KINDS
 from communications.models import Campaign, Delivery
 from communications.selectors import campaign_progress, describe_recipient
 from communications.services.campaigns.lifecycle import (
@@ -105,11 +105,12 @@ class CampaignSerializer(serializers.Serializer):
         help_text="For staff only; the subject when left empty.",
     )
     kind = serializers.ChoiceField(
-        choices=CAMPAIGN_KIND_CHOICES,
+        choices=STAFF_CAMPAIGN_KIND_CHOICES,
         error_messages={
             "invalid_choice": (
                 f'"{{input}}" is not a kind a campaign can send; choose one of '
-                f"{', '.join(CAMPAIGN_KINDS)}."
+                f"{', '.join(STAFF_CAMPAIGN_KINDS)} (policy notices are sent from the "
+                "policy's publication or a business transition)."
             )
         },
     )

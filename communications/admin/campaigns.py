@@ -29,6 +29,7 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from communications.admin.charts import campaign_report
 from communications.admin.progress import progress_bar
+from communications.kinds import STAFF_CAMPAIGN_KIND_CHOICES, Category, rule_for
 from communications.models import Campaign, Delivery
 from communications.permissions import SEND_CAMPAIGN, VIEW_DELIVERY
 from communications.selectors import campaigns_with_progress
@@ -96,12 +97,28 @@ class CampaignForm(forms.ModelForm):
         model = Campaign
         fields = ("name", "kind", "subject_line", "body_format", "body", "segment")
 
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        if "kind" in self.fields and not self._is_notice():
+            # Staff write marketing and service campaigns; notices come from the policy.
+            kind = self.fields["kind"]
+            assert isinstance(kind, forms.ChoiceField)
+            kind.choices = [("", "---------"), *STAFF_CAMPAIGN_KIND_CHOICES]
+
+    def _is_notice(self) -> bool:
+        return bool(self.instance.pk) and rule_for(self.instance.kind).category is Category.NOTICE
+
     def clean(self) -> dict[str, Any]:
         super().clean()
         cleaned = self.cleaned_data
         if self.instance.pk and self.instance.status not in EDITABLE:
             raise forms.ValidationError(
                 f"A {self.instance.get_status_display().lower()} campaign can't change."
+            )
+        if self._is_notice():
+            raise forms.ValidationError(
+                "A policy notice says what its policy version or business transition says; "
+                "it can't be edited."
             )
         kind = cleaned.get("kind")
         if kind and "segment" in cleaned:

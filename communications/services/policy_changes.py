@@ -18,7 +18,7 @@ from __future__ import annotations
 import datetime
 
 from django.conf import settings
-from django.db import transaction
+from django.db import IntegrityError, transaction
 from django.urls import reverse
 from django.utils import timezone
 
@@ -61,7 +61,7 @@ def _notice_campaign(
     *, kind: str, name: str, subject_line: str, body: str, actor: AuthUser | None
 ) -> Campaign:
     campaign = create_campaign(
-        actor=actor, name=name, kind=kind, subject_line=subject_line, body=body
+        actor=actor, name=name, kind=kind, subject_line=subject_line, body=body, notice=True
     )
     return send_campaign_now(campaign=campaign, actor=actor)
 
@@ -156,18 +156,38 @@ def transition_problems(
         problems["announced_on"] = "The announcement can't be in the past: the notice starts then."
     notice = (effective_on - announced_on).days
     if notice < TRANSITION_NOTICE_DAYS:
-        earliest = announced_on + datetime.timedelta(days=TRANSITION_NOTICE_DAYS)
+        try:
+            earliest = announced_on + datetime.timedelta(days=TRANSITION_NOTICE_DAYS)
+        except OverflowError:  # announced in the last days of year 9999
+            earliest_date = "beyond the calendar"
+        else:
+            earliest_date = f"{earliest:%-d %B %Y}"
         problems["effective_on"] = (
             f"The effective date is {notice} days after the announcement; the privacy policy "
             f"promises a notice on the site for {TRANSITION_NOTICE_DAYS} days before a change "
             f"of ownership or control. Announced on {announced_on:%-d %B %Y}, the earliest "
-            f"effective date is {earliest:%-d %B %Y}."
+            f"effective date is {earliest_date}."
+        )
+    elif (
+        kind
+        and BusinessTransition.objects.filter(
+            kind=kind, counterparty__iexact=counterparty.strip(), effective_on=effective_on
+        ).exists()
+    ):
+        problems["counterparty"] = (
+            "This transition is recorded already (same kind, counterparty and effective "
+            "date); its notice went with it."
         )
     if use_change_version is not None and use_change_version.change_type != ChangeType.USE_CHANGE:
         problems["use_change_version"] = (
             "Link a use-change version: only a use change asks people before a new use."
         )
     return problems
+
+
+def _within(text: str, limit: int = 200) -> str:
+    """``text`` cut to a campaign name's or subject's column, with an ellipsis if cut."""
+    return text if len(text) <= limit else text[: limit - 1].rstrip() + "…"
 
 
 @transaction.atomic
@@ -196,16 +216,22 @@ def record_business_transition(
     )
     if problems:
         raise PolicyChangeError(" ".join(problems.values()))
-    transition = BusinessTransition.objects.create(
-        kind=kind,
-        counterparty=counterparty.strip(),
-        description=description.strip(),
-        announced_on=announced_on,
-        effective_on=effective_on,
-        use_change_version=use_change_version,
-        recorded_by=actor,
-        recorded_at=timezone.now(),
-    )
+    try:
+        with transaction.atomic():  # a form sent twice at once: the second one is refused
+            transition = BusinessTransition.objects.create(
+                kind=kind,
+                counterparty=counterparty.strip(),
+                description=description.strip(),
+                announced_on=announced_on,
+                effective_on=effective_on,
+                use_change_version=use_change_version,
+                recorded_by=actor,
+                recorded_at=timezone.now(),
+            )
+    except IntegrityError as error:
+        raise PolicyChangeError(
+            "This transition is recorded already (same kind, counterparty and effective date)."
+        ) from error
     if email_opted_in:
         history = settings.SITE_URL + reverse("privacy-history")
         body = (
@@ -218,11 +244,11 @@ def record_business_transition(
                 f"\n\nYour data will be used differently only if you say yes: version "
                 f"{use_change_version.number} of our policy asks you."
             )
+        subject = f"Notice: {transition.get_kind_display().lower()} with "
         transition.campaign = _notice_campaign(
             kind=MessageKind.BUSINESS_TRANSITION,
-            name=f"Business transition: {transition.counterparty}",
-            subject_line=f"Notice: {transition.get_kind_display().lower()} with "
-            f"{transition.counterparty}",
+            name=_within(f"Business transition: {transition.counterparty}"),
+            subject_line=_within(subject + transition.counterparty),
             body=body,
             actor=actor,
         )

@@ -20,7 +20,7 @@ register = template.Library()
 
 @dataclass(frozen=True)
 class _Notices:
-    version: PolicyVersion | None  # the current version, if it changed more than wording
+    version: PolicyVersion | None  # the newest version that changed more than wording
     transitions: list[BusinessTransition]  # announced, not yet past their effective date
     day: datetime.date
     read_at: float
@@ -35,9 +35,12 @@ def _site_notices() -> _Notices:
     known = _notices
     if known is not None and known.day == today and now - known.read_at < settings.SITE_NOTICES_TTL:
         return known
+    # The newest version that changed more than wording, current or not: an editorial
+    # correction published after a practice change leaves that change's notice up until
+    # each person closes it.
     version = (
-        PolicyVersion.objects.filter(is_current=True)
-        .exclude(change_type=PolicyVersion.ChangeType.EDITORIAL)
+        PolicyVersion.objects.exclude(change_type=PolicyVersion.ChangeType.EDITORIAL)
+        .order_by("-number")
         .defer("text")
         .first()
     )
@@ -52,7 +55,7 @@ def forget_site_notices(**kwargs: object) -> None:
 
 
 def policy_notice_for(request) -> PolicyVersion | None:
-    """The current version, if it changed more than wording and this page should show it."""
+    """The newest version that changed more than wording, if this page should show it."""
     version = _site_notices().version
     if version is None:
         return None

@@ -5,7 +5,8 @@ from __future__ import annotations
 import datetime
 from typing import Any
 
-from django.db import transaction
+from django.core.exceptions import ValidationError
+from django.db import models, transaction
 from django.db.models import Max
 from django.utils import timezone
 
@@ -59,7 +60,11 @@ def _check_new_purposes(change_type: str, new_purposes: list[Any]) -> list[dict[
         isinstance(item, dict) and set(item) == _PURPOSE_KEYS for item in new_purposes
     ):
         raise ConsentError('New purposes must be a list of {"code", "name", "wording"}.')
-    clean = [{key: str(item[key]).strip() for key in _PURPOSE_KEYS} for item in new_purposes]
+    if not all(isinstance(value, str) for item in new_purposes for value in item.values()):
+        raise ConsentError("A new purpose's code, name and wording are each text.")
+    clean = [{key: item[key].strip() for key in _PURPOSE_KEYS} for item in new_purposes]
+    for item in clean:
+        _check_purpose_fields(item)
     if change_type == PolicyVersion.ChangeType.USE_CHANGE and not clean:
         raise ConsentError(
             "A use change introduces at least one new purpose: the new use people choose."
@@ -74,6 +79,24 @@ def _check_new_purposes(change_type: str, new_purposes: list[Any]) -> list[dict[
         if not all(item.values()):
             raise ConsentError("Each new purpose needs a code, a name and its wording.")
     return clean
+
+
+def _check_purpose_fields(item: dict[str, str]) -> None:
+    """The purpose's own field checks (a slug of at most 50 characters, a name of at most
+    100, no NUL anywhere), as ``ConsentError``: checked when the draft is saved, so
+    publishing it cannot fail on them."""
+    if any("\x00" in value for value in item.values()):
+        raise ConsentError("A new purpose can't contain a NUL character.")
+    for key in ("code", "name", "wording"):
+        if not item[key]:
+            continue  # the caller says which are missing, all at once
+        try:
+            field = Purpose._meta.get_field(key)
+            assert isinstance(field, models.Field)
+            field.clean(item[key], None)
+        except ValidationError as error:
+            message = " ".join(error.messages)
+            raise ConsentError(f"New purpose {key} {item[key][:60]!r}: {message}") from None
 
 
 @transaction.atomic

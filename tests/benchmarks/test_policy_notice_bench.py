@@ -45,6 +45,7 @@ def _notice(name: str) -> Campaign:
         kind="policy_change",
         subject_line=f"Our privacy policy has changed (version {version.number})",
         body=_notice_body(version),
+        notice=True,
     )
 
 

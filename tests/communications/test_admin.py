@@ -92,7 +92,17 @@ def test_adding_a_campaign_saves_it_through_the_service_sanitised(root, superuse
     assert campaign.body_html.startswith("<p>Deals</p>")
 
 
-def test_a_bad_segment_is_a_form_error_and_writes_nothing(root):
+@pytest.mark.parametrize(
+    ("segment", "error"),
+    [
+        ('{"favourite_colour": "red"}', "Unknown segment filter: favourite_colour"),
+        ("5", "The segment must be an object of filters"),
+        ("true", "The segment must be an object of filters"),
+        ('"x"', "The segment must be an object of filters"),
+        ("[1]", "The segment must be an object of filters"),
+    ],
+)
+def test_a_bad_segment_is_a_form_error_and_writes_nothing(root, segment, error):
     response = root.post(
         f"{CAMPAIGNS}add/",
         {
@@ -101,12 +111,12 @@ def test_a_bad_segment_is_a_form_error_and_writes_nothing(root):
             "subject_line": "Summer deals",
             "body_format": "markdown",
             "body": "Deals",
-            "segment": '{"favourite_colour": "red"}',
+            "segment": segment,
         },
     )
 
     assert response.status_code == 200
-    assert "Unknown segment filter: favourite_colour" in response.content.decode()
+    assert error in response.content.decode()
     assert not Campaign.objects.exists()
 
 

@@ -13,7 +13,7 @@ from django.test import Client
 from django.utils import timezone
 
 from communications.kinds import MessageKind
-from communications.models import BusinessTransition, PolicyPublication
+from communications.models import BusinessTransition, Campaign, PolicyPublication
 from consent.models import PolicyDraft, PolicyVersion, Purpose
 from consent.services import current_policy_version, save_policy_draft
 from tests.factories import StaffFactory
@@ -117,8 +117,23 @@ def test_a_preview_of_an_unchanged_text_says_so(officer, admin_client_):
         ("editorial", [NEW_USE], "Only a use change introduces new purposes"),
         ("use_change", [{"code": "newsletter", "name": "N", "wording": "W"}], "already used"),
         ("use_change", [{"code": "x"}], "must be a list of"),
+        ("use_change", [{**NEW_USE, "name": "N" * 101}], "at most 100 characters"),
+        ("use_change", [{**NEW_USE, "code": "c" * 51}], "at most 50 characters"),
+        ("use_change", [{**NEW_USE, "code": "My Use!"}], "valid"),
+        ("use_change", [{**NEW_USE, "code": "x\u0000"}], "NUL character"),
+        ("use_change", [{**NEW_USE, "wording": 7}], "are each text"),
     ],
-    ids=["use-change-without-purpose", "purpose-on-editorial", "code-taken", "bad-shape"],
+    ids=[
+        "use-change-without-purpose",
+        "purpose-on-editorial",
+        "code-taken",
+        "bad-shape",
+        "name-too-long",
+        "code-too-long",
+        "code-not-a-slug",
+        "nul-in-code",
+        "wording-not-text",
+    ],
 )
 def test_a_draft_the_service_refuses_is_a_form_error_and_nothing_is_saved(
     admin_client_, change_type, new_purposes, error
@@ -341,3 +356,47 @@ def test_only_a_use_change_version_may_be_linked_to_a_transition(officer, admin_
     assert response.status_code == 200
     assert response.context["adminform"].form.errors["use_change_version"]
     assert not BusinessTransition.objects.exists()
+
+
+def test_a_transition_sent_twice_is_recorded_and_emailed_once(officer, admin_client_):
+    today = timezone.localdate()
+    form = transition(today, today + datetime.timedelta(days=40), email_opted_in="on")
+
+    first = admin_client_.post(f"{TRANSITIONS}add/", form)
+    again = admin_client_.post(
+        f"{TRANSITIONS}add/", {**form, "counterparty": form["counterparty"].upper()}
+    )
+
+    assert first.status_code == 302
+    assert again.status_code == 200
+    assert "This transition is recorded already" in again.content.decode()
+    assert BusinessTransition.objects.count() == 1
+    assert Campaign.objects.filter(kind=MessageKind.BUSINESS_TRANSITION).count() == 1
+
+
+def test_a_transition_at_the_calendars_end_is_a_form_error(officer, admin_client_):
+    response = admin_client_.post(
+        f"{TRANSITIONS}add/",
+        transition(datetime.date(9999, 12, 20), datetime.date(9999, 12, 31)),
+    )
+
+    assert response.status_code == 200
+    assert "the earliest effective date is beyond the calendar" in response.content.decode()
+    assert not BusinessTransition.objects.exists()
+
+
+def test_a_long_counterparty_name_is_cut_in_the_notices_name_and_subject(officer, admin_client_):
+    today = timezone.localdate()
+    long_name = "Big Camera Holdings International " * 5  # 170 characters
+
+    response = admin_client_.post(
+        f"{TRANSITIONS}add/",
+        transition(
+            today, today + datetime.timedelta(days=30), counterparty=long_name, email_opted_in="on"
+        ),
+    )
+
+    assert response.status_code == 302
+    campaign = BusinessTransition.objects.get().campaign
+    assert len(campaign.name) <= 200 and len(campaign.subject_line) <= 200
+    assert campaign.subject_line.endswith("…")

@@ -33,6 +33,7 @@ def test_a_notice_skipped_for_someone_who_left_its_audience_is_counted(
         kind="policy_change",
         subject_line="Our privacy policy has changed",
         body="We now keep order records for seven years.",
+        notice=True,
     )
     batches = HeldTask()
     monkeypatch.setattr("communications.tasks.populate_campaign_task", HeldTask())

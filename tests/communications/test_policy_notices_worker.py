@@ -30,6 +30,7 @@ def notice(kind: str = "policy_change") -> Campaign:
         kind=kind,
         subject_line="Our privacy policy has changed",
         body="We now keep order records for seven years.",
+        notice=True,
     )
 
 

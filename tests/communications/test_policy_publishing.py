@@ -82,6 +82,21 @@ def test_the_notice_stays_closed_on_another_device(officer, make_user):
     assert "Our privacy policy changed" not in laptop.get("/privacy/").content.decode()
 
 
+def test_an_editorial_correction_leaves_a_practice_changes_notice_until_closed(officer, make_user):
+    # given a practice change, then a correction of its wording
+    publish_policy_change(draft=draft(officer, "practice_change"), actor=officer)
+    practice = PolicyPublication.objects.get().version
+    publish_policy_change(draft=draft(officer, "editorial"), actor=officer)
+    ann = make_user("ann@example.com")
+    browser = logged_in(ann)
+
+    # then the practice change's notice stays up, on every page, until Ann closes it
+    assert "Our privacy policy changed" in Client().get("/").content.decode()
+    assert "Our privacy policy changed" in browser.get("/privacy/").content.decode()
+    browser.post(f"/privacy/notice/{practice.number}/dismiss/", {"next": "/privacy/"})
+    assert "Our privacy policy changed" not in browser.get("/privacy/").content.decode()
+
+
 def test_a_published_version_cannot_be_changed(officer):
     published = draft(officer, "practice_change")
     publish_policy_change(draft=published, actor=officer)

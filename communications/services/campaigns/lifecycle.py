@@ -15,7 +15,13 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.dateparse import parse_date
 
-from communications.kinds import CAMPAIGN_KINDS, MessageKind, rule_for
+from communications.kinds import (
+    CAMPAIGN_KINDS,
+    STAFF_CAMPAIGN_KINDS,
+    Category,
+    MessageKind,
+    rule_for,
+)
 from communications.models import Campaign, Delivery
 from communications.rendering import (
     Rendered,
@@ -27,6 +33,7 @@ from communications.services import events
 from communications.services.outbox import enqueue_email
 from consent.models import ConsentEvent, Purpose
 from privacy_site.auth_user import AuthUser
+from privacy_site.staff import is_active_staff
 
 from .batches import restart_sending
 
@@ -46,6 +53,11 @@ class CampaignError(ValueError):
 def validate_segment(segment: dict[str, Any] | None, *, kind: str) -> dict[str, Any]:
     """The segment as stored: only known filters, dates as ISO strings. ``CampaignError``
     names the first thing wrong."""
+    if segment is not None and not isinstance(segment, dict):
+        raise CampaignError(
+            'The segment must be an object of filters, like {"joined_after": "2026-01-01"}, '
+            "or {} for everyone."
+        )
     segment = dict(segment or {})
     unknown = set(segment) - SEGMENT_KEYS
     if unknown:
@@ -82,10 +94,12 @@ def validate_segment(segment: dict[str, Any] | None, *, kind: str) -> dict[str, 
     return clean
 
 
-def _purpose_for(kind: str, purpose: str | None) -> Purpose:
-    if kind not in CAMPAIGN_KINDS:
+def _purpose_for(kind: str, purpose: str | None, *, notice: bool = False) -> Purpose:
+    allowed = CAMPAIGN_KINDS if notice else STAFF_CAMPAIGN_KINDS
+    if kind not in allowed:
         raise CampaignError(
-            f"A campaign can't send {kind!r}; choose one of {', '.join(CAMPAIGN_KINDS)}."
+            f"A campaign can't send {kind!r}; choose one of {', '.join(STAFF_CAMPAIGN_KINDS)}. "
+            "Policy notices are sent from the policy's publication or a business transition."
         )
     expected = rule_for(kind).purpose
     if purpose not in (None, "", expected):
@@ -102,6 +116,7 @@ def _content(
     body_format: str,
     segment: dict[str, Any] | None,
     purpose: str | None,
+    notice: bool = False,
 ) -> dict[str, Any]:
     """The campaign's fields as stored, checked and sanitised; ``CampaignError`` otherwise."""
     if body_format not in Campaign.BodyFormat.values:
@@ -110,7 +125,7 @@ def _content(
         raise CampaignError("A campaign needs a subject and a body.")
     if any(ord(character) < 32 for character in subject_line):
         raise CampaignError("The subject must be one line, without control characters.")
-    resolved = _purpose_for(kind, purpose)
+    resolved = _purpose_for(kind, purpose, notice=notice)
     body_html, body_text = sanitise_body(body, body_format)
     return {
         "name": name.strip() or subject_line.strip(),
@@ -137,9 +152,11 @@ def create_campaign(
     segment: dict[str, Any] | None = None,
     purpose: str | None = None,
     send_at: datetime | None = None,
+    notice: bool = False,
 ) -> Campaign:
     """A new draft by ``actor``. The purpose follows from the kind (``purpose``, if given,
-    must be that one).
+    must be that one). A notice kind only with ``notice`` (``services.policy_changes``,
+    which writes the notice's words itself): staff write marketing and service campaigns.
 
     With ``send_at``, also schedule it, in the same transaction: a refused time leaves no
     draft behind."""
@@ -151,6 +168,7 @@ def create_campaign(
         body_format=body_format,
         segment=segment,
         purpose=purpose,
+        notice=notice,
     )
     campaign = Campaign.objects.create(created_by=actor, **fields)
     events.campaign_created(campaign=campaign, actor=actor)
@@ -181,6 +199,11 @@ def update_campaign(
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
     if campaign.status not in EDITABLE:
         raise CampaignError(f"A {campaign.get_status_display().lower()} campaign can't change.")
+    if rule_for(campaign.kind).category is Category.NOTICE:
+        raise CampaignError(
+            "A policy notice says what its policy version or business transition says; "
+            "it can't be edited."
+        )
     if campaign.started_at is not None and (
         kind != campaign.kind or validate_segment(segment, kind=kind) != campaign.segment
     ):
@@ -212,8 +235,25 @@ def update_campaign(
 # Each takes the member of staff acting (``actor``); None is the system (a policy-change notice).
 
 
-def _transition(campaign_id: int, *, allowed: set[str], action: str) -> Campaign:
+# Who may pause, resume or cancel a notice: whoever may publish a policy version or
+# record a business transition (the Privacy Officer), or the system.
+NOTICE_PERMISSIONS = ("consent.add_policyversion", "communications.add_businesstransition")
+NOTICE_STEERING = {"pause", "resume", "cancel"}
+
+
+def _transition(
+    campaign_id: int, *, allowed: set[str], action: str, actor: AuthUser | None
+) -> Campaign:
     campaign = Campaign.objects.select_for_update().select_related("purpose").get(pk=campaign_id)
+    # A notice is created and started by ``policy_changes`` in one go: steering it after is
+    # the Privacy Officer's.
+    if (
+        action in NOTICE_STEERING
+        and rule_for(campaign.kind).category is Category.NOTICE
+        and actor is not None
+        and not any(is_active_staff(actor, permission) for permission in NOTICE_PERMISSIONS)
+    ):
+        raise CampaignError(f"Only the Privacy Officer may {action} a policy notice.")
     if campaign.status not in allowed:
         raise CampaignError(f"Can't {action} a {campaign.get_status_display().lower()} campaign.")
     return campaign
@@ -224,7 +264,10 @@ def schedule_campaign(
     *, campaign: Campaign, send_at: datetime, actor: AuthUser | None = None
 ) -> Campaign:
     campaign = _transition(
-        campaign.pk, allowed={CampaignStatus.DRAFT, CampaignStatus.SCHEDULED}, action="schedule"
+        campaign.pk,
+        allowed={CampaignStatus.DRAFT, CampaignStatus.SCHEDULED},
+        action="schedule",
+        actor=actor,
     )
     if timezone.is_naive(send_at):
         raise CampaignError("send_at needs a time zone.")
@@ -240,7 +283,10 @@ def schedule_campaign(
 @transaction.atomic
 def send_campaign_now(*, campaign: Campaign, actor: AuthUser | None = None) -> Campaign:
     campaign = _transition(
-        campaign.pk, allowed={CampaignStatus.DRAFT, CampaignStatus.SCHEDULED}, action="send"
+        campaign.pk,
+        allowed={CampaignStatus.DRAFT, CampaignStatus.SCHEDULED},
+        action="send",
+        actor=actor,
     )
     return start_sending(campaign, actor=actor)
 
@@ -264,7 +310,9 @@ def start_sending(campaign: Campaign, *, actor: AuthUser | None = None) -> Campa
 
 @transaction.atomic
 def pause_campaign(*, campaign: Campaign, actor: AuthUser | None = None) -> Campaign:
-    campaign = _transition(campaign.pk, allowed={CampaignStatus.SENDING}, action="pause")
+    campaign = _transition(
+        campaign.pk, allowed={CampaignStatus.SENDING}, action="pause", actor=actor
+    )
     campaign.status = CampaignStatus.PAUSED
     campaign.save(update_fields=["status", "updated_at"])
     events.campaign_paused(campaign=campaign, actor=actor)
@@ -273,7 +321,9 @@ def pause_campaign(*, campaign: Campaign, actor: AuthUser | None = None) -> Camp
 
 @transaction.atomic
 def resume_campaign(*, campaign: Campaign, actor: AuthUser | None = None) -> Campaign:
-    campaign = _transition(campaign.pk, allowed={CampaignStatus.PAUSED}, action="resume")
+    campaign = _transition(
+        campaign.pk, allowed={CampaignStatus.PAUSED}, action="resume", actor=actor
+    )
     campaign.status = CampaignStatus.SENDING
     campaign.last_batch_at = timezone.now()
     campaign.save(update_fields=["status", "last_batch_at", "updated_at"])
@@ -294,6 +344,7 @@ def cancel_campaign(*, campaign: Campaign, actor: AuthUser | None = None) -> Cam
             CampaignStatus.PAUSED,
         },
         action="cancel",
+        actor=actor,
     )
     campaign.status = CampaignStatus.CANCELLED
     campaign.completed_at = timezone.now()
