@@ -63,6 +63,45 @@ def _refuse(request: HttpRequest) -> HttpResponse:
     return HttpResponseBadRequest(NUL_MESSAGE, content_type="text/plain; charset=utf-8")
 
 
+# The lookups of an admin list's querystring that reach the database unchecked: a regular
+# expression PostgreSQL can't compile is an error there, not an empty list.
+REGEX_LOOKUPS = ("__regex", "__iregex")
+# The date drill-down's last year: Django computes the end of the year (or month) asked for
+# without a guard, so 9999 would overflow the calendar.
+LAST_LIST_YEAR = 9998
+
+
+def _a_list_year(value: str) -> bool:
+    return value.isascii() and value.isdigit() and 1 <= int(value[:6]) <= LAST_LIST_YEAR
+
+
+def _bad_admin_lookup(request: HttpRequest) -> str:
+    """Why an admin list's querystring is refused, or "" when it is not."""
+    for key, values in request.GET.lists():
+        if key.endswith(REGEX_LOOKUPS):
+            return "Filtering a list by regular expression is not offered."
+        if key.endswith("__year") and not all(map(_a_list_year, values)):
+            return f"A year in a list's filter runs from 1 to {LAST_LIST_YEAR}."
+    return ""
+
+
+class AdminListLookupsMiddleware:
+    """Answer 400 to an admin page whose querystring holds a lookup Django's list page lets
+    through to a 500: a regular expression (``?role__regex=(``), or a date drill-down year
+    past the calendar's end (``?occurred_at__year=9999``). Other bad values Django's list
+    already answers itself."""
+
+    def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
+        self.get_response = get_response
+
+    def __call__(self, request: HttpRequest) -> HttpResponse:
+        if request.path.startswith("/admin/") and request.GET:
+            reason = _bad_admin_lookup(request)
+            if reason:
+                return HttpResponseBadRequest(reason, content_type="text/plain; charset=utf-8")
+        return self.get_response(request)
+
+
 class NoStoreByDefaultMiddleware:
     """``Cache-Control: private, no-store`` on every response that sets no Cache-Control itself.
 

@@ -43,6 +43,7 @@ MIDDLEWARE = [
     "privacy_site.middleware.NoStoreByDefaultMiddleware",
     # A NUL in the path, query or form is refused with a 400 before it can reach PostgreSQL.
     "privacy_site.middleware.RejectNulCharactersMiddleware",
+    "privacy_site.middleware.AdminListLookupsMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.common.CommonMiddleware",
     "django.middleware.csrf.CsrfViewMiddleware",
