@@ -12,7 +12,7 @@ from django.db import transaction
 from django.template.loader import get_template
 from django.utils import timezone
 
-from communications.kinds import CAMPAIGN_KINDS, MessageKind, rule_for
+from communications.kinds import CAMPAIGN_KINDS, STAFF_CAMPAIGN_KINDS, MessageKind, rule_for
 from communications.models import Delivery
 from communications.rendering import (
     campaign_template,
@@ -108,7 +108,12 @@ def test_every_transactional_kind_renders_with_its_context(db, make_user, kind):
 def test_every_campaign_kind_renders_and_marketing_ones_carry_unsubscribe(db, make_user, kind):
     user = make_user("ann@example.com", first_name="Ann")
     campaign = create_campaign(
-        actor=None, name="c", kind=kind, subject_line="News for {{ first_name }}", body="**Hello**"
+        actor=None,
+        name="c",
+        kind=kind,
+        subject_line="News for {{ first_name }}",
+        body="**Hello**",
+        notice=kind not in STAFF_CAMPAIGN_KINDS,
     )
 
     rendered = personalise(campaign_template(campaign), user=user, ref="42")
