@@ -145,6 +145,7 @@ class RecipientNotificationAdmin(PersonalDataAdmin, NeedToKnowAdmin, ReadOnlyAdm
                 refused.append(str(error))
             else:
                 recorded += 1
+                self._note_change(request, notice, ["state", "method", "note"])
         if recorded:
             self.message_user(
                 request, f"{recorded} notice(s) recorded as given by hand.", messages.SUCCESS

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Iterator, Sequence
 
+from allauth.mfa.admin import AuthenticatorAdmin
+from allauth.mfa.models import Authenticator
 from django.contrib import admin
 from django.contrib.auth import get_user_model
 from django.db import connection
@@ -17,6 +19,8 @@ from privacy_site.admin_tools import ReadOnlyAdmin
 from privacy_site.downloads import csv_download, spreadsheet_safe
 from staff_access.models import StaffAccess, StaffSignInEvent
 from staff_access.selectors import accesses_to
+from staff_access.services import record_sign_in_event
+from staff_access.sessions import end_other_sessions
 
 CSV_HEADER = [
     "occurred_at",
@@ -121,3 +125,39 @@ class StaffSignInEventAdmin(ReadOnlyAdmin):
     search_fields = ("staff__email",)
     date_hierarchy = "occurred_at"
     fields = readonly_fields = ("occurred_at", "staff", "kind", "detail")
+
+
+# --- Second factors removed by a superuser (a lost phone with no recovery code left) -----------
+
+admin.site.unregister(Authenticator)
+
+
+@admin.register(Authenticator)
+class StaffAuthenticatorAdmin(AuthenticatorAdmin):
+    """allauth's own admin of authenticators, where a superuser removes a lost phone's app. A
+    removal here sends none of allauth's signals, so it is recorded as the staff member's own
+    removal would be: a "Second factor removed" event, and their sessions ended (a thief's
+    open session with it)."""
+
+    def delete_model(self, request: HttpRequest, obj: Authenticator) -> None:
+        super().delete_model(request, obj)
+        _removed_in_admin(request, [obj])
+
+    def delete_queryset(self, request: HttpRequest, queryset: QuerySet[Authenticator]) -> None:
+        removed = list(queryset.select_related("user"))
+        super().delete_queryset(request, queryset)
+        _removed_in_admin(request, removed)
+
+
+def _removed_in_admin(request: HttpRequest, removed: Iterable[Authenticator]) -> None:
+    by = getattr(request.user, "email", "") or "a superuser"
+    for authenticator in removed:
+        user = authenticator.user
+        if not user.is_staff:
+            continue
+        # Within the events' 200 characters, the session event's prefix included.
+        what = f"{authenticator.get_type_display()}, removed in the admin by {by}"[:170]
+        record_sign_in_event(
+            staff=user, kind=StaffSignInEvent.Kind.SECOND_FACTOR_REMOVED, detail=what
+        )
+        end_other_sessions(None, user, why=f"Second factor removed: {what}")

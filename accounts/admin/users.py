@@ -180,11 +180,15 @@ class UserAdmin(PersonalDataAdmin, NeedToKnowAdmin, CustomerPreferences, BaseUse
         done = refused = 0
         for user in queryset:
             try:
-                done += reactivate_account(
+                changed = reactivate_account(
                     user=user, actor=logged_in_user(request), source=AuditSource.STAFF
                 )
             except PrivacyError:
                 refused += 1
+            else:
+                done += changed
+                if changed:
+                    self._note_change(request, user, ["is_active"])
         self.message_user(request, f"{done} reactivated.", messages.SUCCESS)
         if refused:
             self.message_user(
@@ -193,8 +197,11 @@ class UserAdmin(PersonalDataAdmin, NeedToKnowAdmin, CustomerPreferences, BaseUse
 
     @admin.action(description="Deactivate selected accounts", permissions=["change"])
     def deactivate_accounts(self, request: HttpRequest, queryset) -> None:
-        done = sum(
-            deactivate_account(user=user, actor=logged_in_user(request), source=AuditSource.STAFF)
-            for user in queryset
-        )
+        done = 0
+        for user in queryset:
+            if deactivate_account(
+                user=user, actor=logged_in_user(request), source=AuditSource.STAFF
+            ):
+                done += 1
+                self._note_change(request, user, ["is_active"])
         self.message_user(request, f"{done} deactivated.", messages.SUCCESS)

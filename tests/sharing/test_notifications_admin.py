@@ -89,6 +89,11 @@ def test_marking_notified_by_hand_records_who_how_and_what(notices, officer):
     assert bank.notified_by == officer and bank.result == "Told Jo at the bank's DPO"
     step = bank.steps.get(kind="recorded_by_hand")
     assert step.actor == officer and step.detail.startswith("By phone")
+    # and the staff access record has the change, naming whose notice it was
+    from staff_access.models import StaffAccess
+
+    change = StaffAccess.objects.filter(staff=officer, action="change").get()
+    assert "method" in change.fields and change.subject_ids
     # the other notice is untouched
     assert RecipientNotification.objects.get(pk=notices[PARCELFORCE].pk).state == State.TO_NOTIFY
 

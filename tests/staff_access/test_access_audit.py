@@ -234,3 +234,19 @@ def test_a_customer_is_never_recorded_as_staff(customers):
     UserFactory(email="x@example.com")
     logged_in(customers[0]).get(USERS)
     assert not StaffAccess.objects.exists()
+
+
+@pytest.mark.parametrize("action", ["deactivate_accounts", "reactivate_accounts"])
+def test_an_admin_action_on_accounts_is_a_change_in_the_record(superuser, customers, action):
+    target = customers[0]
+    if action == "reactivate_accounts":
+        from accounts.services.privacy import deactivate_account
+
+        deactivate_account(user=target, actor=superuser, source="staff")
+
+    response = logged_in(superuser).post(USERS, {"action": action, "_selected_action": [target.pk]})
+
+    assert response.status_code == 302
+    row = StaffAccess.objects.filter(staff=superuser, action=Action.CHANGE).get()
+    assert target.pk in row.subject_ids
+    assert "is_active" in row.fields

@@ -210,3 +210,30 @@ def test_the_sign_in_events_cannot_be_changed_in_the_admin(superuser):
     client = logged_in(superuser)
     assert client.get("/admin/staff_access/staffsigninevent/").status_code == 200
     assert client.get("/admin/staff_access/staffsigninevent/add/").status_code == 403
+
+
+def test_a_superuser_removing_a_lost_phones_app_records_it_and_ends_the_staff_members_sessions(
+    superuser,
+):
+    from allauth.mfa.models import Authenticator
+
+    # given a member of staff signed in on a laptop (which may be the thief's now)
+    agent = StaffFactory(email="agent@jessops.example", permissions=["accounts.view_user"])
+    laptop = logged_in(agent)
+    assert laptop.get(CUSTOMERS).status_code == 200
+    [app] = Authenticator.objects.filter(user=agent)
+
+    # when a superuser removes their authenticator in the admin
+    time.sleep(0.01)  # the removal comes after the laptop's sign-in
+    response = logged_in(superuser).post(
+        f"/admin/mfa/authenticator/{app.pk}/delete/", {"post": "yes"}
+    )
+
+    # then it is recorded as the staff member's own removal would be, and the laptop is out
+    assert response.status_code == 302
+    assert not Authenticator.objects.filter(user=agent).exists()
+    assert kinds(agent)[-2:] == [Kind.SECOND_FACTOR_REMOVED, Kind.OTHER_SESSIONS_ENDED]
+    removed = StaffSignInEvent.objects.filter(staff=agent, kind=Kind.SECOND_FACTOR_REMOVED).get()
+    assert f"removed in the admin by {superuser.email}" in removed.detail
+    ended = laptop.get(CUSTOMERS)
+    assert ended.status_code == 302 and ended["Location"].startswith(LOGIN)
