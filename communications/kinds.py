@@ -74,6 +74,10 @@ class KindRule:
     def is_marketing(self) -> bool:
         return self.category is Category.MARKETING
 
+    @property
+    def is_notice(self) -> bool:
+        return self.category is Category.NOTICE
+
 
 RULES: dict[str, KindRule] = {
     MessageKind.WELCOME: KindRule(Category.TRANSACTIONAL, forget_context=True),
@@ -125,9 +129,7 @@ CAMPAIGN_KIND_CHOICES = [(kind, MessageKind(kind).label) for kind in CAMPAIGN_KI
 # Kinds staff write as campaigns (the admin's form, the API): marketing kinds and service
 # announcements. A notice's words come from the policy version or business transition it
 # announces (``services.policy_changes``), never from staff.
-STAFF_CAMPAIGN_KINDS = [
-    kind for kind in CAMPAIGN_KINDS if RULES[kind].category is not Category.NOTICE
-]
+STAFF_CAMPAIGN_KINDS = [kind for kind in CAMPAIGN_KINDS if not RULES[kind].is_notice]
 STAFF_CAMPAIGN_KIND_CHOICES = [(kind, MessageKind(kind).label) for kind in STAFF_CAMPAIGN_KINDS]
 
 

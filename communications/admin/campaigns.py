@@ -29,7 +29,7 @@ from django.views.decorators.clickjacking import xframe_options_sameorigin
 
 from communications.admin.charts import campaign_report
 from communications.admin.progress import progress_bar
-from communications.kinds import STAFF_CAMPAIGN_KIND_CHOICES, Category, rule_for
+from communications.kinds import STAFF_CAMPAIGN_KIND_CHOICES, rule_for
 from communications.models import Campaign, Delivery
 from communications.permissions import SEND_CAMPAIGN, VIEW_DELIVERY
 from communications.selectors import campaigns_with_progress
@@ -106,7 +106,7 @@ class CampaignForm(forms.ModelForm):
             kind.choices = [("", "---------"), *STAFF_CAMPAIGN_KIND_CHOICES]
 
     def _is_notice(self) -> bool:
-        return bool(self.instance.pk) and rule_for(self.instance.kind).category is Category.NOTICE
+        return bool(self.instance.pk) and rule_for(self.instance.kind).is_notice
 
     def clean(self) -> dict[str, Any]:
         super().clean()

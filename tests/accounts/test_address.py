@@ -237,20 +237,25 @@ def test_afd_nonsense_answer_falls_back_too(afd_settings, body):
     assert "gave an answer we could not read" in result.detail
 
 
+def save_downing_street(client):
+    """The customer saves 10 Downing Street on their profile page."""
+    return client.post(
+        "/accounts/profile/",
+        {
+            "address_line_1": "10 Downing Street",
+            "town": "London",
+            "postcode": "sw1a 2aa",
+            "contact_channel": "email",
+        },
+    )
+
+
 @pytest.mark.django_db
 @pytest.mark.parametrize("body", NONSENSE[3:])
 def test_afd_nonsense_answer_still_saves_the_profile(ann, afd_settings, client, body):
     client.force_login(ann)
     with mock.patch.object(urllib.request, "urlopen", return_value=http_response(body)):
-        response = client.post(
-            "/accounts/profile/",
-            {
-                "address_line_1": "10 Downing Street",
-                "town": "London",
-                "postcode": "sw1a 2aa",
-                "contact_channel": "email",
-            },
-        )
+        response = save_downing_street(client)
     assert response.status_code == 302
     row = AddressVerification.objects.get(user=ann)
     assert row.source == "postcode_format"
@@ -263,15 +268,7 @@ def test_afd_timeout_still_saves_the_profile_and_records_the_fallback(ann, afd_s
     with mock.patch.object(urllib.request, "urlopen", side_effect=TimeoutError()):
         # when the customer saves an address
         client.force_login(ann)
-        response = client.post(
-            "/accounts/profile/",
-            {
-                "address_line_1": "10 Downing Street",
-                "town": "London",
-                "postcode": "sw1a 2aa",
-                "contact_channel": "email",
-            },
-        )
+        response = save_downing_street(client)
     # then the address is saved and the page says only the format was checked
     assert response.status_code == 302
     row = AddressVerification.objects.get(user=ann)

@@ -18,7 +18,6 @@ from django.utils.dateparse import parse_date
 from communications.kinds import (
     CAMPAIGN_KINDS,
     STAFF_CAMPAIGN_KINDS,
-    Category,
     MessageKind,
     rule_for,
 )
@@ -199,7 +198,7 @@ def update_campaign(
     campaign = Campaign.objects.select_for_update().get(pk=campaign.pk)
     if campaign.status not in EDITABLE:
         raise CampaignError(f"A {campaign.get_status_display().lower()} campaign can't change.")
-    if rule_for(campaign.kind).category is Category.NOTICE:
+    if rule_for(campaign.kind).is_notice:
         raise CampaignError(
             "A policy notice says what its policy version or business transition says; "
             "it can't be edited."
@@ -249,7 +248,7 @@ def _transition(
     # the Privacy Officer's.
     if (
         action in NOTICE_STEERING
-        and rule_for(campaign.kind).category is Category.NOTICE
+        and rule_for(campaign.kind).is_notice
         and actor is not None
         and not any(is_active_staff(actor, permission) for permission in NOTICE_PERMISSIONS)
     ):
